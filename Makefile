@@ -1,0 +1,55 @@
+# ReelTwin: set-up and everyday commands. Every target creates .venv and installs
+# what it needs, Debian packages included when run as root, so a fresh machine
+# needs only `make demo` or `make test`.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+UV     := $(BIN)/uv
+EXTRAS ?= dev
+# Debian packages the application calls at run time.
+APT_PACKAGES ?= ffmpeg
+# uv ignores pip's configuration: hand it the same local wheel folder (CPU torch).
+export UV_FIND_LINKS ?= $(PIP_FIND_LINKS)
+export UV_LINK_MODE ?= copy
+
+.PHONY: help install system-deps demo test bench clean
+
+help:
+	@echo "make demo    set up, then run the main job (offline)"
+	@echo "make test    set up, then run the test suite"
+	@echo "make bench   set up, then run the benchmarks in bench/"
+	@echo "make install set up .venv only (EXTRAS=dev by default)"
+
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else \
+	    echo "warning: missing system packages:$$missing (install them with your package manager)"; \
+	  fi; \
+	fi
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(UV): $(BIN)/python
+	$(BIN)/python -m pip install -q "uv>=0.5,<1"
+
+install: system-deps $(UV)
+	VIRTUAL_ENV=$(VENV) $(UV) pip install -q -e ".[$(EXTRAS)]"
+
+demo: install
+	$(BIN)/reeltwin init .
+	$(BIN)/reeltwin demo
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

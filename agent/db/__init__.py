@@ -1,0 +1,1 @@
+"""The database: tables, the reel state machine, engines and migrations."""

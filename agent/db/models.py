@@ -1,0 +1,175 @@
+"""Database tables (SQLModel). Times are stored as UTC and come back timezone-aware."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC, returns aware UTC, on SQLite and PostgreSQL alike."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass an aware datetime (UTC)")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+def _time(**kwargs: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+def _json(**kwargs: Any) -> Any:
+    return Field(sa_type=sa.JSON, **kwargs)
+
+
+class ReelStatus(str, enum.Enum):
+    """Where a reel is in its life; see TRANSITIONS in :mod:`agent.db.states`."""
+
+    DRAFTED = "drafted"        # script written, waiting for the creator
+    APPROVED = "approved"      # creator said yes; waits for its render window
+    RENDERING = "rendering"    # claimed by a render worker
+    RENDERED = "rendered"      # reel.mp4 ready; waits for its slot
+    PUBLISHING = "publishing"  # claimed by a publisher; an attempt is recorded
+    PUBLISHED = "published"    # live on Instagram (or in the outbox)
+    REJECTED = "rejected"      # creator said no, with feedback; goes back to drafting
+    SKIPPED = "skipped"        # its slot passed unapproved, or the creator dropped it
+    FAILED = "failed"          # a stage failed; retried with backoff
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Creator(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    handle: str = Field(index=True, unique=True, max_length=64)
+    timezone: str = Field(max_length=64)
+    language: str = Field(default="en", max_length=16)
+    persona: dict = _json(default_factory=dict)
+    calendar_path: str | None = None
+    created_at: datetime = _time(default_factory=utcnow)
+    updated_at: datetime = _time(default_factory=utcnow)
+
+
+class Avatar(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=64)
+    creator_id: int | None = Field(default=None, foreign_key="creator.id")
+    photo_path: str
+    photo_sha256: str = Field(max_length=64)
+    consent_at: datetime = _time()
+    consent_by: str = Field(max_length=128)
+    consent_text: str
+    analysis: dict = _json(default_factory=dict)
+    created_at: datetime = _time(default_factory=utcnow)
+
+
+class VoiceProfile(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=64)
+    creator_id: int | None = Field(default=None, foreign_key="creator.id")
+    sample_path: str
+    sample_sha256: str = Field(max_length=64)
+    consent_at: datetime = _time()
+    consent_by: str = Field(max_length=128)
+    consent_text: str
+    backend: str = Field(default="piper-world", max_length=32)
+    artifacts: dict = _json(default_factory=dict)
+    stats: dict = _json(default_factory=dict)
+    words_per_minute: float | None = None
+    created_at: datetime = _time(default_factory=utcnow)
+
+
+class Slot(SQLModel, table=True):
+    """A planned publishing time. ``id`` is stable: derived from the calendar entry, not the row."""
+
+    id: str = Field(primary_key=True, max_length=128)
+    creator_id: int = Field(foreign_key="creator.id", index=True)
+    scheduled_at: datetime = _time(index=True)
+    local_time: str = Field(max_length=40)        # ISO 8601 with the creator's UTC offset
+    kind: str = Field(max_length=16)              # weekly | one_off | adhoc
+    peak: bool = False                            # the hour is ReelTwin's to choose
+    pillar: str | None = Field(default=None, max_length=64)
+    brief: str | None = None
+    brief_key: str | None = Field(default=None, max_length=80)
+    created_at: datetime = _time(default_factory=utcnow)
+    updated_at: datetime = _time(default_factory=utcnow)
+
+
+class Reel(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    creator_id: int = Field(foreign_key="creator.id", index=True)
+    slot_id: str | None = Field(default=None, foreign_key="slot.id", index=True)
+    status: ReelStatus = Field(default=ReelStatus.DRAFTED, sa_type=sa.String(16), index=True)
+    version: int = 1                              # current ScriptVersion.version
+    hook: str = ""
+    script: str = ""
+    on_screen_title: str = ""
+    caption: str = ""
+    hashtags: list = _json(default_factory=list)
+    cta: str = ""
+    feedback: str | None = None                   # the creator's last rejection reason
+    artifacts: dict = _json(default_factory=dict)  # {"audio": path, "video": path, "cover": ..., "srt": ..., "report": ...}
+    attempts: int = 0
+    failed_stage: str | None = Field(default=None, max_length=16)
+    last_error: str | None = None
+    next_attempt_at: datetime | None = _time(default=None)
+    claimed_by: str | None = Field(default=None, max_length=128)
+    claimed_at: datetime | None = _time(default=None)
+    publish_key: str | None = Field(default=None, max_length=64)   # idempotency marker sent with the upload
+    media_id: str | None = Field(default=None, max_length=64)
+    permalink: str | None = None
+    published_at: datetime | None = _time(default=None)
+    approved_at: datetime | None = _time(default=None)
+    approved_by: str | None = Field(default=None, max_length=128)
+    created_at: datetime = _time(default_factory=utcnow)
+    updated_at: datetime = _time(default_factory=utcnow)
+
+
+class ScriptVersion(SQLModel, table=True):
+    """Every version of a reel's words; an edit adds one, nothing is overwritten."""
+
+    __table_args__ = (sa.UniqueConstraint("reel_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    reel_id: int = Field(foreign_key="reel.id", index=True)
+    version: int
+    source: str = Field(max_length=16)            # llm | edit | import
+    author: str = Field(max_length=128)
+    hook: str = ""
+    script: str = ""
+    on_screen_title: str = ""
+    caption: str = ""
+    hashtags: list = _json(default_factory=list)
+    cta: str = ""
+    note: str | None = None
+    created_at: datetime = _time(default_factory=utcnow)
+
+
+class ReelEvent(SQLModel, table=True):
+    """One row per state change: who moved which reel from where to where, and why."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    reel_id: int = Field(foreign_key="reel.id", index=True)
+    from_status: str | None = Field(default=None, max_length=16)
+    to_status: str = Field(max_length=16)
+    actor: str = Field(max_length=128)
+    reason: str = ""
+    at: datetime = _time(default_factory=utcnow)

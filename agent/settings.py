@@ -1,0 +1,418 @@
+"""Settings: ``config/settings.toml``, then ``.env``, then ``REELTWIN_*`` variables.
+
+One :class:`Settings` object, built by :func:`load_settings` and passed down;
+nothing reads the environment at import time. Every leaf value remembers where
+it came from (:class:`LoadedSettings.sources`) for ``reeltwin config show``, and
+validation errors name the file or variable that holds the bad value.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from agent.errors import ConfigError
+
+ENV_PREFIX = "REELTWIN_"
+# Variables that steer where settings are read from, not settings themselves.
+CONTROL_VARIABLES = {"REELTWIN_HOME"}
+SETTINGS_FILE = Path("config") / "settings.toml"
+DOTENV_FILE = Path(".env")
+
+_PLACEHOLDER = re.compile(r"^(change[-_ ]?me|your[-_ ].*|xxx+|\.\.\.|<.*>|todo|placeholder|secret|password|sk-\.\.\.)$", re.I)
+_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}([0-9A-Fa-f]{2})?$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any, info: Any) -> Any:
+        # `KEY=` in .env means "not set", not "the empty string".
+        if isinstance(value, str) and value.strip() == "" and cls.model_fields[info.field_name].default is None:
+            return None
+        return value
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _refuse_placeholder_secrets(cls, value: Any) -> Any:
+        if isinstance(value, SecretStr) and _PLACEHOLDER.match(value.get_secret_value().strip()):
+            raise ValueError("is a placeholder, not a secret; set the real value or remove the line")
+        return value
+
+
+class DatabaseSettings(_Section):
+    url: str | None = Field(None, description="SQLAlchemy URL; empty = SQLite file in the data directory")
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _known_dialect(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError(f"{value.split(':', 1)[0]!r} is not supported; use sqlite:///path or postgresql+psycopg://user@host/db")
+        return value
+
+
+class DraftingSettings(_Section):
+    provider: Literal["embedded", "openai"] = "embedded"
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    model: str | None = None
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    timeout_s: float = Field(60.0, gt=0, le=3600)
+    max_retries: int = Field(3, ge=0, le=10)
+    lead_days: int = Field(7, ge=1, le=60)
+    words_per_minute: int = Field(150, ge=60, le=300)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://", value):
+            raise ValueError(f"{value!r} is not an http(s) URL; e.g. http://127.0.0.1:11434/v1")
+        return value
+
+
+class VoiceSettings(_Section):
+    backend: Literal["piper-world", "xtts"] = "piper-world"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    xtts_model_dir: Path | None = None
+
+
+class AvatarSettings(_Section):
+    backend: str = "cpu-mesh"
+    fps: int = Field(30, ge=12, le=60)
+    width: int = Field(1080, ge=240, le=2160)
+    height: int = Field(1920, ge=426, le=3840)
+    seed: int = 7
+
+
+class CaptionsSettings(_Section):
+    aligner: Literal["auto", "synth", "faster-whisper", "pocketsphinx", "whisperx"] = "auto"
+    font: str = "DejaVu Sans"
+    font_size_px: int = Field(68, ge=16, le=200)
+    fill: str = "#FFFFFF"
+    highlight: str = "#FFD400"
+    outline: str = "#000000"
+    outline_px: int = Field(6, ge=0, le=30)
+    uppercase: bool = False
+    max_words_per_chunk: int = Field(4, ge=1, le=8)
+
+    @field_validator("fill", "highlight", "outline")
+    @classmethod
+    def _hex_color(cls, value: str) -> str:
+        if not _COLOR.match(value):
+            raise ValueError(f"{value!r} is not a colour; use #RRGGBB or #RRGGBBAA")
+        return value
+
+
+class PublishingSettings(_Section):
+    backend: Literal["outbox", "graph", "instagrapi"] = "outbox"
+    ai_label: bool = True
+    outbox_dir: Path | None = None
+    graph_ig_user_id: str | None = None
+    graph_access_token: SecretStr | None = None
+    graph_api_version: str = "v21.0"
+    media_base_url: str | None = None
+    instagrapi_username: str | None = None
+    instagrapi_password: SecretStr | None = None
+
+
+class SchedulerSettings(_Section):
+    sweep_interval_s: int = Field(60, ge=5, le=3600)
+    render_lead_hours: int = Field(12, ge=1, le=168)
+    publish_grace_minutes: int = Field(120, ge=0, le=1440)
+    max_attempts: int = Field(5, ge=1, le=50)
+    backoff_base_s: int = Field(60, ge=1)
+    backoff_cap_s: int = Field(3600, ge=1)
+    webhook_url: SecretStr | None = None
+
+
+class WebSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    secret_key: SecretStr | None = None
+    max_upload_mb: int = Field(50, ge=1, le=2048)
+
+
+_project_dir: ContextVar[Path] = ContextVar("reeltwin_project_dir")
+
+
+class _ReelTwinDotEnv(DotEnvSettingsSource):
+    """`.env` may hold other tools' variables too (OPENAI_API_KEY, ...): only REELTWIN_* are ours."""
+
+    def _load_env_vars(self, *args: Any, **kwargs: Any) -> Any:
+        variables = super()._load_env_vars(*args, **kwargs)
+        return {key: value for key, value in variables.items() if key.upper().startswith(ENV_PREFIX) and key.upper() not in CONTROL_VARIABLES}
+
+
+class Settings(BaseSettings):
+    """All of ReelTwin's settings. Build it with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        case_sensitive=False,
+        validate_default=True,
+    )
+
+    data_dir: Path = Path("data")
+    calendar_dir: Path = Path("calendar")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    drafting: DraftingSettings = Field(default_factory=DraftingSettings)
+    voice: VoiceSettings = Field(default_factory=VoiceSettings)
+    avatar: AvatarSettings = Field(default_factory=AvatarSettings)
+    captions: CaptionsSettings = Field(default_factory=CaptionsSettings)
+    publishing: PublishingSettings = Field(default_factory=PublishingSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return tuple(source for _label, source in _sources(settings_cls, init_settings))
+
+    # Paths in settings are relative to the project directory.
+    def resolve(self, project_dir: Path) -> "Settings":
+        def absolute(path: Path) -> Path:
+            return path if path.is_absolute() else (project_dir / path)
+
+        self.data_dir = absolute(self.data_dir)
+        self.calendar_dir = absolute(self.calendar_dir)
+        if self.publishing.outbox_dir is not None:
+            self.publishing.outbox_dir = absolute(self.publishing.outbox_dir)
+        if self.voice.xtts_model_dir is not None:
+            self.voice.xtts_model_dir = absolute(self.voice.xtts_model_dir)
+        return self
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.data_dir / 'reeltwin.db'}"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.publishing.outbox_dir or self.data_dir / "outbox"
+
+    def secret_values(self) -> list[str]:
+        """Every secret's plain value, for the log redaction filter."""
+        values = []
+        for _path, value in _leaves(self):
+            if isinstance(value, SecretStr) and value.get_secret_value():
+                values.append(value.get_secret_value())
+        password = _database_password(self.database_url)
+        if password:
+            values.append(password)
+        return values
+
+
+def _sources(settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource | None = None) -> list[tuple[str, PydanticBaseSettingsSource]]:
+    """The sources, highest priority first, each with the label users see."""
+    project = _project_dir.get(Path.cwd())
+    sources: list[tuple[str, PydanticBaseSettingsSource]] = []
+    if init_settings is not None:
+        sources.append(("init", init_settings))
+    sources.append(("environment", EnvSettingsSource(settings_cls)))
+    sources.append((str(DOTENV_FILE), _ReelTwinDotEnv(settings_cls, env_file=project / DOTENV_FILE)))
+    sources.append((str(SETTINGS_FILE), TomlConfigSettingsSource(settings_cls, toml_file=project / SETTINGS_FILE)))
+    return sources
+
+
+@dataclass
+class LoadedSettings:
+    settings: Settings
+    project_dir: Path
+    # dotted key -> "config/settings.toml" | ".env" | "environment (REELTWIN_X__Y)" | "default"
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+def project_dir_from_env(environ: dict[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    return Path(environ.get("REELTWIN_HOME") or os.getcwd()).resolve()
+
+
+def load_settings(project_dir: Path | None = None) -> LoadedSettings:
+    """Read and validate the settings of the project in ``project_dir`` (default: ``$REELTWIN_HOME`` or the cwd).
+
+    Raises :class:`ConfigError` with lines like
+    ``config/settings.toml: drafting.temperature: must be <= 2 (got 5.0)``.
+    """
+    project = (project_dir or project_dir_from_env()).resolve()
+    token = _project_dir.set(project)
+    try:
+        _check_toml_syntax(project / SETTINGS_FILE)
+        layers = _read_layers()
+        _check_unknown_variables(layers)
+        try:
+            settings = Settings()
+        except ValidationError as error:
+            raise ConfigError(_format_validation_error(error, layers)) from None
+        provenance = _provenance(settings, layers)
+    finally:
+        _project_dir.reset(token)
+    return LoadedSettings(settings=settings.resolve(project), project_dir=project, sources=provenance)
+
+
+def _check_toml_syntax(path: Path) -> None:
+    if not path.exists():
+        return
+    try:
+        tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        message = str(error)
+        match = re.search(r"\(at line (\d+), column \d+\)", message)
+        where = f"{SETTINGS_FILE}:{match.group(1)}" if match else str(SETTINGS_FILE)
+        reason = re.sub(r" \(at line.*", "", message)
+        raise ConfigError(f"{where}: not valid TOML: {reason}; fix the line or copy config/settings.example.toml again") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{SETTINGS_FILE}: not UTF-8 text; save it as UTF-8") from None
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}".lower()
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _read_layers() -> list[tuple[str, dict[str, Any]]]:
+    """Each source's own values, flattened, highest priority first."""
+    layers = []
+    for label, source in _sources(Settings):
+        try:
+            values = source()
+        except Exception as error:  # a source that cannot even be read (e.g. bad JSON in a variable)
+            raise ConfigError(f"{label}: cannot be read: {error}") from None
+        layers.append((label, _flatten(values)))
+    return layers
+
+
+def _known_keys(model: type[BaseModel] = Settings, prefix: str = "") -> set[str]:
+    keys = set()
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys |= _known_keys(annotation, f"{prefix}{name}.")
+        else:
+            keys.add(f"{prefix}{name}")
+    return keys
+
+
+def _variable_name(dotted: str) -> str:
+    return ENV_PREFIX + dotted.upper().replace(".", "__")
+
+
+def _check_unknown_variables(layers: list[tuple[str, dict[str, Any]]]) -> None:
+    # EnvSettingsSource silently ignores REELTWIN_* variables it does not know;
+    # a typo there must fail as loudly as one in the TOML file.
+    known = _known_keys()
+    known_variables = {_variable_name(key): key for key in known}
+    sections = {key.split(".")[0] for key in known if "." in key}
+    for name in sorted(os.environ):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in CONTROL_VARIABLES or upper in known_variables:
+            continue
+        if upper[len(ENV_PREFIX):].lower() in sections:
+            continue  # a whole section as JSON: validated by pydantic
+        hint = difflib.get_close_matches(upper, list(known_variables), n=1)
+        suggestion = f"; did you mean {hint[0]}?" if hint else "; see `reeltwin config show` for the known settings"
+        raise ConfigError(f"environment: {name}: unknown setting{suggestion}")
+
+
+def _where(dotted: str, layers: list[tuple[str, dict[str, Any]]]) -> str:
+    for label, values in layers:
+        if dotted in values or any(key.startswith(dotted + ".") for key in values):
+            return f"environment ({_variable_name(dotted)})" if label == "environment" else label
+    return "default"
+
+
+def _format_validation_error(error: ValidationError, layers: list[tuple[str, dict[str, Any]]]) -> str:
+    lines = []
+    for item in error.errors():
+        loc = [str(part) for part in item["loc"] if not isinstance(part, int)]
+        # pydantic-settings reports a .env extra as one flat key: "drafting__temprature".
+        loc = [piece for part in loc for piece in part.split("__")]
+        dotted = ".".join(loc).lower()
+        where = _where(dotted, layers)
+        if item["type"] == "extra_forbidden":
+            parent = ".".join(loc[:-1])
+            siblings = [key.rsplit(".", 1)[-1] for key in _known_keys() if key.rsplit(".", 1)[0] == parent] if parent else [key.split(".")[0] for key in _known_keys()]
+            hint = difflib.get_close_matches(loc[-1].lower(), siblings, n=1)
+            message = "unknown setting" + (f"; did you mean {hint[0]!r}?" if hint else f"; known here: {', '.join(sorted(set(siblings)))}")
+        else:
+            message = item["msg"].removeprefix("Value error, ")
+            got = item.get("input")
+            if got is not None and not isinstance(got, dict) and item["type"] != "value_error":
+                shown = "'***'" if "key" in dotted or "token" in dotted or "password" in dotted or "secret" in dotted else repr(got)
+                message += f" (got {shown})"
+        lines.append(f"{where}: {dotted}: {message}")
+    return "\n".join(lines)
+
+
+def _leaves(model: BaseModel, prefix: str = "") -> list[tuple[str, Any]]:
+    leaves = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            leaves.extend(_leaves(value, f"{prefix}{name}."))
+        else:
+            leaves.append((f"{prefix}{name}", value))
+    return leaves
+
+
+def _provenance(settings: Settings, layers: list[tuple[str, dict[str, Any]]]) -> dict[str, str]:
+    return {dotted: _where(dotted, layers) for dotted, _value in _leaves(settings)}
+
+
+def _database_password(url: str) -> str | None:
+    match = re.match(r"^[\w+]+://[^:/@]*:([^@]*)@", url)
+    return match.group(1) if match and match.group(1) else None
+
+
+def redact_url(url: str) -> str:
+    password = _database_password(url)
+    return url.replace(f":{password}@", ":***@", 1) if password else url
+
+
+def public_view(loaded: LoadedSettings) -> list[tuple[str, Any, str]]:
+    """(dotted key, printable value, source) for every setting, secrets redacted."""
+    rows = []
+    for dotted, value in _leaves(loaded.settings):
+        if isinstance(value, SecretStr):
+            shown: Any = "***" if value.get_secret_value() else None
+        elif isinstance(value, Path):
+            shown = str(value)
+        elif dotted == "database.url" and value:
+            shown = redact_url(value)
+        else:
+            shown = value
+        rows.append((dotted, shown, loaded.sources.get(dotted, "default")))
+    rows.append(("database.effective_url", redact_url(loaded.settings.database_url), "derived"))
+    return rows
