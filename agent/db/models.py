@@ -64,6 +64,7 @@ class Creator(SQLModel, table=True):
     language: str = Field(default="en", max_length=16)
     persona: dict = _json(default_factory=dict)
     calendar_path: str | None = None
+    reel_length_s: int = 30
     created_at: datetime = _time(default_factory=utcnow)
     updated_at: datetime = _time(default_factory=utcnow)
 

@@ -1,0 +1,1 @@
+"""The ``reeltwin`` command line: one module per command group."""

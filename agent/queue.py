@@ -1,0 +1,214 @@
+"""The approval queue: the functions the CLI and the web UI both call.
+
+Each function validates everything first and changes nothing on a user error,
+so ``approve 3 4 99`` with an unknown 99 leaves 3 and 4 as they were.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import case, select
+from sqlmodel import Session
+
+from agent.db.models import Creator, Reel, ReelEvent, ReelStatus, ScriptVersion, Slot, utcnow
+from agent.db.states import EDITABLE, check_transition, transition
+from agent.errors import NotFoundError, ValidationFailed
+
+MAX_SCRIPT_CHARS = 6000
+MAX_CAPTION_CHARS = 2200
+MAX_FEEDBACK_CHARS = 2000
+
+
+def word_count(text: str) -> int:
+    return len(re.findall(r"\b[\w'’-]+\b", text))
+
+
+def word_budget(reel_length_s: int, words_per_minute: int) -> int:
+    """How many spoken words fit in a reel of this length."""
+    return round(reel_length_s * words_per_minute / 60)
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    reel: Reel
+    slot: Slot | None
+    creator: Creator
+
+
+def get_reel(session: Session, reel_id: int) -> Reel:
+    reel = session.get(Reel, reel_id)
+    if reel is None:
+        raise NotFoundError(f"reel {reel_id} does not exist; list reels with `reeltwin queue`")
+    session.refresh(reel)
+    return reel
+
+
+def list_queue(session: Session, status: ReelStatus | None = None) -> list[QueueItem]:
+    """Reels waiting for the creator first, then the rest by slot time."""
+    query = select(Reel, Slot, Creator).join(Creator, Reel.creator_id == Creator.id).outerjoin(Slot, Reel.slot_id == Slot.id)
+    if status is not None:
+        query = query.where(Reel.status == status)
+    waiting_first = case((Reel.status == ReelStatus.DRAFTED, 0), else_=1)
+    query = query.order_by(waiting_first, Slot.scheduled_at.is_(None), Slot.scheduled_at, Reel.id)
+    return [QueueItem(reel, slot, creator) for reel, slot, creator in session.execute(query).all()]
+
+
+def versions(session: Session, reel_id: int) -> list[ScriptVersion]:
+    return list(session.execute(select(ScriptVersion).where(ScriptVersion.reel_id == reel_id).order_by(ScriptVersion.version)).scalars())
+
+
+def events(session: Session, reel_id: int) -> list[ReelEvent]:
+    return list(session.execute(select(ReelEvent).where(ReelEvent.reel_id == reel_id).order_by(ReelEvent.at, ReelEvent.id)).scalars())
+
+
+def add_draft(
+    session: Session,
+    creator: Creator,
+    *,
+    slot: Slot | None,
+    script: str,
+    hook: str = "",
+    on_screen_title: str = "",
+    caption: str = "",
+    hashtags: list[str] | None = None,
+    cta: str = "",
+    source: str = "llm",
+    author: str = "drafting",
+    note: str | None = None,
+) -> Reel:
+    """A new reel in ``drafted`` with its first script version; the caller commits."""
+    fields: dict[str, Any] = dict(hook=hook, script=_clean_script(script), on_screen_title=on_screen_title, caption=_clean_caption(caption), hashtags=list(hashtags or []), cta=cta)
+    reel = Reel(creator_id=creator.id, slot_id=slot.id if slot else None, status=ReelStatus.DRAFTED, version=1, **fields)
+    session.add(reel)
+    session.flush()
+    session.add(ScriptVersion(reel_id=reel.id, version=1, source=source, author=author, note=note, **fields))
+    session.add(ReelEvent(reel_id=reel.id, from_status=None, to_status=ReelStatus.DRAFTED.value, actor=author, reason=note or "drafted"))
+    session.flush()
+    return reel
+
+
+def approve(session: Session, reel_ids: list[int], *, actor: str = "creator") -> list[tuple[int, str]]:
+    """Approve drafted reels; all or nothing. Returns (id, "approved" | "already approved") pairs."""
+    reels = [get_reel(session, reel_id) for reel_id in dict.fromkeys(reel_ids)]
+    outcome = []
+    for reel in reels:
+        if ReelStatus(reel.status) == ReelStatus.APPROVED:
+            outcome.append((reel.id, "already approved"))
+            continue
+        if not reel.script.strip():
+            raise ValidationFailed(f"reel {reel.id}: has no script; write one with `reeltwin edit {reel.id}` first")
+        check_transition(reel.status, ReelStatus.APPROVED, reel.id)
+        outcome.append((reel.id, "approved"))
+    now = utcnow()
+    for reel, (_id, result) in zip(reels, outcome):
+        if result == "approved":
+            transition(session, reel, ReelStatus.APPROVED, actor=actor, reason="approved", approved_at=now, approved_by=actor)
+    session.commit()
+    return outcome
+
+
+def reject(session: Session, reel_id: int, feedback: str, *, actor: str = "creator") -> Reel:
+    """Reject with feedback; the drafting stage writes a new version from it."""
+    feedback = " ".join(feedback.split())
+    if not feedback:
+        raise ValidationFailed("--feedback is empty; say what to change, e.g. --feedback 'shorter hook, less jargon'")
+    if len(feedback) > MAX_FEEDBACK_CHARS:
+        raise ValidationFailed(f"feedback is {len(feedback)} characters; keep it under {MAX_FEEDBACK_CHARS}")
+    reel = get_reel(session, reel_id)
+    transition(session, reel, ReelStatus.REJECTED, actor=actor, reason=feedback, feedback=feedback)
+    session.commit()
+    return get_reel(session, reel_id)
+
+
+def edit(
+    session: Session,
+    reel_id: int,
+    *,
+    script: str | None = None,
+    caption: str | None = None,
+    hashtags: list[str] | None = None,
+    on_screen_title: str | None = None,
+    hook: str | None = None,
+    actor: str = "creator",
+    note: str | None = None,
+    words_per_minute: int = 150,
+) -> tuple[Reel, list[str]]:
+    """Save an edit as a new version (the old ones stay). Returns the reel and warnings.
+
+    An edit of an approved or rendered reel sends it back to ``drafted``: the
+    creator approves the words that will actually be spoken.
+    """
+    reel = get_reel(session, reel_id)
+    status = ReelStatus(reel.status)
+    if status not in EDITABLE:
+        raise ValidationFailed(f"reel {reel_id}: is {status.value}; only {', '.join(sorted(s.value for s in EDITABLE))} reels can be edited")
+    changes: dict[str, Any] = {}
+    if script is not None:
+        changes["script"] = _clean_script(script)
+    if caption is not None:
+        changes["caption"] = _clean_caption(caption)
+    if hashtags is not None:
+        changes["hashtags"] = clean_hashtags(hashtags)
+    if on_screen_title is not None:
+        changes["on_screen_title"] = on_screen_title.strip()
+    if hook is not None:
+        changes["hook"] = hook.strip()
+    if not changes:
+        raise ValidationFailed("nothing to change; pass --script-file (or edit in your $EDITOR)")
+    current = {key: getattr(reel, key) for key in changes}
+    if current == changes:
+        raise ValidationFailed(f"reel {reel_id}: the edit is identical to version {reel.version}; nothing saved")
+
+    creator = session.get(Creator, reel.creator_id)
+    warnings = []
+    if "script" in changes and creator is not None:
+        budget = word_budget(creator.reel_length_s, words_per_minute)
+        words = word_count(changes["script"])
+        if words > budget * 1.15:
+            warnings.append(f"script has {words} words; about {budget} fit in {creator.reel_length_s} s")
+
+    fields = {key: getattr(reel, key) for key in ("hook", "script", "on_screen_title", "caption", "hashtags", "cta")} | changes
+    new_version = reel.version + 1
+    session.add(ScriptVersion(reel_id=reel.id, version=new_version, source="edit", author=actor, note=note, **fields))
+    if status != ReelStatus.DRAFTED:
+        reason = "edited; approve again" if status in (ReelStatus.APPROVED, ReelStatus.RENDERED, ReelStatus.FAILED) else "edited by the creator"
+        transition(session, reel, ReelStatus.DRAFTED, actor=actor, reason=reason, version=new_version, artifacts={}, **changes)
+    else:
+        for key, value in changes.items():
+            setattr(reel, key, value)
+        reel.version = new_version
+        reel.updated_at = utcnow()
+    session.commit()
+    return get_reel(session, reel_id), warnings
+
+
+def _clean_script(script: str) -> str:
+    text = script.replace("\r\n", "\n").strip()
+    if not text:
+        raise ValidationFailed("the script is empty; write the words the creator should say")
+    if len(text) > MAX_SCRIPT_CHARS:
+        raise ValidationFailed(f"the script is {len(text)} characters; keep it under {MAX_SCRIPT_CHARS} (a reel is at most 90 s)")
+    return text
+
+
+def _clean_caption(caption: str) -> str:
+    text = caption.strip()
+    if len(text) > MAX_CAPTION_CHARS:
+        raise ValidationFailed(f"the caption is {len(text)} characters; Instagram allows {MAX_CAPTION_CHARS}")
+    return text
+
+
+def clean_hashtags(tags: list[str], limit: int = 30) -> list[str]:
+    cleaned: list[str] = []
+    for tag in tags:
+        tag = "#" + tag.strip().lstrip("#")
+        if not re.fullmatch(r"#\w{1,100}", tag):
+            raise ValidationFailed(f"{tag!r} is not a hashtag; use letters, digits and _ only")
+        if tag.lower() not in (existing.lower() for existing in cleaned):
+            cleaned.append(tag)
+    if len(cleaned) > limit:
+        raise ValidationFailed(f"{len(cleaned)} hashtags; Instagram allows at most {limit}")
+    return cleaned
