@@ -41,9 +41,11 @@ $(UV): $(BIN)/python
 install: system-deps $(UV)
 	VIRTUAL_ENV=$(VENV) $(UV) pip install -q -e ".[$(EXTRAS)]"
 
+# Until `reeltwin demo` lands, the main job plans and shows the example calendar.
 demo: install
 	$(BIN)/reeltwin init .
-	$(BIN)/reeltwin demo
+	$(BIN)/reeltwin calendar check
+	$(BIN)/reeltwin calendar show --days 14
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from agent.cli.context import err, out, print_json
-from agent.content_calendar.loader import LoadedCalendar, calendar_files, display_path, is_template, load_calendar
 from agent.errors import AgentError, CalendarError
+
+if TYPE_CHECKING:
+    from agent.content_calendar.loader import LoadedCalendar
 
 app = typer.Typer(no_args_is_help=True, help="Validate the content calendars and show the planned slots.")
 
 
 def _files(ctx: typer.Context, paths: list[Path] | None, *, include_templates: bool) -> list[Path]:
+    from agent.content_calendar.loader import calendar_files, display_path
+
     if paths:
         return paths
     directory = ctx.obj.settings.calendar_dir
@@ -32,6 +37,8 @@ def check(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Exit 0 when every calendar is valid; otherwise one `file:line: message` per problem and exit 2."""
+    from agent.content_calendar.loader import display_path, is_template, load_calendar
+
     files = _files(ctx, paths, include_templates=True)
     results, problems = [], []
     for path in files:
@@ -66,6 +73,7 @@ def show(
 ) -> None:
     """Plan and show the upcoming slots, in local time and UTC. Templates (example.yaml) are previewed, never saved."""
     from agent.content_calendar import planner
+    from agent.content_calendar.loader import calendar_files, display_path, load_calendar
     from agent.db.models import utcnow
 
     files = _files(ctx, paths, include_templates=False)
@@ -77,7 +85,7 @@ def show(
         preview_only = True
         if not as_json:
             err.print(f"[yellow]no calendar/<handle>.yaml yet: previewing {', '.join(display_path(p) for p in files)} (not saved).[/] Copy it to calendar/<handle>.yaml to plan for real.")
-    calendars: list[LoadedCalendar] = []
+    calendars: list["LoadedCalendar"] = []
     problems: list[str] = []
     for path in files:
         try:
@@ -120,17 +128,23 @@ def show(
         return
     for entry in payload:
         table = Table(title=f"@{entry['handle']} — next {days} days ({entry['timezone']})" + ("" if entry["saved"] else " — preview"), title_justify="left")
-        for column in ("slot", "local time", "UTC", "pillar", "brief", "reel"):
-            table.add_column(column, overflow="fold")
+        table.add_column("local time", no_wrap=True)
+        table.add_column("UTC", no_wrap=True)
+        table.add_column("pillar", overflow="fold")
+        table.add_column("brief", overflow="fold", ratio=3)
+        table.add_column("reel", no_wrap=True)
+        wide = out.width >= 120  # the slot id is in --json; on a phone-sized terminal it only crowds the table
+        if wide:
+            table.add_column("slot id", overflow="fold", style="dim")
         for row in entry["slots"]:
-            local = row["local_time"]
+            local = datetime.fromisoformat(row["local_time"])
             table.add_row(
-                row["id"],
-                f"{local[:10]} {row['weekday']} {local[11:16]}{' (peak)' if row['peak'] else ''}",
-                row["utc"][11:16] + "Z",
+                f"{local:%a %d %b %H:%M}" + (" peak" if row["peak"] else ""),
+                row["utc"][11:16],
                 row["pillar"] or "",
-                row["brief"] or "[dim]LLM picks from the pillar[/]",
+                row["brief"] or "[dim](LLM picks from the pillar)[/]",
                 row["reel_status"] or "[dim]not drafted[/]",
+                *([row["id"]] if wide else []),
             )
         out.print(table)
         if not entry["slots"]:

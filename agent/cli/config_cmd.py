@@ -6,7 +6,6 @@ import typer
 from rich.table import Table
 
 from agent.cli.context import out, print_json
-from agent.settings import public_view
 
 app = typer.Typer(no_args_is_help=True, help="Inspect the effective settings.")
 
@@ -14,6 +13,8 @@ app = typer.Typer(no_args_is_help=True, help="Inspect the effective settings.")
 @app.command("show")
 def show(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """Print every setting (secrets redacted) and its source: file, .env, environment or default."""
+    from agent.settings import public_view
+
     loaded = ctx.obj.loaded
     rows = public_view(loaded)
     if as_json:

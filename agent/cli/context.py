@@ -7,11 +7,13 @@ import os
 import sys
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from agent.settings import LoadedSettings, Settings, load_settings
+if TYPE_CHECKING:
+    from agent.settings import LoadedSettings, Settings
+
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -24,15 +26,16 @@ class AppContext:
         self.project_dir = project_dir
 
     @cached_property
-    def loaded(self) -> LoadedSettings:
+    def loaded(self) -> "LoadedSettings":
         from agent.logging_setup import configure_logging
+        from agent.settings import load_settings
 
         loaded = load_settings(self.project_dir)
         configure_logging(loaded.settings.log_level, loaded.settings.secret_values())
         return loaded
 
     @property
-    def settings(self) -> Settings:
+    def settings(self) -> "Settings":
         return self.loaded.settings
 
     @cached_property

@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from agent.cli.context import err, interactive, out, print_json
-from agent.db.models import ReelStatus
+from agent.db.status import ReelStatus
 from agent.errors import AgentError, ValidationFailed
 
 STATUS_STYLE = {

@@ -1,0 +1,157 @@
+"""ReelTwin benchmarks: figures and ratios against baselines measured in the same run.
+
+    .venv/bin/python bench/run.py [--quick]
+
+Prints a markdown table and writes it to bench/results/latest.md. Not a test:
+nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def _median_seconds(command: list[str], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_startup(runs: int) -> dict:
+    """`reeltwin --help` against a bare interpreter start (the floor for any Python CLI)."""
+    bare = _median_seconds([sys.executable, "-c", "pass"], runs)
+    cli = _median_seconds([sys.executable, "-m", "agent", "--help"], runs)
+    return {"name": "CLI start-up (`reeltwin --help`)", "value": f"{cli * 1000:.0f} ms", "baseline": f"bare python {bare * 1000:.0f} ms", "ratio": cli / bare}
+
+
+def bench_planning(creators: int, days: int) -> dict:
+    """sync_plan of N creators into SQLite against raw sqlite3 inserts of the same slot rows."""
+    from agent.content_calendar.loader import load_calendar
+    from agent.content_calendar.planner import expand, sync_plan
+    from agent.db.engine import open_session
+
+    example = load_calendar(REPO / "calendar" / "example.yaml").calendar
+    calendars = [example.model_copy(update={"handle": f"creator{i}"}) for i in range(creators)]
+    now = datetime(2026, 3, 20, tzinfo=timezone.utc)  # spans the European DST change
+    with tempfile.TemporaryDirectory() as folder:
+        session = open_session(f"sqlite:///{folder}/plan.db")
+        start = time.perf_counter()
+        slots = 0
+        for calendar in calendars:
+            slots += len(sync_plan(session, calendar, now=now, days=days).slots)
+        ours = time.perf_counter() - start
+        start = time.perf_counter()
+        for calendar in calendars:
+            sync_plan(session, calendar, now=now, days=days)  # a re-plan with nothing to change
+        replan = time.perf_counter() - start
+        session.close()
+
+        rows = [(s.slot_id, s.utc.isoformat(), s.local.isoformat(), s.pillar) for c in calendars for s in expand(c, now, now + timedelta(days=days))]
+        raw = sqlite3.connect(f"{folder}/raw.db")
+        raw.execute("PRAGMA journal_mode=WAL")
+        raw.execute("CREATE TABLE slot (id TEXT PRIMARY KEY, utc TEXT, local TEXT, pillar TEXT)")
+        start = time.perf_counter()
+        raw.executemany("INSERT INTO slot VALUES (?, ?, ?, ?)", rows)
+        raw.commit()
+        baseline = time.perf_counter() - start
+        raw.close()
+    return {
+        "name": f"plan {creators} calendars × {days} days ({slots} slots)",
+        "value": f"{ours * 1000:.0f} ms first, {replan * 1000:.0f} ms re-plan",
+        "baseline": f"raw sqlite3 insert {baseline * 1000:.1f} ms",
+        "ratio": ours / max(baseline, 1e-9),
+    }
+
+
+def bench_claims(reels: int, workers: int) -> dict:
+    """claim_next (atomic, with events) draining N reels with W threads, against a plain UPDATE loop."""
+    from agent.db.engine import open_session
+    from agent.db.models import Creator, Reel, ReelStatus
+    from agent.db.states import claim_next
+
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{folder}/claims.db"
+        session = open_session(url)
+        creator = Creator(handle="bench", timezone="UTC")
+        session.add(creator)
+        session.commit()
+        session.add_all([Reel(creator_id=creator.id, status=ReelStatus.APPROVED, script="x") for _ in range(reels)])
+        session.commit()
+        session.close()
+        claimed: list[int] = []
+        lock = threading.Lock()
+
+        def work(name: str) -> None:
+            db = open_session(url, migrate=False)
+            while (reel := claim_next(db, ReelStatus.APPROVED, ReelStatus.RENDERING, worker=name)) is not None:
+                with lock:
+                    claimed.append(reel.id)
+            db.close()
+
+        threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(workers)]
+        start = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        ours = time.perf_counter() - start
+        assert sorted(claimed) == sorted(set(claimed)) and len(claimed) == reels, "a reel was claimed twice or lost"
+
+        raw = sqlite3.connect(f"{folder}/claims.db", isolation_level=None)
+        raw.execute("UPDATE reel SET status = 'approved'")
+        ids = [row[0] for row in raw.execute("SELECT id FROM reel")]
+        start = time.perf_counter()
+        for reel_id in ids:
+            raw.execute("UPDATE reel SET status = 'rendering' WHERE id = ?", (reel_id,))
+        baseline = time.perf_counter() - start
+        raw.close()
+    return {
+        "name": f"claim {reels} reels, {workers} workers (SQLite)",
+        "value": f"{reels / ours:.0f} claims/s",
+        "baseline": f"plain UPDATE {reels / baseline:.0f}/s",
+        "ratio": ours / baseline,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    args = parser.parse_args()
+    runs = 3 if args.quick else 7
+    results = []
+    for label, job in (
+        ("start-up", lambda: bench_startup(runs)),
+        ("planning", lambda: bench_planning(20 if args.quick else 100, 28)),
+        ("claims", lambda: bench_claims(200 if args.quick else 1000, 2)),
+    ):
+        print(f"running {label} ...", file=sys.stderr, flush=True)
+        results.append(job())
+    header = f"ReelTwin benchmarks — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    lines = [header, "", "| what | ReelTwin | baseline (same run) | ratio (time vs baseline) |", "|---|---|---|---|"]
+    lines += [f"| {r['name']} | {r['value']} | {r['baseline']} | {r['ratio']:.1f}× |" for r in results]
+    table = "\n".join(lines) + "\n"
+    print(table)
+    out = REPO / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.md").write_text(table, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
