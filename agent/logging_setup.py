@@ -23,10 +23,18 @@ class RedactSecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
-            message = record.getMessage()
+            try:
+                message = record.getMessage()
+            except Exception:  # bad %-arguments: logging would print msg and args raw in handleError
+                message = f"{record.msg} {record.args!r}"
             record.msg, record.args = self.redact(message), None
+            # The handler formats the traceback only after the filters ran: format it now, redacted.
+            if record.exc_info and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
             if record.exc_text:
                 record.exc_text = self.redact(record.exc_text)
+            if record.stack_info:
+                record.stack_info = self.redact(record.stack_info)
         return True
 
 
@@ -35,12 +43,14 @@ def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     for handler in list(root.handlers):
         if getattr(handler, "_reeltwin", False):
             root.removeHandler(handler)
+    from rich.console import Console
     from rich.logging import RichHandler
 
-    handler = RichHandler(show_path=False, markup=False, rich_tracebacks=False, log_time_format="%H:%M:%S")
+    # stderr: stdout carries the commands' output (`--json` must stay parseable).
+    handler = RichHandler(console=Console(stderr=True), show_path=False, markup=False, rich_tracebacks=False, log_time_format="%H:%M:%S")
     handler._reeltwin = True  # type: ignore[attr-defined]
     handler.addFilter(RedactSecrets(secrets))
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("alembic", "httpx", "apscheduler.executors.default"):
+    for noisy in ("alembic", "httpx", "apscheduler"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

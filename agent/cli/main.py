@@ -58,7 +58,7 @@ def root(
 
 
 def _register() -> None:
-    from agent.cli import calendar_cmd, config_cmd, db_cmd, doctor_cmd, init_cmd, queue_cmd
+    from agent.cli import calendar_cmd, config_cmd, db_cmd, doctor_cmd, init_cmd, queue_cmd, run_cmd
 
     init_cmd.register(app)
     doctor_cmd.register(app)
@@ -66,6 +66,7 @@ def _register() -> None:
     app.add_typer(db_cmd.app, name="db")
     app.add_typer(calendar_cmd.app, name="calendar")
     queue_cmd.register(app)
+    run_cmd.register(app)
 
 
 _register()

@@ -1,0 +1,29 @@
+"""``reeltwin run``: the hands-off service."""
+
+from __future__ import annotations
+
+import typer
+
+from agent.cli.context import out, print_json
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run(
+        ctx: typer.Context,
+        once: bool = typer.Option(False, "--once", help="Run every sweep once and exit (for cron or a check)."),
+        as_json: bool = typer.Option(False, "--json", help="With --once: print one JSON object."),
+    ) -> None:
+        """Plan slots from the calendars and apply approval policies on a schedule, until SIGTERM/Ctrl-C."""
+        from agent.scheduler.service import Service
+
+        service = Service(ctx.obj.settings, ctx.obj.loaded.project_dir)
+        if once:
+            results = service.run_once()
+            if as_json:
+                print_json({"sweeps": {result.name: result.summary for result in results}})
+            else:
+                for result in results:
+                    out.print(f"{result.name}: {result.summary}")
+            return
+        service.run_forever()

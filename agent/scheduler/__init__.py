@@ -1,0 +1,1 @@
+"""The hands-off service behind ``reeltwin run``: APScheduler 3 driving idempotent sweeps."""

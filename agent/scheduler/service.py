@@ -1,0 +1,142 @@
+"""``reeltwin run``: one process, APScheduler 3, the database as the schedule.
+
+Every job is an idempotent sweep over the database: running one twice, in two
+processes, or after a crash changes nothing more than running it once. The
+sweeps here plan slots from the calendars (edits are picked up on the next
+sweep, no restart) and apply the approval policies; drafting, rendering and
+publishing add their own sweeps as those stages land.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from agent.approval_policy import apply_approval_policy
+from agent.content_calendar.loader import LoadedCalendar, calendar_files, display_path, load_calendar
+from agent.content_calendar.planner import sync_plan
+from agent.db.engine import make_engine, open_session
+from agent.db.models import utcnow
+from agent.errors import CalendarError
+from agent.settings import Settings
+
+log = logging.getLogger("reeltwin.service")
+
+
+@dataclass
+class SweepResult:
+    name: str
+    summary: str
+
+
+class Service:
+    def __init__(self, settings: Settings, project_dir: Path):
+        self.settings = settings
+        self.project_dir = project_dir
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.stopping = threading.Event()
+        self._reported_problems: dict[Path, tuple[str, ...]] = {}
+        open_session(settings.database_url).close()  # migrate once, up front
+
+    # -- sweeps ---------------------------------------------------------------
+
+    def _calendars(self) -> list[LoadedCalendar]:
+        """Valid active calendars, read fresh each sweep; a broken file is reported once per change and skipped."""
+        loaded = []
+        for path in calendar_files(self.settings.calendar_dir, include_templates=False):
+            try:
+                loaded.append(load_calendar(path, base=self.project_dir))
+                self._reported_problems.pop(path, None)
+            except CalendarError as error:
+                problems = tuple(error.problems)
+                if self._reported_problems.get(path) != problems:
+                    for problem in problems:
+                        log.error("%s (its existing slots are kept until the file is fixed)", problem)
+                    self._reported_problems[path] = problems
+        return loaded
+
+    def sweep_plan(self) -> SweepResult:
+        days = max(14, self.settings.drafting.lead_days + 7)
+        created = updated = removed = 0
+        with open_session(self.settings.database_url, migrate=False) as session:
+            for loaded in self._calendars():
+                try:
+                    report = sync_plan(session, loaded.calendar, now=utcnow(), days=days, path=display_path(loaded.path, self.project_dir), actor=f"planner:{self.worker}")
+                except IntegrityError:
+                    session.rollback()  # another process planned the same slot first; the next sweep converges
+                    log.info("@%s: another process planned at the same moment; retrying next sweep", loaded.calendar.handle)
+                    continue
+                created, updated, removed = created + len(report.created), updated + len(report.updated), removed + len(report.removed)
+                if report.created or report.updated or report.removed:
+                    log.info("@%s: planned %d new, %d changed, %d removed slots", report.handle, len(report.created), len(report.updated), len(report.removed))
+        return SweepResult("plan", f"{created} new, {updated} changed, {removed} removed slots")
+
+    def sweep_policies(self) -> SweepResult:
+        approved = skipped = 0
+        with open_session(self.settings.database_url, migrate=False) as session:
+            for loaded in self._calendars():
+                report = apply_approval_policy(session, loaded.calendar, now=utcnow())
+                approved, skipped = approved + len(report.approved), skipped + len(report.skipped)
+                for reel_id in report.approved:
+                    log.info("@%s: reel %d approved by the calendar's auto_after_hours policy", report.handle, reel_id)
+                for reel_id in report.skipped:
+                    log.info("@%s: reel %d skipped: its slot passed unapproved", report.handle, reel_id)
+        return SweepResult("policies", f"{approved} approved, {skipped} skipped by policy")
+
+    def sweeps(self) -> list[tuple[str, Callable[[], SweepResult]]]:
+        return [("plan", self.sweep_plan), ("policies", self.sweep_policies)]
+
+    def _guarded(self, name: str, sweep: Callable[[], SweepResult]) -> Callable[[], None]:
+        def run() -> None:
+            if self.stopping.is_set():
+                return
+            try:
+                sweep()
+            except OperationalError as error:
+                log.warning("sweep %s: database busy or unreachable (%s); retrying next interval", name, str(error.orig).splitlines()[0] if error.orig else error)
+            except Exception:  # one bad sweep must not stop the service; the traceback goes to the log
+                log.exception("sweep %s failed; retrying next interval", name)
+
+        return run
+
+    # -- running --------------------------------------------------------------
+
+    def run_once(self) -> list[SweepResult]:
+        return [sweep() for _name, sweep in self.sweeps()]
+
+    def run_forever(self) -> None:
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        interval = self.settings.scheduler.sweep_interval_s
+        scheduler = BackgroundScheduler(
+            timezone="UTC",
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": interval},
+        )
+        now = utcnow()
+        for offset, (name, sweep) in enumerate(self.sweeps()):
+            # Staggered first runs: the plan exists before the policies look at it.
+            scheduler.add_job(self._guarded(name, sweep), "interval", seconds=interval, id=name, name=name, next_run_time=now + timedelta(seconds=offset))
+
+        def stop(signum: int, _frame: object) -> None:
+            log.info("%s received: finishing the running sweep, claiming nothing new", signal.Signals(signum).name)
+            self.stopping.set()
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        scheduler.start()
+        log.info("reeltwin run: worker %s, sweeping every %d s (database %s)", self.worker, interval, make_engine(self.settings.database_url).url.render_as_string(hide_password=True))
+        try:
+            self.stopping.wait()
+        finally:
+            scheduler.shutdown(wait=True)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            log.info("reeltwin run: stopped cleanly")
