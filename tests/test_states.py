@@ -28,8 +28,6 @@ from agent.errors import InvalidTransitionError
 
 S = ReelStatus
 ALL = list(ReelStatus)
-ALLOWED_PAIRS = [(source, target) for source in ALL for target in ALL if target in TRANSITIONS[source]]
-FORBIDDEN_PAIRS = [(source, target) for source in ALL for target in ALL if target not in TRANSITIONS[source]]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -65,6 +63,22 @@ def event_count(session: Session) -> int:
 
 
 # --------------------------------------------------------------------------- the table itself
+
+
+def test_the_rules_are_the_documented_ones() -> None:
+    """A copy of the rules: changing TRANSITIONS is a product decision, so it must change this test too."""
+    expected = {
+        "drafted": {"approved", "rejected", "skipped"},
+        "approved": {"rendering", "drafted", "rejected", "skipped"},
+        "rendering": {"rendered", "failed", "approved"},
+        "rendered": {"publishing", "drafted", "rejected", "skipped"},
+        "publishing": {"published", "failed", "rendered"},
+        "published": set(),
+        "rejected": {"drafted", "skipped"},
+        "skipped": {"drafted"},
+        "failed": {"approved", "rendered", "drafted", "rejected", "skipped"},
+    }
+    assert {source.value: {target.value for target in targets} for source, targets in TRANSITIONS.items()} == expected
 
 
 def test_table_covers_every_state_and_only_states() -> None:

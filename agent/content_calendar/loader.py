@@ -81,7 +81,11 @@ def load_calendar(path: Path, *, base: Path | None = None) -> LoadedCalendar:
 
 def parse_calendar(text: str, path: Path, shown: str | None = None) -> LoadedCalendar:
     shown = shown or str(path)
-    loader = _CalendarYamlLoader(text)
+    try:
+        loader = _CalendarYamlLoader(text)  # rejects control characters (e.g. NUL) before parsing
+    except yaml.reader.ReaderError as error:
+        line = text.count("\n", 0, max(error.position, 0)) + 1
+        raise CalendarError([f"{shown}:{line}: not valid YAML: control character {error.character if isinstance(error.character, str) else f'#x{error.character:04x}'} is not allowed; remove it"]) from None
     try:
         root = loader.get_single_node()
         if root is None:
@@ -104,8 +108,15 @@ def parse_calendar(text: str, path: Path, shown: str | None = None) -> LoadedCal
     try:
         calendar = Calendar.model_validate(data)
     except ValidationError as error:
-        for item in error.errors():
-            line = _line_for(root, item["loc"])
+        items = error.errors()
+        # A misspelled key is reported once, as unknown with "did you mean", not also as missing.
+        suggested = {(_clean_loc(item["loc"])[:-1], _suggestion(_clean_loc(item["loc"]))) for item in items if item["type"] == "extra_forbidden"}
+        for item in items:
+            if item["type"] == "missing" and (_clean_loc(item["loc"])[:-1], _clean_loc(item["loc"])[-1]) in suggested:
+                continue
+            if item["type"] == "literal_error" and isinstance(item.get("input"), dict):
+                continue  # a mapping given for a "word or mapping" union: the mapping branch's errors say what is wrong
+            line = _line_for(root, _clean_loc(item["loc"]))
             problems.append(f"{shown}:{line}: {_describe(item)}")
     if calendar is not None:
         for loc, message in cross_reference_problems(calendar):
@@ -128,6 +139,9 @@ def _duplicate_keys(node: yaml.Node) -> list[tuple[int, str]]:
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):  # a list/mapping as key: construct_document reports it
+                found.extend(_duplicate_keys(value_node))
+                continue
             key = key_node.value
             if key in seen:
                 found.append((key_node.start_mark.line + 1, f"{key!r} is given twice (first on line {seen[key]}); keep one"))
@@ -184,15 +198,26 @@ def _known_fields(loc: tuple[Any, ...]) -> list[str]:
     return []
 
 
+def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``loc`` without pydantic's union branch tags."""
+    return tuple(part for part in loc if isinstance(part, int) or part in _all_field_names() or _is_data_key(loc, part))
+
+
+def _suggestion(loc: tuple[Any, ...]) -> str | None:
+    """The known key closest to an unknown key at ``loc``, if any is close."""
+    close = difflib.get_close_matches(str(loc[-1]), _known_fields(loc[:-1]), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def _describe(item: dict[str, Any]) -> str:
-    loc = tuple(part for part in item["loc"] if isinstance(part, int) or part in _all_field_names() or _is_data_key(item["loc"], part))
+    loc = _clean_loc(item["loc"])
     where = _dotted(loc)
     kind = item["type"]
     if kind == "extra_forbidden":
         key = loc[-1]
         known = _known_fields(loc[:-1])
-        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}?" if close else (f"allowed here: {', '.join(known)}" if known else "remove it")
+        close = _suggestion(loc)
+        hint = f"did you mean {close!r}?" if close else (f"allowed here: {', '.join(known)}" if known else "remove it")
         return f"unknown key {key!r}; {hint}"
     if kind == "missing":
         parent = _dotted(loc[:-1])

@@ -169,7 +169,12 @@ def assign_briefs(
     """
     by_key = {item.key: item for item in backlog}
     spent = set(used)
-    keep = {slot_id: key for slot_id, key in (keep or {}).items() if key in by_key and key not in spent}
+    pillar_of = {slot.slot_id: slot.pillar for slot in slots}
+
+    def fits(slot_id: str, key: str) -> bool:  # a kept brief naming a pillar leaves a slot whose pillar changed
+        return slot_id not in pillar_of or by_key[key].pillar in (None, pillar_of[slot_id])
+
+    keep = {slot_id: key for slot_id, key in (keep or {}).items() if key in by_key and key not in spent and fits(slot_id, key)}
     spent |= set(keep.values())
     assigned = []
     for slot in slots:
@@ -289,9 +294,11 @@ def sync_plan(
         if not reels:
             session.delete(row)
         else:
-            for reel in reels:
-                if ReelStatus(reel.status) == ReelStatus.DRAFTED:
-                    transition(session, reel, ReelStatus.SKIPPED, actor=actor, reason=f"slot {slot_id} left the calendar")
+            drafted = [reel for reel in reels if ReelStatus(reel.status) == ReelStatus.DRAFTED]
+            if not drafted and row.brief_key is None:
+                continue  # taken off the calendar by an earlier sync; nothing left to do
+            for reel in drafted:
+                transition(session, reel, ReelStatus.SKIPPED, actor=actor, reason=f"slot {slot_id} left the calendar")
             row.brief_key = None  # the brief goes back to the backlog
         report.removed.append(slot_id)
     report.kept = sorted(frozen_in_window)

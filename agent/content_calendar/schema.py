@@ -170,7 +170,7 @@ class Calendar(_Strict):
     def _timezone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder of zones such as "Europe"
             zones = available_timezones()
             close = difflib.get_close_matches(value, sorted(zones), n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]!r}?" if close else "; use an IANA name such as Europe/Berlin or America/New_York"
@@ -187,7 +187,7 @@ class Calendar(_Strict):
     @field_validator("approval", mode="before")
     @classmethod
     def _approval(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.strip() not in ("manual", "skip_if_unapproved"):
+        if not isinstance(value, (str, dict, AutoAfter)) or (isinstance(value, str) and value.strip() not in ("manual", "skip_if_unapproved")):
             raise ValueError(f"{value!r} is not an approval policy; use manual, skip_if_unapproved or auto_after_hours: N")
         return value
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from agent.db.models import Reel, ReelEvent, ReelStatus, utcnow
@@ -79,10 +79,12 @@ def transition(
     ``expected`` is the state the caller believes the reel is in (default: the
     loaded ``reel.status``); the write only happens if the row is still in it.
     """
+    if "status" in changes:
+        raise TypeError("transition(): pass the new state as `target`, not as a field change")
     current = ReelStatus(expected if expected is not None else reel.status)
     check_transition(current, target, reel.id)
     now = utcnow()
-    values = {"status": ReelStatus(target), "updated_at": now, **changes}
+    values = {**changes, "status": ReelStatus(target), "updated_at": now}
     result = session.execute(
         update(Reel)
         .where(Reel.id == reel.id, Reel.status == current)
@@ -133,7 +135,7 @@ def claim_next(
     """
     check_transition(source, target)
     session.commit()
-    query = select(Reel.id).where(Reel.status == source).order_by(Reel.created_at, Reel.id)
+    query = select(Reel.id).where(Reel.status == source).order_by(func.coalesce(Reel.next_attempt_at, Reel.created_at), Reel.id)
     if due_before is not None:
         query = query.where((Reel.next_attempt_at.is_(None)) | (Reel.next_attempt_at <= due_before))
     if session.get_bind().dialect.name == "postgresql":
@@ -142,13 +144,16 @@ def claim_next(
             session.rollback()
             return None
         return _claim_locked(session, reel_id, source, target, worker, reason)
-    candidates = list(session.execute(query.limit(20)).scalars())
-    session.rollback()
-    for reel_id in candidates:
-        reel = _claim_locked(session, reel_id, source, target, worker, reason)
-        if reel is not None:
-            return reel
-    return None
+    while True:
+        candidates = list(session.execute(query.limit(20)).scalars())
+        session.rollback()
+        if not candidates:
+            return None
+        for reel_id in candidates:
+            reel = _claim_locked(session, reel_id, source, target, worker, reason)
+            if reel is not None:
+                return reel
+        # Other workers took all of these in the meantime; look again (the set only shrinks).
 
 
 def _claim_locked(session: Session, reel_id: int, source: ReelStatus, target: ReelStatus, worker: str, reason: str) -> Reel | None:

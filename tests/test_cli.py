@@ -1,0 +1,651 @@
+"""The `reeltwin` command line, run for real in projects made by `reeltwin init`.
+
+Error paths always run as a subprocess (exit status, stdout and stderr checked
+separately); a few happy paths use typer's CliRunner in-process for speed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import sqlite3
+import stat
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+_SCRIPT = Path(sys.executable).with_name("reeltwin")
+REELTWIN = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "agent"]
+COMMANDS = ("init", "doctor", "config", "db", "calendar", "queue", "show", "approve", "reject", "edit")
+ERROR_LINE = re.compile(r"^error: \S")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.upper().startswith("REELTWIN_")}
+    env.update(NO_COLOR="1", COLUMNS="200")
+    if env.pop("PYTHONDONTWRITEBYTECODE", None):
+        # Without cached bytecode every command compiles its imports again (seconds each); cache it outside the tree.
+        env.setdefault("PYTHONPYCACHEPREFIX", str(Path(tempfile.gettempdir()) / "reeltwin-test-pycache"))
+    env.update(extra)
+    return env
+
+
+def reeltwin(cwd: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*REELTWIN, *args], cwd=cwd, env=clean_env(**extra_env), stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def reeltwin_many(cwd: Path, calls: dict[str, list[str]]) -> dict[str, subprocess.CompletedProcess[str]]:
+    """Independent commands, run side by side to keep the suite fast."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {name: pool.submit(reeltwin, cwd, *args) for name, args in calls.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def described(result: subprocess.CompletedProcess[str]) -> str:
+    return f"$ reeltwin {' '.join(result.args[len(REELTWIN):])}\nrc={result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+
+
+def assert_ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert result.returncode == 0, described(result)
+    assert "Traceback" not in result.stdout + result.stderr, described(result)
+    return result
+
+
+def assert_user_error(result: subprocess.CompletedProcess[str], count: int = 1, *, json_asked: bool = False) -> list[str]:
+    """Exit 2, no traceback, exactly ``count`` stderr lines, nothing on stdout when --json was asked for."""
+    assert result.returncode == 2, described(result)
+    assert "Traceback" not in result.stdout + result.stderr, described(result)
+    lines = result.stderr.splitlines()
+    assert len(lines) == count, described(result)
+    if json_asked:
+        assert result.stdout == "", described(result)
+    return lines
+
+
+def parse_json(result: subprocess.CompletedProcess[str]) -> dict:
+    assert_ok(result)
+    return json.loads(result.stdout)
+
+
+def copy_project(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target)
+    return target
+
+
+def db_path(project: Path) -> Path:
+    return project / "data" / "reeltwin.db"
+
+
+def query(project: Path, sql: str, *params: object) -> list[tuple]:
+    connection = sqlite3.connect(db_path(project))
+    try:
+        return connection.execute(sql, params).fetchall()
+    finally:
+        connection.close()
+
+
+def snapshot(project: Path) -> tuple:
+    """Everything an error must leave untouched."""
+    return (
+        query(project, "select id, status, version, script, feedback, approved_at from reel order by id"),
+        query(project, "select count(*) from reelevent"),
+        query(project, "select count(*) from scriptversion"),
+    )
+
+
+def statuses(project: Path) -> dict[int, str]:
+    return dict(query(project, "select id, status from reel"))
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One `reeltwin init` per module; tests work on copies."""
+    directory = tmp_path_factory.mktemp("template") / "project"
+    result = subprocess.run([*REELTWIN, "init", str(directory)], env=clean_env(), capture_output=True, text=True, timeout=120)
+    assert_ok(result)
+    return directory
+
+
+@pytest.fixture
+def project(template: Path, tmp_path: Path) -> Path:
+    return copy_project(template, tmp_path / "project")
+
+
+def write_calendar(project: Path, handle: str = "alex") -> Path:
+    text = (project / "calendar" / "example.yaml").read_text(encoding="utf-8")
+    text = text.replace("handle: your.handle\n", f"handle: {handle}\n")
+    path = project / "calendar" / f"{handle}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- help ---------------------------------------------------------------------------------------------
+
+
+def test_help_lists_the_commands(tmp_path: Path) -> None:
+    result = assert_ok(reeltwin(tmp_path, "--help"))
+    assert "Usage: reeltwin" in result.stdout
+    for command in COMMANDS:
+        assert re.search(rf"^│ {command}\s", result.stdout, re.M), f"{command} missing from --help"
+    assert result.stderr == ""
+    assert list(tmp_path.iterdir()) == []  # --help reads and writes nothing
+
+
+def test_no_arguments_prints_the_help(tmp_path: Path) -> None:
+    result = reeltwin(tmp_path)
+    assert result.returncode in (0, 2), described(result)
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "Usage: reeltwin" in result.stdout
+    for command in COMMANDS:
+        assert command in result.stdout
+
+
+# --- init ---------------------------------------------------------------------------------------------
+
+
+def test_init_scaffolds_a_project_and_never_overwrites(tmp_path: Path) -> None:
+    directory = tmp_path / "new" / "project"
+    result = assert_ok(reeltwin(tmp_path, "init", str(directory)))
+    assert "created" in result.stdout
+
+    for relative in ("config/settings.toml", "config/settings.example.toml", "calendar/example.yaml", ".env"):
+        assert (directory / relative).is_file(), relative
+    assert (directory / "data").is_dir()
+    dotenv = directory / ".env"
+    assert stat.S_IMODE(dotenv.stat().st_mode) == 0o600
+    secret = re.search(r"^REELTWIN_WEB__SECRET_KEY=(.*)$", dotenv.read_text(), re.M)
+    assert secret and len(secret.group(1).strip()) >= 32
+
+    settings = directory / "config" / "settings.toml"
+    with settings.open("a", encoding="utf-8") as handle:
+        handle.write("\n# my own edit\n")
+    (directory / "data" / "keep.txt").write_text("mine")
+    before = {path: path.read_bytes() for path in directory.rglob("*") if path.is_file()}
+
+    again = assert_ok(reeltwin(tmp_path, "init", str(directory)))
+    assert "created" not in again.stdout and "kept" in again.stdout
+    after = {path: path.read_bytes() for path in directory.rglob("*") if path.is_file()}
+    assert after == before
+    assert stat.S_IMODE(dotenv.stat().st_mode) == 0o600
+
+
+def test_init_into_a_file_is_one_error_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    result = reeltwin(tmp_path, "init", str(blocker))
+    (line,) = assert_user_error(result)
+    assert line.startswith(f"error: {blocker}: cannot write there")
+
+
+# --- calendar check -----------------------------------------------------------------------------------
+
+BROKEN_CALENDAR = """\
+handle: x
+timezone: Mars/Olympus
+language: en
+persona:
+  name: X
+  niche: testing
+  audience: testers
+  tone: dry
+pillars:
+  - name: recipes
+    weight: 1
+    description: food
+cadence:
+  - days: [mon, funday]
+    time: "25:99"
+"""
+BROKEN_LINES = (2, 14, 15)
+
+
+@pytest.fixture(scope="module")
+def calendar_runs(template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.CompletedProcess[str]]:
+    project = copy_project(template, tmp_path_factory.mktemp("calendars") / "project")
+    write_calendar(project)
+    (project / "broken").mkdir()
+    (project / "broken" / "x.yaml").write_text(BROKEN_CALENDAR, encoding="utf-8")
+    (project / "broken" / "y.yaml").write_text("handle: y\n  timezone: Europe/Berlin\nlanguage: en\n", encoding="utf-8")
+    (project / "broken" / "empty.yaml").write_text("", encoding="utf-8")
+    return reeltwin_many(project, {
+        "valid": ["calendar", "check"],
+        "valid json": ["calendar", "check", "--json"],
+        "broken": ["calendar", "check", "broken/x.yaml", "calendar/alex.yaml"],
+        "broken json": ["calendar", "check", "--json", "broken/x.yaml", "calendar/alex.yaml"],
+        "bad yaml": ["calendar", "check", "broken/y.yaml"],
+        "empty": ["calendar", "check", "broken/empty.yaml"],
+        "missing": ["calendar", "check", "broken/nope.yaml"],
+        "show broken json": ["calendar", "show", "--json", "broken/x.yaml"],
+    })
+
+
+def test_calendar_check_valid(calendar_runs: dict) -> None:
+    result = assert_ok(calendar_runs["valid"])
+    assert re.search(r"^ok  calendar/alex\.yaml: alex, Europe/Berlin, \d+ pillars, \d+ slots a week$", result.stdout, re.M), result.stdout
+    assert re.search(r"^ok  calendar/example\.yaml: .*\(template: never planned\)$", result.stdout, re.M), result.stdout
+    assert result.stderr == ""
+
+
+def test_calendar_check_json_shape(calendar_runs: dict) -> None:
+    payload = parse_json(calendar_runs["valid json"])
+    assert payload["ok"] is True
+    files = {entry["path"]: entry for entry in payload["files"]}
+    assert set(files) == {"calendar/alex.yaml", "calendar/example.yaml"}
+    alex = files["calendar/alex.yaml"]
+    assert set(alex) == {"path", "ok", "handle", "template", "summary"}
+    assert (alex["ok"], alex["handle"], alex["template"]) == (True, "alex", False)
+    assert alex["summary"].startswith("alex, Europe/Berlin, ")
+    assert files["calendar/example.yaml"]["template"] is True
+
+
+def test_calendar_check_broken_is_one_line_per_problem(calendar_runs: dict) -> None:
+    result = calendar_runs["broken"]
+    lines = assert_user_error(result, count=len(BROKEN_LINES))
+    assert [int(re.match(r"^broken/x\.yaml:(\d+): ", line).group(1)) for line in lines] == list(BROKEN_LINES)
+    assert "timezone" in lines[0] and "'Mars/Olympus'" in lines[0]
+    assert "'funday'" in lines[1]
+    assert "'25:99'" in lines[2]
+    assert "ok  calendar/alex.yaml" in result.stdout  # the good file is still reported
+
+
+def test_calendar_check_broken_json_is_a_report(calendar_runs: dict) -> None:
+    result = calendar_runs["broken json"]
+    assert result.returncode == 2, described(result)
+    assert "Traceback" not in result.stdout + result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["ok"] is False
+    broken, good = payload["files"]
+    assert broken["path"] == "broken/x.yaml" and broken["ok"] is False
+    assert [int(problem.split(":")[1]) for problem in broken["problems"]] == list(BROKEN_LINES)
+    assert good["ok"] is True and good["handle"] == "alex"
+
+
+@pytest.mark.parametrize(("run", "prefix"), [
+    ("bad yaml", "broken/y.yaml:2: not valid YAML: mapping values are not allowed here"),
+    ("empty", "broken/empty.yaml:1: the file is empty"),
+    ("missing", "broken/nope.yaml: no such file"),
+])
+def test_calendar_check_unreadable_files(calendar_runs: dict, run: str, prefix: str) -> None:
+    (line,) = assert_user_error(calendar_runs[run])
+    assert line.startswith(prefix), line
+
+
+def test_calendar_show_broken_json_prints_nothing_on_stdout(calendar_runs: dict) -> None:
+    lines = assert_user_error(calendar_runs["show broken json"], count=len(BROKEN_LINES), json_asked=True)
+    assert all(line.startswith("broken/x.yaml:") for line in lines)
+
+
+# --- calendar show ------------------------------------------------------------------------------------
+
+
+def test_calendar_show_previews_the_template_without_saving(project: Path) -> None:
+    payload = parse_json(reeltwin(project, "calendar", "show", "--days", "14", "--json"))
+    assert payload["days"] == 14
+    (entry,) = payload["calendars"]
+    assert entry["saved"] is False and entry["file"] == "calendar/example.yaml" and entry["handle"] == "your.handle"
+    assert entry["slots"], "three slots a week: a 14-day preview is never empty"
+    for slot in entry["slots"]:
+        assert set(slot) == {"id", "local_time", "weekday", "utc", "kind", "peak", "pillar", "brief", "reel_status"}
+        assert slot["id"].startswith("your.handle:") and slot["reel_status"] is None
+        assert entry["from_utc"] <= slot["utc"] < entry["to_utc"]
+    assert not db_path(project).exists()  # a preview opens no database
+
+
+@dataclass
+class QueueProject:
+    path: Path
+    plan: dict           # `calendar show --json` of the first run
+    ids: list[int]       # three drafted reels, in slot order
+
+    @property
+    def url(self) -> str:
+        return f"sqlite:///{db_path(self.path)}"
+
+
+@pytest.fixture(scope="module")
+def queue_base(template: Path, tmp_path_factory: pytest.TempPathFactory) -> QueueProject:
+    """A project with a saved plan (from `calendar show`) and three drafted reels added through agent.queue."""
+    from sqlalchemy import select
+
+    from agent.db.engine import make_engine, open_session
+    from agent.db.models import Creator, Slot
+    from agent.queue import add_draft
+
+    project = copy_project(template, tmp_path_factory.mktemp("queue") / "project")
+    write_calendar(project)
+    result = reeltwin(project, "calendar", "show", "--days", "14", "--json")
+    plan = parse_json(result)  # this run migrates the new database: its log line must not reach stdout
+
+    url = f"sqlite:///{db_path(project)}"
+    session = open_session(url)
+    try:
+        creator = session.execute(select(Creator).where(Creator.handle == "alex")).scalar_one()
+        slots = list(session.execute(select(Slot).where(Slot.creator_id == creator.id).order_by(Slot.scheduled_at)).scalars())
+        assert len(slots) >= 4
+        reels = [
+            add_draft(session, creator, slot=slot, script=f"Script number {n}. Cheap dinner tonight.", hook=f"hook {n}",
+                      caption=f"caption {n}", hashtags=["#budgetrecipes"])
+            for n, slot in enumerate(slots[1:4], start=1)
+        ]
+        session.commit()
+        ids = [reel.id for reel in reels]
+    finally:
+        session.close()
+        make_engine(url).dispose()
+    return QueueProject(project, plan, ids)
+
+
+@pytest.fixture
+def queue_project(queue_base: QueueProject, tmp_path: Path) -> QueueProject:
+    return QueueProject(copy_project(queue_base.path, tmp_path / "project"), queue_base.plan, queue_base.ids)
+
+
+def _window(entry: dict, start: str, end: str) -> list[str]:
+    return [slot["id"] for slot in entry["slots"] if start <= slot["utc"] < end]
+
+
+def test_calendar_show_saves_the_plan_with_stable_slot_ids(queue_project: QueueProject) -> None:
+    (first,) = queue_project.plan["calendars"]
+    assert first["saved"] is True and first["handle"] == "alex" and first["file"] == "calendar/alex.yaml"
+    assert first["slots"]
+    saved = {row[0] for row in query(queue_project.path, "select id from slot")}
+    assert {slot["id"] for slot in first["slots"]} <= saved
+
+    (second,) = parse_json(reeltwin(queue_project.path, "calendar", "show", "--days", "14", "--json"))["calendars"]
+    assert second["saved"] is True
+    # Compare the slots both runs can see (a few seconds passed between them).
+    start, end = max(first["from_utc"], second["from_utc"]), min(first["to_utc"], second["to_utc"])
+    assert _window(second, start, end) == _window(first, start, end)
+    assert {row[0] for row in query(queue_project.path, "select id from slot")} == saved
+    drafted_slots = {row[0] for row in query(queue_project.path, "select slot_id from reel")}
+    assert {slot["id"] for slot in second["slots"] if slot["reel_status"] == "drafted"} == drafted_slots
+
+
+# --- the queue: error paths (subprocess), run side by side on one project --------------------------------
+
+
+@pytest.fixture(scope="module")
+def queue_errors(queue_base: QueueProject, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    from agent.db.engine import make_engine, open_session
+    from agent.queue import reject
+
+    project = QueueProject(copy_project(queue_base.path, tmp_path_factory.mktemp("errors") / "project"), queue_base.plan, queue_base.ids)
+    first, second, third = project.ids
+    session = open_session(project.url)
+    try:
+        reject(session, third, "too long", actor="test")
+    finally:
+        session.close()
+        make_engine(project.url).dispose()
+    (project.path / "empty.txt").write_text("  \n\n", encoding="utf-8")
+
+    before = snapshot(project.path)
+    runs = reeltwin_many(project.path, {
+        "approve unknown": ["approve", str(first), str(second), "999"],
+        "approve rejected": ["approve", str(first), str(third)],
+        "show unknown": ["show", "999", "--json"],
+        "bad status": ["queue", "--status", "bogus", "--json"],
+        "edit missing file": ["edit", str(first), "--script-file", "nope.txt"],
+        "edit empty file": ["edit", str(first), "--script-file", "empty.txt"],
+        "edit unknown": ["edit", "999", "--script-file", "empty.txt"],
+        "reject without feedback": ["reject", str(first)],
+        "reject blank feedback": ["reject", str(first), "--feedback", "   "],
+        "approve not a number": ["approve", "one"],
+        "queue json": ["queue", "--json"],
+        "show json": ["show", str(first), "--json"],
+    })
+    return {"project": project, "before": before, "after": snapshot(project.path), "runs": runs}
+
+
+def test_no_error_changes_anything(queue_errors: dict) -> None:
+    assert queue_errors["after"] == queue_errors["before"]
+    first, second, third = queue_errors["project"].ids
+    assert statuses(queue_errors["project"].path) == {first: "drafted", second: "drafted", third: "rejected"}
+
+
+ONE_LINE_ERRORS = {
+    "approve unknown": ("error: reel 999 does not exist", False),
+    "approve rejected": ("error: reel {third}: cannot go from 'rejected' to 'approved'", False),
+    "show unknown": ("error: reel 999 does not exist", True),
+    "bad status": ("error: --status 'bogus' is not a state; use one of drafted, approved,", True),
+    "edit missing file": ("error: --script-file 'nope.txt': no such file", False),
+    "edit empty file": ("error: the script is empty", False),
+    "edit unknown": ("error: reel 999 does not exist", False),
+    "reject blank feedback": ("error: --feedback is empty", False),
+}
+
+
+@pytest.mark.parametrize("run", list(ONE_LINE_ERRORS))
+def test_queue_errors_are_one_line(queue_errors: dict, run: str) -> None:
+    prefix, json_asked = ONE_LINE_ERRORS[run]
+    result = queue_errors["runs"][run]
+    (line,) = assert_user_error(result, json_asked=json_asked)
+    assert line.startswith(prefix.format(third=queue_errors["project"].ids[2])), line
+    assert ERROR_LINE.match(line)
+    assert result.stdout == ""  # nothing half-done was reported
+
+
+@pytest.mark.parametrize(("run", "option"), [("reject without feedback", "Missing option '--feedback'"), ("approve not a number", "Invalid value for 'ID...'")])
+def test_usage_errors(queue_errors: dict, run: str, option: str) -> None:
+    result = queue_errors["runs"][run]
+    assert result.returncode == 2, described(result)
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.stdout == ""
+    assert "Usage: reeltwin" in result.stderr and option in result.stderr
+
+
+def test_queue_json_in_another_process(queue_errors: dict) -> None:
+    first, second, third = queue_errors["project"].ids
+    payload = parse_json(queue_errors["runs"]["queue json"])
+    reels = payload["reels"]
+    assert [reel["id"] for reel in reels] == [first, second, third]  # waiting for approval first, then by slot
+    assert [reel["status"] for reel in reels] == ["drafted", "drafted", "rejected"]
+    reel = reels[0]
+    assert reel["handle"] == "alex" and reel["hook"] == "hook 1" and reel["words"] == 6 and reel["version"] == 1
+    assert reel["slot_id"].startswith("alex:") and reel["slot_local"].endswith(("+01:00", "+02:00"))
+    assert reels[0]["slot_utc"] < reels[1]["slot_utc"]
+
+
+def test_show_json_in_another_process(queue_errors: dict) -> None:
+    first = queue_errors["project"].ids[0]
+    payload = parse_json(queue_errors["runs"]["show json"])
+    assert payload["id"] == first and payload["status"] == "drafted"
+    assert payload["script"] == "Script number 1. Cheap dinner tonight."
+    assert payload["caption"] == "caption 1" and payload["hashtags"] == ["#budgetrecipes"]
+    assert [(v["version"], v["source"]) for v in payload["versions"]] == [(1, "llm")]
+    assert [(e["from"], e["to"]) for e in payload["events"]] == [(None, "drafted")]
+
+
+# --- the queue: happy paths, in-process ------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(queue_project: QueueProject, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., object]]:
+    """Invoke the app in-process inside the queue project, with a clean environment."""
+    from agent.cli.main import app
+    from agent.db.engine import make_engine
+
+    for name in list(os.environ):
+        if name.upper().startswith("REELTWIN_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.chdir(queue_project.path)
+    runner = CliRunner()
+    root = logging.getLogger()
+    level = root.level
+
+    def invoke(*args: str):  # noqa: ANN202
+        result = runner.invoke(app, list(args))
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+        return result
+
+    try:
+        yield invoke
+    finally:
+        for handler in [h for h in root.handlers if getattr(h, "_reeltwin", False)]:
+            root.removeHandler(handler)
+        root.setLevel(level)
+        make_engine(queue_project.url).dispose()
+
+
+def show(cli: Callable[..., object], reel_id: int) -> dict:
+    result = cli("show", str(reel_id), "--json")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_queue_filters_by_status(cli, queue_project: QueueProject) -> None:  # noqa: ANN001
+    first, second, third = queue_project.ids
+    assert cli("approve", str(second)).exit_code == 0
+    drafted = json.loads(cli("queue", "--status", "drafted", "--json").stdout)["reels"]
+    assert [reel["id"] for reel in drafted] == [first, third]
+    approved = json.loads(cli("queue", "-s", "APPROVED", "--json").stdout)["reels"]
+    assert [reel["id"] for reel in approved] == [second]
+    assert json.loads(cli("queue", "--status", "published", "--json").stdout) == {"reels": []}
+    everything = json.loads(cli("queue", "--json").stdout)["reels"]
+    assert [reel["id"] for reel in everything] == [first, third, second]  # drafted first
+
+
+def test_queue_table(cli, queue_project: QueueProject) -> None:  # noqa: ANN001
+    result = cli("queue")
+    assert result.exit_code == 0, result.stderr
+    for n in (1, 2, 3):
+        assert f"hook {n}" in result.stdout
+    assert "drafted" in result.stdout
+    empty = cli("queue", "--status", "published")
+    assert empty.exit_code == 0 and "the queue is empty (no published reels)" in empty.stdout
+
+
+def test_approve_several(cli, queue_project: QueueProject) -> None:  # noqa: ANN001
+    first, second, third = queue_project.ids
+    events_before = query(queue_project.path, "select count(*) from reelevent")[0][0]
+    result = cli("approve", str(first), str(second))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [f"reel {first}: approved", f"reel {second}: approved"]
+    assert statuses(queue_project.path) == {first: "approved", second: "approved", third: "drafted"}
+    assert query(queue_project.path, "select count(*) from reelevent")[0][0] == events_before + 2
+    events = query(queue_project.path, "select reel_id, from_status, to_status, actor from reelevent where to_status = 'approved' order by reel_id")
+    assert events == [(first, "drafted", "approved", "creator:cli"), (second, "drafted", "approved", "creator:cli")]
+    assert query(queue_project.path, "select approved_by from reel where id = ?", first) == [("creator:cli",)]
+
+    again = cli("approve", str(first))
+    assert again.exit_code == 0 and again.stdout.strip() == f"reel {first}: already approved"
+    assert query(queue_project.path, "select count(*) from reelevent")[0][0] == events_before + 2
+
+
+def test_reject_stores_the_feedback(cli, queue_project: QueueProject) -> None:  # noqa: ANN001
+    first = queue_project.ids[0]
+    result = cli("reject", str(first), "--feedback", "shorter   hook,\nless jargon")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(f"reel {first}: rejected")
+    payload = show(cli, first)
+    assert payload["status"] == "rejected"
+    assert payload["feedback"] == "shorter hook, less jargon"
+    assert payload["events"][-1] | {"at": None} == {"at": None, "from": "drafted", "to": "rejected", "actor": "creator:cli", "reason": "shorter hook, less jargon"}
+
+
+def test_edit_keeps_the_old_version_and_sends_an_approved_reel_back(cli, queue_project: QueueProject) -> None:  # noqa: ANN001
+    first = queue_project.ids[0]
+    assert cli("approve", str(first)).exit_code == 0
+    new_script = queue_project.path / "new.txt"
+    new_script.write_text("A brand new script.\r\nWith two lines.\n", encoding="utf-8")
+
+    result = cli("edit", str(first), "--script-file", str(new_script))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(f"reel {first}: saved as version 2 (drafted)")
+    payload = show(cli, first)
+    assert payload["status"] == "drafted" and payload["version"] == 2
+    assert payload["script"] == "A brand new script.\nWith two lines."
+    assert [(v["version"], v["source"], v["script"]) for v in payload["versions"]] == [
+        (1, "llm", "Script number 1. Cheap dinner tonight."),
+        (2, "edit", "A brand new script.\nWith two lines."),
+    ]
+    assert [(e["from"], e["to"]) for e in payload["events"]] == [(None, "drafted"), ("drafted", "approved"), ("approved", "drafted")]
+    assert payload["events"][-1]["reason"] == "edited; approve again"
+
+    same = cli("edit", str(first), "--script-file", str(new_script))
+    assert same.exit_code == 2 and same.stderr.startswith(f"error: reel {first}: the edit is identical to version 2")
+
+
+def test_edit_from_stdin(cli, queue_project: QueueProject) -> None:  # noqa: ANN001
+    from agent.cli.main import app
+
+    first = queue_project.ids[0]
+    result = CliRunner().invoke(app, ["edit", str(first), "--script-file", "-"], input="Words from stdin.\n")
+    assert result.exit_code == 0, result.stderr
+    assert show(cli, first)["script"] == "Words from stdin."
+
+
+def test_show_table(cli, queue_project: QueueProject) -> None:  # noqa: ANN001
+    first = queue_project.ids[0]
+    result = cli("show", str(first))
+    assert result.exit_code == 0, result.stderr
+    assert f"reel {first} @alex" in result.stdout
+    assert "Script number 1. Cheap dinner tonight." in result.stdout and "history" in result.stdout
+
+
+# --- doctor and db ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def doctor_runs(template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    project = copy_project(template, tmp_path_factory.mktemp("doctor") / "project")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        fresh = pool.submit(reeltwin, project, "doctor", "--json")
+        graph = pool.submit(reeltwin, project, "doctor", "--json", REELTWIN_PUBLISHING__BACKEND="graph")
+        return {"project": project, "fresh": fresh.result(), "graph": graph.result()}
+
+
+def _checks(result: subprocess.CompletedProcess[str]) -> dict[str, dict]:
+    assert "Traceback" not in result.stdout + result.stderr, described(result)
+    return {check["name"]: check for check in json.loads(result.stdout)["checks"]}
+
+
+def test_doctor_on_a_fresh_project(doctor_runs: dict) -> None:
+    result = doctor_runs["fresh"]
+    checks = _checks(result)
+    for name in ("python", "settings", "database", "drafting credentials", "instagram credentials"):
+        assert checks[name]["status"] == "ok", checks[name]
+    assert "outbox" in checks["instagram credentials"]["detail"]
+    assert checks["drafting credentials"]["detail"] == "provider embedded"
+    assert checks["web secret"]["status"] == "ok"
+    assert checks["calendars"]["status"] == "warn" and checks["calendars"]["required"] is False
+    missing = [name for name, check in checks.items() if check["status"] == "missing" and check["required"]]
+    if shutil.which("ffmpeg") is None and checks["ffmpeg"]["status"] == "missing":
+        assert missing == ["ffmpeg"]  # the one thing a bare machine may lack
+        return
+    assert missing == []
+    assert result.returncode == 0, described(result)
+    assert json.loads(result.stdout)["ok"] is True
+
+
+def test_doctor_flags_missing_instagram_credentials(doctor_runs: dict) -> None:
+    result = doctor_runs["graph"]
+    assert result.returncode == 2, described(result)
+    payload = json.loads(result.stdout)
+    assert payload["ok"] is False
+    check = _checks(result)["instagram credentials"]
+    assert check["status"] == "missing" and check["required"] is True
+    assert check["detail"] == "graph: missing graph_access_token, graph_ig_user_id, media_base_url"
+
+
+def test_db_upgrade_then_up_to_date(project: Path) -> None:
+    first = assert_ok(reeltwin(project, "db", "upgrade"))
+    assert re.search(r"^database sqlite:///\S+reeltwin\.db upgraded from empty to \w+$", first.stdout, re.M), first.stdout
+    assert db_path(project).is_file()
+    second = assert_ok(reeltwin(project, "db", "upgrade"))
+    assert re.search(r"^database sqlite:///\S+reeltwin\.db is up to date \(schema \w+\)$", second.stdout, re.M), second.stdout
+    assert second.stderr == ""
