@@ -294,10 +294,11 @@ def sync_plan(
         if not reels:
             session.delete(row)
         else:
-            drafted = [reel for reel in reels if ReelStatus(reel.status) == ReelStatus.DRAFTED]
-            if not drafted and row.brief_key is None:
+            # Drafts and rejected drafts would otherwise be (re)drafted for a slot that no longer exists.
+            waiting = [reel for reel in reels if ReelStatus(reel.status) in (ReelStatus.DRAFTED, ReelStatus.REJECTED)]
+            if not waiting and row.brief_key is None:
                 continue  # taken off the calendar by an earlier sync; nothing left to do
-            for reel in drafted:
+            for reel in waiting:
                 transition(session, reel, ReelStatus.SKIPPED, actor=actor, reason=f"slot {slot_id} left the calendar")
             row.brief_key = None  # the brief goes back to the backlog
         report.removed.append(slot_id)
