@@ -14,8 +14,6 @@ import shutil
 import sqlite3
 import stat
 import subprocess
-import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,27 +22,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-_SCRIPT = Path(sys.executable).with_name("reeltwin")
-REELTWIN = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "agent"]
+from cli_helpers import REELTWIN, clean_env, reeltwin  # noqa: E402
 COMMANDS = ("init", "doctor", "config", "db", "calendar", "queue", "show", "approve", "reject", "edit")
 ERROR_LINE = re.compile(r"^error: \S")
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.upper().startswith("REELTWIN_")}
-    env.update(NO_COLOR="1", COLUMNS="200")
-    if env.pop("PYTHONDONTWRITEBYTECODE", None):
-        # Without cached bytecode every command compiles its imports again (seconds each); cache it outside the tree.
-        env.setdefault("PYTHONPYCACHEPREFIX", str(Path(tempfile.gettempdir()) / "reeltwin-test-pycache"))
-    env.update(extra)
-    return env
-
-
-def reeltwin(cwd: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*REELTWIN, *args], cwd=cwd, env=clean_env(**extra_env), stdin=subprocess.DEVNULL,
-        capture_output=True, text=True, timeout=120,
-    )
 
 
 def reeltwin_many(cwd: Path, calls: dict[str, list[str]]) -> dict[str, subprocess.CompletedProcess[str]]:

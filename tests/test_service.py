@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from agent.approval_policy import apply_approval_policy
 from agent.content_calendar.loader import load_calendar
 from agent.content_calendar.planner import sync_plan
-from agent.db.models import Creator, Reel, ReelEvent, ReelStatus, Slot, utcnow
+from agent.db.models import Creator, ReelEvent, ReelStatus, Slot, utcnow
 from agent.queue import add_draft
 from agent.scheduler.service import Service
 from agent.settings import load_settings

@@ -9,41 +9,21 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from agent.logging_setup import REDACTED, RedactSecrets, configure_logging
 
-_SCRIPT = Path(sys.executable).with_name("reeltwin")
-REELTWIN = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "agent"]
+from cli_helpers import REELTWIN, clean_env, reeltwin  # noqa: E402
 
 API_KEY = "sk-live-0123456789abcdefXYZ"
 GRAPH_TOKEN = "EAAGtoken0123456789secret"
 DB_PASSWORD = "hunter2-db-pw"
 PG_URL = f"postgresql+psycopg://bob:{DB_PASSWORD}@127.0.0.1:1/reeltwin"
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.upper().startswith("REELTWIN_")}
-    env.update(NO_COLOR="1", COLUMNS="200")
-    if env.pop("PYTHONDONTWRITEBYTECODE", None):
-        # Without cached bytecode every command compiles its imports again (seconds each); cache it outside the tree.
-        env.setdefault("PYTHONPYCACHEPREFIX", str(Path(tempfile.gettempdir()) / "reeltwin-test-pycache"))
-    env.update(extra)
-    return env
-
-
-def reeltwin(cwd: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*REELTWIN, *args], cwd=cwd, env=clean_env(**extra_env), stdin=subprocess.DEVNULL,
-        capture_output=True, text=True, timeout=120,
-    )
 
 
 def assert_user_error(result: subprocess.CompletedProcess[str], *prefixes: str, json_asked: bool = True) -> list[str]:
