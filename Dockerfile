@@ -10,7 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     REELTWIN_HOME=/project \
     PATH=/opt/reeltwin/.venv/bin:$PATH
 
-RUN apt-get update && apt-get install -y --no-install-recommends make \
+RUN apt-get update && apt-get install -y --no-install-recommends make build-essential cmake \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/reeltwin
@@ -21,7 +21,7 @@ COPY publishing ./publishing
 COPY calendar ./calendar
 COPY config ./config
 # Same target as a developer's machine: Debian packages (as root) and .venv.
-RUN make install EXTRAS=postgres && rm -rf /var/lib/apt/lists/* /root/.cache
+RUN make install EXTRAS=local,postgres && rm -rf /var/lib/apt/lists/* /root/.cache
 
 RUN useradd --create-home --uid 10001 reeltwin && mkdir -p /project && chown reeltwin /project
 USER reeltwin

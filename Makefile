@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
-EXTRAS ?= dev
+EXTRAS ?= dev,local
 # Debian packages the application calls at run time.
 APT_PACKAGES ?= ffmpeg
 # uv ignores pip's configuration: hand it the same local wheel folder (CPU torch).
@@ -19,7 +19,7 @@ help:
 	@echo "make demo    set up, then run the main job (offline)"
 	@echo "make test    set up, then run the test suite"
 	@echo "make bench   set up, then run the benchmarks in bench/"
-	@echo "make install set up .venv only (EXTRAS=dev by default)"
+	@echo "make install set up .venv only (EXTRAS=dev,local by default)"
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -4,7 +4,9 @@
   goes out at the next free slot (the publisher's job).
 - ``auto_after_hours: N``: a draft untouched for N hours since it was drafted or
   last edited is approved, recorded as the policy's decision.
-- ``skip_if_unapproved``: a draft whose slot time has passed is skipped.
+- ``skip_if_unapproved``: a draft still unapproved when its render lead time
+  starts (``scheduler.render_lead_hours`` before the slot) is skipped: it could
+  not be rendered in time, and it is never published.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ class PolicyReport:
     skipped: list[int] = field(default_factory=list)
 
 
-def apply_approval_policy(session: Session, calendar: Calendar, *, now: datetime) -> PolicyReport:
+def apply_approval_policy(session: Session, calendar: Calendar, *, now: datetime, render_lead: timedelta = timedelta(0)) -> PolicyReport:
     """Approve or skip this creator's waiting drafts as the calendar's policy says; commits."""
     report = PolicyReport(handle=calendar.handle)
     creator = session.execute(select(Creator).where(Creator.handle == calendar.handle)).scalar_one_or_none()
@@ -44,8 +46,8 @@ def apply_approval_policy(session: Session, calendar: Calendar, *, now: datetime
                     transition(session, reel, ReelStatus.APPROVED, actor="policy", reason=f"auto_after_hours: {policy.auto_after_hours}; nobody acted on the draft",
                                approved_at=now, approved_by="policy:auto_after_hours")
                     report.approved.append(reel.id)
-            elif policy == "skip_if_unapproved" and slot is not None and slot.scheduled_at <= now:
-                transition(session, reel, ReelStatus.SKIPPED, actor="policy", reason="skip_if_unapproved: the slot passed without approval")
+            elif policy == "skip_if_unapproved" and slot is not None and slot.scheduled_at - render_lead <= now:
+                transition(session, reel, ReelStatus.SKIPPED, actor="policy", reason="skip_if_unapproved: not approved before its render lead time")
                 report.skipped.append(reel.id)
             session.commit()
         except ConcurrentChangeError:

@@ -90,6 +90,18 @@ def add_draft(
     return reel
 
 
+def redraft(session: Session, reel_id: int, *, author: str, note: str | None = None, **fields: Any) -> Reel:
+    """A rejected reel gets new words from the drafting stage: a new version, back to ``drafted``; commits."""
+    reel = get_reel(session, reel_id)
+    fields = dict(fields, script=_clean_script(fields["script"]), caption=_clean_caption(fields.get("caption", "")))
+    new_version = reel.version + 1
+    session.add(ScriptVersion(reel_id=reel.id, version=new_version, source="llm", author=author, note=note,
+                              **{key: fields.get(key, getattr(reel, key)) for key in ("hook", "script", "on_screen_title", "caption", "hashtags", "cta")}))
+    transition(session, reel, ReelStatus.DRAFTED, actor=author, reason="redrafted from the creator's feedback", expected=ReelStatus.REJECTED, version=new_version, **fields)
+    session.commit()
+    return get_reel(session, reel_id)
+
+
 def approve(session: Session, reel_ids: list[int], *, actor: str = "creator") -> list[tuple[int, str]]:
     """Approve drafted reels; all or nothing. Returns (id, "approved" | "already approved") pairs."""
     reels = [get_reel(session, reel_id) for reel_id in dict.fromkeys(reel_ids)]

@@ -77,7 +77,10 @@ class DraftingSettings(_Section):
     model: str | None = None
     temperature: float = Field(0.7, ge=0.0, le=2.0)
     timeout_s: float = Field(60.0, gt=0, le=3600)
-    max_retries: int = Field(3, ge=0, le=10)
+    max_retries: int = Field(3, ge=0, le=10)          # HTTP retries (429, 5xx, timeouts), with backoff
+    max_attempts: int = Field(3, ge=1, le=10)         # answers that fail validation are sent back this often
+    response_format: Literal["auto", "json_schema", "json_object", "none"] = "auto"
+    embedded_model_path: Path | None = None           # another GGUF for the embedded server
     lead_days: int = Field(7, ge=1, le=60)
     words_per_minute: int = Field(150, ge=60, le=300)
 
@@ -135,6 +138,7 @@ class PublishingSettings(_Section):
 
 
 class SchedulerSettings(_Section):
+    draft_ahead: bool = True                          # draft open slots within drafting.lead_days by itself
     sweep_interval_s: int = Field(60, ge=5, le=3600)
     render_lead_hours: int = Field(12, ge=1, le=168)
     publish_grace_minutes: int = Field(120, ge=0, le=1440)
@@ -205,6 +209,8 @@ class Settings(BaseSettings):
         self.calendar_dir = absolute(self.calendar_dir)
         if self.publishing.outbox_dir is not None:
             self.publishing.outbox_dir = absolute(self.publishing.outbox_dir)
+        if self.drafting.embedded_model_path is not None:
+            self.drafting.embedded_model_path = absolute(self.drafting.embedded_model_path)
         if self.voice.xtts_model_dir is not None:
             self.voice.xtts_model_dir = absolute(self.voice.xtts_model_dir)
         return self

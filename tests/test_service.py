@@ -79,7 +79,7 @@ def _project(tmp_path: Path, db_url: str) -> Path:
     (tmp_path / "calendar").mkdir()
     (tmp_path / "calendar" / "your.handle.yaml").write_text(EXAMPLE, encoding="utf-8")
     (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "settings.toml").write_text(f'[database]\nurl = "{db_url}"\n[scheduler]\nsweep_interval_s = 5\n', encoding="utf-8")
+    (tmp_path / "config" / "settings.toml").write_text(f'[database]\nurl = "{db_url}"\n[scheduler]\nsweep_interval_s = 5\ndraft_ahead = false\n', encoding="utf-8")
     return tmp_path
 
 

@@ -58,13 +58,14 @@ def root(
 
 
 def _register() -> None:
-    from agent.cli import calendar_cmd, config_cmd, db_cmd, doctor_cmd, init_cmd, queue_cmd, run_cmd
+    from agent.cli import calendar_cmd, config_cmd, db_cmd, doctor_cmd, draft_cmd, init_cmd, queue_cmd, run_cmd
 
     init_cmd.register(app)
     doctor_cmd.register(app)
     app.add_typer(config_cmd.app, name="config")
     app.add_typer(db_cmd.app, name="db")
     app.add_typer(calendar_cmd.app, name="calendar")
+    draft_cmd.register(app)
     queue_cmd.register(app)
     run_cmd.register(app)
 

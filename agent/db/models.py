@@ -100,7 +100,16 @@ class Slot(SQLModel, table=True):
     updated_at: datetime = _time(default_factory=utcnow)
 
 
+_NOT_LIVE = "status NOT IN ('rejected', 'skipped')"
+
+
 class Reel(SQLModel, table=True):
+    # At most one live reel per slot, enforced by the database: two drafting
+    # processes racing for one slot cannot both insert.
+    __table_args__ = (
+        sa.Index("uq_reel_live_slot", "slot_id", unique=True, sqlite_where=sa.text(_NOT_LIVE), postgresql_where=sa.text(_NOT_LIVE)),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     creator_id: int = Field(foreign_key="creator.id", index=True)
     slot_id: str | None = Field(default=None, foreign_key="slot.id", index=True)

@@ -3,8 +3,9 @@
 Every job is an idempotent sweep over the database: running one twice, in two
 processes, or after a crash changes nothing more than running it once. The
 sweeps here plan slots from the calendars (edits are picked up on the next
-sweep, no restart) and apply the approval policies; drafting, rendering and
-publishing add their own sweeps as those stages land.
+sweep, no restart), draft the slots within ``drafting.lead_days`` and apply the
+approval policies; rendering and publishing add their own sweeps as those
+stages land.
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ class Service:
         approved = skipped = 0
         with open_session(self.settings.database_url, migrate=False) as session:
             for loaded in self._calendars():
-                report = apply_approval_policy(session, loaded.calendar, now=utcnow())
+                lead = timedelta(hours=self.settings.scheduler.render_lead_hours)
+                report = apply_approval_policy(session, loaded.calendar, now=utcnow(), render_lead=lead)
                 approved, skipped = approved + len(report.approved), skipped + len(report.skipped)
                 for reel_id in report.approved:
                     log.info("@%s: reel %d approved by the calendar's auto_after_hours policy", report.handle, reel_id)
@@ -92,8 +94,31 @@ class Service:
                     log.info("@%s: reel %d skipped: its slot passed unapproved", report.handle, reel_id)
         return SweepResult("policies", f"{approved} approved, {skipped} skipped by policy")
 
+    def sweep_draft(self) -> SweepResult:
+        """Draft every open slot within drafting.lead_days (the model is started only when there is work)."""
+        from agent.drafting.service import draft_all, find_work, open_provider
+
+        with open_session(self.settings.database_url, migrate=False) as session:
+            calendars = self._calendars()
+            paths = {loaded.calendar.handle: display_path(loaded.path, self.project_dir) for loaded in calendars}
+            work = find_work(session, [loaded.calendar for loaded in calendars], now=utcnow(), days=self.settings.drafting.lead_days, paths=paths)
+            if not work or self.stopping.is_set():
+                return SweepResult("draft", "nothing to draft")
+            with open_provider(self.settings) as provider:
+                outcomes = []
+                for item in work:
+                    if self.stopping.is_set():
+                        break  # what is drafted is stored; the rest waits for the next sweep
+                    outcomes += draft_all(session, self.settings, provider, [item])
+        drafted = [o for o in outcomes if o.result in ("drafted", "redrafted")]
+        failed = [o for o in outcomes if o.result == "failed"]
+        for outcome in drafted:
+            log.info("@%s: reel %s %s for %s, waiting for approval", outcome.handle, outcome.reel_id, outcome.result, outcome.slot_id or "ad hoc")
+        return SweepResult("draft", f"{len(drafted)} drafted, {len(failed)} failed")
+
     def sweeps(self) -> list[tuple[str, Callable[[], SweepResult]]]:
-        return [("plan", self.sweep_plan), ("policies", self.sweep_policies)]
+        drafting = [("draft", self.sweep_draft)] if self.settings.scheduler.draft_ahead else []
+        return [("plan", self.sweep_plan), *drafting, ("policies", self.sweep_policies)]
 
     def _guarded(self, name: str, sweep: Callable[[], SweepResult]) -> Callable[[], None]:
         def run() -> None:

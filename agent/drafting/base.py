@@ -1,0 +1,61 @@
+"""What a draft is, and how drafting fails."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, Field
+
+from agent.errors import AgentError
+
+
+class DraftingError(AgentError):
+    """The model or its server failed, or never produced a valid draft; nothing was stored."""
+
+
+class ModelOutput(BaseModel):
+    """The JSON object the model must return (also the JSON schema sent to the server)."""
+
+    hook: str = Field(description="the first spoken sentence, at most 12 words, that makes people stay")
+    script: str = Field(description="every word the creator says, spoken words only")
+    on_screen_title: str = Field(description="a title shown on screen, at most 6 words")
+    caption: str = Field(description="the Instagram caption, 1-3 short sentences")
+    hashtags: list[str] = Field(description="hashtags, each starting with #")
+    cta: str = Field(description="the call to action, as said at the end of the script")
+
+
+@dataclass(frozen=True)
+class DraftRequest:
+    """Everything the prompt needs; plain values, built from the calendar and the database."""
+
+    handle: str
+    language: str
+    persona: dict
+    pillar: str | None
+    pillar_description: str
+    example_topics: list[str]
+    brief: str | None
+    call_to_action: str
+    word_budget: int
+    hashtag_set: list[str]
+    max_hashtags: int
+    avoid_words: list[str]
+    recent_hooks: list[str] = field(default_factory=list)
+    feedback: str | None = None
+    previous_script: str | None = None
+
+
+@dataclass(frozen=True)
+class Draft:
+    hook: str
+    script: str
+    on_screen_title: str
+    caption: str
+    hashtags: list[str]
+    cta: str
+    attempts: int
+    seconds: float
+    first_try_valid: bool
+    trimmed: bool
+    warnings: list[str]
+    model: str

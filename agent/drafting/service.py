@@ -1,0 +1,181 @@
+"""Drafting against the database: which slots need a draft, and storing what the model wrote.
+
+Idempotent: a slot with a live reel is never drafted again, so `reeltwin draft`
+twice drafts once; a rejected reel is redrafted in place (a new version, the
+feedback in the prompt). A failure leaves the slot open and everything else as
+it was.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from agent.content_calendar.planner import sync_plan
+from agent.content_calendar.schema import Calendar
+from agent.db.models import Creator, Reel, ReelStatus, Slot, VoiceProfile
+from agent.db.states import LIVE, ConcurrentChangeError
+from agent.drafting.base import Draft, DraftingError, DraftRequest
+from agent.drafting.provider import DEFAULT_OPENAI_MODEL, EMBEDDED_MODEL, ChatProvider, ProviderConfig
+from agent.drafting.writer import write_draft
+from agent.queue import add_draft, redraft, word_budget
+from agent.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    calendar: Calendar
+    slot: Slot | None
+    reel_id: int | None = None         # set: redraft this rejected reel
+    topic: str | None = None           # ad-hoc reel
+
+
+@dataclass
+class DraftOutcome:
+    handle: str
+    slot_id: str | None
+    reel_id: int | None
+    result: str                        # drafted | redrafted | failed | already drafted
+    seconds: float = 0.0
+    attempts: int = 0
+    first_try_valid: bool = False
+    words: int = 0
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+@contextmanager
+def open_provider(settings: Settings) -> Iterator[ChatProvider]:
+    """The configured provider; for the embedded one, a local server that lives as long as the block."""
+    drafting = settings.drafting
+    if drafting.provider == "embedded":
+        from agent.drafting.local_server import LocalLLMServer, embedded_model_path
+
+        path = embedded_model_path(drafting.embedded_model_path)
+        with LocalLLMServer(path, settings.data_dir / "logs" / "llm-server.log") as server:
+            yield ChatProvider(ProviderConfig(
+                base_url=server.base_url, api_key=None, model=EMBEDDED_MODEL, temperature=drafting.temperature,
+                timeout_s=drafting.timeout_s, max_retries=drafting.max_retries, response_format=drafting.response_format, embedded=True,
+            ))
+        return
+    yield ChatProvider(ProviderConfig(
+        base_url=drafting.base_url, api_key=drafting.api_key.get_secret_value() if drafting.api_key else None,
+        model=drafting.model or DEFAULT_OPENAI_MODEL, temperature=drafting.temperature, timeout_s=drafting.timeout_s,
+        max_retries=drafting.max_retries, response_format=drafting.response_format,
+    ))
+
+
+def find_work(session: Session, calendars: list[Calendar], *, now: datetime, days: int, paths: dict[str, str] | None = None) -> list[WorkItem]:
+    """Slots in the next ``days`` days with no live reel, and rejected reels to redraft, in time order."""
+    work: list[WorkItem] = []
+    for calendar in calendars:
+        report = sync_plan(session, calendar, now=now, days=days, path=(paths or {}).get(calendar.handle))
+        slot_ids = [slot.id for slot in report.slots]
+        reels = list(session.execute(select(Reel).where(Reel.slot_id.in_(slot_ids)).order_by(Reel.id)).scalars()) if slot_ids else []
+        by_slot: dict[str, list[Reel]] = {}
+        for reel in reels:
+            by_slot.setdefault(reel.slot_id, []).append(reel)
+        for slot in report.slots:
+            on_slot = by_slot.get(slot.id, [])
+            rejected = [reel for reel in on_slot if ReelStatus(reel.status) == ReelStatus.REJECTED]
+            if any(ReelStatus(reel.status) in LIVE and ReelStatus(reel.status) != ReelStatus.REJECTED for reel in on_slot):
+                continue
+            work.append(WorkItem(calendar, slot, reel_id=rejected[-1].id if rejected else None))
+        creator = session.execute(select(Creator).where(Creator.handle == calendar.handle)).scalar_one()
+        ad_hoc = session.execute(select(Reel).where(Reel.creator_id == creator.id, Reel.slot_id.is_(None), Reel.status == ReelStatus.REJECTED)).scalars()
+        work.extend(WorkItem(calendar, None, reel_id=reel.id) for reel in ad_hoc)
+    return work
+
+
+def build_request(session: Session, settings: Settings, item: WorkItem) -> DraftRequest:
+    calendar = item.calendar
+    creator = session.execute(select(Creator).where(Creator.handle == calendar.handle)).scalar_one()
+    pillar_name = item.slot.pillar if item.slot else None
+    pillar = next((p for p in calendar.pillars if p.name == pillar_name), None)
+    if pillar is None and item.topic is None and item.reel_id is None:
+        pillar = max(calendar.pillars, key=lambda p: p.weight)
+    profile = session.execute(
+        select(VoiceProfile).where(VoiceProfile.creator_id == creator.id, VoiceProfile.words_per_minute.is_not(None)).order_by(VoiceProfile.id.desc())
+    ).scalars().first()
+    words_per_minute = round(profile.words_per_minute) if profile else settings.drafting.words_per_minute
+    recent = session.execute(
+        select(Reel.hook).where(Reel.creator_id == creator.id, Reel.hook != "", Reel.status != ReelStatus.SKIPPED).order_by(Reel.id.desc()).limit(8)
+    ).scalars()
+    feedback = previous = None
+    if item.reel_id is not None:
+        reel = session.get(Reel, item.reel_id)
+        feedback, previous = reel.feedback, reel.script
+    return DraftRequest(
+        handle=calendar.handle,
+        language=calendar.language,
+        persona={key: value for key, value in calendar.persona.model_dump().items() if key != "avoid_words"},
+        pillar=pillar.name if pillar else None,
+        pillar_description=pillar.description if pillar else "",
+        example_topics=list(pillar.example_topics) if pillar else [],
+        brief=item.topic or (item.slot.brief if item.slot else None),
+        call_to_action=calendar.call_to_action,
+        word_budget=word_budget(calendar.reel_length_s, words_per_minute),
+        hashtag_set=list(calendar.hashtags.sets.get(pillar.name, [])) if pillar else [],
+        max_hashtags=calendar.hashtags.max_per_post,
+        avoid_words=list(calendar.persona.avoid_words),
+        recent_hooks=[hook for hook in recent if hook],
+        feedback=feedback,
+        previous_script=previous,
+    )
+
+
+def store(session: Session, item: WorkItem, draft: Draft, request: DraftRequest) -> DraftOutcome:
+    """Save the draft; if another process drafted the slot meanwhile, keep theirs."""
+    creator = session.execute(select(Creator).where(Creator.handle == item.calendar.handle)).scalar_one()
+    fields = dict(hook=draft.hook, script=draft.script, on_screen_title=draft.on_screen_title, caption=draft.caption, hashtags=draft.hashtags, cta=draft.cta)
+    note = f"{draft.model}: {draft.attempts} attempt(s), {draft.seconds:.1f} s" + ("; trimmed to the word budget" if draft.trimmed else "")
+    outcome = DraftOutcome(handle=creator.handle, slot_id=item.slot.id if item.slot else None, reel_id=item.reel_id, result="drafted",
+                           seconds=draft.seconds, attempts=draft.attempts, first_try_valid=draft.first_try_valid,
+                           words=len(draft.script.split()), warnings=list(draft.warnings))
+    try:
+        if item.reel_id is not None:
+            redraft(session, item.reel_id, author=f"drafting:{draft.model}", note=f"from feedback: {request.feedback}; {note}", **fields)
+            outcome.result = "redrafted"
+        else:
+            reel = add_draft(session, creator, slot=item.slot, source="llm", author=f"drafting:{draft.model}", note=note, **fields)
+            session.commit()
+            outcome.reel_id = reel.id
+    except (IntegrityError, ConcurrentChangeError):
+        session.rollback()
+        outcome.result = "already drafted"
+    return outcome
+
+
+def draft_all(
+    session: Session,
+    settings: Settings,
+    provider: ChatProvider,
+    work: list[WorkItem],
+    *,
+    on_done: Callable[[DraftOutcome], None] | None = None,
+) -> list[DraftOutcome]:
+    outcomes = []
+    for item in work:
+        request = build_request(session, settings, item)
+        try:
+            draft = write_draft(request, provider.complete, max_attempts=settings.drafting.max_attempts, model_name=provider.config.model)
+        except DraftingError as error:
+            session.rollback()
+            outcome = DraftOutcome(handle=item.calendar.handle, slot_id=item.slot.id if item.slot else None, reel_id=item.reel_id, result="failed", error=str(error))
+            log.warning("@%s %s: %s", item.calendar.handle, item.slot.id if item.slot else "ad hoc", error)
+        else:
+            outcome = store(session, item, draft, request)
+        outcomes.append(outcome)
+        if on_done is not None:
+            on_done(outcome)
+    return outcomes
+
