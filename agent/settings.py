@@ -81,6 +81,7 @@ class DraftingSettings(_Section):
     max_attempts: int = Field(3, ge=1, le=10)         # answers that fail validation are sent back this often
     response_format: Literal["auto", "json_schema", "json_object", "none"] = "auto"
     embedded_model_path: Path | None = None           # another GGUF for the embedded server
+    seed: int | None = None                           # fixed sampling seed (reproducible drafts where the server supports it)
     lead_days: int = Field(7, ge=1, le=60)
     words_per_minute: int = Field(150, ge=60, le=300)
 

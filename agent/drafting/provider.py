@@ -31,6 +31,7 @@ class ProviderConfig:
     response_format: str          # auto | json_schema | json_object | none
     embedded: bool = False
     max_tokens: int = 700
+    seed: int | None = None
 
 
 class ChatProvider:
@@ -68,6 +69,8 @@ class ChatProvider:
         kwargs: dict[str, Any] = dict(model=self.config.model, messages=messages, temperature=self.config.temperature, max_tokens=self.config.max_tokens)
         if response_format is not None:
             kwargs["response_format"] = response_format
+        if self.config.seed is not None:
+            kwargs["seed"] = self.config.seed
         try:
             response = self.client.chat.completions.create(**kwargs)
         except openai.BadRequestError as error:

@@ -65,12 +65,13 @@ def open_provider(settings: Settings) -> Iterator[ChatProvider]:
             yield ChatProvider(ProviderConfig(
                 base_url=server.base_url, api_key=None, model=EMBEDDED_MODEL, temperature=drafting.temperature,
                 timeout_s=drafting.timeout_s, max_retries=drafting.max_retries, response_format=drafting.response_format, embedded=True,
+                seed=drafting.seed,
             ))
         return
     yield ChatProvider(ProviderConfig(
         base_url=drafting.base_url, api_key=drafting.api_key.get_secret_value() if drafting.api_key else None,
         model=drafting.model or DEFAULT_OPENAI_MODEL, temperature=drafting.temperature, timeout_s=drafting.timeout_s,
-        max_retries=drafting.max_retries, response_format=drafting.response_format,
+        max_retries=drafting.max_retries, response_format=drafting.response_format, seed=drafting.seed,
     ))
 
 
