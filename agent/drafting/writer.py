@@ -15,6 +15,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -37,7 +38,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 
 SYSTEM_PROMPT = """You write scripts for short face-to-camera Instagram reels.
 Reply with one JSON object and nothing else, with these keys:
-"hook": the first sentence, at most 12 words, that makes people stay.
+"hook": one short opening sentence that makes viewers stay.
 "script": every word the creator says, starting with the hook and ending with the call to action. Spoken words only: no stage directions, no brackets, no emoji, no hashtags, no headings.
 "on_screen_title": at most 6 words.
 "caption": 1 to 3 short sentences for the post.
@@ -114,7 +115,7 @@ def parse_json_object(text: str) -> dict[str, Any]:
 
 _URL = re.compile(r"\b(?:https?://|www\.)\S+", re.I)
 #: Phrases of our own instructions: a model that echoes them has not written a script.
-_ECHO = ("at most 12 words", "makes people stay", "spoken words only", "the call to action:", "reply with", "json object")
+_ECHO = ("opening sentence that makes", "makes viewers stay", "spoken words only", "no stage directions", "the call to action:", "reply with", "json object")
 
 
 def spoken_only(text: str) -> str:
@@ -125,7 +126,9 @@ def spoken_only(text: str) -> str:
     text = _EMOJI.sub(" ", text)
     text = _HASHTAG_IN_TEXT.sub(" ", text)
     text = re.sub(r"[*_`~>#]+", " ", text)
+    text = re.sub(r"(?m)^\s*(?:\d+[.)]|[-•])\s+", "", text)          # list markers at line starts
     text = re.sub(r"\s*\n\s*", " ", text)
+    text = re.sub(r"(^|(?<=[.!?]) )\d+[.)] ", r"\1", text)          # "... cheap. 2. Next" -> "... cheap. Next"
     text = re.sub(r"\s+([.,!?;:])", r"\1", text)       # "word ." -> "word."
     text = re.sub(r"([.!?])(?:\s*[.!?])+", r"\1", text)  # ". ." -> "."
     text = re.sub(r"\s{2,}", " ", text).strip(" -–—,;:")
@@ -163,39 +166,53 @@ def normalise_hashtags(tags: Any, allowed: list[str], limit: int) -> list[str]:
     return cleaned[:limit]
 
 
-def check(output: dict[str, Any], request: DraftRequest) -> tuple[ModelOutput | None, list[str], list[str]]:
-    """Repair what is safe to repair; return (draft or None, problems for the model, warnings)."""
+@dataclass
+class Checked:
+    """A repaired answer and what is still wrong with it."""
+
+    draft: ModelOutput | None
+    hard: list[str] = field(default_factory=list)    # cannot be used: the model must try again
+    long: bool = False                               # usable after trimming at a sentence boundary
+    short: bool = False                              # usable, with a warning, if no better answer comes
+    problems: list[str] = field(default_factory=list)  # everything, as sent back to the model
+
+
+def check(output: dict[str, Any], request: DraftRequest) -> Checked:
+    """Repair what is safe to repair (labels, links, emoji, long hooks, missing title); report the rest."""
     try:
         model = ModelOutput.model_validate({key: output.get(key, "" if key != "hashtags" else []) for key in ModelOutput.model_fields})
     except ValidationError as error:
-        return None, [f"{'.'.join(map(str, item['loc']))}: {item['msg']}" for item in error.errors()], []
-    problems: list[str] = []
-    warnings: list[str] = []
+        problems = [f"{'.'.join(map(str, item['loc']))}: {item['msg']}" for item in error.errors()]
+        return Checked(None, hard=problems, problems=problems)
+    result = Checked(None)
     script = spoken_only(model.script)
-    hook = spoken_only(model.hook) or _SENTENCE_END.split(script)[0]
+    hook = _short_hook(spoken_only(model.hook) or _SENTENCE_END.split(script)[0])
     cta = spoken_only(model.cta) or request.call_to_action
     script = _compose(hook, script, cta)
     echoed = [phrase for phrase in _ECHO if phrase in f"{hook} {script} {model.caption}".lower()]
     if echoed:
-        problems.append(f"script: repeats the instructions ({echoed[0]!r}) instead of speaking about the topic")
-    if word_count(hook) > 20:
-        problems.append(f"hook: {word_count(hook)} words; keep it to at most 12")
-    if word_count(script) < minimum_words(request.word_budget):
-        problems.append(f"script: {word_count(script)} words is too short; write {minimum_words(request.word_budget)} to {request.word_budget} words")
+        result.hard.append(f"script: repeats the instructions ({echoed[0]!r}) instead of speaking about the topic")
+    words = word_count(script)
+    if words < 8:
+        result.hard.append("script: empty; write the full spoken script")
     lowered = script.lower()
     banned = [word for word in request.avoid_words if re.search(rf"(?<!\w){re.escape(word.lower())}(?!\w)", lowered)]
     if banned:
-        problems.append(f"script: uses words the creator avoids: {', '.join(banned)}; rephrase without them")
-    words = word_count(script)
+        result.hard.append(f"script: uses words the creator avoids: {', '.join(banned)}; rephrase without them")
+    result.problems = list(result.hard)
+    if 8 <= words < minimum_words(request.word_budget):
+        result.short = True
+        result.problems.append(f"script: {words} words is too short; write {minimum_words(request.word_budget)} to {request.word_budget} words")
     if words > request.word_budget * 1.15:
-        problems.append(f"script: {words} words, the limit is {request.word_budget}; shorten it")
+        result.long = True
+        result.problems.append(f"script: {words} words, the limit is {request.word_budget}; shorten it")
     title = spoken_only(model.on_screen_title) or " ".join(hook.split()[:6])
     if len(title) > 60:
         title = title[:57].rsplit(" ", 1)[0] + "…"
     caption = _HASHTAG_IN_TEXT.sub("", model.caption).strip() or hook  # hashtags go in their own field
     if len(caption) > MAX_CAPTION_CHARS:
         caption = caption[: MAX_CAPTION_CHARS - 1].rsplit(" ", 1)[0] + "…"
-    repaired = ModelOutput(
+    result.draft = ModelOutput(
         hook=hook,
         script=script,
         on_screen_title=title,
@@ -203,7 +220,19 @@ def check(output: dict[str, Any], request: DraftRequest) -> tuple[ModelOutput | 
         hashtags=normalise_hashtags(model.hashtags, request.hashtag_set, request.max_hashtags),
         cta=cta,
     )
-    return repaired, problems, warnings
+    return result
+
+
+def _short_hook(hook: str) -> str:
+    """A hook is one short sentence: keep its first sentence, then its first clause, then 14 words."""
+    if word_count(hook) <= 16:
+        return hook
+    hook = _SENTENCE_END.split(hook)[0]
+    if word_count(hook) > 16:
+        hook = re.split(r"[,;:–—]", hook)[0]
+    if word_count(hook) > 16:
+        hook = " ".join(hook.split()[:14])
+    return _end_sentence(hook)
 
 
 def _normal(text: str) -> str:
@@ -225,39 +254,49 @@ def _end_sentence(text: str) -> str:
 
 
 def write_draft(request: DraftRequest, complete: Complete, *, max_attempts: int = 3, model_name: str = "") -> Draft:
-    """Ask, check, and ask again with the reasons, at most ``max_attempts`` times."""
+    """Ask, check, and ask again with the reasons, at most ``max_attempts`` times.
+
+    After the last attempt, an answer that was only too long is trimmed at a
+    sentence boundary, and one that was only short is kept with a warning (the
+    creator reviews every draft); anything else fails with the last reason.
+    """
     messages = build_messages(request)
     schema = ModelOutput.model_json_schema()
     started = time.perf_counter()
-    last_problems: list[str] = []
-    best: ModelOutput | None = None
-    warnings: list[str] = []
+    problems: list[str] = []
+    too_long: ModelOutput | None = None
+    too_short: ModelOutput | None = None
     for attempt in range(1, max_attempts + 1):
         answer = complete(messages, schema)
         try:
-            parsed = parse_json_object(answer)
+            checked = check(parse_json_object(answer), request)
         except ValueError as error:
-            last_problems = [str(error)]
-            candidate = None
-        else:
-            candidate, last_problems, warnings = check(parsed, request)
-        if candidate is not None and not last_problems:
-            return _finish(candidate, attempt, started, warnings, trimmed=False, model_name=model_name)
-        if candidate is not None and all(problem.startswith("script:") and "the limit is" in problem for problem in last_problems):
-            best = candidate  # only too long: usable after trimming
-        log.info("draft attempt %d/%d rejected: %s", attempt, max_attempts, "; ".join(last_problems))
+            checked = Checked(None, hard=[str(error)], problems=[str(error)])
+        problems = checked.problems
+        if checked.draft is not None and not problems:
+            return _finish(checked.draft, attempt, started, [], trimmed=False, model_name=model_name)
+        if checked.draft is not None and not checked.hard:
+            if checked.long:
+                too_long = checked.draft
+            elif checked.short and (too_short is None or word_count(checked.draft.script) > word_count(too_short.script)):
+                too_short = checked.draft
+        log.info("draft attempt %d/%d rejected: %s", attempt, max_attempts, "; ".join(problems))
         messages = [
             *messages[:2],
             {"role": "assistant", "content": answer[:4000]},
-            {"role": "user", "content": "That answer breaks the rules: " + "; ".join(last_problems) + ". Reply with the corrected JSON object only."},
+            {"role": "user", "content": "That answer breaks the rules: " + "; ".join(problems) + ". Reply with the corrected JSON object only."},
         ]
-    if best is not None:
-        cta = _end_sentence(best.cta) if best.cta and best.script.endswith(_end_sentence(best.cta)) else ""
-        body = best.script[: len(best.script) - len(cta)].strip() if cta else best.script
+    if too_long is not None:
+        cta = _end_sentence(too_long.cta) if too_long.cta and too_long.script.endswith(_end_sentence(too_long.cta)) else ""
+        body = too_long.script[: len(too_long.script) - len(cta)].strip() if cta else too_long.script
         script = f"{trim_to_budget(body, max(1, request.word_budget - word_count(cta)))} {cta}".strip()
-        trimmed = best.model_copy(update={"script": script})
-        return _finish(trimmed, max_attempts, started, [*warnings, f"script trimmed to {request.word_budget} words at a sentence boundary"], trimmed=True, model_name=model_name)
-    raise DraftingError(f"the model gave no valid draft in {max_attempts} attempts (last problem: {'; '.join(last_problems)}); try again, raise drafting.max_attempts or use a larger model")
+        return _finish(too_long.model_copy(update={"script": script}), max_attempts, started,
+                       [f"script trimmed to {request.word_budget} words at a sentence boundary"], trimmed=True, model_name=model_name)
+    if too_short is not None:
+        words = word_count(too_short.script)
+        return _finish(too_short, max_attempts, started, [f"short script: {words} words where about {request.word_budget} fit; consider `reeltwin edit`"],
+                       trimmed=False, model_name=model_name)
+    raise DraftingError(f"the model gave no valid draft in {max_attempts} attempts (last problem: {'; '.join(problems)}); try again, raise drafting.max_attempts or use a larger model")
 
 
 def _finish(output: ModelOutput, attempt: int, started: float, warnings: list[str], *, trimmed: bool, model_name: str) -> Draft:
