@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from agent.approval_policy import apply_approval_policy
 from agent.content_calendar.loader import load_calendar
 from agent.content_calendar.planner import sync_plan
-from agent.db.models import Creator, ReelEvent, ReelStatus, Slot, utcnow
+from agent.db.models import Creator, Reel, ReelEvent, ReelStatus, Slot, utcnow
 from agent.queue import add_draft
 from agent.scheduler.service import Service
 from agent.settings import load_settings
@@ -143,3 +143,21 @@ def test_sigterm_stops_the_service_cleanly(tmp_path: Path) -> None:
     assert process.returncode == 0, output
     assert "stopped cleanly" in output
     assert "Traceback" not in output
+
+
+def test_draft_sweep_backs_off_a_failing_provider_and_changes_nothing(db_url: str, tmp_path: Path, session) -> None:
+    project = _project(tmp_path, db_url)
+    settings_file = project / "config" / "settings.toml"
+    settings_file.write_text(
+        settings_file.read_text().replace("draft_ahead = false", "draft_ahead = true")
+        + '[drafting]\nprovider = "openai"\nbase_url = "http://127.0.0.1:9/v1"\nmax_retries = 0\ntimeout_s = 2\n',
+        encoding="utf-8",
+    )
+    service = Service(load_settings(project).settings, project)
+    first = {r.name: r.summary for r in service.run_once()}
+    assert first["draft"].startswith("0 drafted, ") and not first["draft"].endswith(" 0 failed")
+    assert session.execute(select(func.count()).select_from(Reel)).scalar_one() == 0
+    # Within the backoff window the failing slots are not tried again.
+    second = {r.name: r.summary for r in service.run_once()}
+    assert second["draft"] == "nothing to draft"
+    assert all(failures == 1 for failures, _when in service._draft_backoff.values())

@@ -41,6 +41,7 @@ class DraftRequest:
     max_hashtags: int
     avoid_words: list[str]
     recent_hooks: list[str] = field(default_factory=list)
+    recent_topics: list[str] = field(default_factory=list)
     feedback: str | None = None
     previous_script: str | None = None
 

@@ -111,6 +111,11 @@ def build_request(session: Session, settings: Settings, item: WorkItem) -> Draft
     recent = session.execute(
         select(Reel.hook).where(Reel.creator_id == creator.id, Reel.hook != "", Reel.status != ReelStatus.SKIPPED).order_by(Reel.id.desc()).limit(8)
     ).scalars()
+    covered = session.execute(
+        select(Slot.brief).join(Reel, Reel.slot_id == Slot.id)
+        .where(Reel.creator_id == creator.id, Slot.brief.is_not(None), Reel.status != ReelStatus.SKIPPED)
+        .order_by(Reel.id.desc()).limit(8)
+    ).scalars()
     feedback = previous = None
     if item.reel_id is not None:
         reel = session.get(Reel, item.reel_id)
@@ -129,6 +134,7 @@ def build_request(session: Session, settings: Settings, item: WorkItem) -> Draft
         max_hashtags=calendar.hashtags.max_per_post,
         avoid_words=list(calendar.persona.avoid_words),
         recent_hooks=[hook for hook in recent if hook],
+        recent_topics=[brief for brief in covered if brief and brief != (item.slot.brief if item.slot else None)],
         feedback=feedback,
         previous_script=previous,
     )

@@ -57,6 +57,7 @@ def build_messages(request: DraftRequest) -> list[dict[str, str]]:
         "call_to_action": request.call_to_action or None,
         "words_to_avoid": request.avoid_words or None,
         "hooks_already_used_do_not_repeat": request.recent_hooks[:8] or None,
+        "topics_already_covered_do_not_repeat": request.recent_topics[:8] or None,
         "hashtags_to_choose_from": request.hashtag_set or None,
     }
     if request.feedback:

@@ -17,7 +17,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -39,6 +39,10 @@ class SweepResult:
     summary: str
 
 
+def _work_key(item) -> str:  # noqa: ANN001 - a drafting WorkItem
+    return item.slot.id if item.slot is not None else f"reel:{item.reel_id}"
+
+
 class Service:
     def __init__(self, settings: Settings, project_dir: Path):
         self.settings = settings
@@ -46,6 +50,8 @@ class Service:
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.stopping = threading.Event()
         self._reported_problems: dict[Path, tuple[str, ...]] = {}
+        # slot or reel -> (failures so far, not before): a slot the model keeps failing is retried with backoff
+        self._draft_backoff: dict[str, tuple[int, datetime]] = {}
         open_session(settings.database_url).close()  # migrate once, up front
 
     # -- sweeps ---------------------------------------------------------------
@@ -101,7 +107,9 @@ class Service:
         with open_session(self.settings.database_url, migrate=False) as session:
             calendars = self._calendars()
             paths = {loaded.calendar.handle: display_path(loaded.path, self.project_dir) for loaded in calendars}
-            work = find_work(session, [loaded.calendar for loaded in calendars], now=utcnow(), days=self.settings.drafting.lead_days, paths=paths)
+            now = utcnow()
+            work = find_work(session, [loaded.calendar for loaded in calendars], now=now, days=self.settings.drafting.lead_days, paths=paths)
+            work = [item for item in work if self._draft_backoff.get(_work_key(item), (0, now))[1] <= now]
             if not work or self.stopping.is_set():
                 return SweepResult("draft", "nothing to draft")
             with open_provider(self.settings) as provider:
@@ -109,7 +117,16 @@ class Service:
                 for item in work:
                     if self.stopping.is_set():
                         break  # what is drafted is stored; the rest waits for the next sweep
-                    outcomes += draft_all(session, self.settings, provider, [item])
+                    [outcome] = draft_all(session, self.settings, provider, [item])
+                    outcomes.append(outcome)
+                    key = _work_key(item)
+                    if outcome.result == "failed":
+                        failures = self._draft_backoff.get(key, (0, now))[0] + 1
+                        wait = min(self.settings.scheduler.backoff_base_s * 2 ** (failures - 1), self.settings.scheduler.backoff_cap_s)
+                        self._draft_backoff[key] = (failures, utcnow() + timedelta(seconds=wait))
+                        log.warning("@%s %s: drafting failed %d time(s); next try in %d s: %s", outcome.handle, key, failures, wait, outcome.error)
+                    else:
+                        self._draft_backoff.pop(key, None)
         drafted = [o for o in outcomes if o.result in ("drafted", "redrafted")]
         failed = [o for o in outcomes if o.result == "failed"]
         for outcome in drafted:

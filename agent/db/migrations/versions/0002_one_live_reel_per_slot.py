@@ -6,8 +6,6 @@ Create Date: 2026-11-21 15:32:02.721565
 """
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel
-import agent.db.models
 
 
 revision = '0002'
