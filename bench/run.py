@@ -149,7 +149,7 @@ def bench_drafting(drafts: int) -> dict:
         settings = load_settings(Path(folder)).settings
         settings.drafting.seed = 1
         with open_provider(settings) as provider:
-            seconds, first_try, failed = [], 0, 0
+            seconds, first_try, failed, on_topic = [], 0, 0, 0
             baseline = []
             for index in range(drafts):
                 pillar, topic = topics[index % len(topics)]
@@ -167,13 +167,14 @@ def bench_drafting(drafts: int) -> dict:
                 try:
                     draft = write_draft(request, provider.complete, max_attempts=settings.drafting.max_attempts)
                     first_try += draft.first_try_valid
+                    on_topic += not any("may not be about the brief" in warning for warning in draft.warnings)
                 except DraftingError:
                     failed += 1
                 seconds.append(time.perf_counter() - start)
     mean, plain_mean = statistics.mean(seconds), statistics.mean(baseline)
     return {
         "name": f"draft a 30 s script, embedded SmolLM2-135M ({drafts} drafts)",
-        "value": f"{mean:.1f} s/draft (max {max(seconds):.1f} s); valid first time {first_try}/{drafts}, failed {failed}/{drafts}",
+        "value": f"{mean:.1f} s/draft (max {max(seconds):.1f} s); valid first time {first_try}/{drafts}, on the brief {on_topic}/{drafts}, failed {failed}/{drafts}",
         "baseline": f"one plain completion {plain_mean:.1f} s",
         "ratio": mean / plain_mean,
     }

@@ -160,6 +160,16 @@ def test_write_draft_keeps_a_short_draft_with_a_warning_when_nothing_better_come
     assert draft.attempts == 2 and not draft.first_try_valid and draft.warnings and "short script" in draft.warnings[0]
 
 
+def test_off_topic_answers_are_sent_back_and_flagged_if_they_persist() -> None:
+    off = dict(GOOD, hook="Running shoes matter.", script="Running shoes matter more than you think. Buy a pair that fits and run slowly at first.")
+    answers = iter([json.dumps(off), json.dumps(GOOD)])
+    seen: list = []
+    draft = write_draft(request(), lambda m, _s: (seen.append(m), next(answers))[1], max_attempts=3)
+    assert draft.attempts == 2 and "does not talk about the topic" in seen[1][-1]["content"]
+    stubborn = write_draft(request(), lambda _m, _s: json.dumps(off), max_attempts=2)
+    assert any("may not be about the brief" in warning for warning in stubborn.warnings)
+
+
 def test_write_draft_gives_up_with_a_clear_error() -> None:
     with pytest.raises(DraftingError, match="no valid draft in 2 attempts"):
         write_draft(request(), lambda _m, _s: "I'd rather not.", max_attempts=2)

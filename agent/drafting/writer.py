@@ -175,6 +175,7 @@ class Checked:
     hard: list[str] = field(default_factory=list)    # cannot be used: the model must try again
     long: bool = False                               # usable after trimming at a sentence boundary
     short: bool = False                              # usable, with a warning, if no better answer comes
+    off_topic: bool = False                          # usable, with a warning, if no better answer comes
     problems: list[str] = field(default_factory=list)  # everything, as sent back to the model
 
 
@@ -204,6 +205,10 @@ def check(output: dict[str, Any], request: DraftRequest) -> Checked:
     if 8 <= words < minimum_words(request.word_budget):
         result.short = True
         result.problems.append(f"script: {words} words is too short; write {minimum_words(request.word_budget)} to {request.word_budget} words")
+    missing = topic_words(request.brief)
+    if missing and not any(_mentions(script, word) for word in missing):
+        result.off_topic = True
+        result.problems.append(f"script: does not talk about the topic ({request.brief!r}); write about it")
     if words > request.word_budget * 1.15:
         result.long = True
         result.problems.append(f"script: {words} words, the limit is {request.word_budget}; shorten it")
@@ -222,6 +227,24 @@ def check(output: dict[str, Any], request: DraftRequest) -> Checked:
         cta=cta,
     )
     return result
+
+
+_STOPWORDS = frozenset("""a an and are as at be but by can do does for from had has have how i if in into is it its just me my no not of on
+or our so than that the their them then there these they this those to too up us was we were what when where which who why will
+with without you your yours about after again all also any because been before being both each few more most other over same
+should some such only own very once here off out under until while stop stopped""".split())
+
+
+def topic_words(brief: str | None) -> list[str]:
+    """The words that say what a brief is about (for an on-topic check)."""
+    if not brief:
+        return []
+    return [word for word in re.findall(r"[^\W\d_]{4,}", brief.lower()) if word not in _STOPWORDS]
+
+
+def _mentions(script: str, word: str) -> bool:
+    stem = word[:5] if len(word) > 5 else word  # vegetables ~ vegetable, freezing ~ freeze
+    return re.search(rf"(?<!\w){re.escape(stem[:-1] if len(stem) > 4 else stem)}", script.lower()) is not None
 
 
 def _short_hook(hook: str) -> str:
@@ -265,8 +288,7 @@ def write_draft(request: DraftRequest, complete: Complete, *, max_attempts: int 
     schema = ModelOutput.model_json_schema()
     started = time.perf_counter()
     problems: list[str] = []
-    too_long: ModelOutput | None = None
-    too_short: ModelOutput | None = None
+    usable: list[Checked] = []   # answers with only soft problems, in case no clean one comes
     for attempt in range(1, max_attempts + 1):
         answer = complete(messages, schema)
         try:
@@ -277,26 +299,27 @@ def write_draft(request: DraftRequest, complete: Complete, *, max_attempts: int 
         if checked.draft is not None and not problems:
             return _finish(checked.draft, attempt, started, [], trimmed=False, model_name=model_name)
         if checked.draft is not None and not checked.hard:
-            if checked.long:
-                too_long = checked.draft
-            elif checked.short and (too_short is None or word_count(checked.draft.script) > word_count(too_short.script)):
-                too_short = checked.draft
+            usable.append(checked)
         log.info("draft attempt %d/%d rejected: %s", attempt, max_attempts, "; ".join(problems))
         messages = [
             *messages[:2],
             {"role": "assistant", "content": answer[:4000]},
             {"role": "user", "content": "That answer breaks the rules: " + "; ".join(problems) + ". Reply with the corrected JSON object only."},
         ]
-    if too_long is not None:
-        cta = _end_sentence(too_long.cta) if too_long.cta and too_long.script.endswith(_end_sentence(too_long.cta)) else ""
-        body = too_long.script[: len(too_long.script) - len(cta)].strip() if cta else too_long.script
-        script = f"{trim_to_budget(body, max(1, request.word_budget - word_count(cta)))} {cta}".strip()
-        return _finish(too_long.model_copy(update={"script": script}), max_attempts, started,
-                       [f"script trimmed to {request.word_budget} words at a sentence boundary"], trimmed=True, model_name=model_name)
-    if too_short is not None:
-        words = word_count(too_short.script)
-        return _finish(too_short, max_attempts, started, [f"short script: {words} words where about {request.word_budget} fit; consider `reeltwin edit`"],
-                       trimmed=False, model_name=model_name)
+    if usable:
+        # On topic beats off topic; a long answer (trimmed) beats a short one; among short ones, the longest.
+        best = min(usable, key=lambda c: (c.off_topic, c.short, -word_count(c.draft.script)))
+        draft, warnings = best.draft, []
+        if best.long:
+            cta = _end_sentence(draft.cta) if draft.cta and draft.script.endswith(_end_sentence(draft.cta)) else ""
+            body = draft.script[: len(draft.script) - len(cta)].strip() if cta else draft.script
+            draft = draft.model_copy(update={"script": f"{trim_to_budget(body, max(1, request.word_budget - word_count(cta)))} {cta}".strip()})
+            warnings.append(f"script trimmed to {request.word_budget} words at a sentence boundary")
+        if best.short:
+            warnings.append(f"short script: {word_count(draft.script)} words where about {request.word_budget} fit; consider `reeltwin edit`")
+        if best.off_topic:
+            warnings.append(f"the script may not be about the brief ({request.brief!r}); check it before approving")
+        return _finish(draft, max_attempts, started, warnings, trimmed=best.long, model_name=model_name)
     raise DraftingError(f"the model gave no valid draft in {max_attempts} attempts (last problem: {'; '.join(problems)}); try again, raise drafting.max_attempts or use a larger model")
 
 
