@@ -7,8 +7,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 EXTRAS ?= dev,local
-# Debian packages the application calls at run time.
-APT_PACKAGES ?= ffmpeg
+# Debian packages: ffmpeg for the media stages, fonts for captions, chromium for
+# the web UI's browser tests.
+APT_PACKAGES ?= ffmpeg fonts-noto-color-emoji chromium
 # uv ignores pip's configuration: hand it the same local wheel folder (CPU torch).
 export UV_FIND_LINKS ?= $(PIP_FIND_LINKS)
 export UV_LINK_MODE ?= copy

@@ -122,6 +122,17 @@ def approve(session: Session, reel_ids: list[int], *, actor: str = "creator") ->
     return outcome
 
 
+def retry(session: Session, reel_id: int, *, actor: str = "creator") -> Reel:
+    """A failed reel goes back to the step that failed: rendering (approved) or publishing (rendered)."""
+    reel = get_reel(session, reel_id)
+    if ReelStatus(reel.status) != ReelStatus.FAILED:
+        raise ValidationFailed(f"reel {reel_id}: is {reel.status}, not failed; nothing to retry")
+    target = ReelStatus.RENDERED if reel.failed_stage == "publish" else ReelStatus.APPROVED
+    transition(session, reel, target, actor=actor, reason=f"retry after: {reel.last_error or 'failure'}", next_attempt_at=None)
+    session.commit()
+    return get_reel(session, reel_id)
+
+
 def reject(session: Session, reel_id: int, feedback: str, *, actor: str = "creator") -> Reel:
     """Reject with feedback; the drafting stage writes a new version from it."""
     feedback = " ".join(feedback.split())

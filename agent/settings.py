@@ -154,6 +154,9 @@ class WebSettings(_Section):
     port: int = Field(8000, ge=1, le=65535)
     secret_key: SecretStr | None = None
     max_upload_mb: int = Field(50, ge=1, le=2048)
+    cookie_secure: bool = False                       # true behind HTTPS: cookies only over TLS
+    session_hours: int = Field(24 * 14, ge=1, le=24 * 90)
+    login_attempts_per_15_min: int = Field(5, ge=1, le=100)
 
 
 _project_dir: ContextVar[Path] = ContextVar("reeltwin_project_dir")

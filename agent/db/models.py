@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from agent.db.status import ReelStatus
 
-__all__ = ["Avatar", "Creator", "Reel", "ReelEvent", "ReelStatus", "ScriptVersion", "Slot", "VoiceProfile", "UTCDateTime", "utcnow"]
+__all__ = ["Avatar", "Creator", "Reel", "ReelEvent", "ReelStatus", "ScriptVersion", "Slot", "VoiceProfile", "WebAccount", "UTCDateTime", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -169,3 +169,12 @@ class ReelEvent(SQLModel, table=True):
     actor: str = Field(max_length=128)
     reason: str = ""
     at: datetime = _time(default_factory=utcnow)
+
+
+class WebAccount(SQLModel, table=True):
+    """The creator's login for the web UI: a password hash (scrypt), never the password."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(default="creator", unique=True, max_length=64)
+    password_hash: str = Field(max_length=255)
+    updated_at: datetime = _time(default_factory=utcnow)
