@@ -13,11 +13,12 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         once: bool = typer.Option(False, "--once", help="Run every sweep once and exit (for cron or a check)."),
         as_json: bool = typer.Option(False, "--json", help="With --once: print one JSON object."),
+        web: bool = typer.Option(True, "--web/--no-web", help="Also serve the web approval queue (web.host:web.port)."),
     ) -> None:
-        """Plan slots from the calendars and apply approval policies on a schedule, until SIGTERM/Ctrl-C."""
+        """Plan slots, draft ahead and apply approval policies on a schedule, with the web UI, until SIGTERM/Ctrl-C."""
         from agent.scheduler.service import Service
 
-        service = Service(ctx.obj.settings, ctx.obj.loaded.project_dir)
+        service = Service(ctx.obj.settings, ctx.obj.loaded.project_dir, serve_web=web and not once)
         if once:
             results = service.run_once()
             if as_json:

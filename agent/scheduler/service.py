@@ -44,7 +44,8 @@ def _work_key(item) -> str:  # noqa: ANN001 - a drafting WorkItem
 
 
 class Service:
-    def __init__(self, settings: Settings, project_dir: Path):
+    def __init__(self, settings: Settings, project_dir: Path, *, serve_web: bool = False):
+        self.serve_web = serve_web
         self.settings = settings
         self.project_dir = project_dir
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -152,6 +153,23 @@ class Service:
 
     # -- running --------------------------------------------------------------
 
+    def _start_web(self):  # noqa: ANN202 - uvicorn imported lazily
+        """The web UI in a thread of this process; without a secret it is skipped with a warning."""
+        import uvicorn
+
+        from agent.errors import AgentError
+        from agent.web.app import create_app
+
+        try:
+            app = create_app(self.settings, self.project_dir)
+        except AgentError as error:
+            log.warning("web UI not started: %s", error)
+            return None
+        server = uvicorn.Server(uvicorn.Config(app, host=self.settings.web.host, port=self.settings.web.port, log_level="warning", server_header=False))
+        threading.Thread(target=server.run, name="web", daemon=True).start()
+        log.info("web approval queue on http://%s:%d/", self.settings.web.host, self.settings.web.port)
+        return server
+
     def run_once(self) -> list[SweepResult]:
         return [sweep() for _name, sweep in self.sweeps()]
 
@@ -173,11 +191,14 @@ class Service:
             self.stopping.set()
 
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        web = self._start_web() if self.serve_web else None
         scheduler.start()
         log.info("reeltwin run: worker %s, sweeping every %d s (database %s)", self.worker, interval, make_engine(self.settings.database_url).url.render_as_string(hide_password=True))
         try:
             self.stopping.wait()
         finally:
+            if web is not None:
+                web.should_exit = True
             scheduler.shutdown(wait=True)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)

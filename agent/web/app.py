@@ -23,7 +23,7 @@ from sqlmodel import Session
 
 from agent.db.engine import ensure_schema, make_engine
 from agent.db.models import Creator, Reel, ReelStatus, Slot, WebAccount, utcnow
-from agent.errors import AgentError, NotFoundError, ValidationFailed
+from agent.errors import AgentError, InvalidTransitionError, NotFoundError, ValidationFailed
 from agent.queue import MAX_CAPTION_CHARS, approve, edit, events, get_reel, list_queue, reject, retry, versions, word_budget, word_count
 from agent.settings import Settings
 from agent.web.security import LoginLimiter, SessionData, SessionSigner, verify_password
@@ -211,8 +211,10 @@ def create_app(settings: Settings, project_dir: Path) -> FastAPI:
     def reject_reel(request: Request, reel_id: int, db: DB, who: User, feedback: Annotated[str, Form()] = "") -> Response:
         try:
             reject(db, reel_id, feedback, actor=f"creator:web:{who}")
-        except ValidationFailed as error:
-            return render(request, "reel.html", status_code=422, error=str(error), **_reel_context(db, reel_id, settings))
+        except (ValidationFailed, InvalidTransitionError) as error:  # e.g. a second click on "Reject": 409, not a 500
+            db.rollback()
+            return render(request, "reel.html", status_code=409 if isinstance(error, InvalidTransitionError) else 422,
+                          error=str(error), **_reel_context(db, reel_id, settings))
         drafter.redraft(reel_id)
         flash(request, "Rejected. A new version is being written from your feedback; it appears here when ready.")
         return RedirectResponse(f"/reels/{reel_id}", status_code=303)

@@ -1,0 +1,614 @@
+"""The web approval queue, through its routes: login, sessions, CSRF, the queue actions, the pages, media, headers.
+
+Every route test runs on SQLite and on PostgreSQL (the ``db_url`` fixture).
+Background redrafts point at a dead local port, so they fail fast without network.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from agent.content_calendar.loader import load_calendar
+from agent.content_calendar.planner import sync_plan
+from agent.db.models import Creator, Reel, ReelEvent, ReelStatus, ScriptVersion, Slot, WebAccount, utcnow
+from agent.errors import ValidationFailed
+from agent.queue import MAX_CAPTION_CHARS, add_draft, word_count
+from agent.settings import Settings, load_settings
+from agent.web import security
+from agent.web.app import COOKIE, create_app
+from agent.web.security import LoginLimiter, SessionSigner, hash_password, verify_password
+
+REPO = Path(__file__).resolve().parent.parent
+SECRET = "test-secret-0123456789abcdef"
+PASSWORD = "correct horse battery"
+ZONE = ZoneInfo("Europe/Berlin")  # calendar/example.yaml's time zone
+CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
+
+HOOKS = ["Onions keep for weeks if you store them dry.", "Tomato soup needs no cream at all.", "One tray gives you three lunches."]
+SCRIPTS = [
+    "Onions keep for weeks if you store them dry. Buy a whole net and chop as you go. Follow for a cheap dinner every week.",
+    "Tomato soup needs no cream at all. Blend in a slice of bread and it turns velvety. Follow for a cheap dinner every week.",
+    "One tray gives you three lunches. Roast everything on Sunday and split it into boxes. Follow for a cheap dinner every week.",
+]
+
+
+# -- fixtures ----------------------------------------------------------------------
+
+@pytest.fixture
+def project(tmp_path: Path, db_url: str) -> Path:
+    root = tmp_path / "project"
+    (root / "calendar").mkdir(parents=True)
+    (root / "calendar" / "your.handle.yaml").write_text((REPO / "calendar" / "example.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    (root / "config").mkdir()
+    (root / "config" / "settings.toml").write_text(
+        f'[database]\nurl = "{db_url}"\n'
+        f'[web]\nsecret_key = "{SECRET}"\nlogin_attempts_per_15_min = 3\n'
+        '[drafting]\nprovider = "openai"\nbase_url = "http://127.0.0.1:9/v1"\nmodel = "test-model"\nmax_retries = 0\ntimeout_s = 2\n',
+        encoding="utf-8",
+    )
+    return root
+
+
+@pytest.fixture
+def settings(project: Path) -> Settings:
+    return load_settings(project).settings
+
+
+@dataclass
+class Seeded:
+    reel_ids: list[int]
+    slots: list[Slot]        # every upcoming slot after the sync, in time order
+    creator: Creator
+
+
+@pytest.fixture
+def seeded(session: Session, project: Path) -> Seeded:
+    """Two weeks of slots planned from the example calendar, and three drafts on the first three."""
+    calendar = load_calendar(project / "calendar" / "your.handle.yaml").calendar
+    report = sync_plan(session, calendar, now=utcnow(), days=14)
+    assert len(report.slots) >= 3
+    creator = session.execute(select(Creator).where(Creator.handle == "your.handle")).scalar_one()
+    ids = []
+    for slot, hook, script in zip(report.slots, HOOKS, SCRIPTS):
+        reel = add_draft(session, creator, slot=slot, hook=hook, script=script, on_screen_title="Cheap dinners",
+                         caption="Dinner for two euros.", hashtags=["#budgetrecipes"], cta="Follow for a cheap dinner every week.")
+        ids.append(reel.id)
+    session.commit()
+    return Seeded(reel_ids=ids, slots=list(report.slots), creator=creator)
+
+
+@pytest.fixture
+def account(session: Session) -> None:
+    session.add(WebAccount(username="creator", password_hash=hash_password(PASSWORD)))
+    session.commit()
+
+
+@pytest.fixture
+def app(settings: Settings, project: Path, seeded: Seeded):
+    application = create_app(settings, project)
+    yield application
+    application.state.drafter.wait(10)  # no redraft thread outlives its test database
+
+
+@pytest.fixture
+def client(app) -> TestClient:
+    return TestClient(app, base_url="http://testserver")
+
+
+@pytest.fixture
+def logged_in(client: TestClient, account: None) -> TestClient:
+    response = login(client, PASSWORD)
+    assert response.status_code == 303, response.text
+    return client
+
+
+# -- helpers -----------------------------------------------------------------------
+
+def csrf_of(client: TestClient, path: str = "/login") -> str:
+    response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
+    match = CSRF_FIELD.search(response.text)
+    assert match, f"no csrf field on {path}"
+    return match.group(1)
+
+
+def login(client: TestClient, password: str, next_path: str = "/"):
+    token = csrf_of(client, f"/login?next={next_path}")
+    return client.post("/login", data={"csrf": token, "password": password, "next": next_path}, follow_redirects=False)
+
+
+def text_of(response) -> str:
+    return html.unescape(response.text)
+
+
+def reel_of(session: Session, reel_id: int) -> Reel:
+    session.rollback()  # a fresh look at what the app committed
+    session.expire_all()
+    reel = session.get(Reel, reel_id)
+    session.refresh(reel)
+    return reel
+
+
+def event_count(session: Session, reel_id: int) -> int:
+    session.rollback()
+    return session.execute(select(func.count()).select_from(ReelEvent).where(ReelEvent.reel_id == reel_id)).scalar_one()
+
+
+def version_count(session: Session, reel_id: int) -> int:
+    session.rollback()
+    return session.execute(select(func.count()).select_from(ScriptVersion).where(ScriptVersion.reel_id == reel_id)).scalar_one()
+
+
+def snapshot(session: Session, reel_id: int) -> tuple:
+    reel = reel_of(session, reel_id)
+    return (str(reel.status), reel.version, reel.script, reel.caption, event_count(session, reel_id), version_count(session, reel_id))
+
+
+def force(session: Session, reel_id: int, **fields) -> None:
+    """Put a reel into a state the routes cannot reach by themselves (failed, published, with artifacts)."""
+    reel = reel_of(session, reel_id)
+    for key, value in fields.items():
+        setattr(reel, key, value)
+    session.add(reel)
+    session.commit()
+
+
+def set_cookies(response) -> list[str]:
+    return [value for value in response.headers.get_list("set-cookie") if value.startswith(COOKIE + "=")]
+
+
+def local(moment) -> str:
+    return moment.astimezone(ZONE).strftime("%a %d %b, %H:%M")
+
+
+# -- logging in ----------------------------------------------------------------------
+
+def test_protected_pages_redirect_and_posts_are_refused_when_logged_out(client: TestClient, seeded: Seeded, session: Session, account: None) -> None:
+    response = client.get("/", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/login?next=/"
+    for path in ("/calendar", "/history", f"/reels/{seeded.reel_ids[0]}", f"/media/{seeded.reel_ids[0]}/video"):
+        response = client.get(path, follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"] == f"/login?next={path}", path
+
+    reel_id = seeded.reel_ids[0]
+    before = snapshot(session, reel_id)
+    token = csrf_of(client)  # a genuine token of this (anonymous) session
+    for action, data in (("approve", {}), ("reject", {"feedback": "shorter"}), ("edit", {"script": "Hacked words."}), ("retry", {})):
+        response = client.post(f"/reels/{reel_id}/{action}", data={"csrf": token, **data}, follow_redirects=False)
+        assert response.status_code == 403, action
+        assert "log in first" in response.text
+    assert snapshot(session, reel_id) == before
+    assert client.get("/healthz").json() == {"ok": True}
+
+
+def test_login_page_says_how_to_set_a_password_when_there_is_none(client: TestClient) -> None:
+    response = client.get("/login")
+    assert response.status_code == 200
+    assert "reeltwin password" in response.text and 'type="password"' not in response.text
+    assert CSRF_FIELD.search(response.text) is None  # no login form to fill in
+    # Even a hand-made POST with the session's own token cannot log in without an account.
+    token = SessionSigner(SECRET, 3600).load(client.cookies.get(COOKIE)).csrf
+    response = client.post("/login", data={"csrf": token, "password": PASSWORD}, follow_redirects=False)
+    assert response.status_code == 403 and "reeltwin password" in response.text
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_wrong_password_then_rate_limit_even_for_the_right_one(app, client: TestClient, account: None) -> None:
+    for _ in range(3):  # login_attempts_per_15_min = 3
+        response = login(client, "wrong password!")
+        assert response.status_code == 401 and "Wrong password" in response.text
+    response = login(client, PASSWORD)
+    assert response.status_code == 429 and "Too many attempts" in response.text
+    assert client.get("/", follow_redirects=False).status_code == 303  # still logged out
+    # The limit is per client address: someone else can still log in.
+    other = TestClient(app, base_url="http://testserver", client=("10.0.0.2", 50000))
+    assert login(other, PASSWORD).status_code == 303
+    assert other.get("/").status_code == 200
+
+
+def test_correct_login_sets_a_new_httponly_lax_session(app, account: None) -> None:
+    client = TestClient(app, base_url="http://testserver")
+    page = client.get("/login?next=/calendar")
+    assert 'name="next" value="/calendar"' in page.text
+    [anonymous_cookie] = set_cookies(page)
+    assert "httponly" in anonymous_cookie.lower() and "samesite=lax" in anonymous_cookie.lower()
+    before = SessionSigner(SECRET, 3600).load(client.cookies.get(COOKIE))
+    assert before is not None and before.user is None
+
+    response = client.post("/login", data={"csrf": before.csrf, "password": PASSWORD, "next": "/calendar"}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/calendar"
+    [cookie] = set_cookies(response)
+    attributes = [part.strip().lower() for part in cookie.split(";")]
+    assert "httponly" in attributes and "samesite=lax" in attributes and "path=/" in attributes
+    after = SessionSigner(SECRET, 3600).load(client.cookies.get(COOKIE))
+    assert after.user == "creator"
+    assert after.csrf != before.csrf  # a new session on login: no fixation
+    assert client.get("/calendar").status_code == 200
+
+    # The token from before the login is worthless now.
+    refused = client.post("/logout", data={"csrf": before.csrf}, follow_redirects=False)
+    assert refused.status_code == 403
+    # Log out: a fresh anonymous session again.
+    response = client.post("/logout", data={"csrf": after.csrf}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+    assert SessionSigner(SECRET, 3600).load(client.cookies.get(COOKIE)).user is None
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_next_cannot_be_an_open_redirect(client: TestClient, seeded: Seeded, account: None) -> None:
+    response = login(client, PASSWORD, next_path="//evil.example/phish")
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    token = csrf_of(client, "/")
+    reel_id = seeded.reel_ids[0]
+    for target, location in (("https://evil.example/", f"/reels/{reel_id}"), ("//evil.example", f"/reels/{reel_id}"),
+                             ("/\\evil.example", "/%5Cevil.example"), ("/\t/evil.example", "/%09/evil.example")):
+        response = client.post(f"/reels/{reel_id}/approve", data={"csrf": token, "next": target}, follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"] == location, target  # stays on this site
+
+
+def test_a_tampered_session_cookie_counts_as_logged_out(app, logged_in: TestClient) -> None:
+    good = logged_in.cookies.get(COOKIE)
+    payload, signature = good.rsplit(".", 1)
+    middle = len(signature) // 2
+    flipped = signature[:middle] + ("A" if signature[middle] != "A" else "B") + signature[middle + 1:]
+
+    def visit(cookie: str):
+        return TestClient(app, base_url="http://testserver").get("/", headers={"Cookie": f"{COOKIE}={cookie}"}, follow_redirects=False)
+
+    assert visit(good).status_code == 200  # the control: the real cookie works from a fresh client
+    assert visit(f"{payload}.{flipped}").status_code == 303
+    assert visit(payload[:-2] + "xx." + signature).status_code == 303
+    assert visit("garbage").status_code == 303
+    # A forged payload claiming to be the creator, signed with another secret.
+    forged = SessionSigner("another-secret-0123456789", 3600)
+    session = forged.new()
+    session.user = "creator"
+    assert visit(forged.dump(session)).status_code == 303
+
+
+# -- CSRF and origin ------------------------------------------------------------------
+
+def test_posts_need_the_session_token_and_this_origin(logged_in: TestClient, seeded: Seeded, session: Session) -> None:
+    reel_id = seeded.reel_ids[0]
+    token = csrf_of(logged_in, "/")
+    before = snapshot(session, reel_id)
+    attempts = [
+        ({}, {}),
+        ({"csrf": ""}, {}),
+        ({"csrf": token[:-1] + ("x" if token[-1] != "x" else "y")}, {}),
+        ({"csrf": SessionSigner(SECRET, 3600).new().csrf}, {}),
+        ({"csrf": token}, {"Origin": "http://evil.example"}),
+        ({"csrf": token}, {"Referer": "https://evil.example/page"}),
+        ({"csrf": token}, {"Origin": "http://testserver.evil.example"}),
+    ]
+    for data, headers in attempts:
+        response = logged_in.post(f"/reels/{reel_id}/approve", data=data, headers=headers, follow_redirects=False)
+        assert response.status_code == 403, (data, headers)
+        assert snapshot(session, reel_id) == before, (data, headers)
+    for data, headers in attempts[:3]:
+        response = logged_in.post(f"/reels/{reel_id}/reject", data={**data, "feedback": "make it shorter"}, headers=headers, follow_redirects=False)
+        assert response.status_code == 403
+    assert snapshot(session, reel_id) == before
+    # The control: the same request from this site goes through.
+    response = logged_in.post(f"/reels/{reel_id}/approve", data={"csrf": token}, headers={"Origin": "http://testserver"}, follow_redirects=False)
+    assert response.status_code == 303 and reel_of(session, reel_id).status == ReelStatus.APPROVED
+
+
+# -- the queue actions -----------------------------------------------------------------
+
+def test_approve_from_the_queue(logged_in: TestClient, seeded: Seeded, session: Session) -> None:
+    reel_id = seeded.reel_ids[1]
+    events_before = event_count(session, reel_id)
+    token = csrf_of(logged_in, "/")
+    response = logged_in.post(f"/reels/{reel_id}/approve", data={"csrf": token, "next": "/"}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    reel = reel_of(session, reel_id)
+    assert reel.status == ReelStatus.APPROVED and reel.approved_at is not None and reel.approved_by == "creator:web:creator"
+    session.rollback()
+    last = session.execute(select(ReelEvent).where(ReelEvent.reel_id == reel_id).order_by(ReelEvent.id.desc())).scalars().first()
+    assert event_count(session, reel_id) == events_before + 1
+    assert last.to_status == "approved" and last.actor.startswith("creator:web")
+    assert f"Reel {reel_id} approved." in logged_in.get("/").text  # the flash, once
+    assert f"Reel {reel_id} approved." not in logged_in.get("/").text
+    # Approving twice is harmless; the other drafts are untouched.
+    response = logged_in.post(f"/reels/{reel_id}/approve", data={"csrf": token, "next": "/"}, follow_redirects=False)
+    assert response.status_code == 303 and event_count(session, reel_id) == events_before + 1
+    assert [reel_of(session, other).status for other in seeded.reel_ids if other != reel_id] == [ReelStatus.DRAFTED, ReelStatus.DRAFTED]
+
+
+def test_unknown_reel_is_a_404_page(logged_in: TestClient) -> None:
+    response = logged_in.get("/reels/99999")
+    assert response.status_code == 404 and "reel 99999 does not exist" in response.text
+    response = logged_in.post("/reels/99999/approve", data={"csrf": csrf_of(logged_in, "/")}, follow_redirects=False)
+    assert response.status_code == 303  # back, with the reason as a flash
+    assert "reel 99999 does not exist" in logged_in.get("/").text
+
+
+def test_an_overlong_caption_is_refused_and_the_text_kept_on_the_page(logged_in: TestClient, seeded: Seeded, session: Session) -> None:
+    reel_id = seeded.reel_ids[0]
+    before = snapshot(session, reel_id)
+    token = csrf_of(logged_in, f"/reels/{reel_id}")
+    caption = "Long caption marker " + "x" * MAX_CAPTION_CHARS
+    script = "My edited script stays in the box. Follow for a cheap dinner every week."
+    response = logged_in.post(f"/reels/{reel_id}/edit", data={"csrf": token, "script": script, "caption": caption, "on_screen_title": "New title",
+                                                               "hashtags": "#budgetrecipes"}, follow_redirects=False)
+    assert response.status_code == 422
+    page = text_of(response)
+    assert f"the caption is {len(caption)} characters; Instagram allows {MAX_CAPTION_CHARS}" in page
+    assert caption in page and script in page and 'value="New title"' in response.text  # nothing the creator typed is lost
+    assert snapshot(session, reel_id) == before  # nothing stored: same version, no new ScriptVersion, no event
+
+
+def test_a_valid_edit_adds_a_version_and_sends_an_approved_reel_back(logged_in: TestClient, seeded: Seeded, session: Session) -> None:
+    reel_id = seeded.reel_ids[0]
+    token = csrf_of(logged_in, f"/reels/{reel_id}")
+    assert logged_in.post(f"/reels/{reel_id}/approve", data={"csrf": token}, follow_redirects=False).status_code == 303
+    assert reel_of(session, reel_id).status == ReelStatus.APPROVED
+    script = "Whole onions last a month in a dry basket. Chop one a day. Follow for a cheap dinner every week."
+    response = logged_in.post(f"/reels/{reel_id}/edit", data={"csrf": token, "script": script, "caption": "Two euro dinner.",
+                                                               "on_screen_title": "Onions", "hashtags": "budgetrecipes, #easydinner"}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == f"/reels/{reel_id}"
+    reel = reel_of(session, reel_id)
+    assert reel.status == ReelStatus.DRAFTED and reel.version == 2
+    assert reel.script == script and reel.caption == "Two euro dinner." and reel.hashtags == ["#budgetrecipes", "#easydinner"]
+    assert version_count(session, reel_id) == 2
+    session.rollback()
+    newest = session.execute(select(ScriptVersion).where(ScriptVersion.reel_id == reel_id, ScriptVersion.version == 2)).scalar_one()
+    assert newest.source == "edit" and newest.author == "creator:web:creator" and newest.script == script
+    page = text_of(logged_in.get(f"/reels/{reel_id}"))
+    assert "Saved as version 2." in page and "Approve it again" in page
+    assert "v2 · edit" in page and "v1 · llm" in page
+    assert "approved → drafted by creator:web:creator — edited; approve again" in re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page))
+
+
+def test_reject_needs_feedback_and_a_failed_redraft_loses_nothing(app, logged_in: TestClient, seeded: Seeded, session: Session,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    reel_id = seeded.reel_ids[0]
+    before = snapshot(session, reel_id)
+    token = csrf_of(logged_in, f"/reels/{reel_id}")
+    response = logged_in.post(f"/reels/{reel_id}/reject", data={"csrf": token, "feedback": "   "}, follow_redirects=False)
+    assert response.status_code == 422 and "feedback is empty" in response.text
+    assert snapshot(session, reel_id) == before
+
+    caplog.set_level(logging.INFO, logger="agent.web.app")
+    started = time.monotonic()
+    response = logged_in.post(f"/reels/{reel_id}/reject", data={"csrf": token, "feedback": "shorter hook,  talk about the price"}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == f"/reels/{reel_id}"
+    app.state.drafter.wait(10)
+    assert not app.state.drafter.busy() and time.monotonic() - started < 10  # the dead drafting server failed fast
+    reel = reel_of(session, reel_id)
+    assert reel.status == ReelStatus.REJECTED and reel.feedback == "shorter hook, talk about the price"
+    assert reel.version == 1 and reel.script == SCRIPTS[0] and version_count(session, reel_id) == 1  # nothing lost
+    assert event_count(session, reel_id) == before[4] + 1
+    assert any(f"reel {reel_id}" in record.getMessage() and "redraft" in record.getMessage() for record in caplog.records), caplog.text
+    page = text_of(logged_in.get(f"/reels/{reel_id}"))
+    assert "Rejected: shorter hook, talk about the price" in page and "A new version is being written" in page
+
+    # A second click on "Reject" (or a stale tab) is a conflict shown on the page, not a server error; no second redraft.
+    before = snapshot(session, reel_id)
+    response = logged_in.post(f"/reels/{reel_id}/reject", data={"csrf": token, "feedback": "again"}, follow_redirects=False)
+    assert response.status_code == 409 and "cannot go from 'rejected' to 'rejected'" in text_of(response)
+    assert not app.state.drafter.busy() and snapshot(session, reel_id) == before
+    assert reel_of(session, reel_id).feedback == "shorter hook, talk about the price"
+    other = seeded.reel_ids[1]
+    force(session, other, status=ReelStatus.PUBLISHED, published_at=utcnow())
+    response = logged_in.post(f"/reels/{other}/reject", data={"csrf": token, "feedback": "too late"}, follow_redirects=False)
+    assert response.status_code == 409 and reel_of(session, other).status == ReelStatus.PUBLISHED
+
+
+@pytest.mark.parametrize(("stage", "expected"), [("render", ReelStatus.APPROVED), ("publish", ReelStatus.RENDERED)])
+def test_retry_sends_a_failed_reel_back_to_the_step_that_failed(logged_in: TestClient, seeded: Seeded, session: Session,
+                                                                stage: str, expected: ReelStatus) -> None:
+    reel_id = seeded.reel_ids[2]
+    force(session, reel_id, status=ReelStatus.FAILED, failed_stage=stage, last_error=f"{stage} crashed: out of disk")
+    page = logged_in.get(f"/reels/{reel_id}").text
+    assert "It failed" in page and f"{stage} crashed: out of disk" in page and f'action="/reels/{reel_id}/retry"' in page
+    events_before = event_count(session, reel_id)
+    token = csrf_of(logged_in, f"/reels/{reel_id}")
+    response = logged_in.post(f"/reels/{reel_id}/retry", data={"csrf": token}, follow_redirects=False)
+    assert response.status_code == 303
+    reel = reel_of(session, reel_id)
+    assert reel.status == expected and event_count(session, reel_id) == events_before + 1
+    # A reel that has not failed has nothing to retry; it says so and changes nothing.
+    before = snapshot(session, reel_id)
+    logged_in.post(f"/reels/{reel_id}/retry", data={"csrf": token}, follow_redirects=False)
+    assert snapshot(session, reel_id) == before
+    assert "nothing to retry" in logged_in.get(f"/reels/{reel_id}").text
+
+
+# -- the pages ---------------------------------------------------------------------------
+
+def test_queue_lists_drafts_first_with_hook_words_and_local_time(logged_in: TestClient, seeded: Seeded, session: Session) -> None:
+    token = csrf_of(logged_in, "/")
+    first = seeded.reel_ids[0]
+    assert logged_in.post(f"/reels/{first}/approve", data={"csrf": token}, follow_redirects=False).status_code == 303
+    page = text_of(logged_in.get("/"))
+    waiting, _, rest = page.partition("Everything else")
+    assert rest, "the approved reel should be listed under 'Everything else'"
+    assert re.search(r"Waiting for you <span class=\"count\">2</span>", page)
+    for reel_id, slot, hook, script in zip(seeded.reel_ids[1:], seeded.slots[1:], HOOKS[1:], SCRIPTS[1:]):
+        [card] = [card for card in waiting.split('class="card reel-card"')[1:] if hook in card]
+        assert local(slot.scheduled_at) in card and f"{word_count(script)} words" in card and "@your.handle" in card
+        assert f'/reels/{reel_id}/approve' in card
+    assert waiting.index(HOOKS[1]) < waiting.index(HOOKS[2])  # in slot order
+    assert HOOKS[0] not in waiting and HOOKS[0] in rest and "approved" in rest and local(seeded.slots[0].scheduled_at) in rest
+
+
+def test_reel_page_shows_versions_and_history(logged_in: TestClient, seeded: Seeded) -> None:
+    reel_id = seeded.reel_ids[1]
+    page = text_of(logged_in.get(f"/reels/{reel_id}"))
+    assert f"Reel {reel_id}" in page and "version 1" in page and "@your.handle" in page
+    assert SCRIPTS[1] in page and "Dinner for two euros." in page and "#budgetrecipes" in page
+    assert local(seeded.slots[1].scheduled_at) in page and seeded.slots[1].brief in page
+    assert "v1 · llm" in page and "new → drafted" in re.sub(r"<[^>]+>", "", page)
+    assert f'action="/reels/{reel_id}/approve"' in page and f'action="/reels/{reel_id}/reject"' in page
+
+
+def test_calendar_lists_the_slots(logged_in: TestClient, seeded: Seeded) -> None:
+    page = text_of(logged_in.get("/calendar"))
+    assert "@your.handle" in page and "calendar/your.handle.yaml" in page
+    for slot in seeded.slots:
+        assert local(slot.scheduled_at) in page
+        if slot.brief:
+            assert slot.brief in page
+    for reel_id in seeded.reel_ids:
+        assert f'href="/reels/{reel_id}"' in page
+    assert "open" in page  # slots without a reel
+
+
+def test_calendar_shows_file_and_line_of_problems(logged_in: TestClient, project: Path) -> None:
+    path = project / "calendar" / "your.handle.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("timezone: Europe/Berlin", "timezone: Mars/Olympus_Mons"), encoding="utf-8")
+    (project / "calendar" / "second.yaml").write_text("handle: second\ncadence: [\n", encoding="utf-8")
+    response = logged_in.get("/calendar")
+    assert response.status_code == 200
+    page = text_of(response)
+    assert "This file has problems" in page
+    assert re.search(r"calendar/your\.handle\.yaml:\d+: [^<]*Mars/Olympus_Mons", page), page
+    assert re.search(r"calendar/second\.yaml:\d+: ", page)
+
+
+def test_history_lists_published_reels_with_their_permalink(logged_in: TestClient, seeded: Seeded, session: Session) -> None:
+    assert "Nothing published yet." in logged_in.get("/history").text
+    reel_id = seeded.reel_ids[0]
+    published = utcnow()
+    permalink = "https://www.instagram.com/reel/C0ffee123/"
+    force(session, reel_id, status=ReelStatus.PUBLISHED, published_at=published, permalink=permalink, media_id="178900001")
+    page = text_of(logged_in.get("/history"))
+    assert HOOKS[0] in page and f'href="{permalink}"' in page and local(published) in page
+    assert f'href="/reels/{reel_id}"' in page and HOOKS[1] not in page  # drafts are not history
+
+
+def test_security_headers_on_every_response(client: TestClient, logged_in: TestClient, seeded: Seeded) -> None:
+    responses = [
+        client.get("/login"), client.get("/"), client.get(f"/reels/{seeded.reel_ids[0]}"), client.get("/calendar"), client.get("/history"),
+        client.get("/reels/99999"), client.post(f"/reels/{seeded.reel_ids[0]}/approve", data={}, follow_redirects=False),
+        TestClient(client.app).get("/", follow_redirects=False), client.get("/static/style.css"),
+    ]
+    for response in responses:
+        csp = response.headers["content-security-policy"]
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp and "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "same-origin"
+        assert response.headers["cache-control"] == "no-store"
+    page = client.get("/").text
+    # Nothing inline that the CSP would have to allow.
+    assert "<script" not in page and " style=" not in page and not re.search(r"\son[a-z]+=", page)
+
+
+# -- media ------------------------------------------------------------------------------
+
+def test_media_serves_only_files_inside_the_data_directory(logged_in: TestClient, seeded: Seeded, session: Session, settings: Settings,
+                                                           tmp_path: Path) -> None:
+    reel_id = seeded.reel_ids[0]
+    force(session, reel_id, artifacts={"video": "/etc/passwd"})
+    response = logged_in.get(f"/media/{reel_id}/video")
+    assert response.status_code == 404 and "root:" not in response.text
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("secret outside data_dir", encoding="utf-8")
+    (settings.data_dir / "renders").mkdir(parents=True, exist_ok=True)
+    link = settings.data_dir / "renders" / "link.mp4"
+    link.symlink_to(outside)
+    for path in (str(settings.data_dir / ".." / "config" / "settings.toml"), str(link), str(settings.data_dir), str(settings.data_dir / "missing.mp4")):
+        force(session, reel_id, artifacts={"video": path})
+        response = logged_in.get(f"/media/{reel_id}/video")
+        assert response.status_code == 404, path
+        assert SECRET not in response.text and "secret outside" not in response.text
+
+    video = settings.data_dir / "renders" / f"reel-{reel_id}.mp4"
+    content = b"\x00\x00\x00\x18ftypmp42 not really a video \xff\xfe"
+    video.write_bytes(content)
+    force(session, reel_id, artifacts={"video": str(video), "cover": ""})
+    response = logged_in.get(f"/media/{reel_id}/video")
+    assert response.status_code == 200 and response.content == content
+    assert response.headers["content-type"] == "video/mp4" and response.headers["x-content-type-options"] == "nosniff"
+    assert logged_in.get(f"/media/{reel_id}/cover").status_code == 404  # empty path
+    assert logged_in.get(f"/media/{reel_id}/report").status_code == 404  # no such artifact
+    assert f'src="/media/{reel_id}/video"' in logged_in.get(f"/reels/{reel_id}").text
+
+
+# -- agent.web.security, unit by unit -------------------------------------------------------
+
+def test_password_hash_round_trip() -> None:
+    stored = hash_password(PASSWORD)
+    assert stored.startswith("scrypt$") and PASSWORD not in stored
+    assert verify_password(PASSWORD, stored)
+    assert not verify_password("correct horse battery!", stored)
+    assert not verify_password("", stored)
+    assert hash_password(PASSWORD) != stored  # salted
+    assert not verify_password(PASSWORD, "not-a-hash") and not verify_password(PASSWORD, "md5$1$2$3$abc$def")
+
+
+def test_short_passwords_are_refused() -> None:
+    with pytest.raises(ValidationFailed, match="use at least 10"):
+        hash_password("short")
+    with pytest.raises(ValidationFailed):
+        hash_password("x" * (security.MIN_PASSWORD_CHARS - 1))
+    assert verify_password("y" * security.MIN_PASSWORD_CHARS, hash_password("y" * security.MIN_PASSWORD_CHARS))
+
+
+def test_session_signer_round_trip_and_refusals() -> None:
+    signer = SessionSigner(SECRET, 3600)
+    session = signer.new()
+    session.user, session.flash = "creator", "hello"
+    cookie = signer.dump(session)
+    loaded = signer.load(cookie)
+    assert (loaded.csrf, loaded.user, loaded.flash) == (session.csrf, "creator", "hello")
+    assert signer.new().csrf != session.csrf
+
+    payload, signature = cookie.rsplit(".", 1)
+    tampered_signature = signature[:5] + ("A" if signature[5] != "A" else "B") + signature[6:]
+    forged_payload = security._b64(b'{"c":"x","u":"creator","e":9999999999,"f":null}')
+    for bad in (None, "", "no-dot", f"{payload}.{tampered_signature}", f"{forged_payload}.{signature}", f"{payload}.", cookie + "x"):
+        assert signer.load(bad) is None, bad
+    assert SessionSigner("a different secret 123", 3600).load(cookie) is None
+
+    expired = SessionSigner(SECRET, -1)
+    assert expired.load(expired.dump(expired.new())) is None
+    assert signer.load(expired.dump(expired.new())) is None  # the expiry is inside the signed payload
+
+
+def test_login_limiter_counts_only_recent_failures(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [1000.0]
+
+    class FakeTime:
+        @staticmethod
+        def monotonic() -> float:
+            return clock[0]
+
+        @staticmethod
+        def time() -> float:
+            return clock[0]
+
+    monkeypatch.setattr(security, "time", FakeTime)
+    limiter = LoginLimiter(attempts=3, window_s=60)
+    assert limiter.blocked_for("a") == 0
+    limiter.failed("a")
+    limiter.failed("a")
+    for _ in range(10):  # asking (as every login does, successful or not) is not a failure
+        assert limiter.blocked_for("a") == 0
+    clock[0] += 10
+    limiter.failed("a")
+    assert limiter.blocked_for("a") == pytest.approx(50)  # until the oldest failure leaves the window
+    assert limiter.blocked_for("b") == 0  # per client
+    clock[0] += 49
+    assert limiter.blocked_for("a") == pytest.approx(1)
+    clock[0] += 2  # the first two failures are older than the window now
+    assert limiter.blocked_for("a") == 0
+    limiter.failed("a")
+    assert limiter.blocked_for("a") == 0  # two recent failures, below the limit of 3
+    limiter.failed("a")
+    assert limiter.blocked_for("a") > 0
