@@ -1,0 +1,89 @@
+"""The publisher interface: one Protocol, plain frozen dataclasses in and out, errors that name the fix.
+
+Exactly-once is a contract between the caller and the publisher:
+
+1. the caller records an attempt (``PublishRequest.publish_key``) before calling;
+2. the publisher reports progress through ``on_progress`` as soon as there is
+   something to remember (the Graph API's container id), and the caller stores it;
+3. on a retry the caller passes what it stored (``resume``) and the publisher
+   first asks Instagram whether that attempt already went out
+   (:meth:`Publisher.find_published`), completing the record instead of
+   uploading a second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from publishing import PublishError
+
+
+class PublishRefused(PublishError):
+    """Instagram (or the outbox) refused this reel; retrying the same input will not help. The message names the fix."""
+
+
+class PublishRetryable(PublishError):
+    """A temporary failure (network, 5xx, rate limit, container still processing); try again later."""
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class QuotaExceeded(PublishRetryable):
+    """The account's publishing quota for the last 24 h is used up."""
+
+
+class LoginRequired(PublishRefused):
+    """The account needs a (new) login or a challenge answered: the message names the command."""
+
+
+@dataclass(frozen=True)
+class PublishRequest:
+    """What to post. Paths are local files; the publisher makes them reachable if it must."""
+
+    publish_key: str                  # unique per reel and attempt series: the idempotency marker
+    video_path: Path
+    cover_path: Path | None
+    caption: str                      # the full caption, hashtags included
+    ai_generated: bool = True         # the avatar and voice are synthetic: label it where the API allows
+    share_to_feed: bool = True
+    handle: str = ""
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PublishProgress:
+    """Something the caller must store before the next step (e.g. the Graph container id)."""
+
+    stage: str                        # "container" | "uploaded" | ...
+    value: str
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    media_id: str
+    permalink: str | None
+    published_at: datetime
+    backend: str
+    already_published: bool = False   # found on Instagram from an earlier attempt; nothing was uploaded now
+
+
+@runtime_checkable
+class Publisher(Protocol):
+    name: str
+
+    def find_published(self, request: PublishRequest, resume: Mapping[str, str]) -> PublishResult | None:
+        """Did an earlier attempt with this ``publish_key`` (and stored progress ``resume``) already go out?"""
+
+    def publish(
+        self,
+        request: PublishRequest,
+        resume: Mapping[str, str],
+        on_progress: Callable[[PublishProgress], None],
+    ) -> PublishResult:
+        """Post the reel (continuing from ``resume`` where possible). Raises PublishRefused or PublishRetryable."""
