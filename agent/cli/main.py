@@ -58,7 +58,7 @@ def root(
 
 
 def _register() -> None:
-    from agent.cli import calendar_cmd, config_cmd, db_cmd, doctor_cmd, draft_cmd, init_cmd, queue_cmd, run_cmd, web_cmd
+    from agent.cli import calendar_cmd, config_cmd, db_cmd, doctor_cmd, draft_cmd, init_cmd, publish_cmd, queue_cmd, run_cmd, web_cmd
 
     init_cmd.register(app)
     doctor_cmd.register(app)
@@ -67,6 +67,7 @@ def _register() -> None:
     app.add_typer(calendar_cmd.app, name="calendar")
     draft_cmd.register(app)
     queue_cmd.register(app)
+    publish_cmd.register(app)
     run_cmd.register(app)
     web_cmd.register(app)
 

@@ -129,7 +129,9 @@ class Reel(SQLModel, table=True):
     next_attempt_at: datetime | None = _time(default=None)
     claimed_by: str | None = Field(default=None, max_length=128)
     claimed_at: datetime | None = _time(default=None)
-    publish_key: str | None = Field(default=None, max_length=64)   # idempotency marker sent with the upload
+    publish_key: str | None = Field(default=None, max_length=64)   # idempotency marker of the publish attempts
+    publish_state: dict = _json(default_factory=dict)  # what the publisher asked us to remember (container id, ...)
+    publish_at: datetime | None = _time(default=None)              # overrides the slot time (late or moved reels)
     media_id: str | None = Field(default=None, max_length=64)
     permalink: str | None = None
     published_at: datetime | None = _time(default=None)

@@ -134,9 +134,23 @@ class Service:
             log.info("@%s: reel %s %s for %s, waiting for approval", outcome.handle, outcome.reel_id, outcome.result, outcome.slot_id or "ad hoc")
         return SweepResult("draft", f"{len(drafted)} drafted, {len(failed)} failed")
 
+    def sweep_publish(self) -> SweepResult:
+        """Publish rendered reels whose time has come (late within the grace window), resume abandoned attempts."""
+        from agent.publish import make_publisher, publish_due
+
+        if self.stopping.is_set():
+            return SweepResult("publish", "stopping")
+        publisher = make_publisher(self.settings)
+        with open_session(self.settings.database_url, migrate=False) as session:
+            outcomes = publish_due(session, self.settings, publisher=publisher, worker=self.worker, now=utcnow())
+        counts: dict[str, int] = {}
+        for outcome in outcomes:
+            counts[outcome.result] = counts.get(outcome.result, 0) + 1
+        return SweepResult("publish", ", ".join(f"{n} {result}" for result, n in sorted(counts.items())) or "nothing due")
+
     def sweeps(self) -> list[tuple[str, Callable[[], SweepResult]]]:
         drafting = [("draft", self.sweep_draft)] if self.settings.scheduler.draft_ahead else []
-        return [("plan", self.sweep_plan), *drafting, ("policies", self.sweep_policies)]
+        return [("plan", self.sweep_plan), *drafting, ("policies", self.sweep_policies), ("publish", self.sweep_publish)]
 
     def _guarded(self, name: str, sweep: Callable[[], SweepResult]) -> Callable[[], None]:
         def run() -> None:

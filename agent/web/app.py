@@ -259,6 +259,21 @@ def create_app(settings: Settings, project_dir: Path) -> FastAPI:
     async def http_error(request: Request, error: HTTPException) -> HTMLResponse:
         return render(request, "error.html", status_code=error.status_code, message=str(error.detail))
 
+    @app.get("/public/{token}/{name}")
+    def public_media(token: str, name: str) -> FileResponse:
+        """Rendered reels for Instagram to fetch (Graph API): signed, expiring, no login, nothing else."""
+        from publishing.base import PublishRefused
+        from publishing.hosting import MediaHost
+
+        try:
+            host = MediaHost(base_url="", secret=settings.web.secret_key.get_secret_value(), root=settings.data_dir)
+        except PublishRefused:
+            raise HTTPException(404, "no such file") from None
+        path = host.resolve(token)
+        if path is None or path.name != name:
+            raise HTTPException(404, "no such file")
+        return FileResponse(path)
+
     @app.get("/healthz")
     def health() -> dict:
         return {"ok": True}
