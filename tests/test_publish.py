@@ -1,0 +1,181 @@
+"""Publishing exactly once: the outbox publisher, crashes at every step, retries, refusals, the grace window."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from agent.content_calendar.loader import load_calendar
+from agent.content_calendar.planner import sync_plan
+from agent.db.models import Creator, Reel, ReelEvent, ReelStatus, utcnow
+from agent.errors import ValidationFailed
+from agent.publish import LEASE, publish_due, publish_reel
+from agent.queue import add_draft, approve
+from agent.settings import load_settings
+from publishing.base import PublishProgress, PublishRefused, PublishRequest, PublishResult, PublishRetryable
+from publishing.outbox import OutboxPublisher
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class Crash(BaseException):
+    """Stands for the process dying: nothing after it runs (not an Exception, so nothing catches it)."""
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        import imageio_ffmpeg
+
+        ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    path = tmp_path_factory.mktemp("media") / "reel.mp4"
+    subprocess.run([ffmpeg, "-v", "error", "-f", "lavfi", "-i", "color=c=navy:s=108x192:d=1", "-f", "lavfi", "-i", "sine=frequency=220:duration=1",
+                    "-shortest", "-pix_fmt", "yuv420p", str(path)], check=True)
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path, db_url: str, video: Path):  # noqa: ANN201
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "settings.toml").write_text(
+        f'[database]\nurl = "{db_url}"\n[scheduler]\nmax_attempts = 3\nbackoff_base_s = 60\npublish_grace_minutes = 120\n', encoding="utf-8")
+    settings = load_settings(tmp_path).settings
+    media = settings.data_dir / "renders"
+    media.mkdir(parents=True)
+    shutil.copy(video, media / "reel.mp4")
+    return tmp_path, settings, media / "reel.mp4"
+
+
+def _rendered_reel(session, video: Path, *, due_in: timedelta = timedelta(minutes=-1)) -> int:
+    calendar = load_calendar(REPO / "calendar" / "example.yaml").calendar
+    now = utcnow()
+    report = sync_plan(session, calendar, now=now - timedelta(days=1), days=14)
+    creator = session.execute(select(Creator)).scalar_one()
+    taken = {r.slot_id for r in session.execute(select(Reel)).scalars()}
+    slot = next(s for s in report.slots if s.id not in taken)
+    reel = add_draft(session, creator, slot=slot, script="Pre-cut vegetables cost you twice.", caption="Whole veg, half price.", hashtags=["#cookingtips"])
+    session.commit()
+    approve(session, [reel.id])
+    session.execute(Reel.__table__.update().where(Reel.id == reel.id).values(status="rendered", artifacts={"video": str(video)}, publish_at=now + due_in))
+    session.commit()
+    return reel.id
+
+
+def _state(session, reel_id: int) -> Reel:
+    session.expire_all()
+    return session.get(Reel, reel_id)
+
+
+class FaultyOutbox(OutboxPublisher):
+    """The real outbox, with the process 'dying' at a chosen point."""
+
+    def __init__(self, folder: Path, crash_at: str | None):
+        super().__init__(folder)
+        self.crash_at = crash_at
+
+    def publish(self, request: PublishRequest, resume: Mapping[str, str], on_progress: Callable[[PublishProgress], None]) -> PublishResult:
+        if self.crash_at == "before upload":
+            raise Crash()
+        result = super().publish(request, resume, on_progress if self.crash_at != "after upload" else lambda _p: None)
+        if self.crash_at in ("after upload", "before the database write"):
+            raise Crash()
+        return result
+
+
+def test_publish_to_outbox_once(session, project) -> None:
+    _project, settings, video = project
+    reel_id = _rendered_reel(session, video)
+    outcome = publish_reel(session, settings, reel_id, publisher=OutboxPublisher(settings.outbox_dir), worker="test")
+    assert outcome.result == "published"
+    reel = _state(session, reel_id)
+    assert reel.status == ReelStatus.PUBLISHED and reel.media_id and reel.permalink and reel.published_at
+    [folder] = [p for p in settings.outbox_dir.iterdir()]
+    assert {p.name for p in folder.iterdir()} >= {"reel.mp4", "caption.txt", "metadata.json", "published.json"}
+    meta = json.loads((folder / "metadata.json").read_text())
+    assert meta["ai_generated"] is True and "#cookingtips" in (folder / "caption.txt").read_text()
+    with pytest.raises(ValidationFailed, match="not rendered"):
+        publish_reel(session, settings, reel_id, publisher=OutboxPublisher(settings.outbox_dir), worker="test")
+    assert len(list(settings.outbox_dir.iterdir())) == 1
+
+
+@pytest.mark.parametrize("crash_at", ["before upload", "after upload", "before the database write"])
+def test_a_crash_at_any_step_publishes_exactly_once(session, project, crash_at: str) -> None:
+    _project, settings, video = project
+    reel_id = _rendered_reel(session, video)
+    with pytest.raises(Crash):
+        publish_reel(session, settings, reel_id, publisher=FaultyOutbox(settings.outbox_dir, crash_at), worker="dying")
+    session.rollback()
+    reel = _state(session, reel_id)
+    assert reel.status == ReelStatus.PUBLISHING and reel.publish_key  # the attempt was recorded before the upload
+    # Within the lease nobody touches it; after it, the next sweep resumes and checks before uploading.
+    assert publish_due(session, settings, publisher=OutboxPublisher(settings.outbox_dir), worker="w2", now=utcnow()) == []
+    [outcome] = publish_due(session, settings, publisher=OutboxPublisher(settings.outbox_dir), worker="w2", now=utcnow() + LEASE + timedelta(minutes=1))
+    expected = "published" if crash_at == "before upload" else "already published"
+    assert outcome.result == expected
+    reel = _state(session, reel_id)
+    assert reel.status == ReelStatus.PUBLISHED
+    assert [p.name for p in settings.outbox_dir.iterdir()] == [reel.publish_key]  # one folder: never posted twice
+
+
+class Flaky:
+    name = "flaky"
+
+    def __init__(self, error: Exception):
+        self.error = error
+        self.calls = 0
+
+    def find_published(self, request, resume):  # noqa: ANN001, ANN201
+        return None
+
+    def publish(self, request, resume, on_progress):  # noqa: ANN001, ANN201
+        self.calls += 1
+        raise self.error
+
+
+def test_temporary_failures_are_retried_with_backoff_then_fail(session, project) -> None:
+    _project, settings, video = project
+    reel_id = _rendered_reel(session, video)
+    flaky = Flaky(PublishRetryable("Instagram answered 503"))
+    assert publish_reel(session, settings, reel_id, publisher=flaky, worker="w").result == "retry later"
+    reel = _state(session, reel_id)
+    assert reel.status == ReelStatus.RENDERED and reel.last_error == "Instagram answered 503"
+    assert timedelta(seconds=50) < reel.next_attempt_at - utcnow() <= timedelta(seconds=60)
+    # Not due again until the backoff has passed.
+    assert publish_due(session, settings, publisher=flaky, worker="w", now=utcnow()) == []
+    later = utcnow() + timedelta(hours=2)
+    assert publish_due(session, settings, publisher=flaky, worker="w", now=later)[0].result == "retry later"
+    [final] = publish_due(session, settings, publisher=flaky, worker="w", now=later + timedelta(hours=2))
+    assert final.result == "failed" and "gave up after 3 attempts" in final.detail
+    reel = _state(session, reel_id)
+    assert reel.status == ReelStatus.FAILED and reel.failed_stage == "publish" and flaky.calls == 3
+
+
+def test_a_refusal_fails_with_the_reason(session, project) -> None:
+    _project, settings, video = project
+    reel_id = _rendered_reel(session, video)
+    outcome = publish_reel(session, settings, reel_id, publisher=Flaky(PublishRefused("the video has no audio track; render it again")), worker="w")
+    assert outcome.result == "failed"
+    reel = _state(session, reel_id)
+    assert reel.status == ReelStatus.FAILED and reel.last_error == "the video has no audio track; render it again"
+
+
+def test_a_reel_missed_beyond_the_grace_window_is_moved_and_recorded(session, project) -> None:
+    _project, settings, video = project
+    late = _rendered_reel(session, video, due_in=timedelta(minutes=-30))       # within the 120 min grace
+    missed = _rendered_reel(session, video, due_in=timedelta(hours=-5))        # beyond it
+    future = _rendered_reel(session, video, due_in=timedelta(hours=3))         # not due
+    new_time = utcnow() + timedelta(hours=20)
+    outcomes = publish_due(session, settings, publisher=OutboxPublisher(settings.outbox_dir), worker="w", now=utcnow(), next_time=lambda _id: new_time)
+    assert [o.reel_id for o in outcomes] == [late]
+    assert _state(session, missed).status == ReelStatus.RENDERED and abs(_state(session, missed).publish_at - new_time) < timedelta(seconds=1)
+    note = session.execute(select(ReelEvent).where(ReelEvent.reel_id == missed).order_by(ReelEvent.id.desc())).scalars().first()
+    assert "not running" in note.reason
+    assert _state(session, future).status == ReelStatus.RENDERED
