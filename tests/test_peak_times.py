@@ -394,3 +394,21 @@ def test_as_peak_time_on_the_berlin_spring_forward_sunday() -> None:
     sunday = [slot for slot in slots if slot.local.date() == date(2026, 3, 29)]
     assert len(sunday) == 1
     assert sunday[0].local.hour == 10 and sunday[0].note is None        # not 02:xx, and not moved by the planner's gap rule
+
+
+def test_peak_times_command_shows_the_heat_map_and_slot_placement(tmp_path) -> None:  # noqa: ANN001
+    import json as _json
+
+    from cli_helpers import reeltwin
+
+    assert reeltwin(tmp_path, "init", ".").returncode == 0
+    result = reeltwin(tmp_path, "peak-times", "--days", "14", "--json")
+    assert result.returncode == 0, result.stderr
+    [entry] = _json.loads(result.stdout)["calendars"]
+    assert entry["source"] == "priors" and list(entry["heat_map"]) == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    assert all(len(values) == 24 for values in entry["heat_map"].values())
+    peaks = [slot for slot in entry["slots"] if slot["peak"]]
+    assert peaks
+    for slot in peaks:
+        hour = int(slot["local_time"][11:13])
+        assert 7 <= hour < 22  # never in the example's quiet hours

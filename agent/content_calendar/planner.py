@@ -195,6 +195,10 @@ def assign_briefs(
 
 def preview(calendar: Calendar, start: datetime, days: int, *, peak_time: PeakTime | None = None) -> list[PlannedSlot]:
     """The plan for the next ``days`` days without a database (briefs from the top of the backlog)."""
+    if peak_time is None:
+        from agent.peaks import peak_time_for  # the peak-time model; imported here to keep expand() pure
+
+        peak_time = peak_time_for(calendar, start, days)
     return assign_briefs(expand(calendar, start, start + timedelta(days=days), peak_time=peak_time), calendar.backlog)
 
 
@@ -241,6 +245,10 @@ def sync_plan(
     skipped with the reason recorded. Past slots are history and never touched.
     """
     now = now or utcnow()
+    if peak_time is None:
+        from agent.peaks import peak_time_for
+
+        peak_time = peak_time_for(calendar, now, days)
     report = SyncReport(handle=calendar.handle)
     creator = upsert_creator(session, calendar, path)
     end = now + timedelta(days=days)

@@ -155,6 +155,8 @@ class Calendar(_Strict):
     hashtags: Hashtags = Field(default_factory=Hashtags)
     call_to_action: str = Field("", max_length=300)
     reel_length_s: int = Field(30, ge=15, le=90)
+    quiet_hours: str = "22:00-07:00"
+    min_gap_hours: float = Field(3, ge=0, le=24)
     approval: Literal["manual", "skip_if_unapproved"] | AutoAfter = "manual"
 
     @field_validator("handle")
@@ -176,6 +178,18 @@ class Calendar(_Strict):
             hint = f"; did you mean {close[0]!r}?" if close else "; use an IANA name such as Europe/Berlin or America/New_York"
             raise ValueError(f"{value!r} is not a time zone{hint}") from None
         return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        match = re.fullmatch(r"\s*(\d{1,2}):00\s*-\s*(\d{1,2}):00\s*", value)
+        if not match or int(match.group(1)) > 23 or int(match.group(2)) > 23:
+            raise ValueError(f"{value!r} is not a range of whole hours; write e.g. \"22:00-07:00\" (or \"00:00-00:00\" for none)")
+        return f"{int(match.group(1)):02d}:00-{int(match.group(2)):02d}:00"
+
+    def quiet_hour_range(self) -> tuple[int, int]:
+        start, end = self.quiet_hours.split("-")
+        return int(start[:2]), int(end[:2])
 
     @field_validator("language")
     @classmethod

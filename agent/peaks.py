@@ -1,0 +1,24 @@
+"""Where "peak" lands for a creator: the peak-time model applied to the calendar's fixed slots."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from agent.content_calendar.planner import PeakTime, expand
+from agent.content_calendar.schema import Calendar
+from publishing.peak_times import HourScores, PeakPlanner, best_scores
+
+
+def scores_for(calendar: Calendar, *, online_followers: object = None, posts: object = None, now: datetime | None = None) -> HourScores:
+    """The best hour scores we have for the account (insights, then its own posts, then priors)."""
+    return best_scores(online_followers=online_followers, posts=posts, timezone=calendar.timezone, now=now)
+
+
+def peak_time_for(calendar: Calendar, start: datetime, days: int, scores: HourScores | None = None) -> PeakTime:
+    """A ``peak_time`` for :func:`expand`: the best free hour per day, clear of quiet hours and the fixed slots."""
+    scores = scores or scores_for(calendar, now=start)
+    # The fixed ("HH:MM") slots of the window are what peak slots keep their distance from.
+    sentinel = time(0, 0)
+    fixed = [slot.utc for slot in expand(calendar, start - timedelta(days=1), start + timedelta(days=days + 1), peak_time=lambda _day: sentinel) if not slot.peak]
+    planner = PeakPlanner(scores=scores, timezone=calendar.timezone, quiet_hours=calendar.quiet_hour_range(), min_gap_hours=calendar.min_gap_hours)
+    return planner.as_peak_time(fixed)

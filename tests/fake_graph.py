@@ -1,0 +1,406 @@
+"""A local fake of the Instagram Graph API's publishing endpoints, served over real HTTP.
+
+``FakeGraph`` runs a ``ThreadingHTTPServer`` on 127.0.0.1 (a free port) with in-memory
+state: containers that finish after a configurable number of status polls, the
+account's media, the publishing quota. Faults are queued per endpoint and consumed
+one per request: HTTP errors, Meta error JSON, dropped connections, slow answers,
+and "the server did the work but the answer was lost". Every request is recorded.
+
+Endpoints (``/<version>/...``), named for fault queues and ``calls()``:
+
+=========  ===============================================
+quota      GET  /{ig-user-id}/content_publishing_limit
+create     POST /{ig-user-id}/media
+publish    POST /{ig-user-id}/media_publish
+list       GET  /{ig-user-id}/media
+container  GET  /{container-id}?fields=status_code,status
+media      GET  /{media-id}?fields=...
+=========  ===============================================
+
+Use it as a context manager::
+
+    with FakeGraph() as graph:
+        publisher = GraphPublisher(api_base=graph.base_url, access_token=graph.access_token, ...)
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+ENDPOINTS = ("quota", "create", "publish", "list", "container", "media")
+
+
+def graph_time(when: datetime) -> str:
+    """Instagram's timestamp format: second resolution, ``+0000``."""
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One injected misbehaviour, consumed by the next request to its endpoint."""
+
+    kind: str                          # "respond" | "drop" | "hang" | "lost_response" | "slow_response"
+    status: int = 500
+    body: Any = None
+    headers: tuple[tuple[str, str], ...] = ()
+    seconds: float = 0.0
+
+    @classmethod
+    def http(cls, status: int, *, body: Any = None, headers: dict[str, str] | None = None) -> Fault:
+        """Answer with this status (and body) instead of handling the request."""
+        return cls("respond", status=status, body=body, headers=tuple((headers or {}).items()))
+
+    @classmethod
+    def graph_error(cls, code: int, message: str, *, subcode: int | None = None, error_type: str = "OAuthException",
+                    status: int = 400, headers: dict[str, str] | None = None, user_msg: str | None = None) -> Fault:
+        """Answer with Meta's error JSON instead of handling the request."""
+        error: dict[str, Any] = {"message": message, "type": error_type, "code": code, "fbtrace_id": "AbCdEfFakeTrace"}
+        if subcode is not None:
+            error["error_subcode"] = subcode
+        if user_msg is not None:
+            error["error_user_msg"] = user_msg
+        return cls("respond", status=status, body={"error": error}, headers=tuple((headers or {}).items()))
+
+    @classmethod
+    def drop(cls) -> Fault:
+        """Close the connection without handling the request or answering."""
+        return cls("drop")
+
+    @classmethod
+    def hang(cls, seconds: float) -> Fault:
+        """Wait (past the client's timeout), then handle the request; the answer goes nowhere."""
+        return cls("hang", seconds=seconds)
+
+    @classmethod
+    def lost_response(cls) -> Fault:
+        """Handle the request (state changes), then close the connection without answering."""
+        return cls("lost_response")
+
+    @classmethod
+    def slow_response(cls, seconds: float) -> Fault:
+        """Handle the request at once, but answer only after ``seconds`` (past the client's timeout)."""
+        return cls("slow_response", seconds=seconds)
+
+
+@dataclass
+class Container:
+    id: str
+    params: dict[str, str]
+    created_at: datetime
+    polls_left: int
+    outcome: str                       # what it becomes after polls_left IN_PROGRESS answers
+    status_text: str
+    status_code: str = "IN_PROGRESS"
+    media_id: str | None = None
+
+
+@dataclass
+class Media:
+    id: str
+    caption: str
+    timestamp: datetime
+    permalink: str
+    container_id: str | None           # None for media that existed before the test
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    method: str
+    path: str
+    endpoint: str
+    params: dict[str, str]             # query and form fields, access_token included
+    token_in_query: bool
+
+
+class FakeGraph:
+    """In-memory Instagram Graph API for one professional account, over real local HTTP."""
+
+    def __init__(self, *, access_token: str = "EAAGfake-SECRET-token-0123456789", ig_user_id: str = "17841400000000001",
+                 api_version: str = "v21.0", quota_total: int = 100, quota_usage: int = 0, polls_to_finish: int = 1,
+                 accept_ai_label: bool = True):
+        self.access_token = access_token
+        self.ig_user_id = ig_user_id
+        self.api_version = api_version
+        self.quota_total = quota_total
+        self.quota_usage = quota_usage
+        self.polls_to_finish = polls_to_finish
+        self.accept_ai_label = accept_ai_label
+        self.token_valid = True
+        self.containers: dict[str, Container] = {}
+        self.media: dict[str, Media] = {}
+        self.requests: list[Recorded] = []
+        self._faults: dict[str, deque[Fault]] = {name: deque() for name in ENDPOINTS}
+        self._next_containers: deque[tuple[int | None, str, str]] = deque()
+        self._ids = itertools.count(1)
+        self._lock = threading.RLock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> FakeGraph:
+        fake = self
+
+        class Handler(_Handler):
+            graph = fake
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._server.block_on_close = False
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True, name="fake-graph")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeGraph:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "FakeGraph is not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # -- test controls --------------------------------------------------------------------------
+
+    def add_fault(self, endpoint: str, *faults: Fault) -> None:
+        """Queue faults for ``endpoint``; each request to it consumes one."""
+        if endpoint not in self._faults:
+            raise ValueError(f"endpoint {endpoint!r}: not one of {', '.join(ENDPOINTS)}")
+        with self._lock:
+            self._faults[endpoint].extend(faults)
+
+    def pending_faults(self, endpoint: str) -> int:
+        with self._lock:
+            return len(self._faults[endpoint])
+
+    def next_container(self, *, polls: int | None = None, outcome: str = "FINISHED", status_text: str = "") -> None:
+        """How the next created container behaves: IN_PROGRESS for ``polls`` status reads, then ``outcome``."""
+        if outcome not in ("FINISHED", "ERROR", "EXPIRED"):
+            raise ValueError(f"outcome {outcome!r}: use FINISHED, ERROR or EXPIRED")
+        with self._lock:
+            self._next_containers.append((polls, outcome, status_text))
+
+    def add_existing_media(self, caption: str, *, age: timedelta) -> Media:
+        """A post that was on the account before the test (published ``age`` ago)."""
+        with self._lock:
+            media = self._new_media(caption, datetime.now(timezone.utc) - age, container_id=None)
+            return media
+
+    def calls(self, endpoint: str) -> list[Recorded]:
+        with self._lock:
+            return [recorded for recorded in self.requests if recorded.endpoint == endpoint]
+
+    def published(self, caption: str | None = None) -> list[Media]:
+        """Media published through this fake (not the pre-existing ones), optionally with this caption."""
+        with self._lock:
+            return [m for m in self.media.values() if m.container_id is not None and (caption is None or m.caption == caption)]
+
+    # -- state changes (called by the handler, under the lock) --------------------------------
+
+    def _new_id(self, prefix: str) -> str:
+        return f"{prefix}{next(self._ids):06d}"
+
+    def _new_media(self, caption: str, when: datetime, *, container_id: str | None, params: dict[str, str] | None = None) -> Media:
+        media_id = self._new_id("1800000000")
+        media = Media(id=media_id, caption=caption, timestamp=when, permalink=f"https://www.instagram.com/reel/FAKE{media_id}/",
+                      container_id=container_id, params=dict(params or {}))
+        self.media[media_id] = media
+        return media
+
+    def _create_container(self, params: dict[str, str]) -> Container:
+        polls, outcome, status_text = self._next_containers.popleft() if self._next_containers else (None, "FINISHED", "")
+        container = Container(
+            id=self._new_id("1790000000"), params=dict(params), created_at=datetime.now(timezone.utc),
+            polls_left=self.polls_to_finish if polls is None else polls, outcome=outcome,
+            status_text=status_text or {"FINISHED": "Finished: Media has been uploaded and it is ready to be published.",
+                                         "ERROR": "Error: Media upload has failed with error code 2207026",
+                                         "EXPIRED": "Expired: the container was not published within 24 hours."}[outcome],
+        )
+        self.containers[container.id] = container
+        return container
+
+    def _read_status(self, container: Container) -> Container:
+        if container.status_code == "IN_PROGRESS":
+            if container.polls_left > 0:
+                container.polls_left -= 1
+            else:
+                container.status_code = container.outcome
+        return container
+
+
+class _Handler(BaseHTTPRequestHandler):
+    graph: FakeGraph
+    server_version = "FakeGraph/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:   # noqa: A002 - the base class's name
+        pass
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def _handle(self, method: str) -> None:
+        graph = self.graph
+        url = urlsplit(self.path)
+        query = {key: values[-1] for key, values in parse_qs(url.query, keep_blank_values=True).items()}
+        form: dict[str, str] = {}
+        if method == "POST":
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length).decode("utf-8") if length else ""
+            form = {key: values[-1] for key, values in parse_qs(raw, keep_blank_values=True).items()}
+        params = {**query, **form}
+        parts = [part for part in url.path.split("/") if part]
+        endpoint = self._endpoint(method, parts)
+        with graph._lock:
+            graph.requests.append(Recorded(method, url.path, endpoint, params, "access_token" in query))
+            fault = graph._faults[endpoint].popleft() if endpoint in graph._faults and graph._faults[endpoint] else None
+
+        if fault is not None and fault.kind == "drop":
+            self.close_connection = True
+            return
+        if fault is not None and fault.kind == "respond":
+            self._send(fault.status, fault.body, dict(fault.headers))
+            return
+        if fault is not None and fault.kind == "hang":
+            time.sleep(fault.seconds)
+
+        status, body = self._route(method, parts, endpoint, params)
+
+        if fault is not None and fault.kind == "lost_response":
+            self.close_connection = True
+            return
+        if fault is not None and fault.kind == "slow_response":
+            time.sleep(fault.seconds)
+        self._send(status, body)
+
+    def _endpoint(self, method: str, parts: list[str]) -> str:
+        graph = self.graph
+        if len(parts) == 3 and parts[1] == graph.ig_user_id:
+            return {("GET", "content_publishing_limit"): "quota", ("POST", "media"): "create",
+                    ("POST", "media_publish"): "publish", ("GET", "media"): "list"}.get((method, parts[2]), "unknown")
+        if len(parts) == 2 and method == "GET":
+            with graph._lock:
+                return "container" if parts[1] in graph.containers else "media"
+        return "unknown"
+
+    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        payload = (body if isinstance(body, (bytes, bytearray)) else json.dumps(body if body is not None else {"error": {"message": "An unknown error occurred", "type": "OAuthException", "code": 1}}).encode())
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=UTF-8")
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass   # the client gave up (its timeout); that is the point of slow faults
+
+    @staticmethod
+    def _error(code: int, message: str, *, subcode: int | None = None, status: int = 400, error_type: str = "OAuthException") -> tuple[int, dict[str, Any]]:
+        error: dict[str, Any] = {"message": message, "type": error_type, "code": code, "fbtrace_id": "AbCdEfFakeTrace"}
+        if subcode is not None:
+            error["error_subcode"] = subcode
+        return status, {"error": error}
+
+    # -- the API ----------------------------------------------------------------------------------
+
+    def _route(self, method: str, parts: list[str], endpoint: str, params: dict[str, str]) -> tuple[int, Any]:
+        graph = self.graph
+        if not parts or parts[0] != graph.api_version:
+            return self._error(2635, f"(#2635) Unknown API version {parts[0] if parts else ''!r} in this fake", status=400)
+        if params.get("access_token") != graph.access_token or not graph.token_valid:
+            return self._error(190, "Error validating access token: Session has expired.", subcode=463, status=400)
+        with graph._lock:
+            if endpoint == "quota":
+                return 200, {"data": [{"quota_usage": graph.quota_usage, "config": {"quota_total": graph.quota_total, "quota_duration": 86400}}]}
+            if endpoint == "create":
+                return self._create(params)
+            if endpoint == "publish":
+                return self._publish(params)
+            if endpoint == "list":
+                return self._list(params)
+            if endpoint == "container":
+                container = graph._read_status(graph.containers[parts[1]])
+                return 200, self._fields({"id": container.id, "status_code": container.status_code, "status": container.status_text}, params)
+            if endpoint == "media" and parts[1] in graph.media:
+                return 200, self._fields(self._media_json(graph.media[parts[1]]), params)
+        return self._error(100, f"Unsupported {method.lower()} request. Object with ID '{parts[-1]}' does not exist, cannot be loaded "
+                                "due to missing permissions, or does not support this operation", subcode=33)
+
+    def _create(self, params: dict[str, str]) -> tuple[int, Any]:
+        graph = self.graph
+        if "is_ai_generated" in params and not graph.accept_ai_label:
+            return self._error(100, "(#100) Param is_ai_generated is not a valid parameter", error_type="OAuthException")
+        if params.get("media_type") != "REELS" or not params.get("video_url"):
+            return self._error(100, "(#100) The parameter video_url is required for media_type REELS")
+        container = graph._create_container({key: value for key, value in params.items() if key != "access_token"})
+        return 200, {"id": container.id}
+
+    def _publish(self, params: dict[str, str]) -> tuple[int, Any]:
+        graph = self.graph
+        container = graph.containers.get(params.get("creation_id", ""))
+        if container is None:
+            return self._error(24, "The requested resource does not exist", subcode=2207006)
+        if container.status_code == "EXPIRED":
+            return self._error(-2, "The media you are trying to access has expired. Please try to upload again.", subcode=2207020)
+        if container.status_code == "PUBLISHED":
+            return self._error(-1, "Media has already been published", subcode=2207032)   # the real wording is unknown
+        if container.status_code != "FINISHED":
+            return self._error(9007, "Media ID is not available", subcode=2207027)
+        if graph.quota_usage >= graph.quota_total:
+            return self._error(9, "Application request limit reached", subcode=2207042, status=400)
+        graph.quota_usage += 1
+        media = graph._new_media(container.params.get("caption", ""), datetime.now(timezone.utc), container_id=container.id, params=container.params)
+        container.status_code = "PUBLISHED"
+        container.status_text = "Published: Media has been successfully published."
+        container.media_id = media.id
+        return 200, {"id": media.id}
+
+    def _list(self, params: dict[str, str]) -> tuple[int, Any]:
+        graph = self.graph
+        ordered = sorted(graph.media.values(), key=lambda m: (m.timestamp, m.id), reverse=True)
+        start = int(params.get("after") or 0)
+        limit = int(params.get("limit") or 25)
+        page = ordered[start:start + limit]
+        body: dict[str, Any] = {"data": [self._fields(self._media_json(m), params) for m in page]}
+        if page:
+            body["paging"] = {"cursors": {"before": str(start), "after": str(start + len(page))}}
+            if start + len(page) < len(ordered):
+                # Like Meta's, the next-page URL carries the access token: clients must not print it.
+                body["paging"]["next"] = (f"{graph.base_url}/{graph.api_version}/{graph.ig_user_id}/media?fields={params.get('fields', '')}"
+                                          f"&limit={limit}&after={start + len(page)}&access_token={graph.access_token}")
+        return 200, body
+
+    @staticmethod
+    def _media_json(media: Media) -> dict[str, Any]:
+        return {"id": media.id, "caption": media.caption, "timestamp": graph_time(media.timestamp), "permalink": media.permalink,
+                "media_type": "VIDEO", "media_product_type": "REELS"}
+
+    @staticmethod
+    def _fields(record: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
+        wanted = {name.strip() for name in params.get("fields", "").split(",") if name.strip()}
+        return {key: value for key, value in record.items() if key == "id" or not wanted or key in wanted}
