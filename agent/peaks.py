@@ -22,3 +22,23 @@ def peak_time_for(calendar: Calendar, start: datetime, days: int, scores: HourSc
     fixed = [slot.utc for slot in expand(calendar, start - timedelta(days=1), start + timedelta(days=days + 1), peak_time=lambda _day: sentinel) if not slot.peak]
     planner = PeakPlanner(scores=scores, timezone=calendar.timezone, quiet_hours=calendar.quiet_hour_range(), min_gap_hours=calendar.min_gap_hours)
     return planner.as_peak_time(fixed)
+
+
+def next_good_time(calendar: Calendar, now: datetime, *, taken: list[datetime] | None = None, scores: HourScores | None = None) -> datetime:
+    """The next best free hour from ``now`` on (for a reel whose own time passed while ReelTwin was down)."""
+    from zoneinfo import ZoneInfo
+
+    from agent.content_calendar.planner import local_to_utc
+
+    zone = ZoneInfo(calendar.timezone)
+    scores = scores or scores_for(calendar, now=now)
+    planner = PeakPlanner(scores=scores, timezone=calendar.timezone, quiet_hours=calendar.quiet_hour_range(), min_gap_hours=calendar.min_gap_hours)
+    fixed = [slot.utc for slot in expand(calendar, now - timedelta(days=1), now + timedelta(days=4), peak_time=lambda _day: time(0, 0)) if not slot.peak]
+    taken = fixed + list(taken or [])
+    today = now.astimezone(zone).date()
+    for offset in range(4):
+        day = today + timedelta(days=offset)
+        local, _note = local_to_utc(day, planner.best_time(day, taken), zone)
+        if local > now + timedelta(minutes=10):
+            return local.astimezone(now.tzinfo)
+    return now

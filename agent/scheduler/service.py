@@ -140,9 +140,19 @@ class Service:
 
         if self.stopping.is_set():
             return SweepResult("publish", "stopping")
+        from agent.db.models import Creator, Reel
+        from agent.peaks import next_good_time
+
         publisher = make_publisher(self.settings)
+        calendars = {loaded.calendar.handle: loaded.calendar for loaded in self._calendars()}
+        now = utcnow()
         with open_session(self.settings.database_url, migrate=False) as session:
-            outcomes = publish_due(session, self.settings, publisher=publisher, worker=self.worker, now=utcnow())
+            def next_time(reel_id: int) -> datetime:
+                creator = session.get(Creator, session.get(Reel, reel_id).creator_id)
+                calendar = calendars.get(creator.handle) if creator else None
+                return next_good_time(calendar, now) if calendar else now
+
+            outcomes = publish_due(session, self.settings, publisher=publisher, worker=self.worker, now=now, next_time=next_time)
         counts: dict[str, int] = {}
         for outcome in outcomes:
             counts[outcome.result] = counts.get(outcome.result, 0) + 1

@@ -6,7 +6,6 @@ Create Date: 2026-11-21 16:14:31.205037
 """
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel
 import agent.db.models
 
 
