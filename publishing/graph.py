@@ -35,9 +35,9 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -122,7 +122,7 @@ def _parse_time(value: object) -> datetime | None:
             parsed = parse(value)
         except ValueError:
             continue
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return None
 
 
@@ -174,7 +174,7 @@ class GraphPublisher:
         if self._owns_client:
             self._client.close()
 
-    def __enter__(self) -> GraphPublisher:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -227,7 +227,7 @@ class GraphPublisher:
         if container_id is None:
             if not request.video_path.is_file():
                 raise PublishRefused(f"video {str(request.video_path)!r}: no such file; render the reel again")
-            remember("container_requested_at", datetime.now(timezone.utc).isoformat())
+            remember("container_requested_at", datetime.now(UTC).isoformat())
             container_id = self._create_container(request)
             remember("container", container_id)   # stored before the first poll: a crash from here on resumes it
 
@@ -241,7 +241,7 @@ class GraphPublisher:
         except (PublishRetryable, PublishRefused) as error:
             # The reel is out; a missing permalink is no reason to fail (or retry) the publish.
             logger.warning("media %s published, but its permalink could not be read: %s", media_id, error)
-            return PublishResult(media_id=media_id, permalink=None, published_at=datetime.now(timezone.utc), backend=self.name)
+            return PublishResult(media_id=media_id, permalink=None, published_at=datetime.now(UTC), backend=self.name)
 
     # -- steps --------------------------------------------------------------------------------
 
@@ -346,7 +346,7 @@ class GraphPublisher:
         return PublishResult(
             media_id=str(media.get("id") or media_id),
             permalink=media.get("permalink") or None,
-            published_at=_parse_time(media.get("timestamp")) or datetime.now(timezone.utc),
+            published_at=_parse_time(media.get("timestamp")) or datetime.now(UTC),
             backend=self.name,
             already_published=already_published,
         )
@@ -369,14 +369,16 @@ class GraphPublisher:
                     return self._result(item, container_id, already_published=True)
                 when = _parse_time(item.get("timestamp"))
                 if _fold_caption(item.get("caption")) == caption and (not_before is None or (when is not None and when >= not_before)):
-                    candidates.append((when or datetime.max.replace(tzinfo=timezone.utc), item))
-            oldest = min((_parse_time(item.get("timestamp")) for item in page), default=None, key=lambda when: when or datetime.max.replace(tzinfo=timezone.utc))
-            after = ((body.get("paging") or {}).get("cursors") or {}).get("after")
-            if not page or not after or (not_before is not None and oldest is not None and oldest < not_before):
+                    candidates.append((when or datetime.max.replace(tzinfo=UTC), item))
+            oldest = min((_parse_time(item.get("timestamp")) for item in page), default=None, key=lambda when: when or datetime.max.replace(tzinfo=UTC))
+            paging = body.get("paging") or {}
+            after = (paging.get("cursors") or {}).get("after")
+            # Meta leaves out paging.next on the last page; its presence is all we use of it.
+            if not page or not after or not paging.get("next") or (not_before is not None and oldest is not None and oldest < not_before):
                 break
         if candidates:
             # The earliest match after our request: a later identical caption would be a second reel.
-            when, item = min(candidates, key=lambda pair: pair[0])
+            _, item = min(candidates, key=lambda pair: pair[0])
             logger.info("container %s was already published as media %s", container_id, item.get("id"))
             return self._result(item, str(item.get("id")), already_published=True)
         raise PublishRefused(

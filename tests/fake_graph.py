@@ -31,9 +31,9 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 ENDPOINTS = ("quota", "create", "publish", "list", "container", "media")
@@ -41,7 +41,7 @@ ENDPOINTS = ("quota", "create", "publish", "list", "container", "media")
 
 def graph_time(when: datetime) -> str:
     """Instagram's timestamp format: second resolution, ``+0000``."""
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ class FakeGraph:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> FakeGraph:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -202,7 +202,7 @@ class FakeGraph:
     def add_existing_media(self, caption: str, *, age: timedelta) -> Media:
         """A post that was on the account before the test (published ``age`` ago)."""
         with self._lock:
-            media = self._new_media(caption, datetime.now(timezone.utc) - age, container_id=None)
+            media = self._new_media(caption, datetime.now(UTC) - age, container_id=None)
             return media
 
     def calls(self, endpoint: str) -> list[Recorded]:
@@ -229,7 +229,7 @@ class FakeGraph:
     def _create_container(self, params: dict[str, str]) -> Container:
         polls, outcome, status_text = self._next_containers.popleft() if self._next_containers else (None, "FINISHED", "")
         container = Container(
-            id=self._new_id("1790000000"), params=dict(params), created_at=datetime.now(timezone.utc),
+            id=self._new_id("1790000000"), params=dict(params), created_at=datetime.now(UTC),
             polls_left=self.polls_to_finish if polls is None else polls, outcome=outcome,
             status_text=status_text or {"FINISHED": "Finished: Media has been uploaded and it is ready to be published.",
                                          "ERROR": "Error: Media upload has failed with error code 2207026",
@@ -251,7 +251,7 @@ class _Handler(BaseHTTPRequestHandler):
     graph: FakeGraph
     server_version = "FakeGraph/1.0"
 
-    def log_message(self, format: str, *args: Any) -> None:   # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def do_GET(self) -> None:
@@ -276,7 +276,7 @@ class _Handler(BaseHTTPRequestHandler):
         endpoint = self._endpoint(method, parts)
         with graph._lock:
             graph.requests.append(Recorded(method, url.path, endpoint, params, "access_token" in query))
-            fault = graph._faults[endpoint].popleft() if endpoint in graph._faults and graph._faults[endpoint] else None
+            fault = graph._faults[endpoint].popleft() if graph._faults.get(endpoint) else None
 
         if fault is not None and fault.kind == "drop":
             self.close_connection = True
@@ -374,7 +374,7 @@ class _Handler(BaseHTTPRequestHandler):
         if graph.quota_usage >= graph.quota_total:
             return self._error(9, "Application request limit reached", subcode=2207042, status=400)
         graph.quota_usage += 1
-        media = graph._new_media(container.params.get("caption", ""), datetime.now(timezone.utc), container_id=container.id, params=container.params)
+        media = graph._new_media(container.params.get("caption", ""), datetime.now(UTC), container_id=container.id, params=container.params)
         container.status_code = "PUBLISHED"
         container.status_text = "Published: Media has been successfully published."
         container.media_id = media.id

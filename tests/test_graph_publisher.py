@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import time
@@ -23,10 +24,11 @@ from publishing.base import (
     QuotaExceeded,
 )
 from publishing.graph import GraphPublisher
-from tests.fake_graph import Fault, FakeGraph
+from tests.fake_graph import FakeGraph, Fault
 
-CLIENT_TIMEOUT_S = 0.25
-SLOW_S = 0.6            # a fake answer this late is past the client's timeout
+CLIENT_TIMEOUT_S = 5.0         # generous: a loaded CI machine must not turn ordinary calls into timeouts
+SHORT_TIMEOUT_S = 0.3          # only where a test wants a timeout
+SLOW_S = 0.8                   # a fake answer this late is past SHORT_TIMEOUT_S
 
 
 class SimulatedCrash(BaseException):
@@ -205,7 +207,7 @@ def test_polling_backs_off_to_a_minute_and_times_out_retryably_then_resumes(grap
     intervals = sleep.calls
     assert intervals[:4] == [5, 7.5, 11.25, 16.875]
     assert max(intervals) == 60
-    assert all(later >= earlier for earlier, later in zip(intervals, intervals[1:-1]))
+    assert all(later >= earlier for earlier, later in itertools.pairwise(intervals[:-1]))
     assert sum(intervals) == pytest.approx(600)
     assert_no_token(graph, caught.value)
     # The next attempt waits on the same container instead of uploading again.
@@ -274,7 +276,7 @@ def test_temporary_failures_are_retryable_and_the_retry_publishes_once(graph: Fa
     graph.add_fault(endpoint, fault)
     stored: dict[str, str] = {}
     with pytest.raises(PublishRetryable) as caught:
-        publish_collecting(make_publisher(graph), make_request(video), stored)
+        publish_collecting(make_publisher(graph, timeout_s=SHORT_TIMEOUT_S if fault.kind == "hang" else CLIENT_TIMEOUT_S), make_request(video), stored)
     assert not isinstance(caught.value, QuotaExceeded)
     assert caught.value.retry_after_s == retry_after_s
     assert_no_token(graph, caught.value, repr(caught.value))
@@ -339,6 +341,20 @@ def test_a_published_container_whose_post_is_gone_is_not_uploaded_again(graph: F
     assert len(graph.calls("create")) == 1 and len(graph.calls("publish")) == 1
 
 
+def test_the_lookup_pages_through_recent_media_by_cursor(graph: FakeGraph, video: Path) -> None:
+    graph.add_fault("publish", Fault.lost_response())
+    stored: dict[str, str] = {}
+    with pytest.raises(PublishRetryable):
+        publish_collecting(make_publisher(graph), make_request(video), stored)
+    for minute in range(1, 61):   # the creator posted a lot by hand since: ours is on the second page
+        graph.add_existing_media(f"posted by hand {minute}", age=-timedelta(minutes=minute))
+    found = make_publisher(graph).find_published(make_request(video), stored)
+    assert found is not None and found.already_published
+    assert [m.id for m in graph.published()] == [found.media_id]
+    first, second = graph.calls("list")
+    assert "after" not in first.params and second.params["after"] == "50"
+
+
 def test_missing_video_is_refused_before_any_upload(graph: FakeGraph, tmp_path: Path) -> None:
     with pytest.raises(PublishRefused, match="render the reel again"):
         make_publisher(graph).publish(make_request(tmp_path / "gone.mp4"), {}, lambda _: None)
@@ -350,6 +366,8 @@ def test_the_token_never_reaches_the_logs(graph: FakeGraph, video: Path, caplog:
     graph.add_fault("publish", Fault.lost_response())
     graph.add_fault("quota", Fault.graph_error(2, "Service temporarily unavailable", status=500))
     stored: dict[str, str] = {}
+    # Another test may have run `configure_logging`, which quiets httpx: listen to it explicitly.
+    caplog.set_level(logging.DEBUG, logger="httpx")
     with caplog.at_level(logging.DEBUG):
         for _ in range(4):
             try:
@@ -439,7 +457,8 @@ def test_exactly_one_post_per_reel_whatever_fails(video: Path, fault_point: str,
         for index in range(rng.randint(0, 70)):
             graph.add_existing_media(f"older post {index}", age=timedelta(days=30, hours=index))
         sleep = RecordingSleep()
-        publisher = make_publisher(graph, sleep)
+        slow_faults = ("publish answer too late", "publish processed late")
+        publisher = make_publisher(graph, sleep, timeout_s=SHORT_TIMEOUT_S if fault_point in slow_faults else CLIENT_TIMEOUT_S)
         other, _ = run_like_the_caller(publisher, make_request(video, key="other", caption="Another reel entirely"), {}, crash_stage=None)
 
         crash_stage = None

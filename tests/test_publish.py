@@ -179,3 +179,48 @@ def test_a_reel_missed_beyond_the_grace_window_is_moved_and_recorded(session, pr
     note = session.execute(select(ReelEvent).where(ReelEvent.reel_id == missed).order_by(ReelEvent.id.desc())).scalars().first()
     assert "not running" in note.reason
     assert _state(session, future).status == ReelStatus.RENDERED
+
+
+# -- the Graph API publisher through the whole exactly-once path (local fake Graph server) --------
+
+@pytest.mark.parametrize("fault", [None, "lost", "crash after container"])
+def test_graph_publishing_through_the_database_is_exactly_once(session, project, fault: str | None) -> None:
+    from fake_graph import Fault, FakeGraph
+
+    from publishing.graph import GraphPublisher
+    from publishing.hosting import MediaHost
+
+    _project, settings, video = project
+    reel_id = _rendered_reel(session, video)
+    with FakeGraph() as graph:
+        host = MediaHost(base_url="https://reels.example.test/public", secret="media-secret-0123", root=settings.data_dir)
+
+        def publisher(crash: bool = False) -> GraphPublisher:
+            def on_sleep(_seconds: float) -> None:
+                if crash:
+                    raise Crash()
+
+            return GraphPublisher(ig_user_id=graph.ig_user_id, access_token=graph.access_token, media_url_for=host.url_for,
+                                  api_base=graph.base_url, api_version=graph.api_version, timeout_s=2, sleep=on_sleep)
+
+        if fault == "lost":
+            graph.add_fault("publish", Fault.lost_response())
+            first = publish_reel(session, settings, reel_id, publisher=publisher(), worker="w1")
+            assert first.result == "retry later"
+            [outcome] = publish_due(session, settings, publisher=publisher(), worker="w2", now=utcnow() + timedelta(hours=1))
+            assert outcome.result == "already published"
+        elif fault == "crash after container":
+            with pytest.raises(Crash):  # dies while waiting for the container, after its id was stored
+                publish_reel(session, settings, reel_id, publisher=publisher(crash=True), worker="w1")
+            session.rollback()
+            assert "container" in _state(session, reel_id).publish_state
+            [outcome] = publish_due(session, settings, publisher=publisher(), worker="w2", now=utcnow() + LEASE + timedelta(minutes=1))
+            assert outcome.result == "published"
+            assert len(graph.calls("create")) == 1  # the stored container was reused, not created again
+        else:
+            assert publish_reel(session, settings, reel_id, publisher=publisher(), worker="w1").result == "published"
+        reel = _state(session, reel_id)
+        assert reel.status == ReelStatus.PUBLISHED and reel.media_id
+        assert len(graph.published()) == 1
+        [create] = graph.calls("create")[-1:]
+        assert "public/" in str(create) and graph.access_token not in (reel.last_error or "")
