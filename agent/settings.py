@@ -147,6 +147,7 @@ class SchedulerSettings(_Section):
     backoff_base_s: int = Field(60, ge=1)
     backoff_cap_s: int = Field(3600, ge=1)
     webhook_url: SecretStr | None = None
+    public_web_url: str | None = None                 # e.g. https://reels.example.com — links in notifications
 
 
 class WebSettings(_Section):

@@ -53,6 +53,10 @@ class Service:
         self._reported_problems: dict[Path, tuple[str, ...]] = {}
         # slot or reel -> (failures so far, not before): a slot the model keeps failing is retried with backoff
         self._draft_backoff: dict[str, tuple[int, datetime]] = {}
+        from agent.notify import Notifier
+
+        scheduler = settings.scheduler
+        self.notifier = Notifier(scheduler.webhook_url.get_secret_value() if scheduler.webhook_url else None, web_base=scheduler.public_web_url)
         open_session(settings.database_url).close()  # migrate once, up front
 
     # -- sweeps ---------------------------------------------------------------
@@ -130,8 +134,12 @@ class Service:
                         self._draft_backoff.pop(key, None)
         drafted = [o for o in outcomes if o.result in ("drafted", "redrafted")]
         failed = [o for o in outcomes if o.result == "failed"]
+        by_handle: dict[str, list[int]] = {}
         for outcome in drafted:
             log.info("@%s: reel %s %s for %s, waiting for approval", outcome.handle, outcome.reel_id, outcome.result, outcome.slot_id or "ad hoc")
+            by_handle.setdefault(outcome.handle, []).append(outcome.reel_id)
+        for handle, reel_ids in by_handle.items():
+            self.notifier.drafts_waiting(handle, reel_ids)
         return SweepResult("draft", f"{len(drafted)} drafted, {len(failed)} failed")
 
     def sweep_publish(self) -> SweepResult:
@@ -153,6 +161,14 @@ class Service:
                 return next_good_time(calendar, now) if calendar else now
 
             outcomes = publish_due(session, self.settings, publisher=publisher, worker=self.worker, now=now, next_time=next_time)
+            for outcome in outcomes:
+                if outcome.result in ("published", "failed"):
+                    reel = session.get(Reel, outcome.reel_id)
+                    creator = session.get(Creator, reel.creator_id)
+                    if outcome.result == "published":
+                        self.notifier.published(outcome.reel_id, creator.handle, outcome.permalink)
+                    else:
+                        self.notifier.failed(outcome.reel_id, creator.handle, outcome.detail)
         counts: dict[str, int] = {}
         for outcome in outcomes:
             counts[outcome.result] = counts.get(outcome.result, 0) + 1
