@@ -22,8 +22,8 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def reeltwin(cwd: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+def reeltwin(cwd: Path, *args: str, timeout: float = 120, **extra_env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*REELTWIN, *args], cwd=cwd, env=clean_env(**extra_env), stdin=subprocess.DEVNULL,
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=timeout,
     )

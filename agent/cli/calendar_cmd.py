@@ -73,7 +73,7 @@ def show(
 ) -> None:
     """Plan and show the upcoming slots, in local time and UTC. Templates (example.yaml) are previewed, never saved."""
     from agent.content_calendar import planner
-    from agent.content_calendar.loader import calendar_files, display_path, load_calendar
+    from agent.content_calendar.loader import calendar_files, display_path, load_all
     from agent.db.models import utcnow
 
     files = _files(ctx, paths, include_templates=False)
@@ -85,15 +85,7 @@ def show(
         preview_only = True
         if not as_json:
             err.print(f"[yellow]no calendar/<handle>.yaml yet: previewing {', '.join(display_path(p) for p in files)} (not saved).[/] Copy it to calendar/<handle>.yaml to plan for real.")
-    calendars: list["LoadedCalendar"] = []
-    problems: list[str] = []
-    for path in files:
-        try:
-            calendars.append(load_calendar(path))
-        except CalendarError as error:
-            problems.extend(error.problems)
-    if problems:
-        raise CalendarError(problems)
+    calendars: list["LoadedCalendar"] = load_all(files)
 
     now = utcnow()
     payload = []

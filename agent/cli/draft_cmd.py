@@ -23,21 +23,13 @@ def register(app: typer.Typer) -> None:
         """Draft every open slot in the next N days that has no live draft (run twice, draft once); redraft rejected reels from their feedback."""
         from dataclasses import asdict
 
-        from agent.content_calendar.loader import calendar_files, display_path, load_calendar
+        from agent.content_calendar.loader import calendar_files, display_path, load_all
         from agent.db.models import utcnow
         from agent.drafting.service import WorkItem, draft_all, find_work, open_provider
-        from agent.errors import CalendarError
 
         settings = ctx.obj.settings
         session = ctx.obj.session
-        loaded, problems = [], []
-        for path in calendar_files(settings.calendar_dir, include_templates=False):
-            try:
-                loaded.append(load_calendar(path))
-            except CalendarError as error:
-                problems.extend(error.problems)
-        if problems:
-            raise CalendarError(problems)
+        loaded = load_all(calendar_files(settings.calendar_dir, include_templates=False))
         if handle:
             loaded = [item for item in loaded if item.calendar.handle == handle.lstrip("@")]
             if not loaded:

@@ -19,10 +19,10 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
         """Show when the account's audience is most responsive (insights, own posts, or priors) and where slots land."""
-        from agent.content_calendar.loader import calendar_files, display_path, load_calendar
+        from agent.content_calendar.loader import calendar_files, display_path, load_all
         from agent.content_calendar.planner import preview
         from agent.db.models import utcnow
-        from agent.errors import AgentError, CalendarError
+        from agent.errors import AgentError
         from agent.peaks import peak_time_for, scores_for
         from publishing.peak_times import heat_map_rows
 
@@ -30,14 +30,7 @@ def register(app: typer.Typer) -> None:
         files = calendar_files(settings.calendar_dir, include_templates=False) or calendar_files(settings.calendar_dir, include_templates=True)
         if not files:
             raise AgentError("no calendar files; run `reeltwin init`")
-        problems, loaded = [], []
-        for path in files:
-            try:
-                loaded.append(load_calendar(path))
-            except CalendarError as error:
-                problems.extend(error.problems)
-        if problems:
-            raise CalendarError(problems)
+        loaded = load_all(files)
         now = utcnow()
         payload = []
         for item in loaded:

@@ -79,6 +79,19 @@ def load_calendar(path: Path, *, base: Path | None = None) -> LoadedCalendar:
     return parse_calendar(text, path, shown)
 
 
+def load_all(paths: list[Path], *, base: Path | None = None) -> list[LoadedCalendar]:
+    """Load every file; raise one :class:`CalendarError` listing the problems of all of them."""
+    loaded, problems = [], []
+    for path in paths:
+        try:
+            loaded.append(load_calendar(path, base=base))
+        except CalendarError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise CalendarError(problems)
+    return loaded
+
+
 def parse_calendar(text: str, path: Path, shown: str | None = None) -> LoadedCalendar:
     shown = shown or str(path)
     try:
