@@ -9,14 +9,17 @@ from agent.content_calendar.schema import Calendar
 from publishing.peak_times import HourScores, PeakPlanner, best_scores
 
 
-def scores_for(calendar: Calendar, *, online_followers: object = None, posts: object = None, now: datetime | None = None) -> HourScores:
-    """The best hour scores we have for the account (insights, then its own posts, then priors)."""
-    return best_scores(online_followers=online_followers, posts=posts, timezone=calendar.timezone, now=now)
+def scores_for(calendar: Calendar, *, audience: dict | None = None, now: datetime | None = None) -> HourScores:
+    """The best hour scores we have for the account: its ``online_followers`` insight, then its own posts'
+    engagement by hour, then priors (``audience`` is what :func:`agent.insights.refresh_audience` stored)."""
+    audience = audience or {}
+    posts = [(datetime.fromisoformat(when), float(value)) for when, value in audience.get("posts") or []]
+    return best_scores(online_followers=audience.get("online_followers"), posts=posts or None, timezone=calendar.timezone, now=now)
 
 
-def peak_time_for(calendar: Calendar, start: datetime, days: int, scores: HourScores | None = None) -> PeakTime:
+def peak_time_for(calendar: Calendar, start: datetime, days: int, scores: HourScores | None = None, *, audience: dict | None = None) -> PeakTime:
     """A ``peak_time`` for :func:`expand`: the best free hour per day, clear of quiet hours and the fixed slots."""
-    scores = scores or scores_for(calendar, now=start)
+    scores = scores or scores_for(calendar, audience=audience, now=start)
     # The fixed ("HH:MM") slots of the window are what peak slots keep their distance from.
     sentinel = time(0, 0)
     fixed = [slot.utc for slot in expand(calendar, start - timedelta(days=1), start + timedelta(days=days + 1), peak_time=lambda _day: sentinel) if not slot.peak]
@@ -24,14 +27,15 @@ def peak_time_for(calendar: Calendar, start: datetime, days: int, scores: HourSc
     return planner.as_peak_time(fixed)
 
 
-def next_good_time(calendar: Calendar, now: datetime, *, taken: list[datetime] | None = None, scores: HourScores | None = None) -> datetime:
+def next_good_time(calendar: Calendar, now: datetime, *, taken: list[datetime] | None = None, scores: HourScores | None = None,
+                   audience: dict | None = None) -> datetime:
     """The next best free hour from ``now`` on (for a reel whose own time passed while ReelTwin was down)."""
     from zoneinfo import ZoneInfo
 
     from agent.content_calendar.planner import local_to_utc
 
     zone = ZoneInfo(calendar.timezone)
-    scores = scores or scores_for(calendar, now=now)
+    scores = scores or scores_for(calendar, audience=audience, now=now)
     planner = PeakPlanner(scores=scores, timezone=calendar.timezone, quiet_hours=calendar.quiet_hour_range(), min_gap_hours=calendar.min_gap_hours)
     fixed = [slot.utc for slot in expand(calendar, now - timedelta(days=1), now + timedelta(days=4), peak_time=lambda _day: time(0, 0)) if not slot.peak]
     taken = fixed + list(taken or [])

@@ -63,7 +63,7 @@ def make_publisher(settings: Settings) -> Publisher:
 
         host = MediaHost(base_url=publishing.media_base_url, secret=settings.web.secret_key.get_secret_value() if settings.web.secret_key else "", root=settings.data_dir)
         return GraphPublisher(ig_user_id=publishing.graph_ig_user_id, access_token=publishing.graph_access_token.get_secret_value(),
-                              media_url_for=host.url_for, api_version=publishing.graph_api_version)
+                              media_url_for=host.url_for, api_version=publishing.graph_api_version, api_base=publishing.graph_api_base)
     raise AgentError(f"publishing.backend {publishing.backend!r} is not available yet; use outbox or graph")
 
 

@@ -133,6 +133,7 @@ class PublishingSettings(_Section):
     graph_ig_user_id: str | None = None
     graph_access_token: SecretStr | None = None
     graph_api_version: str = "v21.0"
+    graph_api_base: str = "https://graph.facebook.com"   # configurable so tests can point it at a local server
     media_base_url: str | None = None
     instagrapi_username: str | None = None
     instagrapi_password: SecretStr | None = None

@@ -387,6 +387,24 @@ class GraphPublisher:
             "check the account and mark the reel published by hand"
         )
 
+    # -- audience (for the peak-time model) ---------------------------------------------------------
+
+    def fetch_audience(self, *, posts: int = 50) -> dict[str, Any]:
+        """The ``online_followers`` insight (None where Instagram has none, e.g. under 100 followers) and the
+        recent posts' engagement as ``[[timestamp, likes + 2 × comments], ...]`` for :mod:`publishing.peak_times`."""
+        online: Any = None
+        try:
+            online = self._call("GET", f"{self.ig_user_id}/insights", {"metric": "online_followers", "period": "lifetime"}, action="read audience insights")
+        except PublishRefused as error:  # no insight for this account: the next source will do
+            logger.info("no online_followers insight: %s", error)
+        body = self._call("GET", f"{self.ig_user_id}/media", {"fields": "id,timestamp,like_count,comments_count", "limit": str(posts)}, action="read recent posts")
+        recent = []
+        for item in body.get("data") or []:
+            when = _parse_time(item.get("timestamp")) if isinstance(item, dict) else None
+            if when is not None:
+                recent.append([when.isoformat(), float(item.get("like_count") or 0) + 2.0 * float(item.get("comments_count") or 0)])
+        return {"online_followers": online, "posts": recent}
+
     def _container_error_message(self, container_id: str, status_text: str) -> str:
         match = _SUBCODE_IN_TEXT.search(status_text or "")
         fix = MEDIA_FIXES.get(int(match.group(1))) if match else None

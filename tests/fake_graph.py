@@ -36,7 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
-ENDPOINTS = ("quota", "create", "publish", "list", "container", "media")
+ENDPOINTS = ("quota", "create", "publish", "list", "container", "media", "insights")
 
 
 def graph_time(when: datetime) -> str:
@@ -111,6 +111,8 @@ class Media:
     permalink: str
     container_id: str | None           # None for media that existed before the test
     params: dict[str, str] = field(default_factory=dict)
+    like_count: int = 0
+    comments_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ class FakeGraph:
         self.polls_to_finish = polls_to_finish
         self.accept_ai_label = accept_ai_label
         self.token_valid = True
+        self.online_followers: list[dict[str, Any]] | None = None   # the insight's "values"; None: not enough followers
         self.containers: dict[str, Container] = {}
         self.media: dict[str, Media] = {}
         self.requests: list[Recorded] = []
@@ -199,10 +202,11 @@ class FakeGraph:
         with self._lock:
             self._next_containers.append((polls, outcome, status_text))
 
-    def add_existing_media(self, caption: str, *, age: timedelta) -> Media:
-        """A post that was on the account before the test (published ``age`` ago)."""
+    def add_existing_media(self, caption: str, *, age: timedelta, likes: int = 0, comments: int = 0, at: datetime | None = None) -> Media:
+        """A post that was on the account before the test (published ``age`` ago, or ``at``)."""
         with self._lock:
-            media = self._new_media(caption, datetime.now(UTC) - age, container_id=None)
+            media = self._new_media(caption, at or datetime.now(UTC) - age, container_id=None)
+            media.like_count, media.comments_count = likes, comments
             return media
 
     def calls(self, endpoint: str) -> list[Recorded]:
@@ -300,7 +304,7 @@ class _Handler(BaseHTTPRequestHandler):
         graph = self.graph
         if len(parts) == 3 and parts[1] == graph.ig_user_id:
             return {("GET", "content_publishing_limit"): "quota", ("POST", "media"): "create",
-                    ("POST", "media_publish"): "publish", ("GET", "media"): "list"}.get((method, parts[2]), "unknown")
+                    ("POST", "media_publish"): "publish", ("GET", "media"): "list", ("GET", "insights"): "insights"}.get((method, parts[2]), "unknown")
         if len(parts) == 2 and method == "GET":
             with graph._lock:
                 return "container" if parts[1] in graph.containers else "media"
@@ -343,6 +347,13 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._publish(params)
             if endpoint == "list":
                 return self._list(params)
+            if endpoint == "insights":
+                if params.get("metric") != "online_followers":
+                    return self._error(100, "(#100) metric must be one of the supported metrics")
+                if graph.online_followers is None:
+                    return self._error(10, "(#10) Not enough followers to show insights")
+                return 200, {"data": [{"name": "online_followers", "period": "lifetime", "values": graph.online_followers,
+                                       "title": "Online followers", "id": f"{graph.ig_user_id}/insights/online_followers/lifetime"}]}
             if endpoint == "container":
                 container = graph._read_status(graph.containers[parts[1]])
                 return 200, self._fields({"id": container.id, "status_code": container.status_code, "status": container.status_text}, params)
@@ -398,7 +409,7 @@ class _Handler(BaseHTTPRequestHandler):
     @staticmethod
     def _media_json(media: Media) -> dict[str, Any]:
         return {"id": media.id, "caption": media.caption, "timestamp": graph_time(media.timestamp), "permalink": media.permalink,
-                "media_type": "VIDEO", "media_product_type": "REELS"}
+                "media_type": "VIDEO", "media_product_type": "REELS", "like_count": media.like_count, "comments_count": media.comments_count}
 
     @staticmethod
     def _fields(record: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:

@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
         payload = []
         for item in loaded:
             calendar = item.calendar
-            scores = scores_for(calendar, now=now)
+            scores = scores_for(calendar, audience=_stored_audience(ctx, calendar.handle), now=now)
             slots = preview(calendar, now, days, peak_time=peak_time_for(calendar, now, days, scores))
             payload.append({
                 "handle": calendar.handle, "file": display_path(item.path), "timezone": calendar.timezone,
@@ -60,3 +60,13 @@ def register(app: typer.Typer) -> None:
             for slot in entry["slots"]:
                 mark = "[magenta]peak →[/]" if slot["peak"] else "fixed "
                 out.print(f"  {mark} {slot['local_time'][:16].replace('T', ' ')}  {slot['pillar'] or ''}")
+
+
+def _stored_audience(ctx: typer.Context, handle: str) -> dict | None:
+    """What the daily insights sweep stored for this creator (none for templates or a fresh project)."""
+    from sqlalchemy import select
+
+    from agent.db.models import Creator
+
+    creator = ctx.obj.session.execute(select(Creator).where(Creator.handle == handle)).scalar_one_or_none()
+    return creator.audience if creator is not None else None

@@ -245,12 +245,12 @@ def sync_plan(
     skipped with the reason recorded. Past slots are history and never touched.
     """
     now = now or utcnow()
+    report = SyncReport(handle=calendar.handle)
+    creator = upsert_creator(session, calendar, path)
     if peak_time is None:
         from agent.peaks import peak_time_for
 
-        peak_time = peak_time_for(calendar, now, days)
-    report = SyncReport(handle=calendar.handle)
-    creator = upsert_creator(session, calendar, path)
+        peak_time = peak_time_for(calendar, now, days, audience=creator.audience)
     end = now + timedelta(days=days)
     planned = expand(calendar, now, end, peak_time=peak_time)
 

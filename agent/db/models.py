@@ -51,6 +51,7 @@ class Creator(SQLModel, table=True):
     persona: dict = _json(default_factory=dict)
     calendar_path: str | None = None
     reel_length_s: int = 30
+    audience: dict = _json(default_factory=dict)  # {"fetched_at", "online_followers", "posts"} from Instagram, for peak times
     created_at: datetime = _time(default_factory=utcnow)
     updated_at: datetime = _time(default_factory=utcnow)
 

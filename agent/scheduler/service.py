@@ -53,6 +53,7 @@ class Service:
         self._reported_problems: dict[Path, tuple[str, ...]] = {}
         # slot or reel -> (failures so far, not before): a slot the model keeps failing is retried with backoff
         self._draft_backoff: dict[str, tuple[int, datetime]] = {}
+        self._insights_at: datetime | None = None
         from agent.notify import Notifier
 
         scheduler = settings.scheduler
@@ -158,7 +159,7 @@ class Service:
             def next_time(reel_id: int) -> datetime:
                 creator = session.get(Creator, session.get(Reel, reel_id).creator_id)
                 calendar = calendars.get(creator.handle) if creator else None
-                return next_good_time(calendar, now) if calendar else now
+                return next_good_time(calendar, now, audience=creator.audience) if calendar else now
 
             outcomes = publish_due(session, self.settings, publisher=publisher, worker=self.worker, now=now, next_time=next_time)
             for outcome in outcomes:
@@ -174,9 +175,21 @@ class Service:
             counts[outcome.result] = counts.get(outcome.result, 0) + 1
         return SweepResult("publish", ", ".join(f"{n} {result}" for result, n in sorted(counts.items())) or "nothing due")
 
+    def sweep_insights(self) -> SweepResult:
+        """Once a day: the audience's online hours and the own posts' engagement, for peak times."""
+        from agent.insights import refresh_audience
+
+        now = utcnow()
+        if self._insights_at is not None and now - self._insights_at < timedelta(hours=24):
+            return SweepResult("insights", "fresh")
+        with open_session(self.settings.database_url, migrate=False) as session:
+            stored = refresh_audience(session, self.settings, [loaded.calendar for loaded in self._calendars()])
+        self._insights_at = now
+        return SweepResult("insights", "; ".join(f"@{h}: {what}" for h, what in stored.items()) or "no insights for this publisher")
+
     def sweeps(self) -> list[tuple[str, Callable[[], SweepResult]]]:
         drafting = [("draft", self.sweep_draft)] if self.settings.scheduler.draft_ahead else []
-        return [("plan", self.sweep_plan), *drafting, ("policies", self.sweep_policies), ("publish", self.sweep_publish)]
+        return [("insights", self.sweep_insights), ("plan", self.sweep_plan), *drafting, ("policies", self.sweep_policies), ("publish", self.sweep_publish)]
 
     def _guarded(self, name: str, sweep: Callable[[], SweepResult]) -> Callable[[], None]:
         def run() -> None:
