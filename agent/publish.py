@@ -177,11 +177,11 @@ def due_reels(session: Session, now: datetime, grace: timedelta) -> tuple[list[i
 
 
 def reschedule_missed(session: Session, reel_id: int, *, when: datetime, actor: str) -> None:
-    """Move a reel whose time passed (the service was down) to ``when``, and say so in its history."""
+    """Move a reel whose time passed (the service was down, or it was approved late) to ``when``, and say so in its history."""
     reel = session.get(Reel, reel_id)
     session.execute(update(Reel).where(Reel.id == reel_id, Reel.status == ReelStatus.RENDERED).values(publish_at=when, updated_at=utcnow()))
     session.add(ReelEvent(reel_id=reel_id, from_status=str(reel.status), to_status=str(reel.status), actor=actor,
-                          reason=f"its time passed while ReelTwin was not running; moved to {when.isoformat()}"))
+                          reason=f"its time passed before it could be published (ReelTwin not running, or approved late); moved to {when.isoformat()}"))
     session.commit()
 
 

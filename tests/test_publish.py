@@ -177,7 +177,7 @@ def test_a_reel_missed_beyond_the_grace_window_is_moved_and_recorded(session, pr
     assert [o.reel_id for o in outcomes] == [late]
     assert _state(session, missed).status == ReelStatus.RENDERED and abs(_state(session, missed).publish_at - new_time) < timedelta(seconds=1)
     note = session.execute(select(ReelEvent).where(ReelEvent.reel_id == missed).order_by(ReelEvent.id.desc())).scalars().first()
-    assert "not running" in note.reason
+    assert "moved to" in note.reason and "not running" in note.reason
     assert _state(session, future).status == ReelStatus.RENDERED
 
 

@@ -44,8 +44,9 @@ def _work_key(item) -> str:  # noqa: ANN001 - a drafting WorkItem
 
 
 class Service:
-    def __init__(self, settings: Settings, project_dir: Path, *, serve_web: bool = False):
+    def __init__(self, settings: Settings, project_dir: Path, *, serve_web: bool = False, clock: Callable[[], datetime] = utcnow):
         self.serve_web = serve_web
+        self.clock = clock  # injectable: tests run a week in seconds
         self.settings = settings
         self.project_dir = project_dir
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -83,7 +84,7 @@ class Service:
         with open_session(self.settings.database_url, migrate=False) as session:
             for loaded in self._calendars():
                 try:
-                    report = sync_plan(session, loaded.calendar, now=utcnow(), days=days, path=display_path(loaded.path, self.project_dir), actor=f"planner:{self.worker}")
+                    report = sync_plan(session, loaded.calendar, now=self.clock(), days=days, path=display_path(loaded.path, self.project_dir), actor=f"planner:{self.worker}")
                 except IntegrityError:
                     session.rollback()  # another process planned the same slot first; the next sweep converges
                     log.info("@%s: another process planned at the same moment; retrying next sweep", loaded.calendar.handle)
@@ -98,7 +99,7 @@ class Service:
         with open_session(self.settings.database_url, migrate=False) as session:
             for loaded in self._calendars():
                 lead = timedelta(hours=self.settings.scheduler.render_lead_hours)
-                report = apply_approval_policy(session, loaded.calendar, now=utcnow(), render_lead=lead)
+                report = apply_approval_policy(session, loaded.calendar, now=self.clock(), render_lead=lead)
                 approved, skipped = approved + len(report.approved), skipped + len(report.skipped)
                 for reel_id in report.approved:
                     log.info("@%s: reel %d approved by the calendar's auto_after_hours policy", report.handle, reel_id)
@@ -113,7 +114,7 @@ class Service:
         with open_session(self.settings.database_url, migrate=False) as session:
             calendars = self._calendars()
             paths = {loaded.calendar.handle: display_path(loaded.path, self.project_dir) for loaded in calendars}
-            now = utcnow()
+            now = self.clock()
             work = find_work(session, [loaded.calendar for loaded in calendars], now=now, days=self.settings.drafting.lead_days, paths=paths)
             work = [item for item in work if self._draft_backoff.get(_work_key(item), (0, now))[1] <= now]
             if not work or self.stopping.is_set():
@@ -129,7 +130,7 @@ class Service:
                     if outcome.result == "failed":
                         failures = self._draft_backoff.get(key, (0, now))[0] + 1
                         wait = min(self.settings.scheduler.backoff_base_s * 2 ** (failures - 1), self.settings.scheduler.backoff_cap_s)
-                        self._draft_backoff[key] = (failures, utcnow() + timedelta(seconds=wait))
+                        self._draft_backoff[key] = (failures, self.clock() + timedelta(seconds=wait))
                         log.warning("@%s %s: drafting failed %d time(s); next try in %d s: %s", outcome.handle, key, failures, wait, outcome.error)
                     else:
                         self._draft_backoff.pop(key, None)
@@ -154,7 +155,7 @@ class Service:
 
         publisher = make_publisher(self.settings)
         calendars = {loaded.calendar.handle: loaded.calendar for loaded in self._calendars()}
-        now = utcnow()
+        now = self.clock()
         with open_session(self.settings.database_url, migrate=False) as session:
             def next_time(reel_id: int) -> datetime:
                 creator = session.get(Creator, session.get(Reel, reel_id).creator_id)
@@ -179,7 +180,7 @@ class Service:
         """Once a day: the audience's online hours and the own posts' engagement, for peak times."""
         from agent.insights import refresh_audience
 
-        now = utcnow()
+        now = self.clock()
         if self._insights_at is not None and now - self._insights_at < timedelta(hours=24):
             return SweepResult("insights", "fresh")
         with open_session(self.settings.database_url, migrate=False) as session:
@@ -234,7 +235,7 @@ class Service:
             timezone="UTC",
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": interval},
         )
-        now = utcnow()
+        now = self.clock()
         for offset, (name, sweep) in enumerate(self.sweeps()):
             # Staggered first runs: the plan exists before the policies look at it.
             scheduler.add_job(self._guarded(name, sweep), "interval", seconds=interval, id=name, name=name, next_run_time=now + timedelta(seconds=offset))
