@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
-EXTRAS ?= dev,local
+EXTRAS ?= dev,local,instagram
 # Debian packages: ffmpeg for the media stages, fonts for captions, chromium for
 # the web UI's browser tests.
 APT_PACKAGES ?= ffmpeg fonts-noto-color-emoji chromium
@@ -20,7 +20,7 @@ help:
 	@echo "make demo    set up, then run the main job (offline)"
 	@echo "make test    set up, then run the test suite"
 	@echo "make bench   set up, then run the benchmarks in bench/"
-	@echo "make install set up .venv only (EXTRAS=dev,local by default)"
+	@echo "make install set up .venv only (EXTRAS=dev,local,instagram by default)"
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

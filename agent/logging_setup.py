@@ -52,5 +52,5 @@ def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     handler.addFilter(RedactSecrets(secrets))
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("alembic", "httpx", "httpx2", "apscheduler"):
+    for noisy in ("alembic", "httpx", "httpx2", "apscheduler", "instagrapi", "public_request", "private_request"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

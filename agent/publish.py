@@ -64,7 +64,22 @@ def make_publisher(settings: Settings) -> Publisher:
         host = MediaHost(base_url=publishing.media_base_url, secret=settings.web.secret_key.get_secret_value() if settings.web.secret_key else "", root=settings.data_dir)
         return GraphPublisher(ig_user_id=publishing.graph_ig_user_id, access_token=publishing.graph_access_token.get_secret_value(),
                               media_url_for=host.url_for, api_version=publishing.graph_api_version, api_base=publishing.graph_api_base)
-    raise AgentError(f"publishing.backend {publishing.backend!r} is not available yet; use outbox or graph")
+    if publishing.backend == "instagrapi":
+        if not publishing.instagrapi_username:
+            raise AgentError("publishing.backend is instagrapi but publishing.instagrapi_username is not set; then run `reeltwin instagram login`")
+        try:
+            from publishing.instagrapi_publisher import InstagrapiPublisher, session_file_for
+        except ImportError:
+            raise AgentError("the instagrapi publisher needs the instagram extra: pip install 'reeltwin[instagram]'") from None
+        from publishing import PublishError
+
+        try:
+            session_file = session_file_for(settings.data_dir, publishing.instagrapi_username)
+        except PublishError as error:
+            raise AgentError(f"publishing.instagrapi_username: {error}") from None
+        password = publishing.instagrapi_password.get_secret_value() if publishing.instagrapi_password else None
+        return InstagrapiPublisher(username=publishing.instagrapi_username, session_file=session_file, password=password)
+    raise AgentError(f"publishing.backend {publishing.backend!r} is unknown; use outbox, graph or instagrapi")
 
 
 def full_caption(reel: Reel) -> str:

@@ -217,7 +217,7 @@ class InstagrapiPublisher:
         if resume.get("media"):
             return PublishResult(
                 media_id=str(resume["media"]), permalink=resume.get("permalink") or None,
-                published_at=_parse_time(resume.get("published_at")) or _parse_time(resume.get("uploading")) or self._clock(),
+                published_at=_parse_time(resume.get("uploading")) or self._clock(),
                 backend=self.name, already_published=True,
             )
         uploading = resume.get("uploading")
@@ -291,13 +291,13 @@ class InstagrapiPublisher:
             raise LoginRequired(f"Instagram account {self.username!r}: no password given; run `{LOGIN_COMMAND} --username {self.username}` on a terminal")
         client = self._new_client(challenge_code=challenge_code)
         self._load_session(client)   # keeps the device identity Instagram already knows: fewer challenges
-        self._call(lambda: self._login(client, verification_code), action="log in")
+        self._call(lambda: self._login(client, verification_code), action="log in", retried=False)
         user_id = getattr(client, "user_id", None)
         if not user_id:
             raise PublishRetryable(f"Instagram account {self.username!r}: the login returned no user id; try `{LOGIN_COMMAND}` again")
         self._save_session(client, strict=True)
         self._client = client
-        logger.info("logged in to Instagram as %r (user id %s); session saved", self.username, user_id)
+        logger.debug("logged in to Instagram as %r (user id %s); session saved", self.username, user_id)
         return str(user_id)
 
     def check_session(self, *, online: bool = True) -> SessionState:
@@ -317,11 +317,11 @@ class InstagrapiPublisher:
         if not online:
             return SessionState(**state, exists=True, valid=None, user_id=user_id, detail="not checked with Instagram")
         try:
-            self._call(client.account_info, action="check the session")
+            self._call(client.account_info, action="check the session", retried=False)
         except LoginRequired as error:
             return SessionState(**state, exists=True, valid=False, user_id=user_id, detail=str(error))
         except (PublishRetryable, PublishRefused) as error:
-            return SessionState(**state, exists=True, valid=None, user_id=user_id, detail=f"cannot check it now: {error}")
+            return SessionState(**state, exists=True, valid=None, user_id=user_id, detail=str(error))
         self._save_session(client, strict=False)
         self._client = client
         return SessionState(**state, exists=True, valid=True, user_id=user_id, detail="Instagram accepts it")
@@ -400,7 +400,7 @@ class InstagrapiPublisher:
             raise LoginRequired(f"Instagram account {self.username!r}: the saved session holds no login; run `{LOGIN_COMMAND} --username {self.username}`")
         else:
             # One light call before uploading: an expired session fails here, before anything is sent.
-            self._call(client.account_info, action="check the session")
+            self._call(client.account_info, action="check the session before uploading")
         self._client = client
         return client
 
@@ -410,7 +410,10 @@ class InstagrapiPublisher:
         temporary: str | None = None
         try:
             if not target.parent.exists():
-                target.parent.mkdir(mode=SESSION_DIR_MODE, parents=True, exist_ok=True)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.chmod(target.parent, SESSION_DIR_MODE)
+            elif strict and target.parent.stat().st_mode & 0o077:
+                os.chmod(target.parent, SESSION_DIR_MODE)   # a login tightens the sessions folder: only its owner gets in
             handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)  # mode 0600
             os.close(handle)
             client.dump_settings(Path(temporary))
@@ -439,7 +442,7 @@ class InstagrapiPublisher:
         caption = _fold_caption(request.caption)
         # Reels first (a reel kept off the profile grid is only there), then posts, which also list reels.
         for lister in (client.user_clips, client.user_medias):
-            medias = self._call(lambda: lister(user_id, amount=RECENT_MEDIA_AMOUNT), action="list recent reels")
+            medias = self._call(lambda lister=lister: lister(user_id, amount=RECENT_MEDIA_AMOUNT), action="list recent reels")
             candidates = []
             for media in medias or []:
                 taken_at = _parse_time(getattr(media, "taken_at", None))
@@ -475,14 +478,19 @@ class InstagrapiPublisher:
             text = text.replace(secret, "***")
         return text
 
-    def _call(self, function: Callable[[], Any], *, action: str, uploading: bool = False) -> Any:
-        """Run one instagrapi call; its exceptions leave as ours (without the instagrapi traceback chained)."""
+    def _call(self, function: Callable[[], Any], *, action: str, uploading: bool = False, retried: bool = True) -> Any:
+        """Run one instagrapi call; its exceptions leave as ours (without the instagrapi traceback chained).
+
+        ``retried``: the caller (the publish sweep) tries again by itself after a temporary failure.
+        """
         try:
             return function()
         except Exception as error:
-            translated = self._translate(error, action=action, uploading=uploading)
+            translated = self._translate(error, action=action, uploading=uploading, retried=retried)
             if translated is None:
                 raise
+        if isinstance(translated, LoginRequired):
+            self._client = None   # the next call loads the session file again (a new `reeltwin instagram login` may have saved one)
         raise translated from None
 
     def _detail(self, error: BaseException) -> str:
@@ -490,7 +498,7 @@ class InstagrapiPublisher:
         text = " ".join(self._redact(text).split())
         return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
 
-    def _translate(self, error: Exception, *, action: str, uploading: bool) -> Exception | None:
+    def _translate(self, error: Exception, *, action: str, uploading: bool, retried: bool = True) -> Exception | None:
         """instagrapi's (and requests') exceptions as ours, each naming the fix; None: not ours to translate."""
         import requests
 
@@ -500,7 +508,7 @@ class InstagrapiPublisher:
         name = type(error).__name__
         said = f"({name}: {self._detail(error)})"
         maybe_out = " (the next attempt checks whether the reel went out before uploading again)" if uploading else ""
-        again = "try again later" if action == "log in" else "will retry"
+        again = "will retry" if retried else "try again later"
 
         if isinstance(error, ig.TwoFactorRequired):
             return TwoFactorCodeRequired(f"{account}: Instagram asks for a two-factor code to log in; {login} on a terminal, or give it the TOTP secret")

@@ -224,3 +224,26 @@ def test_graph_publishing_through_the_database_is_exactly_once(session, project,
         assert len(graph.published()) == 1
         [create] = graph.calls("create")[-1:]
         assert "public/" in str(create) and graph.access_token not in (reel.last_error or "")
+
+
+def test_make_publisher_picks_and_checks_the_configured_backend(tmp_path: Path) -> None:
+    from agent.errors import AgentError
+    from agent.publish import make_publisher
+    from publishing.graph import GraphPublisher
+    from publishing.instagrapi_publisher import InstagrapiPublisher
+
+    def settings_with(toml: str):  # noqa: ANN202
+        (tmp_path / "config").mkdir(exist_ok=True)
+        (tmp_path / "config" / "settings.toml").write_text(toml, encoding="utf-8")
+        return load_settings(tmp_path).settings
+
+    assert isinstance(make_publisher(settings_with("")), OutboxPublisher)
+    with pytest.raises(AgentError, match="graph_ig_user_id, publishing.graph_access_token, publishing.media_base_url"):
+        make_publisher(settings_with('[publishing]\nbackend = "graph"\n'))
+    graph = make_publisher(settings_with('[publishing]\nbackend = "graph"\ngraph_ig_user_id = "1784"\nmedia_base_url = "https://x.example/public"\n'
+                                         'graph_access_token = "EAAG-token-value"\n[web]\nsecret_key = "a-web-secret-0123456789"\n'))
+    assert isinstance(graph, GraphPublisher)
+    with pytest.raises(AgentError, match="instagrapi_username is not set"):
+        make_publisher(settings_with('[publishing]\nbackend = "instagrapi"\n'))
+    insta = make_publisher(settings_with('[publishing]\nbackend = "instagrapi"\ninstagrapi_username = "your.handle"\n'))
+    assert isinstance(insta, InstagrapiPublisher)

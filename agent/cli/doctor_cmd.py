@@ -99,8 +99,15 @@ def _credentials(settings) -> list[Check]:  # noqa: ANN001
         missing = [name for name, value in (("graph_access_token", publishing.graph_access_token), ("graph_ig_user_id", publishing.graph_ig_user_id), ("media_base_url", publishing.media_base_url)) if not value]
         checks.append(Check("instagram credentials", "missing" if missing else "ok", "graph: " + (f"missing {', '.join(missing)}" if missing else "token and account set"), "set them in .env / config/settings.toml [publishing]"))
     elif publishing.backend == "instagrapi":
-        missing = [name for name, value in (("instagrapi_username", publishing.instagrapi_username), ("instagrapi_password", publishing.instagrapi_password)) if not value]
-        checks.append(Check("instagram credentials", "missing" if missing else "ok", "instagrapi: " + (f"missing {', '.join(missing)}" if missing else "login set"), "set them in .env / config/settings.toml [publishing]"))
+        if not publishing.instagrapi_username:
+            checks.append(Check("instagram credentials", "missing", "instagrapi: publishing.instagrapi_username is not set", "set it in config/settings.toml [publishing], then `reeltwin instagram login`"))
+        else:
+            from publishing.instagrapi_publisher import session_file_for
+
+            session = session_file_for(settings.data_dir, publishing.instagrapi_username)
+            ok = session.is_file()
+            checks.append(Check("instagram credentials", "ok" if ok else "missing", f"instagrapi: session {'saved' if ok else 'missing'} ({session})",
+                                f"reeltwin instagram login --username {publishing.instagrapi_username}"))
     else:
         checks.append(Check("instagram credentials", "ok", f"outbox (dry run into {settings.outbox_dir}); nothing is posted"))
     web = settings.web

@@ -48,7 +48,7 @@ def _session_file(settings: Any, username: str) -> Path:
         raise ValidationFailed(str(error)) from None
 
 
-def _publisher(settings: Any, username: str, *, password: str | None = None, totp_secret: str | None = None) -> "InstagrapiPublisher":
+def _publisher(settings: Any, username: str, *, password: str | None = None, totp_secret: str | None = None) -> InstagrapiPublisher:
     from publishing.instagrapi_publisher import InstagrapiPublisher
 
     return InstagrapiPublisher(username=username, session_file=_session_file(settings, username), password=password,
@@ -96,6 +96,7 @@ def login(
         password = _read_line("password")
     elif settings.publishing.instagrapi_password is not None:
         password = settings.publishing.instagrapi_password.get_secret_value()
+        out.print("using the password in publishing.instagrapi_password")
     elif terminal:
         password = getpass.getpass(f"Instagram password for {username}: ")
     else:
@@ -157,5 +158,7 @@ def status(
     who = f"{username} (user id {state.user_id})"
     if state.valid:
         out.print(f"Instagram session for {who}: valid; saved {saved} in {state.session_file}")
+    elif offline:
+        out.print(f"Instagram session for {who}: saved {saved} in {state.session_file}; not checked with Instagram (--offline)")
     else:
         out.print(f"Instagram session for {who}: saved {saved} in {state.session_file}; cannot check whether Instagram still accepts it: {state.detail}")
