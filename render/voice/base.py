@@ -1,0 +1,96 @@
+"""The voice stage's interface: what a backend takes and returns, its errors, and the registry of backends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from render import RenderError
+
+
+class VoiceError(RenderError):
+    """The voice stage failed on an input a user can fix: the message names the input and the fix."""
+
+
+@dataclass(frozen=True)
+class WordTiming:
+    word: str
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True)
+class PhonemeTiming:
+    phoneme: str          # IPA, as the synthesizer's phonemizer wrote it
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True)
+class Speech:
+    """A synthesized script: the WAV and, where the backend knows them, word and phoneme timings."""
+
+    path: Path
+    duration_s: float
+    sample_rate_hz: int
+    backend: str
+    words: tuple[WordTiming, ...] = ()
+    phonemes: tuple[PhonemeTiming, ...] = ()
+    #: "synthesizer" (exact, from the model), "estimated" (spread over each sentence's speech), or "none"
+    timings_source: str = "none"
+
+
+@dataclass(frozen=True)
+class VoiceProfileData:
+    """An enrolled voice as the stage sees it (the application stores it; this library never reads a database)."""
+
+    name: str
+    sample_path: Path                       # the canonical mono 16-bit copy
+    stats: Mapping[str, Any] = field(default_factory=dict)
+    artifacts: Mapping[str, Any] = field(default_factory=dict)   # per backend: e.g. {"piper-world": {...}, "xtts": {...}}
+
+
+@runtime_checkable
+class VoiceBackend(Protocol):
+    name: str
+
+    def enroll(self, profile: VoiceProfileData, workdir: Path) -> dict[str, Any]:
+        """Precompute what speaking in this voice needs (statistics, speaker latents); returns JSON-able artifacts."""
+
+    def speak(self, text: str, out_path: Path, *, profile: VoiceProfileData | None = None, language: str = "en") -> Speech:
+        """Say ``text`` (already normalized to speakable words) into ``out_path`` (WAV)."""
+
+
+_BACKENDS: dict[str, Callable[..., VoiceBackend]] = {}
+
+
+def register(name: str) -> Callable[[Callable[..., VoiceBackend]], Callable[..., VoiceBackend]]:
+    """Register a backend factory under ``name`` (tests register fakes the same way)."""
+
+    def decorator(factory: Callable[..., VoiceBackend]) -> Callable[..., VoiceBackend]:
+        _BACKENDS[name] = factory
+        return factory
+
+    return decorator
+
+
+def names() -> list[str]:
+    _load_builtin()
+    return sorted(_BACKENDS)
+
+
+def get(name: str, **config: Any) -> VoiceBackend:
+    """A configured backend by name; an unknown name lists the known ones."""
+    _load_builtin()
+    try:
+        factory = _BACKENDS[name]
+    except KeyError:
+        raise VoiceError(f"voice backend {name!r} is unknown; choose one of {', '.join(sorted(_BACKENDS))}") from None
+    return factory(**config)
+
+
+def _load_builtin() -> None:
+    # Importing a backend module registers it; heavy libraries load only when a backend is used.
+    from render.voice import piper_backend  # noqa: F401
