@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="With --once: print one JSON object."),
         web: bool = typer.Option(True, "--web/--no-web", help="Also serve the web approval queue (web.host:web.port)."),
     ) -> None:
-        """Plan slots, draft ahead and apply approval policies on a schedule, with the web UI, until SIGTERM/Ctrl-C."""
+        """Hands-off: plan slots, draft ahead, apply approval policies, publish due reels and serve the web UI, until SIGTERM/Ctrl-C."""
         from agent.scheduler.service import Service
 
         service = Service(ctx.obj.settings, ctx.obj.loaded.project_dir, serve_web=web and not once)
