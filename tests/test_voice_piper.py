@@ -55,3 +55,24 @@ def test_estimated_timings_follow_phoneme_weights() -> None:
 def test_other_languages_are_refused_clearly(tmp_path: Path) -> None:
     with pytest.raises(VoiceError, match="speaks English, not 'de'"):
         PiperBackend().speak("Hallo", tmp_path / "x.wav", language="de")
+
+
+def test_voice_say_command(tmp_path: Path) -> None:
+    import json
+
+    from cli_helpers import reeltwin
+
+    result = reeltwin(tmp_path, "voice", "say", "It costs $5.99 at 9:30, follow @alex.cooks!", "--out", str(tmp_path / "say.wav"), "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["backend"] == "piper" and payload["sample_rate_hz"] == 22050 and payload["duration_s"] > 2
+    spoken = [w["word"] for w in payload["words"]]
+    assert spoken[:4] == ["It", "costs", "five", "dollars"] and "cooks" in spoken
+    assert (tmp_path / "say.wav").stat().st_size > 40_000
+    for args, message in (
+        (["--out", str(tmp_path / "x.mp3")], "write a .wav file"),
+        (["--out", str(tmp_path / "y.wav"), "--voice", "alex"], "enrollment is not built yet"),
+        (["--out", str(tmp_path / "z.wav"), "--backend", "nope"], "unknown; choose one of"),
+    ):
+        bad = reeltwin(tmp_path, "voice", "say", "hello", *args)
+        assert bad.returncode == 2 and message in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
