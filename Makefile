@@ -40,7 +40,8 @@ $(UV): $(BIN)/python
 	$(BIN)/python -m pip install -q "uv>=0.5,<1"
 
 install: system-deps $(UV)
-	VIRTUAL_ENV=$(VENV) $(UV) pip install -q -e ".[$(EXTRAS)]"
+	@echo "installing ReelTwin and its dependencies (the first time compiles llama-cpp-python: about 8 minutes on 2 cores)"
+	VIRTUAL_ENV=$(VENV) $(UV) pip install -e ".[$(EXTRAS)]"
 
 # Until `reeltwin demo` lands, the main job plans and shows the example calendar.
 demo: install

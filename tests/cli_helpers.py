@@ -27,3 +27,18 @@ def reeltwin(cwd: Path, *args: str, timeout: float = 120, **extra_env: str) -> s
         [*REELTWIN, *args], cwd=cwd, env=clean_env(**extra_env), stdin=subprocess.DEVNULL,
         capture_output=True, text=True, timeout=timeout,
     )
+
+
+def make_test_video(path: Path) -> Path:
+    """A real one-second 108×192 MP4 with a tone, made by ffmpeg: what a rendered reel's file looks like to a publisher."""
+    import shutil
+
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        import imageio_ffmpeg
+
+        ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=navy:s=108x192:d=1", "-f", "lavfi", "-i", "sine=frequency=220:duration=1",
+                    "-shortest", "-pix_fmt", "yuv420p", str(path)], check=True)
+    return path

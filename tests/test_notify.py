@@ -5,12 +5,12 @@ from __future__ import annotations
 import http.server
 import json
 import shutil
-import subprocess
 import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from cli_helpers import make_test_video
 from sqlalchemy import select
 
 from agent.content_calendar.loader import load_calendar
@@ -64,9 +64,7 @@ def test_the_publish_sweep_notifies_published(db_url: str, tmp_path: Path, hook,
         f'[database]\nurl = "{db_url}"\n[scheduler]\ndraft_ahead = false\nwebhook_url = "{url}"\npublic_web_url = "https://reels.example.com"\n'
         '[web]\nsecret_key = "do-not-leak-this-secret"\n', encoding="utf-8")
     settings = load_settings(tmp_path).settings
-    video = settings.data_dir / "renders" / "reel.mp4"
-    video.parent.mkdir(parents=True)
-    subprocess.run([shutil.which("ffmpeg") or "ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=s=108x192:d=1", "-pix_fmt", "yuv420p", str(video)], check=True)
+    video = make_test_video(settings.data_dir / "renders" / "reel.mp4")
     calendar = load_calendar(tmp_path / "calendar" / "your.handle.yaml").calendar
     slot = sync_plan(session, calendar, now=utcnow(), days=14).slots[0]
     creator = session.execute(select(Creator)).scalar_one()

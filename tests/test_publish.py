@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from cli_helpers import make_test_video
 from sqlalchemy import select
 
 from agent.content_calendar.loader import load_calendar
@@ -31,15 +31,7 @@ class Crash(BaseException):
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        import imageio_ffmpeg
-
-        ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
-    path = tmp_path_factory.mktemp("media") / "reel.mp4"
-    subprocess.run([ffmpeg, "-v", "error", "-f", "lavfi", "-i", "color=c=navy:s=108x192:d=1", "-f", "lavfi", "-i", "sine=frequency=220:duration=1",
-                    "-shortest", "-pix_fmt", "yuv420p", str(path)], check=True)
-    return path
+    return make_test_video(tmp_path_factory.mktemp("media") / "reel.mp4")
 
 
 @pytest.fixture

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import http.server
 import json
-import shutil
-import subprocess
 import threading
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from cli_helpers import make_test_video
 from sqlalchemy import select
 
 from agent.db.models import Reel, ReelStatus, Slot, utcnow
@@ -60,9 +59,7 @@ def test_a_week_runs_hands_off(db_url: str, tmp_path: Path, session, llm_server:
         f'[database]\nurl = "{db_url}"\n[drafting]\nprovider = "openai"\nbase_url = "{llm_server}"\nmodel = "recorded"\nlead_days = 3\n'
         '[scheduler]\nrender_lead_hours = 4\npublish_grace_minutes = 120\n', encoding="utf-8")
     settings = load_settings(tmp_path).settings
-    video = settings.data_dir / "renders" / "reel.mp4"
-    video.parent.mkdir(parents=True)
-    subprocess.run([shutil.which("ffmpeg") or "ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=s=108x192:d=1", "-pix_fmt", "yuv420p", str(video)], check=True)
+    video = make_test_video(settings.data_dir / "renders" / "reel.mp4")
 
     # Start at the next local midnight: no slot falls inside the first hours, so every draft can be
     # approved by the policy and rendered before its slot (what a late approval does is tested in test_publish).

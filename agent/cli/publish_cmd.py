@@ -7,7 +7,7 @@ import socket
 
 import typer
 
-from agent.cli.context import out, print_json
+from agent.cli.context import err, out, print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -39,7 +39,10 @@ def register(app: typer.Typer) -> None:
                 out.print(f"reel {reel.id} ({reel.status}) via {payload['backend']}: {'would be published' if payload['would_publish'] else 'not rendered: nothing would be posted'}")
                 out.print(f"video: {payload['video']}\ncover: {payload['cover']}\nAI label: {payload['ai_label']}\ncaption:\n{payload['caption']}")
             return
-        outcome = publish_reel(session, settings, reel_id, publisher=make_publisher(settings), worker=f"cli:{socket.gethostname()}:{os.getpid()}")
+        publisher = make_publisher(settings)
+        # Instagram processes a reel for up to minutes before it can be published: show that something is happening.
+        with err.status(f"publishing reel {reel_id} via {publisher.name} (Instagram may take a few minutes to process it)…"):
+            outcome = publish_reel(session, settings, reel_id, publisher=publisher, worker=f"cli:{socket.gethostname()}:{os.getpid()}")
         if as_json:
             print_json({"reel_id": outcome.reel_id, "result": outcome.result, "detail": outcome.detail, "permalink": outcome.permalink})
         elif outcome.result in ("published", "already published"):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from agent.cli.context import out, print_json
+from agent.cli.context import err, out, print_json
 from agent.errors import AgentError
 
 app = typer.Typer(no_args_is_help=True, help="Speak scripts (and, soon, enroll the creator's voice).")
@@ -35,7 +35,8 @@ def say(
     try:
         speaker = base.get(backend)
         started = time.perf_counter()
-        speech = speaker.speak(text, out_path, language="en")
+        with err.status(f"speaking with {backend}…"):
+            speech = speaker.speak(text, out_path, language="en")
         seconds = time.perf_counter() - started
     except RenderError as error:
         raise AgentError(str(error)) from None
