@@ -1,0 +1,351 @@
+"""``check_reel``: measure a finished reel against the Reels spec and return every check's verdict."""
+
+from __future__ import annotations
+
+import logging
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from render.qa.caption_placement import outside_safe_area, read_caption_boxes
+from render.qa.media_probe import ANALYSIS_RATE_HZ, MediaInfo, decode_audio, find_tools, probe
+from render.qa.mp4_atoms import Mp4Structure, NotMp4, Track, read_structure
+from render.qa.report import Check, QAError, QAReport, ReelSpec
+
+logger = logging.getLogger(__name__)
+
+#: avcC profile_idc -> the name ffprobe prints
+_AVC_PROFILES = {66: "Baseline", 77: "Main", 88: "Extended", 100: "High", 110: "High 10", 122: "High 4:2:2", 244: "High 4:4:4 Predictive"}
+
+
+def _fps_text(rate: Fraction | None) -> str:
+    if rate is None:
+        return "?"
+    return str(rate.numerator) if rate.denominator == 1 else f"{float(rate):.3f}"
+
+
+def check_reel(
+    mp4_path: str | Path, *, sidecar: str | Path | None = None, expect: ReelSpec = ReelSpec(), lipsync: bool = True,
+) -> QAReport:
+    """Check the reel at ``mp4_path`` against ``expect``; ``sidecar`` is the captions JSON (safe-area check), ``lipsync=False``
+    skips the frame-by-frame face measurement. QAError when the file is missing or not a video at all."""
+    started = time.perf_counter()
+    path = Path(mp4_path)
+    if not path.is_file():
+        raise QAError(f"{str(path)!r} not found; give the path of a rendered reel (.mp4)")
+    if path.stat().st_size == 0:
+        raise QAError(f"{str(path)!r} is empty; render it again")
+    tools = find_tools()
+    info = probe(path, tools)
+    try:
+        structure: Mp4Structure | None = read_structure(path)
+        structure_problem = ""
+    except NotMp4 as error:
+        structure, structure_problem = None, str(error)
+
+    checks: list[Check] = []
+    figures: dict[str, object] = {}
+    checks += _container_checks(info, structure, structure_problem, expect)
+    checks += _video_checks(info, structure, expect)
+    audio_checks, loudness, samples = _audio_checks(path, info, structure, tools, expect)
+    checks += audio_checks
+    duration = info.duration_s
+    if duration is None and structure is not None and structure.tracks:
+        duration = max(track.duration_ticks / track.timescale for track in structure.tracks)
+    checks += _duration_checks(duration, expect)
+
+    lipsync_figures: dict[str, object] = {}
+    if lipsync:
+        lipsync_checks, lipsync_figures = _lipsync_checks(path, info, tools.ffmpeg, samples, expect)
+        checks += lipsync_checks
+    figures.update(lipsync_figures.pop("extra", {}))  # type: ignore[arg-type]
+    if sidecar is not None:
+        checks += _caption_checks(Path(sidecar), info, figures.get("mouth_box_px"), expect)  # type: ignore[arg-type]
+    figures["probe"] = info.source
+    return QAReport(
+        path=path, checks=tuple(checks), duration_s=round(duration, 3) if duration is not None else None,
+        loudness_lufs=loudness, seconds=time.perf_counter() - started, extra=figures, **lipsync_figures,  # type: ignore[arg-type]
+    )
+
+
+# --------------------------------------------------------------------------- container
+
+
+def _container_checks(info: MediaInfo, structure: Mp4Structure | None, problem: str, expect: ReelSpec) -> list[Check]:
+    checks = []
+    megabytes = info.size_bytes / 1024 / 1024
+    limit_mb = expect.max_size_bytes / 1024 / 1024
+    checks.append(Check(
+        "file_size", round(megabytes, 2), f"<= {limit_mb:.0f} MB", info.size_bytes <= expect.max_size_bytes, True,
+        "" if info.size_bytes <= expect.max_size_bytes else f"{megabytes:.0f} MB is over Instagram's {limit_mb:.0f} MB; shorten the reel or lower its bitrate",
+    ))
+    is_mp4 = structure is not None and "mp4" in info.format_names
+    brand = structure.major_brand if structure is not None else None
+    checks.append(Check(
+        "container", f"{','.join(info.format_names)} ({brand or 'no ftyp'})", "MP4", is_mp4, True,
+        "" if is_mp4 else f"not an MP4 ({problem or ','.join(info.format_names)}); render it again as .mp4",
+    ))
+    if structure is None:
+        checks.append(Check("faststart", None, "moov before mdat", False, True, "no MP4 atoms to read"))
+        return checks
+    moov, mdat = structure.first("moov"), structure.first("mdat")
+    order = " ".join(structure.kinds[:6])
+    if moov is None:
+        passed, message = False, "no moov atom (the file was not finished); render it again"
+    elif mdat is None and structure.fragmented:
+        passed, message = False, "fragmented MP4; write a plain MP4 with -movflags +faststart"
+    else:
+        passed = mdat is None or moov < mdat
+        message = "" if passed else "moov comes after mdat: the reel cannot start playing before it is fully downloaded; remux with ffmpeg -c copy -movflags +faststart"
+    checks.append(Check("faststart", order, "moov before mdat", passed, True, message))
+    return checks
+
+
+# --------------------------------------------------------------------------- video
+
+
+def _video_checks(info: MediaInfo, structure: Mp4Structure | None, expect: ReelSpec) -> list[Check]:
+    video = info.video
+    if video is None:
+        return [Check("video_codec", None, expect.video_codec, False, True, "no video stream")]
+    track = structure.track("vide") if structure is not None else None
+    checks = [Check(
+        "video_codec", video.codec, expect.video_codec, video.codec == expect.video_codec, True,
+        "" if video.codec == expect.video_codec else f"video is {video.codec}; encode it with libx264",
+    )]
+    profile = video.profile or (_AVC_PROFILES.get(track.avc_profile_idc) if track is not None and track.avc_profile_idc else None)
+    checks.append(Check(
+        "video_profile", profile, expect.video_profile, profile == expect.video_profile, True,
+        "" if profile == expect.video_profile else f"H.264 profile is {profile!r}; encode with -profile:v high (not -preset ultrafast, which forces Baseline)",
+    ))
+    checks.append(Check(
+        "pixel_format", video.pixel_format, expect.pixel_format, video.pixel_format == expect.pixel_format, True,
+        "" if video.pixel_format == expect.pixel_format else f"pixel format is {video.pixel_format!r}; encode with -pix_fmt yuv420p",
+    ))
+    size_ok = (video.width_px, video.height_px) == (expect.width_px, expect.height_px)
+    checks.append(Check(
+        "resolution", f"{video.width_px}x{video.height_px}", f"{expect.width_px}x{expect.height_px}", size_ok, True,
+        "" if size_ok else f"frame is {video.width_px}x{video.height_px}; render at {expect.width_px}x{expect.height_px} (9:16)",
+    ))
+    checks.append(_frame_rate_check(video.r_frame_rate, video.avg_frame_rate, track, expect))
+    if track is not None and len(track.decode_ticks):
+        checks += _gop_checks(track, expect)
+    return checks
+
+
+def _frame_rate_check(r_rate: Fraction | None, avg_rate: Fraction | None, track: Track | None, expect: ReelSpec) -> Check:
+    expected = f"constant {expect.fps} fps"
+    problems = []
+    if r_rate != expect.fps:
+        problems.append(f"r_frame_rate {_fps_text(r_rate)}")
+    if avg_rate is None or abs(float(avg_rate) - expect.fps) > 0.01 * expect.fps:
+        problems.append(f"avg_frame_rate {_fps_text(avg_rate)}")
+    value: object = _fps_text(avg_rate or r_rate)
+    if track is not None and len(track.presentation_ticks) >= 2:
+        durations = np.diff(np.sort(track.presentation_ticks))
+        nominal = track.timescale / expect.fps
+        off = np.abs(durations - nominal) > max(1.0, nominal * 0.001)
+        measured = track.timescale / float(np.median(durations)) if np.median(durations) > 0 else 0.0
+        value = round(measured, 3)
+        if off.any():
+            shortest, longest = durations.min() / track.timescale * 1000, durations.max() / track.timescale * 1000
+            problems.append(f"{int(off.sum())} of {len(durations)} frame durations are not {1000 / expect.fps:.2f} ms ({shortest:.1f}-{longest:.1f} ms)")
+    message = "" if not problems else "; ".join(problems) + f": render at constant {expect.fps} fps (-r {expect.fps} -fps_mode cfr)"
+    return Check("frame_rate", value, expected, not problems, True, message)
+
+
+def _gop_checks(track: Track, expect: ReelSpec) -> list[Check]:
+    seconds = track.presentation_ticks / track.timescale
+    keyframes = np.flatnonzero(track.sync_samples)
+    end = (track.presentation_ticks.max() - track.presentation_ticks.min()) / track.timescale + track.duration_ticks / track.timescale / len(seconds)
+    starts = np.sort(seconds[keyframes] - seconds.min())
+    gaps = np.diff(np.concatenate((starts, [end]))) if len(starts) else np.array([end])
+    longest = float(gaps.max()) if len(gaps) else float(end)
+    first_is_key = bool(track.sync_samples[0]) if len(track.sync_samples) else False
+    interval_ok = longest <= expect.max_keyframe_interval_s + 1e-6 and first_is_key
+    checks = [Check(
+        "keyframe_interval", round(longest, 3), f"<= {expect.max_keyframe_interval_s:g} s", interval_ok, False,
+        "" if interval_ok else (
+            "the first frame is not a keyframe" if not first_is_key
+            else f"keyframes up to {longest:.2f} s apart; encode with -g {int(expect.fps * expect.max_keyframe_interval_s)}"
+        ),
+    )]
+    # Open GOP: after a keyframe (in decode order) come frames shown before it, which reference the previous GOP.
+    open_at = []
+    for index, key in enumerate(keyframes[1:], start=1):
+        stop = keyframes[index + 1] if index + 1 < len(keyframes) else len(track.presentation_ticks)
+        if (track.presentation_ticks[key + 1: stop] < track.presentation_ticks[key]).any():
+            open_at.append(round(float(seconds[key] - seconds.min()), 3))
+    checks.append(Check(
+        "closed_gop", not open_at, "closed GOPs", not open_at, False,
+        "" if not open_at else f"{len(open_at)} open GOP(s), first at {open_at[0]} s; encode with -x264-params open-gop=0",
+    ))
+    return checks
+
+
+# --------------------------------------------------------------------------- audio
+
+
+def _audio_checks(
+    path: Path, info: MediaInfo, structure: Mp4Structure | None, tools, expect: ReelSpec,  # noqa: ANN001
+) -> tuple[list[Check], float | None, np.ndarray | None]:
+    audio = info.audio
+    if audio is None:
+        return [Check("audio_codec", None, expect.audio_codec, False, True, "no audio stream; a reel needs its voice track")], None, None
+    checks = [Check(
+        "audio_codec", f"{audio.codec} ({audio.profile})" if audio.profile else audio.codec, expect.audio_codec, audio.codec == expect.audio_codec, True,
+        "" if audio.codec == expect.audio_codec else f"audio is {audio.codec}; encode it with -c:a aac",
+    )]
+    rate_ok = audio.sample_rate_hz == expect.audio_sample_rate_hz
+    checks.append(Check(
+        "audio_sample_rate", audio.sample_rate_hz, f"{expect.audio_sample_rate_hz} Hz", rate_ok, True,
+        "" if rate_ok else f"audio at {audio.sample_rate_hz} Hz; encode with -ar {expect.audio_sample_rate_hz}",
+    ))
+    channels_ok = audio.channels in (1, 2)
+    checks.append(Check(
+        "audio_channels", audio.channels, "1 or 2", channels_ok, True,
+        "" if channels_ok else f"{audio.channels} audio channels; mix down with -ac 2",
+    ))
+    track = structure.track("soun") if structure is not None else None
+    bitrate = audio.bitrate_bps
+    if track is not None and track.duration_ticks > 0 and track.sample_sizes.sum() > 0:
+        bitrate = int(track.sample_sizes.sum() * 8 / (track.duration_ticks / track.timescale))
+    low, high = expect.audio_bitrate_bps * (1 - expect.audio_bitrate_tolerance), expect.audio_bitrate_bps * (1 + expect.audio_bitrate_tolerance)
+    bitrate_ok = bitrate is not None and low <= bitrate <= high
+    checks.append(Check(
+        "audio_bitrate", round(bitrate / 1000, 1) if bitrate else None, f"about {expect.audio_bitrate_bps // 1000} kbps", bitrate_ok, False,
+        "" if bitrate_ok else f"audio at {bitrate and bitrate // 1000} kbps; encode with -b:a {expect.audio_bitrate_bps // 1000}k",
+    ))
+    decoded = decode_audio(path, tools)
+    lufs = None if decoded.integrated_lufs is None else round(decoded.integrated_lufs, 2)
+    loud_ok = lufs is not None and abs(lufs - expect.loudness_lufs) <= expect.loudness_tolerance_lu
+    if lufs is None:
+        message = "no loudness measured (silent audio?)"
+    elif loud_ok:
+        message = ""
+    else:
+        message = f"{'too quiet' if lufs < expect.loudness_lufs else 'too loud'} by {abs(lufs - expect.loudness_lufs):.1f} LU; normalize with loudnorm=I={expect.loudness_lufs:g}"
+    checks.append(Check(
+        "loudness", lufs, f"{expect.loudness_lufs:g} ± {expect.loudness_tolerance_lu:g} LUFS", loud_ok, True, message,
+    ))
+    return checks, lufs, decoded.samples
+
+
+def _duration_checks(duration: float | None, expect: ReelSpec) -> list[Check]:
+    if duration is None:
+        return [Check("duration", None, f"{expect.min_duration_s:g}-{expect.max_duration_s:g} s", False, True, "duration unknown")]
+    if duration < expect.min_duration_s:
+        message = f"{duration:.2f} s is shorter than Instagram's {expect.min_duration_s:g} s minimum"
+    elif duration > expect.max_duration_s:
+        message = f"{duration:.0f} s is over Instagram's {expect.max_duration_s / 60:g} minute limit"
+    else:
+        message = ""
+    checks = [Check(
+        "duration", round(duration, 3), f"{expect.min_duration_s:g} s - {expect.max_duration_s / 60:g} min", not message, True, message,
+    )]
+    tab_ok = duration <= expect.warn_duration_s
+    checks.append(Check(
+        "duration_reels_tab", round(duration, 3), f"<= {expect.warn_duration_s:g} s", tab_ok, False,
+        "" if tab_ok else f"{duration:.0f} s: reels over {expect.warn_duration_s:g} s post, but are not shown in the Reels tab",
+    ))
+    return checks
+
+
+# --------------------------------------------------------------------------- lip sync and face
+
+
+def _lipsync_checks(
+    path: Path, info: MediaInfo, ffmpeg: str, samples: np.ndarray | None, expect: ReelSpec,
+) -> tuple[list[Check], dict[str, object]]:
+    names = ("lipsync_lag", "lipsync_correlation", "face_visible")
+    if info.video is None:
+        return [Check(name, None, "", False, True, "no video stream") for name in names], {}
+    try:
+        import mediapipe
+
+        mediapipe.solutions.face_mesh  # noqa: B018 - later mediapipe releases dropped it
+    except (ImportError, AttributeError) as error:
+        # fail here, naming the fix, rather than mid-measurement
+        message = f"mediapipe 0.10.21 is not usable ({type(error).__name__}: {error}); install the local extra: pip install 'reeltwin[local]'"
+        return [Check(name, None, "", False, True, message) for name in names], {}
+    from render.qa.lipsync import measure_lipsync
+
+    fps = float(info.video.avg_frame_rate or info.video.r_frame_rate or expect.fps)
+    measured = measure_lipsync(
+        path, ffmpeg, width=info.video.width_px, height=info.video.height_px, fps=fps,
+        audio=samples, sample_rate_hz=ANALYSIS_RATE_HZ, search_frames=expect.lipsync_search_frames,
+    )
+
+    checks = []
+    lag, correlation = measured.best_lag_frames, measured.correlation
+    no_audio = samples is None or not len(samples)
+    if lag is None:
+        reason = "no audio to compare the mouth with" if no_audio else (
+            "no face found, so no mouth to measure" if measured.face_visible_share == 0 else "too few frames with a face, or a flat mouth or audio track, to correlate"
+        )
+        checks.append(Check("lipsync_lag", None, f"|lag| <= {expect.lipsync_max_lag_frames} frame", False, True, reason))
+        checks.append(Check("lipsync_correlation", None, f">= {expect.lipsync_min_correlation:g}", False, True, reason))
+    else:
+        lag_ok = abs(lag) <= expect.lipsync_max_lag_frames
+        at_limit = " (at the edge of the search: maybe more)" if abs(lag) == expect.lipsync_search_frames else ""
+        direction = "after" if lag > 0 else "before"
+        checks.append(Check(
+            "lipsync_lag", lag, f"|lag| <= {expect.lipsync_max_lag_frames} frame", lag_ok, True,
+            "" if lag_ok else f"the mouth moves {abs(lag)} frame(s){at_limit} {direction} the sound; shift the audio or the viseme track",
+        ))
+        correlation_ok = correlation is not None and correlation >= expect.lipsync_min_correlation
+        checks.append(Check(
+            "lipsync_correlation", round(correlation, 3), f">= {expect.lipsync_min_correlation:g}", correlation_ok, True,
+            "" if correlation_ok else f"mouth opening follows the audio loudness weakly (r={correlation:.2f} at lag {lag})",
+        ))
+    share = round(measured.face_visible_share, 4)
+    face_ok = measured.face_visible_share >= expect.min_face_visible_share
+    checks.append(Check(
+        "face_visible", share, f">= {expect.min_face_visible_share:g} of frames", face_ok, True,
+        "" if face_ok else f"a face was found on {share:.1%} of {measured.frames} frames",
+    ))
+    figures: dict[str, object] = {
+        "lipsync_correlation": round(correlation, 4) if correlation is not None else None,
+        "lipsync_lag_frames": lag,
+        "face_visible_share": share,
+        "extra": {
+            "frames_measured": measured.frames,
+            "lipsync_correlation_at_zero": round(measured.correlation_at_zero, 4) if measured.correlation_at_zero is not None else None,
+            "lipsync_correlation_by_lag": {str(key): round(value, 4) for key, value in sorted(measured.correlation_by_lag.items())},
+            "face_crop": list(measured.crop) if measured.crop else None,
+            "mouth_box_px": [round(value, 1) for value in measured.mouth_box] if measured.mouth_box else None,
+        },
+    }
+    return checks, figures
+
+
+# --------------------------------------------------------------------------- captions
+
+
+def _caption_checks(sidecar: Path, info: MediaInfo, mouth_box_px: list[float] | None, expect: ReelSpec) -> list[Check]:
+    expected = f"x {expect.safe_x[0]:.0%}-{expect.safe_x[1]:.0%}, y {expect.safe_y[0]:.0%}-{expect.safe_y[1]:.0%}"
+    width, height = (info.video.width_px, info.video.height_px) if info.video else (None, None)
+    try:
+        boxes = read_caption_boxes(sidecar, frame_width_px=width, frame_height_px=height)
+    except QAError as error:
+        return [Check("captions_safe_area", None, expected, False, True, str(error))]
+    outside = outside_safe_area(boxes, expect.safe_x, expect.safe_y)
+    message = ""
+    if outside:
+        first = outside[0]
+        label = f" {first.text!r}" if first.text else ""
+        message = (f"{len(outside)} of {len(boxes)} caption(s) reach outside the safe area, e.g.{label} at "
+                   f"x {first.left:.1%}-{first.right:.1%}, y {first.top:.1%}-{first.bottom:.1%}")
+    checks = [Check("captions_safe_area", f"{len(boxes) - len(outside)}/{len(boxes)} inside", expected, not outside, True, message)]
+    if mouth_box_px is not None and width and height:
+        # Where the lips were seen on the frames, not where the composer meant them to be.
+        left, top, right, bottom = mouth_box_px[0] / width, mouth_box_px[1] / height, mouth_box_px[2] / width, mouth_box_px[3] / height
+        over = [box for box in boxes if box.left < right and left < box.right and box.top < bottom and top < box.bottom]
+        message = ""
+        if over:
+            label = f" {over[0].text!r}" if over[0].text else ""
+            message = f"{len(over)} caption(s) overlap the mouth (lips seen at y {top:.1%}-{bottom:.1%}), e.g.{label}; move captions below the chin"
+        checks.append(Check("captions_clear_of_mouth", f"{len(boxes) - len(over)}/{len(boxes)} clear", "no caption over the lips", not over, True, message))
+    return checks
