@@ -54,3 +54,29 @@ def say(
     else:
         out.print(f"wrote {speech.path}: {speech.duration_s:.1f} s at {speech.sample_rate_hz} Hz in {seconds:.2f} s "
                   f"(real-time factor {payload['real_time_factor']}), {len(speech.words)} words timed ({speech.timings_source})")
+
+
+@app.command("accept-license")
+def accept_license(
+    ctx: typer.Context,
+    backend: str = typer.Argument(..., help="The backend whose model licence to accept: xtts (Coqui XTTS-v2, CPML)."),
+    yes: bool = typer.Option(False, "--yes", help="Accept without the confirmation prompt."),
+    as_json: bool = typer.Option(False, "--json", help="Print the recorded acceptance as one JSON object."),
+) -> None:
+    """Read and accept a model's licence; the acceptance is recorded (with its time) in the data folder."""
+    from agent.cli.context import interactive
+    from agent.model_licenses import license_for, record_acceptance
+
+    licence = license_for(backend)
+    err.print(f"{licence.weights} is licensed under the {licence.name}: {licence.summary}.\nFull text: {licence.url}")
+    if not yes:
+        if not interactive():
+            raise AgentError(f"accepting the {licence.name} needs a confirmation; run it in a terminal or pass --yes")
+        if not typer.confirm(f"Do you accept the {licence.name} for {licence.weights}?", default=False, err=True):
+            raise AgentError(f"the {licence.name} was not accepted; the {backend} backend stays disabled")
+    record = record_acceptance(ctx.obj.settings.data_dir, backend)
+    if as_json:
+        print_json({"backend": backend, **record})
+    else:
+        out.print(f"recorded: you accepted the {record['license']} at {record['accepted_at']} "
+                  f"({ctx.obj.settings.data_dir / 'licenses.json'})")
