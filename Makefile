@@ -9,7 +9,7 @@ UV     := $(BIN)/uv
 EXTRAS ?= dev,local,instagram
 # Debian packages: ffmpeg for the media stages, fonts for captions, chromium for
 # the web UI's browser tests.
-APT_PACKAGES ?= ffmpeg fonts-noto-color-emoji chromium
+APT_PACKAGES ?= ffmpeg fonts-noto-color-emoji chromium codec2-examples
 # uv ignores pip's configuration: hand it the same local wheel folder (CPU torch).
 export UV_FIND_LINKS ?= $(PIP_FIND_LINKS)
 export UV_LINK_MODE ?= copy

@@ -58,7 +58,7 @@ def root(
 
 
 def _register() -> None:
-    from agent.cli import calendar_cmd, config_cmd, db_cmd, doctor_cmd, draft_cmd, init_cmd, instagram_cmd, peak_cmd, publish_cmd, queue_cmd, run_cmd, voice_cmd, web_cmd
+    from agent.cli import calendar_cmd, config_cmd, db_cmd, doctor_cmd, draft_cmd, init_cmd, instagram_cmd, peak_cmd, publish_cmd, queue_cmd, render_cmd, run_cmd, voice_cmd, web_cmd
 
     init_cmd.register(app)
     doctor_cmd.register(app)
@@ -69,6 +69,7 @@ def _register() -> None:
     app.add_typer(voice_cmd.app, name="voice")
     draft_cmd.register(app)
     queue_cmd.register(app)
+    render_cmd.register(app)
     publish_cmd.register(app)
     peak_cmd.register(app)
     run_cmd.register(app)

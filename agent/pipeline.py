@@ -1,0 +1,185 @@
+"""The render pipeline: script -> voice -> alignment -> avatar -> captions -> MP4 -> QA.
+
+The CLI (`reeltwin render`, `reeltwin demo`) and the scheduler's render sweep call
+these functions; each stage is a backend from ``render/`` chosen by the settings.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.errors import AgentError
+
+log = logging.getLogger(__name__)
+
+#: stage name -> callback(done, total) for progress bars; a stage that does not report just starts and ends
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class StageTiming:
+    stage: str
+    seconds: float
+    detail: str = ""
+
+
+@dataclass
+class RenderOutcome:
+    video: Path
+    cover: Path
+    srt: Path | None
+    captions_json: Path | None
+    report: Path | None
+    duration_s: float
+    frames: int
+    fps: int
+    width: int
+    height: int
+    backend: str
+    render_seconds: float
+    stages: list[StageTiming] = field(default_factory=list)
+    qa: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+    words: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.video), "cover": str(self.cover), "srt": str(self.srt) if self.srt else None,
+            "captions": str(self.captions_json) if self.captions_json else None, "report": str(self.report) if self.report else None,
+            "duration_s": round(self.duration_s, 3), "frames": self.frames, "fps": self.fps, "width": self.width, "height": self.height,
+            "render_seconds": round(self.render_seconds, 2), "backend": self.backend,
+            "stages": [{"stage": s.stage, "seconds": round(s.seconds, 3), "detail": s.detail} for s in self.stages],
+            "qa": self.qa, "warnings": self.warnings,
+        }
+
+
+def _stage(stages: list[StageTiming], name: str, started: float, detail: str = "") -> None:
+    stages.append(StageTiming(name, time.perf_counter() - started, detail))
+
+
+def render_files(
+    settings: Any,
+    *,
+    photo: Path,
+    out: Path,
+    audio: Path | None = None,
+    text: str | None = None,
+    voice_profile: Any = None,
+    voice_backend: str | None = None,
+    face: Any = None,
+    music: Path | None = None,
+    hook_title: str | None = None,
+    language: str = "en",
+    progress: Progress | None = None,
+    run_qa: bool = True,
+) -> RenderOutcome:
+    """Render a finished reel from a photo and either recorded audio or a script to speak."""
+    from render import RenderError
+    from render.avatar import base as avatar_base
+    from render.compose import compose
+
+    if audio is None and not (text and text.strip()):
+        raise AgentError("give --audio WAV (with --text for captions) or --text to speak")
+    stages: list[StageTiming] = []
+    warnings: list[str] = []
+    started_all = time.perf_counter()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    phonemes: tuple = ()
+    words: tuple = ()
+    try:
+        if audio is None:
+            from render.voice import base as voice_base
+
+            backend_name = voice_backend or (settings.voice.backend if voice_profile is not None else "piper")
+            started = time.perf_counter()
+            speaker = voice_base.get(backend_name, **voice_config(settings, backend_name))
+            speech_path = out.with_suffix(".voice.wav")
+            speech = speaker.speak(text, speech_path, profile=voice_profile, language=language)
+            _stage(stages, "voice", started, f"{speech.backend}, {speech.duration_s:.1f} s")
+            audio = speech.path
+            phonemes, words = speech.phonemes, speech.words
+        started = time.perf_counter()
+        avatar = avatar_base.get(settings.avatar.backend)
+        request = avatar_base.RenderRequest(photo_path=Path(photo), audio_path=Path(audio), words=words, phonemes=phonemes,
+                                            fps=settings.avatar.fps, width=settings.avatar.width, height=settings.avatar.height,
+                                            seed=settings.avatar.seed, face=face)
+        stream = avatar.render(request)
+        _stage(stages, "avatar setup", started)
+        captions = None
+        if text and text.strip():
+            captions, align_timing = _captions(settings, Path(audio), text, words, stream, language, warnings)
+            if align_timing:
+                stages.append(align_timing)
+
+        def on_frame(done: int, total: int) -> None:
+            if progress:
+                progress("render", done, total)
+
+        started = time.perf_counter()
+        result = compose(stream, Path(audio), out, captions=captions, music_path=music, hook_title=hook_title, progress=on_frame)
+        _stage(stages, "avatar + compose", started, f"{result.frames} frames")
+        warnings += list(result.warnings)
+    except RenderError as error:
+        raise AgentError(str(error)) from None
+    report_path = qa = None
+    if run_qa:
+        qa, report_path = _qa(result.path, result.captions_json_path, stages)
+    return RenderOutcome(
+        video=result.path, cover=result.cover_path, srt=result.srt_path, captions_json=result.captions_json_path, report=report_path,
+        duration_s=result.duration_s, frames=result.frames, fps=result.fps, width=result.width, height=result.height,
+        backend=stream.backend, render_seconds=time.perf_counter() - started_all, stages=stages, qa=qa, warnings=warnings,
+        words=[{"word": w.word, "start_s": w.start_s, "end_s": w.end_s} for w in words],
+    )
+
+
+def voice_config(settings: Any, backend: str) -> dict[str, Any]:
+    """What a voice backend's factory takes, from the settings."""
+    if backend == "xtts":
+        from agent.voices import xtts_license_accepted  # written with the XTTS backend
+
+        return {"model_dir": settings.voice.xtts_model_dir, "device": settings.voice.device,
+                "license_accepted": xtts_license_accepted(settings)}
+    return {}
+
+
+def _captions(settings: Any, audio: Path, text: str, words: tuple, stream: Any, language: str, warnings: list[str]) -> tuple[Any, StageTiming | None]:
+    """Word timings (synthesizer, else the configured aligner) and the caption track; None when captions are unavailable."""
+    try:
+        from render.captions import CaptionTrack  # noqa: F401
+    except ImportError:
+        return None, None
+    from render.align import base as align_base
+    from render.captions import build_track
+
+    started = time.perf_counter()
+    choice = settings.captions.aligner
+    if choice in ("auto", "synth") and words:
+        from render.align.synth import from_speech_words
+
+        alignment = from_speech_words(words, text)
+    else:
+        name = "faster-whisper" if choice in ("auto", "synth") else choice
+        alignment = align_base.get(name).align(audio, text, language=language)
+    warnings += list(alignment.warnings)
+    track = build_track(alignment.words, settings.captions, stream.width, stream.height, stream.mouth_box)
+    return track, StageTiming("align + captions", time.perf_counter() - started, alignment.backend)
+
+
+def _qa(video: Path, sidecar: Path | None, stages: list[StageTiming]) -> tuple[dict[str, Any] | None, Path | None]:
+    try:
+        from render.qa import check_reel, write_report
+    except ImportError:
+        return None, None
+    started = time.perf_counter()
+    report = check_reel(video, sidecar=sidecar)
+    path = video.with_suffix(".qa.json")
+    write_report(report, path)
+    _stage(stages, "qa", started, "passed" if report.passed else "failed")
+    return json.loads(path.read_text()), path

@@ -1,0 +1,442 @@
+"""``cpu-mesh``: ReelTwin's own CPU talking-head renderer.
+
+One photo becomes a face rig: the mouth, each eye and the whole head get a local
+coordinate frame built from mediapipe's landmarks. Each frame, smooth displacement
+fields (split along the lip line so the mouth can open) are evaluated in those
+frames and applied with one ``cv2.remap`` per region; the mouth interior (cavity,
+upper and lower teeth, tongue) is painted into the opening. Only the face region is
+re-rendered; everything else is the still, pre-framed background, so there are no
+seams and the cost per frame is small and flat.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from render import RenderError
+from render.avatar import framing as framing_mod
+from render.avatar import motion
+from render.avatar.base import AvatarError, Box, FrameStream, RenderRequest, register
+from render.face import landmarks as lm
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def _curve(points_uv: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    order = np.argsort(points_uv[:, 0])
+    return np.interp(grid, points_uv[order, 0], points_uv[order, 1]).astype(np.float32)
+
+
+@dataclass
+class _Frame2D:
+    """A local coordinate frame: origin, unit axes (u along, v across, pointing down), and scale of u."""
+
+    origin: np.ndarray
+    eu: np.ndarray
+    ev: np.ndarray
+    unit: float
+
+    def to_uv(self, points: np.ndarray) -> np.ndarray:
+        d = points[..., :2] - self.origin
+        return np.stack([(d @ self.eu) / self.unit, d @ self.ev], axis=-1)
+
+    def grid(self, x0: int, y0: int, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+        xs = np.arange(x0, x0 + width, dtype=np.float32) - self.origin[0]
+        ys = np.arange(y0, y0 + height, dtype=np.float32) - self.origin[1]
+        gx, gy = np.meshgrid(xs, ys)
+        return (gx * self.eu[0] + gy * self.eu[1]) / self.unit, gx * self.ev[0] + gy * self.ev[1]
+
+    def to_xy(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = self.origin[0] + u * self.unit * self.eu[0] + v * self.ev[0]
+        y = self.origin[1] + u * self.unit * self.eu[1] + v * self.ev[1]
+        return x.astype(np.float32), y.astype(np.float32)
+
+
+def _frame_from(a: np.ndarray, b: np.ndarray, origin: np.ndarray) -> _Frame2D:
+    axis = b - a
+    length = float(np.linalg.norm(axis))
+    eu = axis / max(length, 1e-6)
+    ev = np.array([-eu[1], eu[0]], dtype=np.float32)
+    return _Frame2D(origin=origin.astype(np.float32), eu=eu.astype(np.float32), ev=ev, unit=length / 2.0)
+
+
+def _clip_box(x0: float, y0: float, x1: float, y1: float, width: int, height: int) -> tuple[int, int, int, int]:
+    ix0, iy0 = max(int(math.floor(x0)), 0), max(int(math.floor(y0)), 0)
+    ix1, iy1 = min(int(math.ceil(x1)), width), min(int(math.ceil(y1)), height)
+    if ix1 - ix0 < 4 or iy1 - iy0 < 4:
+        raise AvatarError("the face is too close to the edge of the frame to animate; use a photo with space around the head")
+    return ix0, iy0, ix1 - ix0, iy1 - iy0
+
+
+class _MouthRig:
+    U_MAX = 3.0            # the region reaches 3 half-mouth-widths to each side
+
+    def __init__(self, points: np.ndarray, source: np.ndarray, face_height: float):
+        height, width = source.shape[:2]
+        origin = 0.5 * (points[lm.UPPER_LIP_INNER_MID, :2] + points[lm.LOWER_LIP_INNER_MID, :2])
+        self.f = _frame_from(points[lm.MOUTH_LEFT, :2], points[lm.MOUTH_RIGHT, :2], origin)
+        uv = self.f.to_uv(points)
+        grid = np.linspace(-1.0, 1.0, 41)
+        up_in, lo_in = _curve(uv[list(lm.LIPS_INNER_UPPER)], grid), _curve(uv[list(lm.LIPS_INNER_LOWER)], grid)
+        up_out, lo_out = _curve(uv[list(lm.LIPS_OUTER_UPPER)], grid), _curve(uv[list(lm.LIPS_OUTER_LOWER)], grid)
+        self.grid = grid
+        self.rest_gap = np.maximum(lo_in - up_in, 0.0)
+        # A photo that shows teeth (a smile): split just above the lower lip so the real upper teeth
+        # stay with the upper jaw; a closed mouth splits along the lip line.
+        self.photo_teeth = float(self.rest_gap[len(grid) // 2]) > 0.12 * self.f.unit
+        self.split = lo_in - 0.12 * self.rest_gap if self.photo_teeth else 0.5 * (up_in + lo_in)
+        self.upper_thickness = float(max(self.split[20] - up_out[20], 2.0))
+        self.lower_thickness = float(max(lo_out[20] - self.split[20], 2.0))
+        self.v_chin = float(uv[lm.CHIN, 1])
+        self.v_nose = float(min(uv[lm.NOSE_BOTTOM, 1], -self.upper_thickness * 1.5))
+        self.neck = 0.45 * self.v_chin
+        self.half_width = self.f.unit
+        self.gap_max = 0.6 * self.half_width
+        corners = []
+        for u in (-self.U_MAX, self.U_MAX):
+            for v in (self.v_nose - 2, self.v_chin + self.neck + 2):
+                corners.append(self.f.to_xy(np.array(u), np.array(v)))
+        xs, ys = [c[0] for c in corners], [c[1] for c in corners]
+        self.x0, self.y0, self.w, self.h = _clip_box(min(xs), min(ys), max(xs), max(ys), width, height)
+        self.u, self.v = self.f.grid(self.x0, self.y0, self.w, self.h)
+        self.split_px = np.interp(np.clip(self.u, -1, 1), grid, self.split).astype(np.float32)
+        self.v_rel = self.v - self.split_px
+        self.above = self.v_rel < 0.0
+        # The smooth fields are evaluated on a half-resolution grid and upsampled; only the lip split is full-resolution.
+        self.u2 = np.ascontiguousarray(self.u[::2, ::2])
+        self.v_rel2 = np.ascontiguousarray(self.v_rel[::2, ::2])
+        self.v2 = np.ascontiguousarray(self.v[::2, ::2])
+        self.split2 = np.ascontiguousarray(self.split_px[::2, ::2])
+        window2 = _smoothstep((self.U_MAX - np.abs(self.u2)) / 0.9).astype(np.float32)
+        thickness = self.upper_thickness + self.lower_thickness
+        # zero at the region's top and bottom edges so nothing shows a seam there
+        vertical2 = (_smoothstep((self.v2 - self.v_nose) / (0.35 * -self.v_nose))
+                     * (1.0 - _smoothstep((self.v2 - self.v_chin) / self.neck))).astype(np.float32)
+        band2 = np.exp(-(self.v_rel2 / (1.6 * thickness)) ** 2) * vertical2
+        phi2 = np.where(np.abs(self.u2) <= 1.0, self.u2, np.sign(self.u2) * np.exp(-((np.abs(self.u2) - 1.0) / 0.9) ** 2))
+        self.spread_field2 = (phi2 * band2 * window2).astype(np.float32)
+        self.jaw_shape2 = (1.0 / (1.0 + (np.abs(self.u2) / 1.9) ** 6) * window2).astype(np.float32)
+        # How far the upper lip must come down to meet the lower one (p/b/m) where the photo shows teeth.
+        rest_above = np.maximum(self.split - up_in, 0.0)
+        self.rest_above2 = np.interp(np.clip(self.u2, -1, 1), grid, rest_above).astype(np.float32) * (np.abs(self.u2) < 1.0)
+        self.box = Box(self.x0, self.y0, self.w, self.h)
+        self._colours(points, source)
+
+    def _colours(self, points: np.ndarray, source: np.ndarray) -> None:
+        import cv2
+
+        mask = np.zeros(source.shape[:2], dtype=np.uint8)
+        outer = np.concatenate([points[list(lm.LIPS_OUTER_UPPER), :2], points[list(lm.LIPS_OUTER_LOWER)[::-1], :2]])
+        inner = np.concatenate([points[list(lm.LIPS_INNER_UPPER), :2], points[list(lm.LIPS_INNER_LOWER)[::-1], :2]])
+        cv2.fillPoly(mask, [np.round(outer).astype(np.int32)], 1)
+        cv2.fillPoly(mask, [np.round(inner).astype(np.int32)], 0)
+        lips = source[mask.astype(bool)]
+        lip = lips.mean(axis=0) if len(lips) else np.array([150, 80, 80], dtype=np.float64)
+        face_lum = float(np.clip(lip.mean() / 150.0, 0.55, 1.05))
+        self.cavity = np.array([lip[0] * 0.42 + 6, lip[1] * 0.2 + 3, lip[2] * 0.2 + 4], dtype=np.float32)
+        self.cavity_deep = self.cavity * 0.4
+        self.teeth = np.array([236, 230, 218], dtype=np.float32) * face_lum
+        self.tongue = np.array([lip[0] * 0.85 + 25, lip[1] * 0.55 + 10, lip[2] * 0.6 + 12], dtype=np.float32) * 0.85
+
+    def apply(self, source: np.ndarray, canvas: np.ndarray, offset: tuple[int, int], params: np.ndarray) -> float:
+        """Deform the mouth region of ``source`` into ``canvas`` (the face-region buffer at ``offset``); returns the lip gap in px."""
+        import cv2
+
+        jaw, spread, round_, close, labio, tongue = (float(x) for x in params)
+        gap = self.gap_max * jaw * (1.0 - close)
+        gap = max(gap, self.gap_max * 0.14 * labio * (1.0 - close))
+        g_up, g_lo = 0.2 * gap, 0.8 * gap
+        # Lips spread for i/e, narrow and round for u/o/w; the corners move, the rest follows smoothly.
+        corner_shift = self.half_width * (0.1 * spread - 0.22 * round_)
+        corner = 1.0 + corner_shift / self.half_width
+        exponent = 2.2 - 0.9 * round_
+
+        def opening(u: np.ndarray) -> np.ndarray:
+            un = np.clip(np.abs(u) / max(corner, 0.3), 0.0, 1.0)
+            return np.where(np.abs(u) < corner, (1.0 - un ** exponent) ** 0.5, 0.0).astype(np.float32)
+
+        u2, v2 = self.u2, self.v_rel2
+        du2 = corner_shift * self.spread_field2
+        profile2 = opening(u2)
+        # Upper region: the upper lip lifts a little, fading to nothing at the nose.
+        span_up = np.maximum(self.split2 - self.v_nose, 1.0)
+        v_abs = self.v2
+        dv_up = np.zeros_like(v2)
+        # Lips pressed together (p/b/m) where the photo's lips are apart: the upper lip comes down.
+        lift = g_up * profile2 - (0.95 * close) * self.rest_above2
+        if g_up > 0.05 or close > 0.02:
+            for _ in range(2):
+                dv_up = lift * _smoothstep((v_abs + dv_up - self.v_nose) / span_up)
+        # Lower region: near the lip line the lower lip follows the opening profile; further down the whole jaw drops.
+        dv_lo = np.zeros_like(v2)
+        if g_lo > 0.05:
+            ramp_len = self.lower_thickness + 0.5 * max(self.v_chin - self.lower_thickness, 1.0)
+            near = g_lo * profile2
+            far = 0.95 * g_lo * self.jaw_shape2
+            for _ in range(3):
+                src = v2 - dv_lo
+                r = _smoothstep(src / ramp_len)
+                fall = 1.0 - _smoothstep((v_abs - dv_lo - self.v_chin) / self.neck)
+                dv_lo = (near + (far - near) * r) * fall
+        size = (self.w, self.h)
+        du = cv2.resize(du2, size, interpolation=cv2.INTER_LINEAR)
+        dv = np.where(self.above, cv2.resize(-dv_up, size, interpolation=cv2.INTER_LINEAR),
+                      cv2.resize(dv_lo, size, interpolation=cv2.INTER_LINEAR))
+        map_x, map_y = self.f.to_xy(self.u - du / self.half_width, self.v_rel - dv + self.split_px)
+        # Where the lips part there is no source skin: the interior is painted over it below.
+        patch = cv2.remap(source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        if gap > 0.6:
+            profile = opening(self.u)
+            self._paint_interior(patch, self.u, self.v_rel, -g_up * profile, g_lo * profile, gap, labio, tongue, corner)
+        ox, oy = offset
+        canvas[self.y0 - oy:self.y0 - oy + self.h, self.x0 - ox:self.x0 - ox + self.w] = patch
+        return gap
+
+    def _paint_interior(self, patch: np.ndarray, u: np.ndarray, v_rel: np.ndarray, upper_t: np.ndarray, lower_t: np.ndarray,
+                        gap: float, labio: float, tongue: float, corner: float) -> None:
+        inside = np.minimum(v_rel - upper_t, lower_t - v_rel)
+        rows, cols = np.nonzero(inside > -1.0)
+        if rows.size == 0:
+            return
+        r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+        sub = (slice(r0, r1), slice(c0, c1))
+        uu, vv, top, bottom = u[sub], v_rel[sub], upper_t[sub], lower_t[sub]
+        alpha = np.clip((inside[sub] + 0.75) / 1.5, 0.0, 1.0) * np.clip((bottom - top - 0.5) / 1.5, 0.0, 1.0)
+        depth = np.clip((vv - top) / np.maximum(bottom - top, 1e-3), 0.0, 1.0)
+        side = np.clip(np.abs(uu) / max(corner, 0.3), 0.0, 1.0)
+        # The cavity: darker toward the back and the corners.
+        shade = (1.0 - 0.55 * side ** 2)[..., None]
+        colour = self.cavity_deep + (self.cavity - self.cavity_deep) * shade
+        # Upper teeth hang from under the upper lip; on f/v they reach down to the lower lip.
+        teeth_h = min(gap, 0.3 * self.half_width) if labio < 0.5 else gap + 1.0
+        tooth_rows = (vv - top) < teeth_h * (1.0 - 0.35 * side ** 2)
+        teeth_mask = (tooth_rows & (np.abs(uu) < 0.78 * corner)).astype(np.float32)
+        if self.photo_teeth and labio < 0.5:
+            teeth_mask[:] = 0.0      # the photo's own upper teeth stay attached to the upper lip
+        teeth_alpha = teeth_mask * np.clip((0.8 * corner - np.abs(uu)) * 12.0, 0.0, 1.0)
+        # Incisor edges: faint gaps between teeth, a shadow under the lip, darker to the sides.
+        seams = np.abs(((uu / 0.22) + 0.5) % 1.0 - 0.5) < 0.04
+        tooth_shade = (0.72 + 0.28 * np.clip((vv - top) / 3.0, 0.0, 1.0)) * (1.0 - 0.35 * side) * np.where(seams, 0.86, 1.0)
+        teeth_colour = self.teeth * tooth_shade[..., None]
+        colour = colour * (1.0 - teeth_alpha[..., None]) + teeth_colour * teeth_alpha[..., None]
+        # Lower teeth show on wide-open vowels.
+        if gap > 0.45 * self.gap_max and not self.photo_teeth:
+            lower_h = 0.12 * self.half_width * min((gap - 0.45 * self.gap_max) / (0.3 * self.gap_max), 1.0)
+            lower_mask = ((bottom - vv) < lower_h) & (np.abs(uu) < 0.55 * corner)
+            colour = np.where(lower_mask[..., None], self.teeth * 0.8, colour)
+        # A hint of tongue at the bottom, raised for l/t/d/n/th.
+        if labio < 0.5:
+            tongue_top = 0.55 - 0.3 * tongue
+            tongue_mask = (depth > tongue_top) & (np.abs(uu) < 0.5 * corner) & (np.abs(uu) / (0.5 * corner) + (1.0 - depth) / (1.0 - tongue_top + 1e-3) < 1.15)
+            blend = np.where(tongue_mask, 0.9, 0.0)[..., None]
+            colour = colour * (1.0 - blend) + self.tongue * blend
+        # The inner edge of the lips casts a soft shadow into the mouth.
+        edge = np.clip(np.minimum(vv - top, bottom - vv) / 3.0, 0.0, 1.0)[..., None]
+        colour *= 0.75 + 0.25 * edge
+        region = patch[sub].astype(np.float32)
+        a = alpha[..., None]
+        patch[sub] = np.clip(region * (1.0 - a) + colour * a, 0, 255).astype(np.uint8)
+
+
+class _EyeRig:
+    def __init__(self, points: np.ndarray, spec: dict, brow: tuple[int, ...], source_shape: tuple[int, ...]):
+        height, width = source_shape[:2]
+        a, b = points[spec["corners"][0], :2], points[spec["corners"][1], :2]
+        self.f = _frame_from(a, b, 0.5 * (a + b))
+        uv = self.f.to_uv(points)
+        grid = np.linspace(-1.0, 1.0, 21)
+        self.upper = _curve(uv[list(spec["upper"])], grid)
+        self.lower = _curve(uv[list(spec["lower"])], grid)
+        self.grid = grid
+        unit = self.f.unit
+        brow_v = float(uv[list(brow), 1].mean())
+        self.v_brow = brow_v
+        self.v_top = brow_v - 0.9 * unit
+        self.v_bottom = float(self.lower.max() + 0.5 * unit)
+        corners = [self.f.to_xy(np.array(u), np.array(v)) for u in (-1.5, 1.5) for v in (self.v_top, self.v_bottom)]
+        xs, ys = [c[0] for c in corners], [c[1] for c in corners]
+        self.x0, self.y0, self.w, self.h = _clip_box(min(xs), min(ys), max(xs), max(ys), width, height)
+        self.u, self.v = self.f.grid(self.x0, self.y0, self.w, self.h)
+        uc = np.clip(self.u, -1.0, 1.0)
+        self.up = np.interp(uc, grid, self.upper).astype(np.float32)
+        self.lo = np.interp(uc, grid, self.lower).astype(np.float32)
+        self.weight = _smoothstep((1.45 - np.abs(self.u)) / 0.45).astype(np.float32)
+
+    def apply(self, source: np.ndarray, canvas: np.ndarray, offset: tuple[int, int], blink: float, brow: float) -> None:
+        import cv2
+
+        v, up, lo = self.v, self.up, self.lo
+        closure = blink * 0.96
+        up_t = up + closure * (lo - up)
+        lo_t = lo - 0.06 * blink * (lo - up)
+        top = np.minimum(self.v_top, up - 1.0)
+        v_src = np.where(
+            v < up_t,
+            top + (v - top) * (up - top) / np.maximum(up_t - top, 1e-3),
+            np.where(v < lo_t, up + (v - up_t) * (lo - up) / np.maximum(lo_t - up_t, 1e-3),
+                     lo + (v - lo_t) * (self.v_bottom - lo) / np.maximum(self.v_bottom - lo_t, 1e-3)))
+        v_src = np.where(v < top, v, v_src)
+        # Brows lift on emphasis: the skin between brow and lid stretches, the forehead above shifts up.
+        if brow > 0.0:
+            lift = brow * 0.16 * self.f.unit
+            t = np.clip((v - self.v_top) / max(up.mean() - self.v_top, 1.0), 0.0, 1.0)
+            v_src = v_src + lift * (1.0 - t) * _smoothstep((v - self.v_top + 0.5 * self.f.unit) / (0.5 * self.f.unit))
+        v_src = v + self.weight * (v_src - v)
+        map_x, map_y = self.f.to_xy(self.u, v_src)
+        patch = cv2.remap(source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        ox, oy = offset
+        canvas[self.y0 - oy:self.y0 - oy + self.h, self.x0 - ox:self.x0 - ox + self.w] = patch
+
+
+class _HeadRig:
+    STEP = 4
+
+    def __init__(self, points: np.ndarray, shape: tuple[int, ...], face_height: float):
+        height, width = shape[:2]
+        top, chin = points[lm.FOREHEAD, :2], points[lm.CHIN, :2]
+        self.face_h = face_height
+        self.center = 0.5 * (top + chin) - np.array([0.0, 0.08 * face_height], dtype=np.float32)
+        self.nose = points[lm.NOSE_TIP, :2].astype(np.float32)
+        self.pivot = chin + np.array([0.0, 0.35 * face_height], dtype=np.float32)
+        self.rx, self.ry = 0.72 * face_height, 0.82 * face_height
+        reach = 1.5
+        self.x0, self.y0, self.w, self.h = _clip_box(self.center[0] - reach * self.rx, self.center[1] - reach * self.ry,
+                                                     self.center[0] + reach * self.rx, self.center[1] + reach * self.ry, width, height)
+        self.box = Box(self.x0, self.y0, self.w, self.h)
+        gw, gh = self.w // self.STEP + 2, self.h // self.STEP + 2
+        gx, gy = np.meshgrid(self.x0 + np.arange(gw, dtype=np.float32) * self.STEP, self.y0 + np.arange(gh, dtype=np.float32) * self.STEP)
+        self.gx, self.gy = gx, gy
+        rho = np.sqrt(((gx - self.center[0]) / self.rx) ** 2 + ((gy - self.center[1]) / self.ry) ** 2)
+        self.weight = (1.0 - _smoothstep((rho - 1.0) / 0.45)).astype(np.float32)
+        # Central features (nose, eyes) move more than the outline when the head turns: a parallax bump.
+        self.bump = np.exp(-(((gx - self.nose[0]) / (0.45 * face_height)) ** 2 + ((gy - self.nose[1]) / (0.5 * face_height)) ** 2)).astype(np.float32)
+        self.full_w, self.full_h = gw * self.STEP, gh * self.STEP
+        self.ident_x, self.ident_y = np.meshgrid(np.arange(self.w, dtype=np.float32), np.arange(self.h, dtype=np.float32))
+
+    def maps(self, yaw: float, pitch: float, roll: float, breath: float) -> tuple[np.ndarray, np.ndarray]:
+        import cv2
+
+        angle = math.radians(roll)
+        cos_a, sin_a = math.cos(angle), math.sin(angle)
+        dx0, dy0 = self.gx - self.pivot[0], self.gy - self.pivot[1]
+        rx = cos_a * dx0 - sin_a * dy0 + self.pivot[0] - self.gx
+        ry = sin_a * dx0 + cos_a * dy0 + self.pivot[1] - self.gy
+        shift_x = 0.006 * self.face_h * yaw * (0.55 + 0.45 * self.bump)
+        shift_y = 0.007 * self.face_h * pitch * (0.6 + 0.4 * self.bump) - 1.4 * breath
+        dx = ((rx + shift_x) * self.weight).astype(np.float32)
+        dy = ((ry + shift_y) * self.weight).astype(np.float32)
+        dx = cv2.resize(dx, (self.full_w, self.full_h), interpolation=cv2.INTER_LINEAR)[: self.h, : self.w]
+        dy = cv2.resize(dy, (self.full_w, self.full_h), interpolation=cv2.INTER_LINEAR)[: self.h, : self.w]
+        return self.ident_x - dx, self.ident_y - dy
+
+
+class FaceRig:
+    """Everything precomputed from the photo; ``frame()`` renders one frame from articulation and life values."""
+
+    def __init__(self, background: np.ndarray, points: np.ndarray):
+        self.background = background
+        face_height = float(np.linalg.norm(points[lm.FOREHEAD, :2] - points[lm.CHIN, :2]))
+        self.points = points
+        self.mouth = _MouthRig(points, background, face_height)
+        self.eyes = [_EyeRig(points, lm.EYE_IMAGE_LEFT, lm.BROW_IMAGE_LEFT, background.shape),
+                     _EyeRig(points, lm.EYE_IMAGE_RIGHT, lm.BROW_IMAGE_RIGHT, background.shape)]
+        self.head = _HeadRig(points, background.shape, face_height)
+        h = self.head
+        self.region = (slice(h.y0, h.y0 + h.h), slice(h.x0, h.x0 + h.w))
+        x0, y0 = points[:, 0].min(), points[:, 1].min()
+        self.face_box = Box(int(x0), int(y0), int(points[:, 0].max() - x0), int(points[:, 1].max() - y0))
+
+    def frame(self, params: np.ndarray, blink: float, brow: float, yaw: float, pitch: float, roll: float, breath: float) -> tuple[np.ndarray, float]:
+        import cv2
+
+        h = self.head
+        local = self.background[self.region].copy()
+        offset = (h.x0, h.y0)
+        gap = self.mouth.apply(self.background, local, offset, params)
+        for eye in self.eyes:
+            if blink > 0.01 or brow > 0.01:
+                eye.apply(self.background, local, offset, blink, brow)
+        map_x, map_y = h.maps(yaw, pitch, roll, breath)
+        moved = cv2.remap(local, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        out = self.background.copy()
+        out[self.region] = moved
+        return out, gap
+
+
+class CpuMeshBackend:
+    """The embedded avatar renderer (CPU, no model weights)."""
+
+    name = "cpu-mesh"
+
+    def __init__(self, **_config: object):
+        pass
+
+    def prepare(self, request: RenderRequest) -> tuple[FaceRig, "np.ndarray", int]:
+        from render.face.analysis import PhotoError, analyze, check, load_photo
+
+        try:
+            photo = load_photo(request.photo_path)
+            face = request.face if request.face is not None else analyze(photo)
+            check(face, label=f"photo {str(request.photo_path)!r}")
+        except PhotoError as error:
+            raise AvatarError(str(error)) from None
+        samples, rate = _load_audio(request.audio_path)
+        plan = framing_mod.plan(face.image_width, face.image_height, tuple(0.5 * (face.point(lm.FOREHEAD) + face.point(lm.CHIN))),
+                                face.face_height_px, request.width, request.height)
+        background, _inside = framing_mod.compose_background(photo, plan)
+        rig = FaceRig(background, plan.to_frame(face.landmarks))
+        return rig, samples, rate
+
+    def render(self, request: RenderRequest) -> FrameStream:
+        rig, samples, rate = self.prepare(request)
+        fps = request.fps
+        duration = len(samples) / rate
+        n_frames = max(1, int(math.ceil(duration * fps)))
+        times = np.arange(n_frames, dtype=np.float32) / fps
+        envelope = motion.loudness_envelope(samples, rate, fps, n_frames)
+        if request.phonemes:
+            track = motion.articulation(request.phonemes, times)
+        else:
+            track = motion.audio_articulation(samples, rate, fps, n_frames)
+        track = motion.couple_to_audio(track, envelope)
+        life = motion.life(times, envelope, seed=request.seed, stresses_s=motion.stressed_times(request.phonemes, envelope, fps))
+        trace: dict[str, list[float]] = {"mouth_gap_px": [], "jaw": [], "blink": [], "envelope": envelope.tolist()}
+
+        def frames() -> Iterator[np.ndarray]:
+            for i in range(n_frames):
+                frame, gap = rig.frame(track[i], float(life.blink[i]), float(life.brow[i]), float(life.yaw_deg[i]),
+                                       float(life.pitch_deg[i]), float(life.roll_deg[i]), float(life.breath[i]))
+                trace["mouth_gap_px"].append(round(gap, 2))
+                trace["jaw"].append(round(float(track[i, 0]), 3))
+                trace["blink"].append(round(float(life.blink[i]), 3))
+                yield frame
+
+        mouth = rig.mouth.box
+        return FrameStream(fps=fps, width=request.width, height=request.height, n_frames=n_frames, duration_s=duration,
+                           backend=self.name, frames=frames(), face_box=rig.face_box, mouth_box=mouth, trace=trace)
+
+
+def _load_audio(path: Path) -> tuple[np.ndarray, int]:
+    from render.voice.analysis import decode
+
+    try:
+        samples, rate, _info = decode(path, max_duration_s=15 * 60)
+    except RenderError as error:
+        message = str(error).replace("sample ", "audio ", 1).split("; trim it")[0]
+        raise AvatarError(message if ";" in message else f"{message}; give a WAV, MP3 or M4A of the speech") from None
+    if len(samples) < rate * 0.2:
+        raise AvatarError(f"audio {str(path)!r}: shorter than 0.2 s; give the speech to lip-sync")
+    return samples.astype(np.float32), rate
+
+
+@register("cpu-mesh")
+def _make(**config: object) -> CpuMeshBackend:
+    return CpuMeshBackend(**config)

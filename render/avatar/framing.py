@@ -1,0 +1,76 @@
+"""Place a photo in a 9:16 frame: the face in the upper middle, the rest extended naturally.
+
+The face (forehead to chin) is scaled to about a fifth of the frame height and its
+centre put at ~36 % from the top, so the lower third stays free for captions. Where
+the photo does not reach the frame's edges the picture is extended by mirroring it
+and blurring the extension progressively — never black bars.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+FACE_HEIGHT_SHARE = 0.2        # forehead-to-chin / frame height
+FACE_CENTER_Y_SHARE = 0.36     # face centre / frame height
+MAX_UPSCALE = 3.2
+
+
+@dataclass(frozen=True)
+class Framing:
+    scale: float
+    offset_x: float     # photo (0,0) lands here in the frame
+    offset_y: float
+    width: int
+    height: int
+
+    def to_frame(self, points: np.ndarray) -> np.ndarray:
+        out = np.array(points, dtype=np.float32, copy=True)
+        out[..., 0] = out[..., 0] * self.scale + self.offset_x
+        out[..., 1] = out[..., 1] * self.scale + self.offset_y
+        if out.shape[-1] > 2:
+            out[..., 2] = out[..., 2] * self.scale
+        return out
+
+
+def plan(image_width: int, image_height: int, face_center: tuple[float, float], face_height_px: float, width: int, height: int) -> Framing:
+    """Scale and offset that put the face where a talking head belongs, covering as much of the frame as the photo can."""
+    scale = FACE_HEIGHT_SHARE * height / max(face_height_px, 1.0)
+    # Never shrink the photo so much that it leaves most of the frame to the extension.
+    scale = max(scale, 0.55 * width / image_width)
+    scale = min(scale, MAX_UPSCALE * max(1.0, 1080.0 / max(image_width, image_height)))
+    cx, cy = face_center
+    offset_x = width / 2.0 - cx * scale
+    offset_y = FACE_CENTER_Y_SHARE * height - cy * scale
+    # Where the scaled photo is wider than the frame, slide it so the frame shows photo, not extension, on both sides.
+    scaled_w, scaled_h = image_width * scale, image_height * scale
+    if scaled_w >= width:
+        offset_x = min(0.0, max(width - scaled_w, offset_x))
+    return Framing(scale=float(scale), offset_x=float(offset_x), offset_y=float(offset_y), width=width, height=height)
+
+
+def compose_background(photo: np.ndarray, framing: Framing) -> tuple[np.ndarray, np.ndarray]:
+    """The still frame: the scaled photo, extended by mirroring + blur; and a mask (1 = real photo pixels)."""
+    import cv2
+
+    width, height = framing.width, framing.height
+    matrix = np.array([[framing.scale, 0.0, framing.offset_x], [0.0, framing.scale, framing.offset_y]], dtype=np.float64)
+    interpolation = cv2.INTER_CUBIC if framing.scale > 1.0 else cv2.INTER_AREA
+    sharp = cv2.warpAffine(photo, matrix, (width, height), flags=interpolation, borderMode=cv2.BORDER_REFLECT_101)
+    ones = np.ones(photo.shape[:2], dtype=np.float32)
+    inside = cv2.warpAffine(ones, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    if inside.min() >= 0.999:
+        return sharp, inside
+    # The extension: the mirrored photo, blurred more the farther it is from the real pixels, slightly darkened.
+    small = cv2.resize(sharp, (width // 8, height // 8), interpolation=cv2.INTER_AREA)
+    blurred = cv2.resize(cv2.GaussianBlur(small, (0, 0), 6), (width, height), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    outside = (inside < 0.5).astype(np.uint8)
+    distance = cv2.distanceTransform(outside, cv2.DIST_L2, 5)
+    ramp = np.clip(distance / (0.06 * height), 0.0, 1.0)[..., None]
+    # A soft band across the seam so the photo's edge does not show as a line.
+    seam = cv2.GaussianBlur(inside, (0, 0), 0.01 * height)[..., None]
+    mirrored = sharp.astype(np.float32) * (1.0 - ramp) + blurred * ramp
+    mirrored *= (1.0 - 0.18 * ramp)
+    out = sharp.astype(np.float32) * seam + mirrored * (1.0 - seam)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8), inside

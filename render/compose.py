@@ -1,0 +1,347 @@
+"""The reel file: avatar frames + voice (+ music bed) + captions (+ hook title) -> a Reels-spec MP4.
+
+Frames stream from the avatar renderer through the caption overlay into one
+encoder pass (moviepy 2 driving the ffmpeg that ships with imageio-ffmpeg), so a
+reel is encoded once and memory stays flat with its length. The audio is mixed
+in numpy first: the voice, a music bed ducked under speech, loudness normalised
+to about -14 LUFS with a peak limiter, at 48 kHz.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from render import RenderError
+
+AUDIO_RATE_HZ = 48000
+TARGET_LUFS = -14.0
+PEAK_CEILING = 0.89            # about -1 dBFS
+DUAL_MONO_LU = 10 * math.log10(2.0)
+MAX_REEL_S = 15 * 60
+WARN_REEL_S = 90.0
+
+
+class ComposeError(RenderError):
+    """The reel could not be composed from these inputs: the message names the input and the fix."""
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    """Instagram Reels: H.264 High, yuv420p, constant frame rate, closed 2 s GOPs, moov first, AAC 48 kHz 128 kb/s."""
+
+    preset: str = "veryfast"
+    crf: int = 20
+    audio_bitrate: str = "128k"
+    threads: int | None = None
+
+    def ffmpeg_params(self, fps: int) -> list[str]:
+        gop = str(2 * fps)
+        return ["-profile:v", "high", "-level:v", "4.1", "-crf", str(self.crf), "-g", gop, "-keyint_min", gop,
+                "-sc_threshold", "0", "-flags", "+cgop", "-bf", "2", "-r", str(fps),
+                "-movflags", "+faststart", "-ar", str(AUDIO_RATE_HZ), "-ac", "2", "-pix_fmt", "yuv420p"]
+
+
+@dataclass(frozen=True)
+class ComposeResult:
+    path: Path
+    cover_path: Path
+    srt_path: Path | None
+    captions_json_path: Path | None
+    duration_s: float
+    frames: int
+    fps: int
+    width: int
+    height: int
+    seconds: float
+    loudness_lufs: float
+    warnings: tuple[str, ...] = ()
+    trace: dict[str, Any] = field(default_factory=dict)
+
+
+def _ffmpeg() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def load_audio(path: Path, rate: int = AUDIO_RATE_HZ, *, label: str = "audio") -> np.ndarray:
+    """Any audio file as mono float32 at ``rate`` (ffmpeg decodes and resamples)."""
+    import subprocess
+
+    if not path.exists():
+        raise ComposeError(f"{label} {str(path)!r}: no such file; check the path")
+    command = [_ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-vn",
+               "-ac", "1", "-ar", str(rate), "-f", "f32le", "-acodec", "pcm_f32le", "-"]
+    result = subprocess.run(command, capture_output=True, timeout=300, check=False)
+    if result.returncode != 0 or not result.stdout:
+        reason = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no audio stream"]
+        raise ComposeError(f"{label} {str(path)!r}: cannot be decoded ({reason[0]}); give a WAV, MP3 or M4A file")
+    usable = len(result.stdout) - len(result.stdout) % 4
+    return np.clip(np.frombuffer(result.stdout[:usable], dtype="<f4"), -1.0, 1.0).astype(np.float32)
+
+
+def _envelope(samples: np.ndarray, rate: int, window_s: float = 0.05) -> np.ndarray:
+    size = max(int(window_s * rate), 1)
+    power = np.convolve(samples.astype(np.float64) ** 2, np.ones(size) / size, mode="same")
+    return np.sqrt(power).astype(np.float32)
+
+
+def duck(music: np.ndarray, voice: np.ndarray, rate: int, *, depth_db: float = -14.0, bed_db: float = -20.0) -> np.ndarray:
+    """The music bed at ``bed_db`` under the voice's level, pulled down ``depth_db`` more while someone speaks."""
+    from render.voice.analysis import integrated_loudness
+
+    n = len(voice)
+    if len(music) < n:
+        reps = int(math.ceil(n / max(len(music), 1)))
+        music = np.tile(music, reps)
+    music = music[:n].astype(np.float32)
+    voice_lufs = integrated_loudness(voice, rate) if np.abs(voice).max() > 1e-4 else -30.0
+    music_lufs = integrated_loudness(music, rate) if np.abs(music).max() > 1e-4 else -70.0
+    if not math.isfinite(music_lufs) or music_lufs < -69:
+        return np.zeros(n, dtype=np.float32)
+    base_gain = 10 ** ((voice_lufs + bed_db - music_lufs) / 20.0)
+    speech = _envelope(voice, rate)
+    active = (speech > max(float(np.percentile(speech, 95)) * 0.1, 1e-4)).astype(np.float32)
+    # Attack 60 ms, release 400 ms, computed on 10 ms blocks then interpolated.
+    block = rate // 100
+    blocks = active[: len(active) // block * block].reshape(-1, block).max(axis=1) if len(active) >= block else active[:1]
+    gain_db = np.empty(len(blocks), dtype=np.float32)
+    state = 0.0
+    for i, on in enumerate(blocks):
+        target = depth_db if on > 0 else 0.0
+        coeff = 1 - math.exp(-1 / 6.0) if target < state else 1 - math.exp(-1 / 40.0)
+        state += coeff * (target - state)
+        gain_db[i] = state
+    gains = np.interp(np.arange(n) / block, np.arange(len(gain_db)), gain_db) if len(gain_db) > 1 else np.zeros(n)
+    fade = np.ones(n, dtype=np.float32)
+    edge = min(int(1.0 * rate), n // 4)
+    if edge > 0:
+        fade[:edge] = np.linspace(0, 1, edge)
+        fade[-edge:] = np.linspace(1, 0, edge)
+    return (music * base_gain * 10 ** (gains / 20.0) * fade).astype(np.float32)
+
+
+def master(voice: np.ndarray, rate: int, *, music: np.ndarray | None = None, target_lufs: float = TARGET_LUFS) -> tuple[np.ndarray, float]:
+    """Mix and normalise: returns (samples, integrated loudness in LUFS)."""
+    from render.voice.analysis import integrated_loudness
+
+    mix = voice.astype(np.float32).copy()
+    if music is not None and len(music):
+        mix += duck(music, voice, rate)
+    # The file carries the mix on two identical channels, which BS.1770 measures 3 LU louder than mono.
+    loudness = integrated_loudness(mix, rate) + DUAL_MONO_LU
+    if math.isfinite(loudness) and loudness > -70:
+        mix *= 10 ** ((target_lufs - loudness) / 20.0)
+    # A soft limiter keeps peaks under about -1 dBFS after the gain.
+    peak = float(np.abs(mix).max()) if len(mix) else 0.0
+    if peak > PEAK_CEILING:
+        over = np.abs(mix) > PEAK_CEILING * 0.8
+        knee = PEAK_CEILING * 0.8
+        compressed = np.sign(mix) * (knee + (PEAK_CEILING - knee) * np.tanh((np.abs(mix) - knee) / (PEAK_CEILING - knee)))
+        mix = np.where(over, compressed, mix).astype(np.float32)
+    final = integrated_loudness(mix, rate) + DUAL_MONO_LU if len(mix) > rate // 2 else float("nan")
+    return mix.astype(np.float32), float(final)
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
+    import wave
+
+    pcm = np.clip(samples, -1.0, 1.0)
+    stereo = np.repeat((pcm * 32767.0).astype("<i2")[:, None], 2, axis=1)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(stereo.tobytes())
+    return path
+
+
+def render_title(text: str, width: int, *, font_size_px: int = 64) -> tuple[np.ndarray, int]:
+    """A hook title card (RGBA) that fits ``width`` px: bold white text on a rounded translucent panel."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font_path = _bold_font()
+    size = font_size_px
+    max_w = int(width * 0.84)
+    while True:
+        font = ImageFont.truetype(font_path, size) if font_path else ImageFont.load_default()
+        words, lines, line = text.split(), [], ""
+        for word in words:
+            trial = f"{line} {word}".strip()
+            if font.getlength(trial) <= max_w - 60 or not line:
+                line = trial
+            else:
+                lines.append(line)
+                line = word
+        if line:
+            lines.append(line)
+        widest = max((font.getlength(item) for item in lines), default=0)
+        if (len(lines) <= 3 and widest <= max_w - 60) or size <= 28:
+            break
+        size -= 4
+    ascent, descent = font.getmetrics() if hasattr(font, "getmetrics") else (size, size // 4)
+    line_h = ascent + descent + 6
+    panel_w, panel_h = int(min(max_w, widest + 60)), line_h * len(lines) + 40
+    card = Image.new("RGBA", (panel_w, panel_h), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(card)
+    draw.rounded_rectangle((0, 0, panel_w - 1, panel_h - 1), radius=28, fill=(12, 12, 16, 190))
+    for i, item in enumerate(lines):
+        w = font.getlength(item)
+        draw.text(((panel_w - w) / 2, 20 + i * line_h), item, font=font, fill=(255, 255, 255, 255))
+    return np.asarray(card, dtype=np.uint8), panel_h
+
+
+def _bold_font() -> str | None:
+    for candidate in ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", "/usr/share/fonts/dejavu/DejaVuSans-Bold.ttf"):
+        if Path(candidate).exists():
+            return candidate
+    try:
+        from matplotlib import font_manager
+
+        return font_manager.findfont(font_manager.FontProperties(family="DejaVu Sans", weight="bold"))
+    except Exception:  # noqa: BLE001 - any failure means "no font file": PIL's default is used
+        return None
+
+
+def blend(frame: np.ndarray, rgba: np.ndarray, x: int, y: int, opacity: float = 1.0) -> None:
+    """Alpha-blend an RGBA patch onto an RGB frame in place (clipped to the frame)."""
+    h, w = rgba.shape[:2]
+    fh, fw = frame.shape[:2]
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, fw), min(y + h, fh)
+    if x1 <= x0 or y1 <= y0:
+        return
+    patch = rgba[y0 - y:y1 - y, x0 - x:x1 - x]
+    alpha = patch[..., 3:4].astype(np.float32) * (opacity / 255.0)
+    region = frame[y0:y1, x0:x1].astype(np.float32)
+    frame[y0:y1, x0:x1] = (region + (patch[..., :3].astype(np.float32) - region) * alpha + 0.5).astype(np.uint8)
+
+
+class _FrameFeed:
+    """Adapts a one-pass frame iterator to moviepy's frame_function(t) (it asks for frames in order)."""
+
+    def __init__(self, frames: Iterator[np.ndarray], fps: int, n_frames: int, decorate: Callable[[np.ndarray, int], np.ndarray],
+                 progress: Callable[[int, int], None] | None):
+        self.frames, self.fps, self.n_frames = frames, fps, n_frames
+        self.decorate, self.progress = decorate, progress
+        self.index, self.current = -1, None
+
+    def __call__(self, t: float) -> np.ndarray:
+        wanted = min(int(round(t * self.fps)), self.n_frames - 1)
+        while self.index < wanted:
+            try:
+                frame = next(self.frames)
+            except StopIteration:
+                break
+            self.index += 1
+            self.current = self.decorate(frame, self.index)
+            if self.progress:
+                self.progress(self.index + 1, self.n_frames)
+        if self.current is None:
+            raise ComposeError("the avatar renderer produced no frames")
+        return self.current
+
+
+def compose(
+    stream: Any,
+    voice_path: Path,
+    out_path: Path,
+    *,
+    captions: Any = None,
+    music_path: Path | None = None,
+    hook_title: str | None = None,
+    hook_seconds: float = 2.5,
+    encode: EncodeSettings = EncodeSettings(),
+    progress: Callable[[int, int], None] | None = None,
+    cover_at_s: float | None = None,
+) -> ComposeResult:
+    """Encode a FrameStream with its voice into a Reels-spec MP4 plus a JPEG cover (and .srt when captions are given)."""
+    from moviepy import AudioFileClip, VideoClip
+
+    started = time.perf_counter()
+    warnings: list[str] = []
+    out_path = Path(out_path)
+    if out_path.suffix.lower() != ".mp4":
+        raise ComposeError(f"output {str(out_path)!r}: write an .mp4 file")
+    voice = load_audio(voice_path, label="audio")
+    duration = len(voice) / AUDIO_RATE_HZ
+    if duration > MAX_REEL_S:
+        raise ComposeError(f"audio {str(voice_path)!r}: {duration / 60:.1f} min is longer than Instagram's 15 min limit; shorten the script")
+    if duration > WARN_REEL_S:
+        warnings.append(f"the reel is {duration:.0f} s long; reels over 90 s are not shown in the Reels tab")
+    if duration < 3.0:
+        warnings.append(f"the reel is {duration:.1f} s long; Instagram wants at least 3 s")
+    music = load_audio(music_path, label="music") if music_path else None
+    mixed, loudness = master(voice, AUDIO_RATE_HZ, music=music)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+
+    fps, n_frames = stream.fps, stream.n_frames
+    title = render_title(hook_title, stream.width)[0] if hook_title else None
+    title_y = int(0.15 * stream.height)
+    cover_index = min(n_frames - 1, int((cover_at_s if cover_at_s is not None else min(1.0, duration / 3)) * fps))
+    cover_path = out_path.with_suffix(".jpg")
+    overlay_boxes: list[dict[str, int]] = []
+
+    def decorate(frame: np.ndarray, index: int) -> np.ndarray:
+        t = index / fps
+        if title is not None and t < hook_seconds:
+            fade = min(1.0, (hook_seconds - t) / 0.3, (t + 0.2) / 0.2)
+            blend(frame, title, (stream.width - title.shape[1]) // 2, title_y, opacity=max(0.0, fade))
+        if captions is not None:
+            overlay = captions.overlay_at(t)
+            if overlay is not None:
+                patch, x, y = overlay
+                blend(frame, patch, x, y)
+        if index == cover_index:
+            _save_cover(frame, cover_path)
+        return frame
+
+    feed = _FrameFeed(iter(stream), fps, n_frames, decorate, progress)
+    with tempfile.TemporaryDirectory(prefix="reeltwin-compose-") as tmp:
+        audio_file = write_wav(Path(tmp) / "mix.wav", mixed, AUDIO_RATE_HZ)
+        audio = AudioFileClip(str(audio_file))
+        video_duration = n_frames / fps
+        clip = VideoClip(frame_function=feed, duration=video_duration).with_audio(audio.with_duration(min(audio.duration, video_duration)))
+        partial = out_path.with_name(out_path.stem + ".partial.mp4")
+        try:
+            clip.write_videofile(
+                str(partial), fps=fps, codec="libx264", audio_codec="aac", audio_bitrate=encode.audio_bitrate,
+                audio_fps=AUDIO_RATE_HZ, preset=encode.preset, threads=encode.threads, ffmpeg_params=encode.ffmpeg_params(fps),
+                logger=None, temp_audiofile_path=tmp,
+            )
+        except OSError as error:
+            partial.unlink(missing_ok=True)
+            raise ComposeError(f"output {str(out_path)!r}: the encoder failed ({str(error).splitlines()[0][:200]}); check free disk space") from None
+        finally:
+            audio.close()
+            clip.close()
+        partial.replace(out_path)
+    if not cover_path.exists() and feed.current is not None:
+        _save_cover(feed.current, cover_path)
+    srt_path = json_path = None
+    if captions is not None:
+        srt_path = captions.write_srt(out_path.with_suffix(".srt"))
+        json_path = out_path.with_suffix(".captions.json")
+        if hasattr(captions, "write_json"):
+            captions.write_json(json_path)
+        else:
+            json_path.write_text(json.dumps({"frame": {"width": stream.width, "height": stream.height},
+                                             "chunks": [{"box": box} for box in overlay_boxes]}))
+    return ComposeResult(path=out_path, cover_path=cover_path, srt_path=srt_path, captions_json_path=json_path,
+                         duration_s=video_duration, frames=feed.index + 1, fps=fps, width=stream.width, height=stream.height,
+                         seconds=time.perf_counter() - started, loudness_lufs=loudness, warnings=tuple(warnings),
+                         trace=getattr(stream, "trace", {}))
+
+
+def _save_cover(frame: np.ndarray, path: Path) -> None:
+    from PIL import Image
+
+    Image.fromarray(frame).save(path, format="JPEG", quality=90)
