@@ -143,8 +143,9 @@ def _frame_rate_check(r_rate: Fraction | None, avg_rate: Fraction | None, track:
     if avg_rate is None or abs(float(avg_rate) - expect.fps) > 0.01 * expect.fps:
         problems.append(f"avg_frame_rate {_fps_text(avg_rate)}")
     value: object = _fps_text(avg_rate or r_rate)
-    if track is not None and len(track.presentation_ticks) >= 2:
-        durations = np.diff(np.sort(track.presentation_ticks))
+    shown = track.presentation_ticks[track.shown] if track is not None and track.shown is not None else (track.presentation_ticks if track else None)
+    if track is not None and shown is not None and len(shown) >= 2:
+        durations = np.diff(np.sort(shown))
         nominal = track.timescale / expect.fps
         off = np.abs(durations - nominal) > max(1.0, nominal * 0.001)
         measured = track.timescale / float(np.median(durations)) if np.median(durations) > 0 else 0.0

@@ -41,6 +41,8 @@ class Track:
     sample_sizes: np.ndarray      # int64 bytes, per sample
     duration_ticks: int           # sum of sample durations
     avc_profile_idc: int | None = None  # from avcC: 66 Baseline, 77 Main, 100 High, ...
+    #: bool, per sample: presented according to the edit list (a cut made with stream copy keeps hidden frames before its start)
+    shown: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,11 @@ def _walk(data: bytes, start: int, end: int, into: dict[bytes, tuple[int, int]])
 
 
 def _tracks(moov: bytes):  # noqa: ANN202 - a generator of Track
+    movie_timescale = 0
+    for kind, start, _end in _children(moov):
+        if kind == b"mvhd":
+            version = moov[start]
+            movie_timescale = struct.unpack_from(">I", moov, start + 4 + (16 if version == 1 else 8))[0]
     for kind, start, end in _children(moov):
         if kind != b"trak":
             continue
@@ -163,9 +170,32 @@ def _tracks(moov: bytes):  # noqa: ANN202 - a generator of Track
         _walk(moov, start, end, boxes)
         if not {b"tkhd", b"mdhd", b"hdlr", b"stsd", b"stts"} <= boxes.keys():
             continue
-        track = _track(moov, boxes)
+        track = _track(moov, boxes, movie_timescale)
         if track is not None:
             yield track
+
+
+def _edit_window(data: bytes, box: tuple[int, int], movie_timescale: int, timescale: int) -> tuple[int, int | None] | None:
+    """The presented range of media time (start, end or None for "to the end") from an edit list; None when it has no media edit.
+
+    Only the common case is read: empty edits (a delayed start) skipped, the first media edit kept.
+    """
+    version, at = _full_box(data, box)
+    count = struct.unpack_from(">I", data, at)[0]
+    at += 4
+    for _ in range(count):
+        if version == 1:
+            duration, media_time = struct.unpack_from(">Qq", data, at)
+            at += 20
+        else:
+            duration, media_time = struct.unpack_from(">Ii", data, at)
+            at += 12
+        if media_time < 0:
+            continue
+        if duration == 0 or movie_timescale == 0:
+            return media_time, None
+        return media_time, media_time + round(duration * timescale / movie_timescale)
+    return None
 
 
 def _full_box(data: bytes, box: tuple[int, int]) -> tuple[int, int]:
@@ -173,7 +203,7 @@ def _full_box(data: bytes, box: tuple[int, int]) -> tuple[int, int]:
     return data[box[0]], box[0] + 4
 
 
-def _track(data: bytes, boxes: dict[bytes, tuple[int, int]]) -> Track | None:
+def _track(data: bytes, boxes: dict[bytes, tuple[int, int]], movie_timescale: int) -> Track | None:
     version, at = _full_box(data, boxes[b"tkhd"])
     track_id = struct.unpack_from(">I", data, at + (16 if version == 1 else 8))[0]
     version, at = _full_box(data, boxes[b"mdhd"])
@@ -226,8 +256,14 @@ def _track(data: bytes, boxes: dict[bytes, tuple[int, int]]) -> Track | None:
         else:
             read = np.frombuffer(data, dtype=">u4", count=min(count, samples), offset=at + 8).astype(np.int64)
             sizes[: len(read)] = read
+    presentation = decode + offsets
+    shown = np.ones(samples, dtype=bool)
+    window = _edit_window(data, boxes[b"elst"], movie_timescale, timescale) if b"elst" in boxes else None
+    if window is not None:
+        start, stop = window
+        shown = (presentation >= start) & (presentation < stop if stop is not None else True)
     return Track(
         track_id=track_id, handler=handler, codec=codec, timescale=timescale, decode_ticks=decode,
-        presentation_ticks=decode + offsets, sync_samples=sync, sample_sizes=sizes,
-        duration_ticks=int(durations.sum()), avc_profile_idc=profile,
+        presentation_ticks=presentation, sync_samples=sync, sample_sizes=sizes,
+        duration_ticks=int(durations.sum()), avc_profile_idc=profile, shown=shown,
     )
