@@ -93,6 +93,7 @@ def render_files(
     out.parent.mkdir(parents=True, exist_ok=True)
     phonemes: tuple = ()
     words: tuple = ()
+    spoken = None
     try:
         if audio is None:
             from render.voice import base as voice_base
@@ -102,6 +103,7 @@ def render_files(
             speaker = voice_base.get(backend_name, **voice_config(settings, backend_name))
             speech_path = out.with_suffix(".voice.wav")
             speech = speaker.speak(text, speech_path, profile=voice_profile, language=language)
+            spoken = speech
             _stage(stages, "voice", started, f"{speech.backend}, {speech.duration_s:.1f} s")
             audio = speech.path
             phonemes, words = speech.phonemes, speech.words
@@ -114,7 +116,7 @@ def render_files(
         _stage(stages, "avatar setup", started)
         captions = None
         if text and text.strip():
-            captions, align_timing = _captions(settings, Path(audio), text, words, stream, language, warnings)
+            captions, align_timing = _captions(settings, Path(audio), text, spoken, stream, language, warnings)
             if align_timing:
                 stages.append(align_timing)
 
@@ -142,34 +144,35 @@ def render_files(
 def voice_config(settings: Any, backend: str) -> dict[str, Any]:
     """What a voice backend's factory takes, from the settings."""
     if backend == "xtts":
-        from agent.voices import xtts_license_accepted  # written with the XTTS backend
+        from agent.model_licenses import is_accepted
 
         return {"model_dir": settings.voice.xtts_model_dir, "device": settings.voice.device,
-                "license_accepted": xtts_license_accepted(settings)}
+                "license_accepted": is_accepted(settings.data_dir, "xtts")}
     return {}
 
 
-def _captions(settings: Any, audio: Path, text: str, words: tuple, stream: Any, language: str, warnings: list[str]) -> tuple[Any, StageTiming | None]:
-    """Word timings (synthesizer, else the configured aligner) and the caption track; None when captions are unavailable."""
-    try:
-        from render.captions import CaptionTrack  # noqa: F401
-    except ImportError:
-        return None, None
-    from render.align import base as align_base
-    from render.captions import build_track
+def _captions(settings: Any, audio: Path, text: str, speech: Any, stream: Any, language: str, warnings: list[str]) -> tuple[Any, StageTiming | None]:
+    """Word timings (the synthesizer's when exact, else the configured aligner) and the caption track."""
+    from render.align.auto import align_words
+    from render.captions import CaptionStyle, CaptionTrack
 
     started = time.perf_counter()
-    choice = settings.captions.aligner
-    if choice in ("auto", "synth") and words:
-        from render.align.synth import from_speech_words
-
-        alignment = from_speech_words(words, text)
-    else:
-        name = "faster-whisper" if choice in ("auto", "synth") else choice
-        alignment = align_base.get(name).align(audio, text, language=language)
+    alignment = align_words(audio, text, aligner=settings.captions.aligner, speech=speech, language=language)
     warnings += list(alignment.warnings)
-    track = build_track(alignment.words, settings.captions, stream.width, stream.height, stream.mouth_box)
+    style = caption_style(settings.captions)
+    box = stream.mouth_box
+    track = CaptionTrack(alignment.words, style=style, frame_width_px=stream.width, frame_height_px=stream.height,
+                         keep_out=(box.x, box.y, box.width, box.height))
     return track, StageTiming("align + captions", time.perf_counter() - started, alignment.backend)
+
+
+def caption_style(captions: Any) -> Any:
+    """The captions settings as the library's CaptionStyle."""
+    from render.captions import CaptionStyle
+
+    return CaptionStyle(font_family=captions.font, font_size_px=captions.font_size_px, fill=captions.fill, highlight=captions.highlight,
+                        outline=captions.outline, outline_px=captions.outline_px, uppercase=captions.uppercase,
+                        max_words=captions.max_words_per_chunk)
 
 
 def _qa(video: Path, sidecar: Path | None, stages: list[StageTiming]) -> tuple[dict[str, Any] | None, Path | None]:

@@ -108,7 +108,7 @@ class AvatarSettings(_Section):
 
 
 class CaptionsSettings(_Section):
-    aligner: Literal["auto", "synth", "faster-whisper", "pocketsphinx", "whisperx"] = "auto"
+    aligner: Literal["auto", "synth", "faster-whisper", "whisperx"] = "auto"
     font: str = "DejaVu Sans"
     font_size_px: int = Field(68, ge=16, le=200)
     fill: str = "#FFFFFF"

@@ -9,7 +9,6 @@ to about -14 LUFS with a peak limiter, at 48 kHz.
 
 from __future__ import annotations
 
-import json
 import math
 import tempfile
 import time
@@ -288,7 +287,6 @@ def compose(
     title_y = int(0.15 * stream.height)
     cover_index = min(n_frames - 1, int((cover_at_s if cover_at_s is not None else min(1.0, duration / 3)) * fps))
     cover_path = out_path.with_suffix(".jpg")
-    overlay_boxes: list[dict[str, int]] = []
 
     def decorate(frame: np.ndarray, index: int) -> np.ndarray:
         t = index / fps
@@ -330,11 +328,7 @@ def compose(
     if captions is not None:
         srt_path = captions.write_srt(out_path.with_suffix(".srt"))
         json_path = out_path.with_suffix(".captions.json")
-        if hasattr(captions, "write_json"):
-            captions.write_json(json_path)
-        else:
-            json_path.write_text(json.dumps({"frame": {"width": stream.width, "height": stream.height},
-                                             "chunks": [{"box": box} for box in overlay_boxes]}))
+        captions.write_sidecar(json_path)
     return ComposeResult(path=out_path, cover_path=cover_path, srt_path=srt_path, captions_json_path=json_path,
                          duration_s=video_duration, frames=feed.index + 1, fps=fps, width=stream.width, height=stream.height,
                          seconds=time.perf_counter() - started, loudness_lufs=loudness, warnings=tuple(warnings),

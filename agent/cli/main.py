@@ -58,7 +58,7 @@ def root(
 
 
 def _register() -> None:
-    from agent.cli import calendar_cmd, config_cmd, db_cmd, doctor_cmd, draft_cmd, init_cmd, instagram_cmd, peak_cmd, publish_cmd, queue_cmd, render_cmd, run_cmd, voice_cmd, web_cmd
+    from agent.cli import avatar_cmd, calendar_cmd, config_cmd, db_cmd, doctor_cmd, draft_cmd, init_cmd, instagram_cmd, peak_cmd, publish_cmd, qa_cmd, queue_cmd, render_cmd, run_cmd, voice_cmd, web_cmd
 
     init_cmd.register(app)
     doctor_cmd.register(app)
@@ -67,9 +67,11 @@ def _register() -> None:
     app.add_typer(calendar_cmd.app, name="calendar")
     app.add_typer(instagram_cmd.app, name="instagram")
     app.add_typer(voice_cmd.app, name="voice")
+    app.add_typer(avatar_cmd.app, name="avatar")
     draft_cmd.register(app)
     queue_cmd.register(app)
     render_cmd.register(app)
+    qa_cmd.register(app)
     publish_cmd.register(app)
     peak_cmd.register(app)
     run_cmd.register(app)

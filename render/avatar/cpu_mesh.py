@@ -99,7 +99,7 @@ class _MouthRig:
         self.v_nose = float(min(uv[lm.NOSE_BOTTOM, 1], -self.upper_thickness * 1.5))
         self.neck = 0.45 * self.v_chin
         self.half_width = self.f.unit
-        self.gap_max = 0.6 * self.half_width
+        self.gap_max = 0.5 * self.half_width
         corners = []
         for u in (-self.U_MAX, self.U_MAX):
             for v in (self.v_nose - 2, self.v_chin + self.neck + 2):
@@ -157,11 +157,12 @@ class _MouthRig:
         # Lips spread for i/e, narrow and round for u/o/w; the corners move, the rest follows smoothly.
         corner_shift = self.half_width * (0.1 * spread - 0.22 * round_)
         corner = 1.0 + corner_shift / self.half_width
-        exponent = 2.2 - 0.9 * round_
+        exponent = 2.0 - 0.6 * round_
 
         def opening(u: np.ndarray) -> np.ndarray:
             un = np.clip(np.abs(u) / max(corner, 0.3), 0.0, 1.0)
-            return np.where(np.abs(u) < corner, (1.0 - un ** exponent) ** 0.5, 0.0).astype(np.float32)
+            # lens-shaped: widest in the middle, closing smoothly toward the corners
+            return np.where(np.abs(u) < corner, (1.0 - un ** exponent) ** 0.9, 0.0).astype(np.float32)
 
         u2, v2 = self.u2, self.v_rel2
         du2 = corner_shift * self.spread_field2
@@ -213,7 +214,7 @@ class _MouthRig:
         depth = np.clip((vv - top) / np.maximum(bottom - top, 1e-3), 0.0, 1.0)
         side = np.clip(np.abs(uu) / max(corner, 0.3), 0.0, 1.0)
         # The cavity: darker toward the back and the corners.
-        shade = (1.0 - 0.55 * side ** 2)[..., None]
+        shade = ((1.0 - 0.55 * side ** 2) * (0.55 + 0.45 * depth))[..., None]
         colour = self.cavity_deep + (self.cavity - self.cavity_deep) * shade
         # Upper teeth hang from under the upper lip; on f/v they reach down to the lower lip.
         teeth_h = min(gap, 0.3 * self.half_width) if labio < 0.5 else gap + 1.0

@@ -2,7 +2,7 @@
 
 The face (forehead to chin) is scaled to about a fifth of the frame height and its
 centre put at ~36 % from the top, so the lower third stays free for captions. Where
-the photo does not reach the frame's edges the picture is extended by mirroring it
+the photo does not reach the frame's edges the picture is extended by stretching its edges
 and blurring the extension progressively — never black bars.
 """
 
@@ -51,18 +51,18 @@ def plan(image_width: int, image_height: int, face_center: tuple[float, float], 
 
 
 def compose_background(photo: np.ndarray, framing: Framing) -> tuple[np.ndarray, np.ndarray]:
-    """The still frame: the scaled photo, extended by mirroring + blur; and a mask (1 = real photo pixels)."""
+    """The still frame: the scaled photo, extended by stretched edges + blur; and a mask (1 = real photo pixels)."""
     import cv2
 
     width, height = framing.width, framing.height
     matrix = np.array([[framing.scale, 0.0, framing.offset_x], [0.0, framing.scale, framing.offset_y]], dtype=np.float64)
     interpolation = cv2.INTER_CUBIC if framing.scale > 1.0 else cv2.INTER_AREA
-    sharp = cv2.warpAffine(photo, matrix, (width, height), flags=interpolation, borderMode=cv2.BORDER_REFLECT_101)
+    sharp = cv2.warpAffine(photo, matrix, (width, height), flags=interpolation, borderMode=cv2.BORDER_REPLICATE)
     ones = np.ones(photo.shape[:2], dtype=np.float32)
     inside = cv2.warpAffine(ones, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
     if inside.min() >= 0.999:
         return sharp, inside
-    # The extension: the mirrored photo, blurred more the farther it is from the real pixels, slightly darkened.
+    # The extension: the photo's edges stretched outward, blurred more the farther it is from the real pixels, slightly darkened.
     small = cv2.resize(sharp, (width // 8, height // 8), interpolation=cv2.INTER_AREA)
     blurred = cv2.resize(cv2.GaussianBlur(small, (0, 0), 6), (width, height), interpolation=cv2.INTER_LINEAR).astype(np.float32)
     outside = (inside < 0.5).astype(np.uint8)
@@ -70,7 +70,7 @@ def compose_background(photo: np.ndarray, framing: Framing) -> tuple[np.ndarray,
     ramp = np.clip(distance / (0.06 * height), 0.0, 1.0)[..., None]
     # A soft band across the seam so the photo's edge does not show as a line.
     seam = cv2.GaussianBlur(inside, (0, 0), 0.01 * height)[..., None]
-    mirrored = sharp.astype(np.float32) * (1.0 - ramp) + blurred * ramp
-    mirrored *= (1.0 - 0.18 * ramp)
-    out = sharp.astype(np.float32) * seam + mirrored * (1.0 - seam)
+    extended = sharp.astype(np.float32) * (1.0 - ramp) + blurred * ramp
+    extended *= (1.0 - 0.18 * ramp)
+    out = sharp.astype(np.float32) * seam + extended * (1.0 - seam)
     return np.clip(out + 0.5, 0, 255).astype(np.uint8), inside

@@ -56,7 +56,8 @@ def target(phoneme: str) -> tuple[np.ndarray, np.ndarray] | None:
     if head in _VOWELS:
         jaw, spread, round_ = _VOWELS[head]
         values = np.array((jaw, spread, round_, 0.0, 0.0, 0.0), dtype=np.float32)
-        dominance = np.array((1.0, 1.0, 1.0, 0.4, 0.4, 0.6), dtype=np.float32)
+        # a vowel holds the lips apart: it dominates closure/labiodental near its centre
+        dominance = np.array((1.0, 1.0, 1.0, 2.5, 2.5, 0.6), dtype=np.float32)
     elif head in _CONSONANTS:
         values = np.array(_CONSONANTS[head], dtype=np.float32)
         dominance = np.array((0.6, 0.5, 0.6, 0.5, 0.5, 0.5), dtype=np.float32)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,6 +134,28 @@ def load_photo(path: Path) -> np.ndarray:
 
 
 _MESH_LOCK = threading.Lock()
+_WARMED: set[int] = set()
+
+
+class _QuietStderr:
+    """Silence the C++ chatter mediapipe/TFLite print on stderr while a graph starts (file descriptor 2)."""
+
+    def __enter__(self) -> None:
+        import sys
+
+        try:
+            sys.stderr.flush()
+            self.saved = os.dup(2)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+        except OSError:
+            self.saved = None
+
+    def __exit__(self, *exc: object) -> None:
+        if self.saved is not None:
+            os.dup2(self.saved, 2)
+            os.close(self.saved)
 _MESHES: dict[tuple[bool, int], Any] = {}
 
 
@@ -145,8 +168,9 @@ def face_mesh(*, static: bool = True, max_faces: int = 4) -> Any:
                 from mediapipe.python.solutions import face_mesh as mp_face_mesh
             except ImportError as error:  # pragma: no cover - depends on the install
                 raise RenderError(f"mediapipe is not installed or broken ({error}); install the embedded defaults: make install") from None
-            _MESHES[key] = mp_face_mesh.FaceMesh(static_image_mode=static, max_num_faces=max_faces,
-                                                 refine_landmarks=True, min_detection_confidence=0.5, min_tracking_confidence=0.5)
+            with _QuietStderr():
+                _MESHES[key] = mp_face_mesh.FaceMesh(static_image_mode=static, max_num_faces=max_faces,
+                                                     refine_landmarks=True, min_detection_confidence=0.5, min_tracking_confidence=0.5)
         return _MESHES[key]
 
 
@@ -155,13 +179,63 @@ def detect_landmarks(rgb: np.ndarray, *, static: bool = True, max_faces: int = 4
     height, width = rgb.shape[:2]
     mesh = face_mesh(static=static, max_faces=max_faces)
     with _MESH_LOCK:
-        result = mesh.process(np.ascontiguousarray(rgb))
+        if id(mesh) not in _WARMED:
+            with _QuietStderr():
+                result = mesh.process(np.ascontiguousarray(rgb))
+            _WARMED.add(id(mesh))
+        else:
+            result = mesh.process(np.ascontiguousarray(rgb))
     faces = []
     for face in result.multi_face_landmarks or []:
         points = np.array([(p.x * width, p.y * height, p.z * width) for p in face.landmark], dtype=np.float32)
         faces.append(points)
     faces.sort(key=lambda pts: -(pts[:, 1].max() - pts[:, 1].min()))
     return faces
+
+
+_DETECTORS: dict[int, Any] = {}
+
+
+def detect_faces(rgb: np.ndarray) -> list[tuple[float, float, float, float]]:
+    """Face boxes (x, y, w, h in pixels, largest first) from mediapipe's full-range face detector.
+
+    The face mesh only finds faces that fill a good part of the image; the detector also
+    finds small ones, so a wide photo or a group photo is measured (and refused) correctly.
+    """
+    height, width = rgb.shape[:2]
+    with _MESH_LOCK:
+        if 1 not in _DETECTORS:
+            from mediapipe.python.solutions import face_detection
+
+            with _QuietStderr():
+                _DETECTORS[1] = face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
+        with _QuietStderr():
+            result = _DETECTORS[1].process(np.ascontiguousarray(rgb))
+    boxes = []
+    for detection in result.detections or []:
+        box = detection.location_data.relative_bounding_box
+        boxes.append((box.xmin * width, box.ymin * height, box.width * width, box.height * height))
+    boxes.sort(key=lambda b: -b[3])
+    return boxes
+
+
+def _mesh_in_box(rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray | None:
+    """Landmarks of the face in ``box``, found by running the mesh on a crop around it."""
+    x, y, w, h = box
+    height, width = rgb.shape[:2]
+    side = 2.2 * max(w, h)
+    cx, cy = x + w / 2, y + h / 2
+    x0, y0 = int(max(cx - side / 2, 0)), int(max(cy - side / 2, 0))
+    x1, y1 = int(min(cx + side / 2, width)), int(min(cy + side / 2, height))
+    if x1 - x0 < 16 or y1 - y0 < 16:
+        return None
+    faces = detect_landmarks(np.ascontiguousarray(rgb[y0:y1, x0:x1]), static=True, max_faces=1)
+    if not faces:
+        return None
+    points = faces[0]
+    points[:, 0] += x0
+    points[:, 1] += y0
+    return points
 
 
 def _distance(points: np.ndarray, a: int, b: int) -> float:
@@ -213,14 +287,20 @@ def _lighting_ratio(rgb: np.ndarray, points: np.ndarray) -> float:
 def analyze(rgb: np.ndarray) -> FaceAnalysis | None:
     """The main face of an RGB photo, or None when no face is found."""
     faces = detect_landmarks(rgb, static=True, max_faces=4)
+    boxes = detect_faces(rgb)
     if not faces:
-        return None
+        points = _mesh_in_box(rgb, boxes[0]) if boxes else None
+        if points is None:
+            return None
+        faces = [points]
     points = faces[0]
     height, width = rgb.shape[:2]
     x0, y0 = points[:, 0].min(), points[:, 1].min()
     x1, y1 = points[:, 0].max(), points[:, 1].max()
     main_height = y1 - y0
-    prominent = 1 + sum(1 for other in faces[1:] if (other[:, 1].max() - other[:, 1].min()) >= SECOND_FACE_SHARE * main_height)
+    by_mesh = 1 + sum(1 for other in faces[1:] if (other[:, 1].max() - other[:, 1].min()) >= SECOND_FACE_SHARE * main_height)
+    by_detector = sum(1 for box in boxes if box[3] >= SECOND_FACE_SHARE * max(boxes[0][3], 1.0)) if boxes else 1
+    prominent = max(by_mesh, by_detector)
     return FaceAnalysis(
         image_width=width, image_height=height, landmarks=points,
         box=(float(x0), float(y0), float(x1 - x0), float(y1 - y0)),

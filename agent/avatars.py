@@ -1,0 +1,119 @@
+"""Avatar enrollment: check a photo, record the creator's consent, keep a copy and its face analysis.
+
+The CLI (`reeltwin avatar enroll`) and the web UI call the same functions.
+Nothing is stored unless the photo passes every check and consent is given.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, select
+
+from agent.db.models import Avatar, utcnow
+from agent.errors import AgentError, NotFoundError
+
+CONSENT_TEXT = ("I confirm this photo shows me, or that I have the right to use this person's likeness, "
+                "and I agree that ReelTwin animates it into AI-generated videos published as me.")
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    avatar: Avatar
+    warnings: list[str]
+
+
+def _check_name(name: str) -> str:
+    import re
+
+    if not re.match(NAME_PATTERN, name or ""):
+        raise AgentError(f"--name {name!r}: use 1-64 letters, digits, '.', '_' or '-' (it becomes a folder name)")
+    return name
+
+
+def consent_by() -> str:
+    try:
+        return f"{getpass.getuser()} (cli)"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def analyze_photo(path: Path) -> tuple[Any, list[str]]:
+    """(FaceAnalysis, warnings) for a photo; raises AgentError with the photo's clear problem."""
+    from render import RenderError
+    from render.face.analysis import analyze, check, load_photo
+
+    label = f"photo {str(path)!r}"
+    try:
+        rgb = load_photo(path)
+        face = analyze(rgb)
+        warnings = check(face, label=label)
+    except RenderError as error:
+        raise AgentError(str(error)) from None
+    return face, warnings
+
+
+def enroll(session: Session, data_dir: Path, photo: Path, *, name: str, consent: bool, consent_by: str = "cli",
+           replace: bool = False, creator_id: int | None = None) -> Enrollment:
+    """Check ``photo`` and store it as avatar ``name``; without consent nothing is stored."""
+    from render.face.analysis import sha256_of
+
+    _check_name(name)
+    existing = session.exec(select(Avatar).where(Avatar.name == name)).first()
+    if existing is not None and not replace:
+        raise AgentError(f"avatar {name!r} already exists; pass --replace to enroll a new photo under that name, or choose another --name")
+    face, warnings = analyze_photo(photo)
+    if not consent:
+        raise AgentError(f"photo {str(photo)!r}: consent is required to animate a face; confirm with --consent that it is you or that you have the right to use it")
+    folder = Path(data_dir) / "avatars" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = photo.suffix.lower() if photo.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp") else ".img"
+    # Copy under a new name first, so a crash never leaves a profile pointing at half a file.
+    handle, temp = tempfile.mkstemp(dir=folder, prefix=".incoming-", suffix=suffix)
+    os.close(handle)
+    shutil.copyfile(photo, temp)
+    digest = sha256_of(Path(temp))
+    final = folder / f"photo-{digest[:12]}{suffix}"
+    os.replace(temp, final)
+    record = existing or Avatar(name=name, photo_path="", photo_sha256="", consent_by="", consent_text="")
+    record.photo_path = str(final)
+    record.photo_sha256 = digest
+    record.consent_at = utcnow()
+    record.consent_by = consent_by
+    record.consent_text = CONSENT_TEXT
+    record.analysis = face.to_dict() | {"warnings": warnings}
+    if creator_id is not None:
+        record.creator_id = creator_id
+    session.add(record)
+    session.commit()
+    session.refresh(record)
+    return Enrollment(avatar=record, warnings=warnings)
+
+
+def list_avatars(session: Session) -> list[Avatar]:
+    return list(session.exec(select(Avatar).order_by(Avatar.name)))
+
+
+def get_avatar(session: Session, name: str) -> Avatar:
+    avatar = session.exec(select(Avatar).where(Avatar.name == name)).first()
+    if avatar is None:
+        known = ", ".join(a.name for a in list_avatars(session)) or "none yet"
+        raise NotFoundError(f"avatar {name!r} is not enrolled (enrolled: {known}); enroll one with `reeltwin avatar enroll PHOTO --name {name} --consent`")
+    return avatar
+
+
+def face_of(avatar: Avatar) -> Any:
+    """The stored face analysis (so renders skip the analysis), or None when it is missing."""
+    from render.face.analysis import FaceAnalysis
+
+    try:
+        return FaceAnalysis.from_dict(avatar.analysis)
+    except (KeyError, TypeError, ValueError):
+        return None
