@@ -141,6 +141,7 @@ class PublishingSettings(_Section):
 
 class SchedulerSettings(_Section):
     draft_ahead: bool = True                          # draft open slots within drafting.lead_days by itself
+    render_ahead: bool = True                         # render approved reels within render_lead_hours by itself
     sweep_interval_s: int = Field(60, ge=5, le=3600)
     render_lead_hours: int = Field(12, ge=1, le=168)
     publish_grace_minutes: int = Field(120, ge=0, le=1440)

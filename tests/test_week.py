@@ -1,10 +1,12 @@
 """A week of `reeltwin run` in seconds: plan, draft, auto-approve, (render), publish at the slot times, exactly once.
 
 The clock is injected and moves an hour per step. Drafts come from a local
-OpenAI-compatible server that answers with a recorded completion. Rendering is
-not built yet (issues 3–5): the test stands in for the render worker by moving
-approved reels through `rendering → rendered` with a real MP4 when their render
-lead time starts, exactly as a worker would through the state machine.
+OpenAI-compatible server that answers with a recorded completion. A real render
+takes tens of seconds a reel, so here the render sweep is switched off
+(`scheduler.render_ahead = false`) and the test stands in for it, moving approved
+reels through `rendering → rendered` with a real MP4 when their render lead time
+starts, exactly as the sweep does through the state machine; the real render
+sweep is tested in tests/test_render_reels.py.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def test_a_week_runs_hands_off(db_url: str, tmp_path: Path, session, llm_server:
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "settings.toml").write_text(
         f'[database]\nurl = "{db_url}"\n[drafting]\nprovider = "openai"\nbase_url = "{llm_server}"\nmodel = "recorded"\nlead_days = 3\n'
-        '[scheduler]\nrender_lead_hours = 4\npublish_grace_minutes = 120\n', encoding="utf-8")
+        '[scheduler]\nrender_lead_hours = 4\npublish_grace_minutes = 120\nrender_ahead = false\n', encoding="utf-8")
     settings = load_settings(tmp_path).settings
     video = make_test_video(settings.data_dir / "renders" / "reel.mp4")
 
@@ -71,7 +73,7 @@ def test_a_week_runs_hands_off(db_url: str, tmp_path: Path, session, llm_server:
     published_at_step: dict[int, object] = {}
     for _hour in range(8 * 24):
         service.run_once()
-        # The render worker's part (not built yet): approved reels whose render window has begun.
+        # The render sweep's part, stood in for to keep a week fast (the real render sweep: tests/test_render_reels.py).
         for reel, slot in session.execute(select(Reel, Slot).join(Slot, Reel.slot_id == Slot.id).where(Reel.status == ReelStatus.APPROVED)).all():
             if slot.scheduled_at - timedelta(hours=settings.scheduler.render_lead_hours) <= clock[0]:
                 claimed = claim(session, reel.id, ReelStatus.APPROVED, ReelStatus.RENDERING, worker="render-stand-in")

@@ -14,6 +14,7 @@ def register(app: typer.Typer) -> None:
     @app.command("render")
     def render(
         ctx: typer.Context,
+        reel_id: int = typer.Argument(None, metavar="[ID]", help="Render this approved reel with the creator's enrolled avatar and voice."),
         photo: Path = typer.Option(None, "--photo", help="A front-facing photo of one face (JPEG, PNG, WebP)."),
         audio: Path = typer.Option(None, "--audio", help="Recorded speech to lip-sync (WAV, MP3, M4A...)."),
         text: str = typer.Option(None, "--text", help="The words: spoken with the voice backend when no --audio is given; captions either way."),
@@ -23,9 +24,15 @@ def register(app: typer.Typer) -> None:
         title: str = typer.Option(None, "--title", help="Optional hook title shown in the first seconds."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
-        """Render a lip-synced talking-head reel (1080x1920, 30 fps) with captions, cover and a QA report."""
+        """Render a lip-synced talking-head reel (1080x1920, 30 fps) with captions, cover and a QA report.
+
+        Either an approved reel by ID (with the creator's enrolled avatar and voice), or files: --photo with --audio or --text.
+        """
         from agent.pipeline import render_files
 
+        if reel_id is not None:
+            _render_reel(ctx, reel_id, as_json)
+            return
         if photo is None or out_path is None:
             raise AgentError("give --photo PHOTO and --out MP4 (and --audio WAV or --text TEXT)")
         if out_path.suffix.lower() != ".mp4":
@@ -58,6 +65,27 @@ def register(app: typer.Typer) -> None:
             failed = [c for c in outcome.qa.get("checks", []) if c.get("hard") and not c.get("passed")]
             reason = "; ".join(f"{c.get('name')}: {c.get('message')}" for c in failed) or "see the report"
             raise AgentError(f"{outcome.video}: rendered, but QA failed: {reason} (report: {outcome.report})")
+
+
+def _render_reel(ctx: typer.Context, reel_id: int, as_json: bool) -> None:
+    import os
+    import socket
+
+    from agent.errors import ValidationFailed
+    from agent.queue import get_reel
+    from agent.render_reels import render_reel
+
+    session = ctx.obj.session
+    get_reel(session, reel_id)
+    progress_bar = _Progress(quiet=as_json)
+    with progress_bar:
+        outcome = render_reel(session, ctx.obj.settings, reel_id, worker=f"cli:{socket.gethostname()}:{os.getpid()}", progress=progress_bar.update)
+    if as_json:
+        print_json({"reel_id": reel_id, "result": outcome.result, "detail": outcome.detail, "video": outcome.video})
+    elif outcome.result == "rendered":
+        out.print(f"reel {reel_id}: rendered {outcome.video}")
+    if outcome.result != "rendered":
+        raise ValidationFailed(f"reel {reel_id}: {outcome.result}: {outcome.detail}")
 
 
 class _Progress:

@@ -176,6 +176,25 @@ class Service:
             counts[outcome.result] = counts.get(outcome.result, 0) + 1
         return SweepResult("publish", ", ".join(f"{n} {result}" for result, n in sorted(counts.items())) or "nothing due")
 
+    def sweep_render(self) -> SweepResult:
+        """Render approved reels whose slot is within scheduler.render_lead_hours; release renders a dead worker left."""
+        from agent.db.models import Creator, Reel
+        from agent.render_reels import render_due
+
+        if self.stopping.is_set():
+            return SweepResult("render", "stopping")
+        with open_session(self.settings.database_url, migrate=False) as session:
+            outcomes = render_due(session, self.settings, worker=self.worker, now=self.clock(), stopping=self.stopping)
+            for outcome in outcomes:
+                if outcome.result == "failed":
+                    reel = session.get(Reel, outcome.reel_id)
+                    creator = session.get(Creator, reel.creator_id)
+                    self.notifier.failed(outcome.reel_id, creator.handle, outcome.detail)
+        counts: dict[str, int] = {}
+        for outcome in outcomes:
+            counts[outcome.result] = counts.get(outcome.result, 0) + 1
+        return SweepResult("render", ", ".join(f"{n} {result}" for result, n in sorted(counts.items())) or "nothing to render")
+
     def sweep_insights(self) -> SweepResult:
         """Once a day: the audience's online hours and the own posts' engagement, for peak times."""
         from agent.insights import refresh_audience
@@ -190,7 +209,8 @@ class Service:
 
     def sweeps(self) -> list[tuple[str, Callable[[], SweepResult]]]:
         drafting = [("draft", self.sweep_draft)] if self.settings.scheduler.draft_ahead else []
-        return [("insights", self.sweep_insights), ("plan", self.sweep_plan), *drafting, ("policies", self.sweep_policies), ("publish", self.sweep_publish)]
+        rendering = [("render", self.sweep_render)] if self.settings.scheduler.render_ahead else []
+        return [("insights", self.sweep_insights), ("plan", self.sweep_plan), *drafting, ("policies", self.sweep_policies), *rendering, ("publish", self.sweep_publish)]
 
     def _guarded(self, name: str, sweep: Callable[[], SweepResult]) -> Callable[[], None]:
         def run() -> None:
