@@ -100,7 +100,8 @@ def open_mouth(frame: np.ndarray, opening_px: float, mouth_x: float, upper_lip_y
 
 
 def make_talking_head(path: Path, *, video_late_frames: int = 0, duration_s: float = 5.0, size: str = "1080x1920") -> Path:
-    """The astronaut (x2, 540x960 canvas scaled to ``size``) mouthing a buzz whose envelope drives the mouth; -14 LUFS mono AAC."""
+    """The astronaut (x2, 540x960 canvas scaled to ``size``) mouthing a buzz: the buzz's amplitude envelope and the mouth opening
+    are the same syllable envelope (video ``video_late_frames`` behind); -14 LUFS mono AAC."""
     import cv2
     from skimage import data
 
@@ -113,8 +114,9 @@ def make_talking_head(path: Path, *, video_late_frames: int = 0, duration_s: flo
 
     envelope = syllable_envelope(duration_s)
     t = np.arange(len(envelope)) / SAMPLE_RATE
-    buzz = sum(np.sin(2 * np.pi * k * 140 * t) / k for k in range(1, 29))
-    audio = 0.9 * np.sqrt(envelope) * buzz / np.abs(buzz).max()   # about -14 LUFS
+    # a band-limited 140 Hz square wave: a voice-like buzz with a low crest factor, so it reaches -14 LUFS without clipping
+    buzz = sum(np.sin(2 * np.pi * k * 140 * t) / k for k in range(1, 40, 2))
+    audio = 0.7 * envelope * buzz / np.abs(buzz).max()
     frames = int(duration_s * FPS)
     per_frame = np.array([envelope[int(i * SAMPLE_RATE / FPS): int((i + 1) * SAMPLE_RATE / FPS)].mean() for i in range(frames)])
     if video_late_frames:
@@ -264,6 +266,14 @@ def test_without_ffprobe_the_ffmpeg_banner_gives_the_same_description(clips: dic
     monkeypatch.setattr(media_probe.shutil, "which", lambda name: tools.ffmpeg if name == "ffmpeg" else None)
     report = check_reel(clips["25fps"], lipsync=False)
     assert report.extra["probe"] == "ffmpeg" and _failed(report) == {"frame_rate"}
+
+
+@pytest.mark.parametrize(("suffix", "says"), [(".mkv", "matroska"), (".mov", "QuickTime")])
+def test_other_containers_fail_the_container_check(clips: dict[str, Path], tmp_path: Path, suffix: str, says: str) -> None:
+    other = _derive(clips["right"], tmp_path / f"reel{suffix}", "-c:a", "copy")
+    report = check_reel(other, lipsync=False)
+    assert not report.check("container").passed and says in report.check("container").message
+    assert report.check("video_codec").passed and report.check("loudness").passed
 
 
 def test_missing_or_non_video_files_raise_one_clear_error(tmp_path: Path) -> None:

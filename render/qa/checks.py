@@ -73,6 +73,14 @@ def check_reel(
 # --------------------------------------------------------------------------- container
 
 
+def _container_problem(info: MediaInfo, brand: str | None, problem: str) -> str:
+    if "mp4" not in info.format_names:
+        return f"ffmpeg reads it as {','.join(info.format_names)}"
+    if brand == "qt":
+        return "a QuickTime .mov"
+    return problem or "unreadable MP4 structure"
+
+
 def _container_checks(info: MediaInfo, structure: Mp4Structure | None, problem: str, expect: ReelSpec) -> list[Check]:
     checks = []
     megabytes = info.size_bytes / 1024 / 1024
@@ -81,11 +89,12 @@ def _container_checks(info: MediaInfo, structure: Mp4Structure | None, problem: 
         "file_size", round(megabytes, 2), f"<= {limit_mb:.0f} MB", info.size_bytes <= expect.max_size_bytes, True,
         "" if info.size_bytes <= expect.max_size_bytes else f"{megabytes:.0f} MB is over Instagram's {limit_mb:.0f} MB; shorten the reel or lower its bitrate",
     ))
-    is_mp4 = structure is not None and "mp4" in info.format_names
     brand = structure.major_brand if structure is not None else None
+    # ffmpeg's demuxer for MP4 and QuickTime is one ("mov,mp4,..."): the major brand tells them apart
+    is_mp4 = structure is not None and "mp4" in info.format_names and brand != "qt"
     checks.append(Check(
         "container", f"{','.join(info.format_names)} ({brand or 'no ftyp'})", "MP4", is_mp4, True,
-        "" if is_mp4 else f"not an MP4 ({problem or ','.join(info.format_names)}); render it again as .mp4",
+        "" if is_mp4 else f"not an MP4 ({_container_problem(info, brand, problem)}); render it again as .mp4",
     ))
     if structure is None:
         checks.append(Check("faststart", None, "moov before mdat", False, True, "no MP4 atoms to read"))
@@ -217,7 +226,9 @@ def _audio_checks(
     bitrate_ok = bitrate is not None and low <= bitrate <= high
     checks.append(Check(
         "audio_bitrate", round(bitrate / 1000, 1) if bitrate else None, f"about {expect.audio_bitrate_bps // 1000} kbps", bitrate_ok, False,
-        "" if bitrate_ok else f"audio at {bitrate and bitrate // 1000} kbps; encode with -b:a {expect.audio_bitrate_bps // 1000}k",
+        "" if bitrate_ok else (
+            f"audio at {bitrate // 1000} kbps; encode with -b:a {expect.audio_bitrate_bps // 1000}k" if bitrate else "audio bitrate unknown"
+        ),
     ))
     decoded = decode_audio(path, tools)
     lufs = None if decoded.integrated_lufs is None else round(decoded.integrated_lufs, 2)

@@ -26,7 +26,9 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +41,7 @@ UPPER_INNER_LIP, LOWER_INNER_LIP, FOREHEAD_TOP, CHIN = 13, 14, 10, 152
 OUTER_LIPS = (61, 291, 0, 17)
 ENVELOPE_RANGE_DB = 40.0
 MIN_FRAMES_FOR_CORRELATION = 45
+QUIET_FRAMES = 5
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,25 @@ class LipSyncMeasurement:
     crop: tuple[int, int, int, int] | None = None   # x, y, width, height in source pixels; None for the whole frame
     #: the smallest box holding the lips on every frame with a face (left, top, right, bottom, source pixels)
     mouth_box: tuple[float, float, float, float] | None = None
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Silence the C++ chatter mediapipe/TFLite print on file descriptor 2 while a graph starts (the CLI's stderr is for errors)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    except OSError:
+        saved = None
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _face_box(landmarks, width: int, height: int) -> tuple[float, float, float, float]:  # noqa: ANN001 - mediapipe's proto
@@ -82,7 +104,9 @@ def find_face_crop(path: Path, ffmpeg: str, width: int, height: int) -> tuple[in
     import mediapipe as mp
 
     frame, scale = _decode_first_frame(path, ffmpeg, width, height)
-    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.5) as mesh:
+    with _quiet_native_stderr(), mp.solutions.face_mesh.FaceMesh(
+        static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.5,
+    ) as mesh:
         result = mesh.process(frame)
     if not result.multi_face_landmarks:
         return None
@@ -110,12 +134,12 @@ def mouth_openings(path: Path, ffmpeg: str, width: int, height: int, *, crop_px:
     if crop is not None:
         x, y, side, _ = crop
         out_width = out_height = min(crop_px, side) // 2 * 2
-        filters = f"crop={side}:{side}:{x}:{y},scale={out_width}:{out_height}"
+        filters = f"crop={side}:{side}:{x}:{y},scale={out_width}:{out_height}:flags=area"
         origin, to_source = (x, y), (side / out_width, side / out_height)
     else:
         scale = min(1.0, crop_px * 1.5 / max(width, height))
         out_width, out_height = max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
-        filters = f"scale={out_width}:{out_height}"
+        filters = f"scale={out_width}:{out_height}:flags=area"
         origin, to_source = (0, 0), (width / out_width, height / out_height)
     lips = np.array([np.inf, np.inf, -np.inf, -np.inf])
     frame_bytes = out_width * out_height * 3
@@ -127,16 +151,24 @@ def mouth_openings(path: Path, ffmpeg: str, width: int, height: int, *, crop_px:
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors, start_new_session=True,
         )
         try:
-            with mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=False, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.5, min_tracking_confidence=0.5,
-            ) as mesh:
+            with _quiet_native_stderr():
+                mesh = mp.solutions.face_mesh.FaceMesh(
+                    static_image_mode=False, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.5, min_tracking_confidence=0.5,
+                )
+                # the graph's threads log as they start, after the constructor returns: a blank frame waits for them
+                mesh.process(np.zeros((out_height, out_width, 3), dtype=np.uint8))
+            with mesh:
                 assert process.stdout is not None
                 while True:
                     data = process.stdout.read(frame_bytes)
                     if len(data) < frame_bytes:
                         break
                     frame = np.frombuffer(data, dtype=np.uint8).reshape(out_height, out_width, 3)
-                    result = mesh.process(frame)
+                    if len(openings) >= QUIET_FRAMES:
+                        result = mesh.process(frame)
+                    else:
+                        with _quiet_native_stderr():  # the graph's calculators start on the first frames
+                            result = mesh.process(frame)
                     if not result.multi_face_landmarks:
                         openings.append(np.nan)
                         continue

@@ -84,10 +84,12 @@ def run_tool(command: list[str], *, timeout_s: float, label: str) -> subprocess.
         raise QAError(f"cannot run {command[0]!r} ({error.strerror}); install ffmpeg") from None
     try:
         stdout, stderr = process.communicate(timeout=timeout_s)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
+        if isinstance(error, subprocess.TimeoutExpired):
+            raise QAError(f"{label}: ffmpeg gave up after {timeout_s:.0f} s; the file may be damaged, render it again") from None
         raise
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
