@@ -283,6 +283,16 @@ def test_missing_or_non_video_files_raise_one_clear_error(tmp_path: Path) -> Non
     text.write_text("not a video at all\n")
     with pytest.raises(QAError, match="not a video"):
         check_reel(text)
+    with pytest.raises(QAError, match="is a folder"):
+        check_reel(tmp_path)
+    sound = tmp_path / "voice.m4a"
+    subprocess.run([_ffmpeg(), "-v", "error", "-f", "lavfi", "-i", "sine=duration=1", str(sound)], check=True)
+    with pytest.raises(QAError, match="no video stream"):
+        check_reel(sound)
+    still = tmp_path / "photo.png"
+    subprocess.run([_ffmpeg(), "-v", "error", "-f", "lavfi", "-i", "color=s=64x64:d=0.1", "-frames:v", "1", str(still)], check=True)
+    with pytest.raises(QAError, match="still image"):
+        check_reel(still)
 
 
 # --------------------------------------------------------------------------- captions

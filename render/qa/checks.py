@@ -33,12 +33,18 @@ def check_reel(
     skips the frame-by-frame face measurement. QAError when the file is missing or not a video at all."""
     started = time.perf_counter()
     path = Path(mp4_path)
+    if path.is_dir():
+        raise QAError(f"{str(path)!r} is a folder; give the path of a rendered reel (.mp4)")
     if not path.is_file():
         raise QAError(f"{str(path)!r} not found; give the path of a rendered reel (.mp4)")
     if path.stat().st_size == 0:
         raise QAError(f"{str(path)!r} is empty; render it again")
     tools = find_tools()
     info = probe(path, tools)
+    if any(name == "image2" or name.endswith("_pipe") for name in info.format_names):
+        raise QAError(f"{str(path)!r} is a still image, not a video; give the rendered reel (.mp4)")
+    if info.video is None:
+        raise QAError(f"{str(path)!r} has no video stream (audio only?); give the rendered reel (.mp4)")
     try:
         structure: Mp4Structure | None = read_structure(path)
         structure_problem = ""
