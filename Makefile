@@ -43,11 +43,9 @@ install: system-deps $(UV)
 	@echo "installing ReelTwin and its dependencies (the first time compiles llama-cpp-python: about 8 minutes on 2 cores)"
 	VIRTUAL_ENV=$(VENV) $(UV) pip install -e ".[$(EXTRAS)]"
 
-# Until `reeltwin demo` lands, the main job plans and shows the example calendar.
+# The main job: the whole pipeline offline on bundled samples, in ./demo (your project is not touched).
 demo: install
-	$(BIN)/reeltwin init .
-	$(BIN)/reeltwin calendar check
-	$(BIN)/reeltwin calendar show --days 14
+	$(BIN)/reeltwin demo --out demo
 
 test: install
 	$(BIN)/python -m pytest -q

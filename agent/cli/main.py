@@ -58,7 +58,7 @@ def root(
 
 
 def _register() -> None:
-    from agent.cli import avatar_cmd, calendar_cmd, config_cmd, db_cmd, doctor_cmd, draft_cmd, init_cmd, instagram_cmd, peak_cmd, publish_cmd, qa_cmd, queue_cmd, render_cmd, run_cmd, voice_cmd, web_cmd
+    from agent.cli import avatar_cmd, calendar_cmd, config_cmd, db_cmd, demo_cmd, doctor_cmd, draft_cmd, init_cmd, instagram_cmd, peak_cmd, publish_cmd, qa_cmd, queue_cmd, render_cmd, run_cmd, voice_cmd, web_cmd
 
     init_cmd.register(app)
     doctor_cmd.register(app)
@@ -75,6 +75,7 @@ def _register() -> None:
     publish_cmd.register(app)
     peak_cmd.register(app)
     run_cmd.register(app)
+    demo_cmd.register(app)
     web_cmd.register(app)
 
 

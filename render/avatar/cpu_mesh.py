@@ -407,7 +407,10 @@ class CpuMeshBackend:
             track = motion.articulation(request.phonemes, times)
         else:
             track = motion.audio_articulation(samples, rate, fps, n_frames)
-        track = motion.couple_to_audio(track, envelope)
+        # Lips lead the sound slightly (they open before the voice is heard): one frame of anticipation
+        # also cancels the envelope's smoothing delay (measured lag +1 frame without it).
+        leading = np.concatenate([envelope[1:], envelope[-1:]]) if n_frames > 1 else envelope
+        track = motion.couple_to_audio(track, leading)
         life = motion.life(times, envelope, seed=request.seed, stresses_s=motion.stressed_times(request.phonemes, envelope, fps))
         trace: dict[str, list[float]] = {"mouth_gap_px": [], "jaw": [], "blink": [], "envelope": envelope.tolist()}
 

@@ -1,0 +1,209 @@
+"""``reeltwin demo``: the whole pipeline, offline, on bundled samples, in a folder of its own.
+
+The demo never touches the creator's real project: it scaffolds a project in
+``--out`` (default ``./demo``), enrolls the public-domain astronaut photo and a real
+speech recording as the demo creator (consent recorded as "demo"), drafts the next
+slot with the embedded model, auto-approves it (labelled as the demo's), renders,
+captions, checks and publishes it to the outbox folder.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.errors import AgentError
+
+DEMO_HANDLE = "demo.creator"
+DEMO_SPEECH = Path("/usr/share/codec2/raw/speech_orig_16k.wav")   # Debian codec2-examples (LGPL-2.1): real male speech
+DEMO_CONSENT = "demo"
+
+
+@dataclass
+class StageResult:
+    stage: str
+    seconds: float
+    detail: str = ""
+    rtf: float | None = None
+
+
+@dataclass
+class DemoResult:
+    project: Path
+    stages: list[StageResult] = field(default_factory=list)
+    reel_id: int | None = None
+    video: Path | None = None
+    cover: Path | None = None
+    srt: Path | None = None
+    report: Path | None = None
+    outbox: Path | None = None
+    qa: dict[str, Any] | None = None
+    duration_s: float = 0.0
+    script: str = ""
+
+
+def demo_calendar(example: str, seconds: int) -> str:
+    """The example calendar as the demo creator's, with reels of about ``seconds`` and approval left to the demo."""
+    import re
+
+    text = re.sub(r"(?m)^handle:.*$", f"handle: {DEMO_HANDLE}", example, count=1)
+    text = re.sub(r"(?m)^reel_length_s:.*$", f"reel_length_s: {max(15, seconds)}", text, count=1)   # calendars allow 15 s and up
+    return text
+
+
+def run_demo(out_dir: Path, *, seconds: int = 30, stage: Callable[[str], Any] | None = None,
+             progress: Callable[[str, int, int], None] | None = None) -> DemoResult:
+    """Run every stage; a failing stage raises AgentError with its clear message."""
+    from agent.avatars import enroll as enroll_avatar
+    from agent.cli.init_cmd import scaffold, template_path
+    from agent.content_calendar.loader import load_calendar
+    from agent.db.engine import open_session
+    from agent.db.models import Reel, utcnow
+    from agent.drafting.service import draft_all, find_work, open_provider
+    from agent.publish import make_publisher, publish_reel
+    from agent.queue import approve
+    from agent.render_reels import render_reel
+    from agent.settings import load_settings
+
+    def begin(name: str) -> float:
+        if stage:
+            stage(name)
+        return time.perf_counter()
+
+    out_dir = Path(out_dir).resolve()
+    result = DemoResult(project=out_dir)
+    started = begin("setting up the demo project")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scaffold(out_dir)
+    calendar_file = out_dir / "calendar" / f"{DEMO_HANDLE}.yaml"
+    calendar_file.write_text(demo_calendar(template_path("calendar/example.yaml").read_text(encoding="utf-8"), seconds), encoding="utf-8")
+    settings = load_settings(out_dir).settings
+    calendar = load_calendar(calendar_file).calendar
+    result.stages.append(StageResult("setup", time.perf_counter() - started, str(out_dir)))
+
+    with open_session(settings.database_url) as session:
+        started = begin("enrolling the demo avatar (public-domain astronaut photo)")
+        photo = settings.data_dir / "demo-inputs" / "astronaut.png"
+        photo.parent.mkdir(parents=True, exist_ok=True)
+        if not photo.exists():
+            from PIL import Image
+            from skimage import data
+
+            Image.fromarray(data.astronaut()).save(photo)
+        avatar = enroll_avatar(session, settings.data_dir, photo, name=DEMO_HANDLE, consent=True, consent_by=DEMO_CONSENT, replace=True)
+        result.stages.append(StageResult("enroll avatar", time.perf_counter() - started, f"face {avatar.avatar.analysis.get('face_height_px', 0):.0f} px"))
+
+        started = begin("enrolling the demo voice (codec2 speech sample)")
+        voice_detail = _enroll_demo_voice(session, settings)
+        result.stages.append(StageResult("enroll voice", time.perf_counter() - started, voice_detail))
+
+        started = begin("drafting the next slot's script with the embedded model")
+        from agent.content_calendar.loader import display_path
+
+        work = find_work(session, [calendar], now=utcnow(), days=14, paths={DEMO_HANDLE: display_path(calendar_file)})
+        if not work:
+            reel_id = _latest_reel(session)
+            if reel_id is None:
+                raise AgentError(f"{calendar_file}: the demo calendar has no slot in the next 14 days; check its cadence")
+        else:
+            with open_provider(settings) as provider:
+                outcomes = draft_all(session, settings, provider, work[:1])
+            if outcomes[0].result == "failed":
+                raise AgentError(f"draft: {outcomes[0].error}")
+            reel_id = outcomes[0].reel_id
+        reel = session.get(Reel, reel_id)
+        budget = max(8, int(settings.drafting.words_per_minute * seconds / 60))
+        if str(reel.status) == "drafted" and len(reel.script.split()) > budget * 1.15:
+            from agent.queue import edit
+
+            edit(session, reel_id, script=_trim_to_sentences(reel.script, budget), actor="demo",
+                 note=f"demo: trimmed to about {seconds} s", words_per_minute=settings.drafting.words_per_minute)
+            session.expire_all()
+            reel = session.get(Reel, reel_id)
+        result.reel_id = reel_id
+        result.script = reel.script
+        result.stages.append(StageResult("draft", time.perf_counter() - started, f"reel {reel_id}, {len(reel.script.split())} words"))
+
+        started = begin("approving the draft (auto-approved: demo)")
+        if str(reel.status) in ("drafted",):
+            approve(session, [reel_id], actor="demo (auto-approved)")
+        result.stages.append(StageResult("approve", time.perf_counter() - started, "auto-approved by the demo"))
+
+        started = begin("voice, alignment, avatar, captions, composition, QA")
+        rendered = render_reel(session, settings, reel_id, worker="demo", progress=progress)
+        if rendered.result != "rendered":
+            raise AgentError(f"render: {rendered.detail}")
+        session.expire_all()
+        reel = session.get(Reel, reel_id)
+        artifacts = reel.artifacts or {}
+        result.video = Path(artifacts["video"])
+        result.cover = Path(artifacts["cover"])
+        result.srt = Path(artifacts["srt"]) if artifacts.get("srt") else None
+        result.report = Path(artifacts["report"]) if artifacts.get("report") else None
+        result.duration_s = float(artifacts.get("duration_s") or 0.0)
+        render_s = time.perf_counter() - started
+        result.stages.append(StageResult("render", render_s, f"{result.duration_s:.1f} s reel", render_s / max(result.duration_s, 1e-6)))
+        if result.report and result.report.exists():
+            import json
+
+            result.qa = json.loads(result.report.read_text())
+
+        started = begin("publishing to the outbox (a dry run you can inspect)")
+        # The demo's slot lies in the future: publish now, to the outbox only.
+        publisher = make_publisher(settings)
+        if publisher.name != "outbox":
+            raise AgentError("the demo publishes to the outbox only; leave publishing.backend unset in the demo folder")
+        outcome = publish_reel(session, settings, reel_id, publisher=publisher, worker="demo")
+        if outcome.result not in ("published", "already published"):
+            raise AgentError(f"publish: {outcome.result}: {outcome.detail}")
+        result.outbox = Path(outcome.permalink.removeprefix("file://")) if outcome.permalink else settings.outbox_dir
+        result.stages.append(StageResult("publish (outbox)", time.perf_counter() - started, outcome.result))
+    return result
+
+
+def _trim_to_sentences(script: str, budget_words: int) -> str:
+    """About ``budget_words`` words of the script: whole sentences, topped up with the start of the next one if too short."""
+    import re
+
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", script.strip()) if s]
+    kept: list[str] = []
+    for sentence in sentences:
+        count = len(" ".join(kept).split())
+        if count + len(sentence.split()) <= budget_words:
+            kept.append(sentence)
+            continue
+        if count < 0.7 * budget_words:
+            part = sentence.split()[: budget_words - count]
+            kept.append(" ".join(part).rstrip(",;:") + ".")
+        break
+    return " ".join(kept)
+
+
+def _latest_reel(session: Any) -> int | None:
+    from sqlmodel import select
+
+    from agent.db.models import Reel
+
+    row = session.exec(select(Reel.id).order_by(Reel.id.desc())).first()
+    return row
+
+
+def _enroll_demo_voice(session: Any, settings: Any) -> str:
+    """Enroll the codec2 sample as the demo voice where voice enrollment is available; else the bundled Piper voice speaks."""
+    if not DEMO_SPEECH.exists():
+        return "bundled Piper voice (the codec2-examples sample is not installed)"
+    try:
+        from agent import voices
+    except ImportError:
+        return "bundled Piper voice (voice enrollment is not installed)"
+    enroll = getattr(voices, "enroll", None)
+    if enroll is None:
+        return "bundled Piper voice"
+    try:
+        enroll(session, settings, DEMO_SPEECH, name=DEMO_HANDLE, consent=True, consent_by=DEMO_CONSENT, replace=True)
+    except TypeError:
+        return "bundled Piper voice (voice enrollment API differs)"
+    return f"{DEMO_SPEECH.name} (voice matching: {settings.voice.backend})"

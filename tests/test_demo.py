@@ -1,0 +1,33 @@
+"""`reeltwin demo --seconds 8`: the whole pipeline offline, and its reel passes `reeltwin qa`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import reeltwin
+
+pytest.importorskip("mediapipe")
+pytest.importorskip("llama_cpp")
+
+
+def test_demo_runs_offline_and_its_reel_passes_qa(tmp_path: Path) -> None:
+    result = reeltwin(tmp_path, "demo", "--out", str(tmp_path / "demo"), "--seconds", "8", "--json", timeout=900)
+    assert result.returncode == 0, result.stderr[-2000:]
+    payload = json.loads(result.stdout)
+    assert payload["qa_passed"] is True
+    assert [s["stage"] for s in payload["stages"]] == ["setup", "enroll avatar", "enroll voice", "draft", "approve", "render", "publish (outbox)"]
+    video = Path(payload["video"])
+    assert video.exists() and Path(payload["cover"]).exists() and Path(payload["srt"]).read_text().strip()
+    assert 3.0 <= payload["duration_s"] <= 20.0
+    qa = reeltwin(tmp_path, "qa", str(video), "--json", timeout=300)
+    assert qa.returncode == 0, qa.stderr
+    assert json.loads(qa.stdout)["passed"] is True
+    # Published to the outbox only, with the AI label and the demo's consent on record.
+    outbox = Path(payload["outbox"])
+    assert outbox.exists()
+    project = Path(payload["project"])
+    shown = reeltwin(project, "show", str(payload["reel_id"]), "--json")
+    assert shown.returncode == 0 and json.loads(shown.stdout)["status"] == "published"
