@@ -251,6 +251,7 @@ def test_avatar_enroll_needs_consent_and_stores_the_photo_and_analysis(project: 
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "not an image" in bad.stderr
 
 
+@pytest.mark.timeout(600)
 def test_render_command_writes_a_reel_that_passes_qa(project: Path, photo: Path) -> None:
     audio = project / "speech.wav"
     _syllables(audio, seconds=4.0)

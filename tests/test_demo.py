@@ -13,6 +13,7 @@ pytest.importorskip("mediapipe")
 pytest.importorskip("llama_cpp")
 
 
+@pytest.mark.timeout(900)
 def test_demo_runs_offline_and_its_reel_passes_qa(tmp_path: Path) -> None:
     result = reeltwin(tmp_path, "demo", "--out", str(tmp_path / "demo"), "--seconds", "8", "--json", timeout=900)
     assert result.returncode == 0, result.stderr[-2000:]
