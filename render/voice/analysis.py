@@ -592,7 +592,11 @@ def _snr_db(powers: np.ndarray, speech: np.ndarray) -> float:
 
 def _pitch(x16: np.ndarray, speech: np.ndarray) -> np.ndarray:
     """Harvest F0 (Hz, 0 where unvoiced) at 10 ms steps over the speech, in time order, within the budget."""
-    import pyworld
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pyworld 0.3.5 imports the deprecated pkg_resources
+        import pyworld
 
     spans = [(start * FRAME, end * FRAME) for start, end in _runs(speech)]
     total = sum(end - start for start, end in spans)

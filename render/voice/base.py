@@ -94,4 +94,5 @@ def get(name: str, **config: Any) -> VoiceBackend:
 def _load_builtin() -> None:
     # Importing a backend module registers it; heavy libraries load only when a backend is used.
     from render.voice import piper_backend  # noqa: F401
+    from render.voice import world_backend  # noqa: F401
     from render.voice import xtts_backend  # noqa: F401

@@ -1,0 +1,265 @@
+"""Voice profiles: enroll a creator's voice sample (checked, consented, stored) and load it for speaking.
+
+The CLI (``reeltwin voice enroll/list/say``) and the web UI call these same
+functions. Files live under ``<data_dir>/voices/<name>/<version>/``: the
+canonical sample (mono 16-bit WAV) and whatever a backend's ``enroll`` writes.
+A new enrollment is written to its own version folder before the database row
+points at it, so a failed or refused re-enrollment leaves the old voice whole.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import logging
+import re
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, select
+
+from agent.db.models import VoiceProfile, utcnow
+from agent.errors import AgentError, NotFoundError
+
+log = logging.getLogger(__name__)
+
+#: What the creator confirms; recorded word for word on the profile.
+CONSENT_TEXT = (
+    "I confirm that this voice sample is my own voice, or that I have the right to use this voice, "
+    "and I agree that ReelTwin may synthesize speech that sounds like it."
+)
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+CANONICAL_RATE_HZ = 22050   # the bundled Piper voice's rate: the matching compares like with like
+
+
+class ConsentRequired(AgentError, PermissionError):
+    """Enrollment needs the creator's consent; nothing was stored."""
+
+
+@dataclass(frozen=True)
+class SampleReport:
+    """A decoded, measured voice sample that passed the checks (``warnings`` are the soft problems)."""
+
+    path: Path
+    samples: Any            # numpy float32, mono, at rate_hz
+    rate_hz: int
+    info: dict[str, Any]
+    stats: dict[str, Any]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EnrolledVoice:
+    profile: VoiceProfile
+    warnings: tuple[str, ...] = ()
+    replaced: bool = False
+    backend_seconds: float = 0.0
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def check_name(name: str) -> str:
+    if not NAME_PATTERN.match(name or "") or name in {".", ".."}:
+        raise AgentError(f"--name {name!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. your handle)")
+    return name
+
+
+def voices_dir(settings: Any) -> Path:
+    return Path(settings.data_dir) / "voices"
+
+
+def consent_by_default() -> str:
+    """Who consents on a command line: the OS user, else "cli"."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def find(session: Session, name: str) -> VoiceProfile | None:
+    return session.exec(select(VoiceProfile).where(VoiceProfile.name == name)).first()
+
+
+def list_voices(session: Session) -> list[VoiceProfile]:
+    return list(session.exec(select(VoiceProfile).order_by(VoiceProfile.name)))
+
+
+def get_voice(session: Session, name: str) -> VoiceProfile:
+    profile = find(session, name)
+    if profile is None:
+        known = [p.name for p in list_voices(session)]
+        listing = f" (enrolled: {', '.join(known)})" if known else " (none is enrolled yet)"
+        raise NotFoundError(f"voice {name!r} is not enrolled{listing}; enroll it with `reeltwin voice enroll SAMPLE --name {name} --consent`")
+    return profile
+
+
+def profile_data(profile: VoiceProfile) -> Any:
+    """A stored profile as the voice stage sees it."""
+    from render.voice.base import VoiceProfileData
+
+    return VoiceProfileData(name=profile.name, sample_path=Path(profile.sample_path), stats=dict(profile.stats or {}),
+                            artifacts=dict(profile.artifacts or {}))
+
+
+def load_profile(session: Session, settings: Any, name: str) -> Any:
+    """The enrolled voice ``name`` as a ``VoiceProfileData``; a clear error when it is unknown or its sample is gone."""
+    profile = get_voice(session, name)
+    if not Path(profile.sample_path).is_file():
+        raise AgentError(f"voice {name!r}: its sample {profile.sample_path!r} is missing; enroll it again with "
+                         f"`reeltwin voice enroll SAMPLE --name {name} --consent --replace`")
+    return profile_data(profile)
+
+
+def analyze_sample(path: Path) -> SampleReport:
+    """Decode and measure a sample; raises ``AgentError`` (the analysis' message: the file and the fix) if it is unusable."""
+    from render import RenderError
+    from render.voice import analysis
+
+    path = Path(path)
+    try:
+        samples, rate, info = analysis.decode(path)
+        stats = analysis.analyze(samples, rate)
+        warnings = analysis.check(stats, name=path.name)
+    except RenderError as error:
+        raise AgentError(str(error)) from None
+    return SampleReport(path=path, samples=samples, rate_hz=rate, info=info, stats=stats.to_dict(), warnings=tuple(warnings))
+
+
+def enroll_voice(
+    session: Session,
+    settings: Any,
+    sample: Path | SampleReport,
+    *,
+    name: str,
+    consent: bool,
+    consent_by: str,
+    backend: str | None = None,
+    replace: bool = False,
+    backend_config: dict[str, Any] | None = None,
+) -> EnrolledVoice:
+    """Check, store and enroll a voice sample. Without ``consent`` nothing is stored.
+
+    Order: the name, an existing profile (kept unless ``replace``), the sample's
+    checks, consent; then the canonical copy and the backend's artifacts go to
+    a new version folder, the row is written, and only then is the old version
+    folder removed.
+    """
+    import time
+
+    import numpy as np
+
+    from render import RenderError
+    from render.voice import analysis
+    from render.voice import base as voice_base
+    from render.voice.base import VoiceProfileData
+
+    check_name(name)
+    existing = find(session, name)
+    if existing is not None and not replace:
+        raise AgentError(f"voice {name!r} is already enrolled (since {existing.created_at:%Y-%m-%d}); pass --replace to enroll the new sample instead")
+    report = sample if isinstance(sample, SampleReport) else analyze_sample(sample)
+    if not consent:
+        raise ConsentRequired(f"voice {name!r}: consent is required to enroll a voice; confirm it is yours (or that you may use it) with --consent. Nothing was stored")
+    backend_name = backend or settings.voice.backend
+    try:
+        speaker = voice_base.get(backend_name, **(backend_config or {}))
+    except RenderError as error:
+        raise AgentError(str(error)) from None
+
+    prepared = analysis.prepare(report.samples, report.rate_hz, target_rate=CANONICAL_RATE_HZ)
+    pcm = np.rint(np.clip(prepared, -1.0, 1.0) * 32767.0).astype("<i2")
+    sha256 = hashlib.sha256(pcm.tobytes()).hexdigest()
+    root = voices_dir(settings) / name
+    version = root / f"{utcnow():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    try:
+        sample_path = analysis.write_wav(version / "sample.wav", prepared, CANONICAL_RATE_HZ)
+    except OSError as error:
+        raise AgentError(f"cannot store the voice under {str(root)!r} ({error.strerror}); check data_dir") from None
+    old_folder = Path(existing.sample_path).parent if existing is not None else None
+    try:
+        file_sha = hashlib.sha256(sample_path.read_bytes()).hexdigest()
+        stats = dict(report.stats) | {"source": {k: report.info.get(k) for k in ("format", "codec", "sample_rate_hz", "channels", "duration_s")},
+                                      "canonical_duration_s": round(prepared.size / CANONICAL_RATE_HZ, 3), "pcm_sha256": sha256}
+        started = time.perf_counter()
+        data = VoiceProfileData(name=name, sample_path=sample_path, stats=stats, artifacts={})
+        workdir = version / backend_name
+        workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            artifacts = {backend_name: speaker.enroll(data, workdir)}
+        except RenderError as error:
+            raise AgentError(str(error)) from None
+        backend_seconds = time.perf_counter() - started
+        words_per_minute = artifacts[backend_name].get("words_per_minute") if isinstance(artifacts[backend_name], dict) else None
+        profile = existing or VoiceProfile(name=name, sample_path="", sample_sha256="", consent_by="", consent_text="")
+        profile.sample_path = str(sample_path)
+        profile.sample_sha256 = file_sha
+        profile.consent_at = utcnow()
+        profile.consent_by = consent_by[:128]
+        profile.consent_text = CONSENT_TEXT
+        profile.backend = backend_name
+        profile.artifacts = artifacts
+        profile.stats = stats
+        profile.words_per_minute = words_per_minute
+        if existing is not None:
+            profile.created_at = utcnow()
+        session.add(profile)
+        session.commit()
+        session.refresh(profile)
+    except BaseException:
+        session.rollback()
+        shutil.rmtree(version, ignore_errors=True)
+        _remove_if_empty(root)
+        raise
+    if old_folder is not None and old_folder != version and old_folder.is_dir() and old_folder.parent == root:
+        shutil.rmtree(old_folder, ignore_errors=True)
+    log.info("voice %r enrolled from %s (%s, %.1f s of speech) with %s", name, report.path, backend_name, report.stats.get("speech_s", 0.0), consent_by)
+    return EnrolledVoice(profile=profile, warnings=report.warnings, replaced=existing is not None, backend_seconds=backend_seconds)
+
+
+def ensure_artifacts(session: Session, profile: VoiceProfile, backend_name: str, speaker: Any) -> Any:
+    """The profile's data for ``backend_name``, enrolling it with that backend first (and storing the result) if needed."""
+    data = profile_data(profile)
+    if backend_name in (profile.artifacts or {}):
+        return data
+    if not Path(profile.sample_path).is_file():
+        raise AgentError(f"voice {profile.name!r}: its sample {profile.sample_path!r} is missing; enroll it again with --replace")
+    workdir = Path(profile.sample_path).parent / backend_name
+    workdir.mkdir(parents=True, exist_ok=True)
+    artifacts = dict(profile.artifacts or {})
+    artifacts[backend_name] = speaker.enroll(data, workdir)
+    profile.artifacts = artifacts
+    session.add(profile)
+    session.commit()
+    return profile_data(profile)
+
+
+def profile_json(profile: VoiceProfile) -> dict[str, Any]:
+    stats = profile.stats or {}
+    return {
+        "name": profile.name,
+        "backend": profile.backend,
+        "backends_enrolled": sorted((profile.artifacts or {}).keys()),
+        "sample_path": profile.sample_path,
+        "sample_sha256": profile.sample_sha256,
+        "speech_s": stats.get("speech_s"),
+        "f0_median_hz": stats.get("f0_median_hz"),
+        "snr_db": stats.get("snr_db"),
+        "words_per_minute": profile.words_per_minute,
+        "consent_at": _iso(profile.consent_at),
+        "consent_by": profile.consent_by,
+        "created_at": _iso(profile.created_at),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
