@@ -33,8 +33,8 @@ LICENSES: dict[str, ModelLicense] = {
         weights="Coqui XTTS-v2 (coqui/XTTS-v2)",
         name="Coqui Public Model License 1.0.0 (CPML)",
         url="https://coqui.ai/cpml",
-        summary="non-commercial use only: the weights and the audio they produce may not be used for commercial "
-                "purposes (a monetised or sponsored account counts); coqui-tts itself is MPL-2.0",
+        summary="non-commercial use only (read the licence for what counts as commercial, including the use of the "
+                "audio it generates, e.g. on a monetised or sponsored account); the coqui-tts code itself is MPL-2.0",
     ),
 }
 

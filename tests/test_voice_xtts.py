@@ -145,8 +145,10 @@ def test_a_fresh_backend_speaks_from_the_cached_latents(xtts_dir: Path, tmp_path
 
     with monkeypatch.context() as patch:
         patch.setattr(XttsBackend, "_compute_latents", no_recompute)
-        speech = _backend(xtts_dir).speak("Short one.", tmp_path / "a.wav", profile=profile)
+        fresh = _backend(xtts_dir)
+        speech = fresh.speak("Short one.", tmp_path / "a.wav", profile=profile)
     assert speech.duration_s > 0
+    assert fresh._model() is _backend(xtts_dir)._model()   # the weights are loaded once per process
 
     # a missing cache is recomputed and written again
     Path(artifacts["latents_path"]).unlink()

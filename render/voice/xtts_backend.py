@@ -24,7 +24,6 @@ import logging
 import os
 import pickle
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,19 +100,20 @@ class _LoadedModel:
     model: Any            # TTS.tts.models.xtts.Xtts
     config: Any           # TTS.tts.configs.xtts_config.XttsConfig
     device: str
+    fingerprint: str      # of the files after loading (coqui-tts rewrites a legacy model.pth once, in place)
     lock: threading.Lock
 
 
-_MODELS: OrderedDict[tuple[str, str, str], _LoadedModel] = OrderedDict()
+_MODELS: dict[tuple[str, str], _LoadedModel] = {}
 _MODELS_LOCK = threading.Lock()
 
 
 def _load_model(folder: Path, device: str) -> _LoadedModel:
-    key = (str(folder.resolve()), model_fingerprint(folder), device)
+    key = (str(folder.resolve()), device)
     with _MODELS_LOCK:
-        if key in _MODELS:
-            _MODELS.move_to_end(key)
-            return _MODELS[key]
+        cached = _MODELS.get(key)
+        if cached is not None and cached.fingerprint == model_fingerprint(folder):
+            return cached
         try:
             from TTS.tts.configs.xtts_config import XttsConfig
             from TTS.tts.models.xtts import Xtts
@@ -134,10 +134,9 @@ def _load_model(folder: Path, device: str) -> _LoadedModel:
             raise VoiceError(f"voice.xtts_model_dir {str(folder)!r}: the XTTS-v2 weights do not load "
                              f"({first_line[:300]}); re-fetch them: {FETCH_HINT}") from error
         model.to(device)
-        loaded = _LoadedModel(model, config, device, threading.Lock())
+        loaded = _LoadedModel(model, config, device, model_fingerprint(folder), threading.Lock())
+        _MODELS.clear()   # one XTTS at a time: it holds ~2 GB of GPU memory
         _MODELS[key] = loaded
-        while len(_MODELS) > 1:  # one XTTS at a time: it holds ~2 GB of GPU memory
-            _MODELS.popitem(last=False)
         return loaded
 
 
@@ -283,7 +282,7 @@ class XttsBackend:
         if not Path(profile.sample_path).is_file():
             raise VoiceError(f"voice {profile.name!r}: its sample {str(profile.sample_path)!r} is missing; enroll it again")
         sample_sha = file_sha256(Path(profile.sample_path))
-        fingerprint = model_fingerprint(self.model_dir)
+        fingerprint = self._model().fingerprint
         latents = self._compute_latents(Path(profile.sample_path))
         path = Path(workdir) / LATENTS_FILE
         self._save_latents(path, latents, sample_sha, fingerprint)
@@ -299,7 +298,7 @@ class XttsBackend:
         if not sample.is_file():
             raise VoiceError(f"voice {profile.name!r}: its sample {str(sample)!r} is missing; enroll it again")
         sample_sha = file_sha256(sample)
-        fingerprint = model_fingerprint(self.model_dir)
+        fingerprint = self._model().fingerprint
         key = (sample_sha, fingerprint)
         if key in self._latents:
             return self._latents[key]
