@@ -1,8 +1,9 @@
 """ReelTwin benchmarks: figures and ratios against baselines measured in the same run.
 
-    .venv/bin/python bench/run.py [--quick]
+    .venv/bin/python bench/run.py [--quick] [--skip-reel]
 
-Prints a markdown table and writes it to bench/results/latest.md. Not a test:
+Prints a markdown table and writes it to bench/results/latest.md, then runs
+bench/reel.py (a reel stage by stage; bench/results/reel.md). Not a test:
 nothing here asserts a time.
 """
 
@@ -183,6 +184,7 @@ def bench_drafting(drafts: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--skip-reel", action="store_true", help="do not run bench/reel.py (one reel, stage by stage) afterwards")
     args = parser.parse_args()
     runs = 3 if args.quick else 7
     results = []
@@ -202,6 +204,11 @@ def main() -> None:
     out = REPO / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.md").write_text(table, encoding="utf-8")
+    if not args.skip_reel:
+        # One reel, stage by stage, with its own baselines: bench/reel.py (writes bench/results/reel.md).
+        print("running reel ...", file=sys.stderr, flush=True)
+        reel = ["--seconds", "8", "--out", str(out / "reel-quick.md")] if args.quick else ["--seconds", "30"]
+        subprocess.run([sys.executable, str(REPO / "bench" / "reel.py"), *reel], cwd=REPO, check=True)
 
 
 if __name__ == "__main__":
