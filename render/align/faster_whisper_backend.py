@@ -234,7 +234,7 @@ def energy_envelope(samples: np.ndarray, rate_hz: int) -> np.ndarray:
 def _dip_before(envelope: np.ndarray, start: float, lo: float, hi: float, *, depth_db: float = 12.0) -> float:
     """Inside continuous speech a word boundary is usually an energy dip: move ``start`` to the rise after the
     deepest dip in [lo, hi] when it is ``depth_db`` below the loudest frame there; else keep it."""
-    a, b = int(lo / ENVELOPE_FRAME_S), min(int(hi / ENVELOPE_FRAME_S) + 1, envelope.size)
+    a, b = max(0, int(lo / ENVELOPE_FRAME_S)), min(int(hi / ENVELOPE_FRAME_S) + 1, envelope.size)
     if b - a < 4:
         return start
     window = envelope[a:b]
