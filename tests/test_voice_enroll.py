@@ -1,7 +1,7 @@
 """Voice enrollment end to end: real audio in every format, the bad samples a creator might upload, consent, storage.
 
-The audio is made here from the codec2 recording's man (his two sentences
-twice: 9.6 s of one real speaker) with numpy and the real ffmpeg; the
+The audio is made here from the codec2 recording's man (his two sentences,
+then the first again: 7.3 s of one real speaker) with numpy and the real ffmpeg; the
 "several speakers" sample is the untouched codec2 file, where a man and a
 woman take turns. Most cases call ``agent.voices`` in-process with a fake
 backend registered through the voice registry (the checks are what is under
@@ -71,7 +71,7 @@ base.register("fake-voice")(lambda **_: FakeBackend())
 @pytest.fixture(scope="module")
 def man() -> tuple[np.ndarray, int]:
     samples, rate = codec2_speaker("male")
-    return np.concatenate([samples, samples]), rate
+    return np.concatenate([samples, samples[: int(2.5 * rate)]]), rate
 
 
 def _encode(source: Path, target: Path, *options: str) -> Path:
@@ -100,7 +100,7 @@ BAD: dict[str, tuple[Any, str]] = {
     "not-audio": (lambda s, r, d: (d / "notes.wav").write_text("these are my notes, not a recording") and d / "notes.wav", "not an audio file ffmpeg can read"),
     "corrupt": (lambda s, r, d: _corrupt(s, r, d), "export it"),
     "too-short": (lambda s, r, d: write_wav(d / "short.wav", s[: int(4.0 * r)], r), "of speech; record 6 to 60 s of you talking"),
-    "too-long": (lambda s, r, d: write_wav(d / "long.wav", np.tile(s, 7), r), "trim it to at most 60 s"),
+    "too-long": (lambda s, r, d: write_wav(d / "long.wav", np.tile(s, 9), r), "trim it to at most 60 s"),
     "mostly-silence": (lambda s, r, d: write_wav(d / "silent.wav", np.concatenate([s, np.zeros(30 * r)]), r), "mostly silence"),
     "clipping": (lambda s, r, d: write_wav(d / "clipped.wav", np.clip(s * 8.0, -1.0, 1.0), r), "clipped (distorted); record again with the input level turned down"),
     "low-snr": (lambda s, r, d: write_wav(d / "noisy.wav", s + _noise(s.size) * np.sqrt(np.mean(s**2)) * 10 ** (-6 / 20), r), "too noisy"),
@@ -144,11 +144,9 @@ def _nothing_stored(project: tuple[Session, Any]) -> None:
     assert not voices.exists() or not any(voices.rglob("*.wav"))
 
 
-# MP3 and FLAC decode through the same ffmpeg path (test_voice_analysis decodes all five formats); M4A runs through the CLI below.
-@pytest.mark.parametrize("fmt,options", [
-    ("wav", []),
-    ("ogg", ["-c:a", "libopus", "-b:a", "48k"]),
-])
+# WAV is every other test here and M4A the CLI one below; MP3 and FLAC decode through the same ffmpeg path
+# (test_voice_analysis decodes all five formats).
+@pytest.mark.parametrize("fmt,options", [("ogg", ["-c:a", "libopus", "-b:a", "48k"])])
 def test_every_format_enrolls_to_a_canonical_wav(fmt: str, options: list[str], man, project, tmp_path: Path) -> None:
     samples, rate = man
     source = write_wav(tmp_path / "in.wav", samples, rate)
@@ -158,12 +156,12 @@ def test_every_format_enrolls_to_a_canonical_wav(fmt: str, options: list[str], m
     stored = Path(profile.sample_path)
     with wave.open(str(stored)) as audio:
         assert audio.getnchannels() == 1 and audio.getsampwidth() == 2 and audio.getframerate() == 22050
-        assert 8.5 < audio.getnframes() / 22050 < 10.0
+        assert 6.5 < audio.getnframes() / 22050 < 8.0
     import hashlib
 
     assert profile.sample_sha256 == hashlib.sha256(stored.read_bytes()).hexdigest()
     assert stored.is_relative_to(Path(project[1].data_dir) / "voices" / "alex")
-    assert profile.stats["speech_s"] > 8 and profile.stats["source"]["codec"]
+    assert profile.stats["speech_s"] > 6.5 and profile.stats["source"]["codec"] == "opus"
     assert profile.consent_text == CONSENT_TEXT and profile.consent_by == "cli:tester" and profile.consent_at is not None
     assert profile.artifacts == {"fake-voice": {"words_per_minute": 150.0, "sample": str(stored)}}
     assert profile.words_per_minute == 150.0
@@ -282,5 +280,3 @@ def test_cli_enroll_list_and_say_with_piper_world(man, tmp_path: Path) -> None:
     assert payload["backend"] == "piper-world" and payload["sample_rate_hz"] == 22050
     assert [w["word"] for w in payload["words"]] == ["Plan", "three", "dinners", "not", "seven"]
     assert payload["words"][-1]["end_s"] <= payload["duration_s"] + 1e-6
-    again = reeltwin(tmp_path, "voice", "enroll", str(sample), "--name", "alex", "--consent")
-    assert again.returncode == 2 and "pass --replace" in again.stderr

@@ -106,16 +106,30 @@ def transcribe(path: Path) -> str:
     return " ".join(segment.text for segment in segments)
 
 
+# Contractions a recogniser writes for the full forms a script spells out (and back): scored as the same words.
+CONTRACTIONS = {"here's": "here is", "that's": "that is", "it's": "it is", "what's": "what is", "there's": "there is", "let's": "let us",
+                "i'm": "i am", "you're": "you are", "we're": "we are", "they're": "they are", "don't": "do not", "doesn't": "does not",
+                "didn't": "did not", "can't": "cannot", "won't": "will not", "isn't": "is not", "i'll": "i will", "you'll": "you will",
+                "i've": "i have", "you've": "you have", "i'd": "i would"}
+
+
 def words_for_scoring(text: str) -> list[str]:
-    """Lower-case words of the *spoken* form (numbers, money and symbols said as words), punctuation gone."""
+    """Lower-case words of the *spoken* form (numbers, money and symbols said as words, contractions expanded), punctuation gone."""
     from render.voice.text import normalize
 
-    spoken = normalize(text).lower().replace("-", " ")
-    return re.findall(r"[a-z0-9']+", spoken)
+    spoken = normalize(text).lower().replace("-", " ").replace("\u2019", "'")
+    words = re.findall(r"[a-z0-9']+", spoken)
+    return [part for word in words for part in CONTRACTIONS.get(word, word).split()]
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:
     """(substitutions + deletions + insertions) / reference words, on the spoken forms."""
+    errors, words = word_errors(reference, hypothesis)
+    return errors / max(1, words)
+
+
+def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    """Word-level edit distance and the number of reference words (pool these over several outputs)."""
     ref, hyp = words_for_scoring(reference), words_for_scoring(hypothesis)
     previous = list(range(len(hyp) + 1))
     for i, word in enumerate(ref, 1):
@@ -123,4 +137,4 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
         for j, other in enumerate(hyp, 1):
             current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (word != other))
         previous = current
-    return previous[-1] / max(1, len(ref))
+    return previous[-1], len(ref)
