@@ -280,3 +280,52 @@ def test_cli_enroll_list_and_say_with_piper_world(man, tmp_path: Path) -> None:
     assert payload["backend"] == "piper-world" and payload["sample_rate_hz"] == 22050
     assert [w["word"] for w in payload["words"]] == ["Plan", "three", "dinners", "not", "seven"]
     assert payload["words"][-1]["end_s"] <= payload["duration_s"] + 1e-6
+
+
+def _run_in_terminal(cwd: Path, args: list[str], answer: str) -> tuple[int, str]:
+    """Run the CLI with a pseudo-terminal as stdin/stdout (an interactive creator) and type ``answer`` at the prompt."""
+    import os
+    import pty
+    import select as select_module
+
+    from cli_helpers import REELTWIN, clean_env
+
+    main, child = pty.openpty()
+    process = subprocess.Popen([*REELTWIN, *args], cwd=cwd, env=clean_env(CI=""), stdin=child, stdout=child, stderr=child, close_fds=True)
+    os.close(child)
+    output, answered = b"", False
+    while True:
+        ready, _, _ = select_module.select([main], [], [], 60)
+        if not ready:
+            process.kill()
+            break
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+        if not answered and b"Do you confirm?" in output:
+            os.write(main, answer.encode() + b"\n")
+            answered = True
+    os.close(main)
+    return process.wait(timeout=60), output.decode("utf-8", "replace")
+
+
+@pytest.mark.parametrize("answer,stored", [("n", False), ("y", True)])
+def test_on_a_terminal_consent_is_asked_and_a_no_stores_nothing(answer: str, stored: bool, man, tmp_path: Path) -> None:
+    sample = write_wav(tmp_path / "me.wav", *man)
+    # --backend piper: plain Piper enrolls instantly; the prompt is what is under test.
+    code, output = _run_in_terminal(tmp_path, ["voice", "enroll", str(sample), "--name", "alex", "--backend", "piper"], answer)
+    assert CONSENT_TEXT[:60] in " ".join(output.split())
+    assert code == (0 if stored else 2), output
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "data" / "reeltwin.db") as db:
+        rows = db.execute("SELECT name, consent_by, consent_text FROM voiceprofile").fetchall()
+    if stored:
+        assert len(rows) == 1 and rows[0][0] == "alex" and rows[0][1].startswith("cli") and rows[0][2] == CONSENT_TEXT
+    else:
+        assert rows == [] and "consent was not given; nothing was stored" in output
+        assert not (tmp_path / "data" / "voices").exists()
