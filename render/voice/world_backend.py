@@ -33,9 +33,14 @@ costs a tenth as much (0.014 vs 0.127 s of CPU per second of speech here) but
 put 28-41 % of the bundled voice's voiced frames an octave high (checked
 against the autocorrelation) and disagreed with Harvest on voicing for a third
 of the frames: resynthesized, those become squeaks. With Harvest the whole
-backend (Piper 0.09 + WORLD 0.17) stays under 0.3 s of CPU per second of speech;
-pyworld holds the GIL, so threads would not help. Silences between sentences
-are not analysed at all.
+backend measured a real-time factor of 0.21 on 2 cores (plain Piper 0.08 in the
+same run, ``bench/voice.py``); pyworld holds the GIL, so threads would not
+help. Silences between sentences are not analysed at all.
+
+The bundled voice's own measurements ship in ``piper_world_reference.json``
+(three readings of ``CALIBRATION_TEXT`` averaged), so enrolling takes a second
+or two and gives the same match every time; another Piper model is measured
+once per process.
 
 What it cannot do: the accent, the rhythm of phrases, breathiness, vocal fry
 and the fine structure that makes a voice recognisable stay Piper's. Speaker
