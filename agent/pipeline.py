@@ -154,7 +154,7 @@ def voice_config(settings: Any, backend: str) -> dict[str, Any]:
 def _captions(settings: Any, audio: Path, text: str, speech: Any, stream: Any, language: str, warnings: list[str]) -> tuple[Any, StageTiming | None]:
     """Word timings (the synthesizer's when exact, else the configured aligner) and the caption track."""
     from render.align.auto import align_words
-    from render.captions import CaptionStyle, CaptionTrack
+    from render.captions import CaptionTrack
 
     started = time.perf_counter()
     alignment = align_words(audio, text, aligner=settings.captions.aligner, speech=speech, language=language)

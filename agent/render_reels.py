@@ -57,13 +57,6 @@ def inputs_for(session: Session, creator: Creator) -> tuple[Avatar, VoiceProfile
     return avatar, voice
 
 
-def profile_data(voice: VoiceProfile) -> Any:
-    """A stored voice profile as the voice stage sees it."""
-    from render.voice.base import VoiceProfileData
-
-    return VoiceProfileData(name=voice.name, sample_path=Path(voice.sample_path), stats=dict(voice.stats or {}), artifacts=dict(voice.artifacts or {}))
-
-
 def release_stale(session: Session, *, now: datetime, worker: str) -> list[int]:
     """Reels a dead process left in ``rendering``: back to ``approved`` so they render again."""
     stale = list(session.exec(select(Reel.id).where(Reel.status == ReelStatus.RENDERING,
@@ -99,6 +92,7 @@ def render_reel(session: Session, settings: Any, reel_id: int, *, worker: str, p
     """Claim an approved reel, render it with the creator's avatar and voice, and mark it rendered (or failed, with the reason)."""
     from agent.avatars import face_of
     from agent.pipeline import render_files
+    from agent.voices import profile_data
 
     reel = session.get(Reel, reel_id) if claimed else claim(session, reel_id, ReelStatus.APPROVED, ReelStatus.RENDERING, worker=worker, reason="rendering")
     if reel is None:

@@ -211,19 +211,6 @@ def _bold_font() -> str | None:
         return None
 
 
-def blend(frame: np.ndarray, rgba: np.ndarray, x: int, y: int, opacity: float = 1.0) -> None:
-    """Alpha-blend an RGBA patch onto an RGB frame in place (clipped to the frame)."""
-    h, w = rgba.shape[:2]
-    fh, fw = frame.shape[:2]
-    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, fw), min(y + h, fh)
-    if x1 <= x0 or y1 <= y0:
-        return
-    patch = rgba[y0 - y:y1 - y, x0 - x:x1 - x]
-    alpha = patch[..., 3:4].astype(np.float32) * (opacity / 255.0)
-    region = frame[y0:y1, x0:x1].astype(np.float32)
-    frame[y0:y1, x0:x1] = (region + (patch[..., :3].astype(np.float32) - region) * alpha + 0.5).astype(np.uint8)
-
-
 class _FrameFeed:
     """Adapts a one-pass frame iterator to moviepy's frame_function(t) (it asks for frames in order)."""
 
@@ -265,6 +252,8 @@ def compose(
     """Encode a FrameStream with its voice into a Reels-spec MP4 plus a JPEG cover (and .srt when captions are given)."""
     from moviepy import AudioFileClip, VideoClip
 
+    from render.captions import blend_patch
+
     started = time.perf_counter()
     warnings: list[str] = []
     out_path = Path(out_path)
@@ -283,7 +272,8 @@ def compose(
     out_path.parent.mkdir(parents=True, exist_ok=True)
 
     fps, n_frames = stream.fps, stream.n_frames
-    title = render_title(hook_title, stream.width)[0] if hook_title else None
+    title = render_title(hook_title, stream.width)[0].copy() if hook_title else None
+    title_alpha = title[..., 3].copy() if title is not None else None
     title_y = int(0.15 * stream.height)
     cover_index = min(n_frames - 1, int((cover_at_s if cover_at_s is not None else min(1.0, duration / 3)) * fps))
     cover_path = out_path.with_suffix(".jpg")
@@ -291,13 +281,13 @@ def compose(
     def decorate(frame: np.ndarray, index: int) -> np.ndarray:
         t = index / fps
         if title is not None and t < hook_seconds:
-            fade = min(1.0, (hook_seconds - t) / 0.3, (t + 0.2) / 0.2)
-            blend(frame, title, (stream.width - title.shape[1]) // 2, title_y, opacity=max(0.0, fade))
+            fade = max(0.0, min(1.0, (hook_seconds - t) / 0.3, (t + 0.2) / 0.2))
+            title[..., 3] = (title_alpha * fade).astype(np.uint8)
+            blend_patch(frame, title, (stream.width - title.shape[1]) // 2, title_y)
         if captions is not None:
             overlay = captions.overlay_at(t)
             if overlay is not None:
-                patch, x, y = overlay
-                blend(frame, patch, x, y)
+                blend_patch(frame, *overlay)
         if index == cover_index:
             _save_cover(frame, cover_path)
         return frame

@@ -8,12 +8,13 @@ inside each backend module, never here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from render import RenderError
+from render.registry import Registry
 from render.voice.base import WordTiming
 
 
@@ -42,37 +43,8 @@ class AlignBackend(Protocol):
         """Time every word of ``text`` (the known script) in ``audio_path``; never raises on a poor match."""
 
 
-_BACKENDS: dict[str, Callable[..., AlignBackend]] = {}
-
-
-def register(name: str) -> Callable[[Callable[..., AlignBackend]], Callable[..., AlignBackend]]:
-    def decorator(factory: Callable[..., AlignBackend]) -> Callable[..., AlignBackend]:
-        _BACKENDS[name] = factory
-        return factory
-
-    return decorator
-
-
-def names() -> list[str]:
-    _load_builtin()
-    return sorted(_BACKENDS)
-
-
-def get(name: str, **config: object) -> AlignBackend:
-    _load_builtin()
-    try:
-        factory = _BACKENDS[name]
-    except KeyError:
-        raise AlignError(f"aligner {name!r} is unknown; choose one of {', '.join(sorted(_BACKENDS))}") from None
-    return factory(**config)
-
-
-def _load_builtin() -> None:
-    import importlib
-
-    for module in ("render.align.synth_backend", "render.align.faster_whisper_backend", "render.align.whisperx_backend"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as error:
-            if error.name != module:  # a backend module that exists but whose library is missing: keep the error for get()
-                raise
+_REGISTRY: Registry[AlignBackend] = Registry(
+    "aligner", AlignError, ("render.align.synth_backend", "render.align.faster_whisper_backend", "render.align.whisperx_backend"))
+register = _REGISTRY.register
+names = _REGISTRY.names
+get = _REGISTRY.get

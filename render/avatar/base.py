@@ -7,7 +7,7 @@ memory stays flat with the reel's length.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from render import RenderError
+from render.registry import Registry
 from render.voice.base import PhonemeTiming, WordTiming
 
 
@@ -83,30 +84,7 @@ class AvatarBackend(Protocol):
         """Start a render: checks the inputs (raising AvatarError) and returns the lazy frame stream."""
 
 
-_BACKENDS: dict[str, Callable[..., AvatarBackend]] = {}
-
-
-def register(name: str) -> Callable[[Callable[..., AvatarBackend]], Callable[..., AvatarBackend]]:
-    def decorator(factory: Callable[..., AvatarBackend]) -> Callable[..., AvatarBackend]:
-        _BACKENDS[name] = factory
-        return factory
-
-    return decorator
-
-
-def names() -> list[str]:
-    _load_builtin()
-    return sorted(_BACKENDS)
-
-
-def get(name: str, **config: Any) -> AvatarBackend:
-    _load_builtin()
-    try:
-        factory = _BACKENDS[name]
-    except KeyError:
-        raise AvatarError(f"avatar backend {name!r} is unknown; choose one of {', '.join(sorted(_BACKENDS))}") from None
-    return factory(**config)
-
-
-def _load_builtin() -> None:
-    from render.avatar import cpu_mesh  # noqa: F401
+_REGISTRY: Registry[AvatarBackend] = Registry("avatar backend", AvatarError, ("render.avatar.cpu_mesh",))
+register = _REGISTRY.register
+names = _REGISTRY.names
+get = _REGISTRY.get

@@ -195,7 +195,7 @@ class _MouthRig:
         # Where the lips part there is no source skin: the interior is painted over it below.
         patch = cv2.remap(source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if gap > 0.6:
-            profile = opening(self.u)
+            profile = cv2.resize(profile2, size, interpolation=cv2.INTER_LINEAR)
             self._paint_interior(patch, self.u, self.v_rel, -g_up * profile, g_lo * profile, gap, labio, tongue, corner)
         ox, oy = offset
         canvas[self.y0 - oy:self.y0 - oy + self.h, self.x0 - ox:self.x0 - ox + self.w] = patch

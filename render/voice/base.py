@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from render import RenderError
+from render.registry import Registry
 
 
 class VoiceError(RenderError):
@@ -63,36 +64,9 @@ class VoiceBackend(Protocol):
         """Say ``text`` (already normalized to speakable words) into ``out_path`` (WAV)."""
 
 
-_BACKENDS: dict[str, Callable[..., VoiceBackend]] = {}
-
-
-def register(name: str) -> Callable[[Callable[..., VoiceBackend]], Callable[..., VoiceBackend]]:
-    """Register a backend factory under ``name`` (tests register fakes the same way)."""
-
-    def decorator(factory: Callable[..., VoiceBackend]) -> Callable[..., VoiceBackend]:
-        _BACKENDS[name] = factory
-        return factory
-
-    return decorator
-
-
-def names() -> list[str]:
-    _load_builtin()
-    return sorted(_BACKENDS)
-
-
-def get(name: str, **config: Any) -> VoiceBackend:
-    """A configured backend by name; an unknown name lists the known ones."""
-    _load_builtin()
-    try:
-        factory = _BACKENDS[name]
-    except KeyError:
-        raise VoiceError(f"voice backend {name!r} is unknown; choose one of {', '.join(sorted(_BACKENDS))}") from None
-    return factory(**config)
-
-
-def _load_builtin() -> None:
-    # Importing a backend module registers it; heavy libraries load only when a backend is used.
-    from render.voice import piper_backend  # noqa: F401
-    from render.voice import world_backend  # noqa: F401
-    from render.voice import xtts_backend  # noqa: F401
+# Importing a backend module registers it; heavy libraries load only when a backend is used.
+_REGISTRY: Registry[VoiceBackend] = Registry(
+    "voice backend", VoiceError, ("render.voice.piper_backend", "render.voice.world_backend", "render.voice.xtts_backend"))
+register = _REGISTRY.register
+names = _REGISTRY.names
+get = _REGISTRY.get
