@@ -27,11 +27,13 @@ def enroll(
     session = ctx.obj.session
     if not consent:
         # Check the photo first, so the creator is not asked to consent to a photo that will be refused.
-        avatars.analyze_photo(photo)
+        with err.status(f"checking {photo.name}…"):
+            avatars.analyze_photo(photo)
         if interactive():
             err.print(avatars.CONSENT_TEXT)
             consent = typer.confirm("Do you confirm?", default=False, err=True)
-    result = avatars.enroll(session, settings.data_dir, photo, name=name, consent=consent, consent_by=avatars.consent_by(), replace=replace)
+    with err.status(f"enrolling {photo.name} as {name!r}…"):
+        result = avatars.enroll(session, settings.data_dir, photo, name=name, consent=consent, consent_by=avatars.consent_by(), replace=replace)
     record = result.avatar
     payload = {"name": record.name, "photo": record.photo_path, "sha256": record.photo_sha256, "consent_at": record.consent_at.isoformat(),
                "consent_by": record.consent_by, "face_height_px": record.analysis.get("face_height_px"), "pose": record.analysis.get("pose"),
