@@ -189,7 +189,7 @@ def test_matched_speech_stays_intelligible(voices: dict) -> None:
 def test_timings_fit_the_matched_audio(voices: dict) -> None:
     speech = voices["male"]["speech"]
     plain = voices["plain"]
-    assert speech.backend == "piper-world" and speech.timings_source == "estimated"
+    assert speech.backend == "piper-world" and speech.timings_source == "synthesizer"
     assert [w.word for w in speech.words] == [w.word for w in plain.words]
     assert all(0 <= w.start_s < w.end_s <= speech.duration_s + 1e-6 for w in speech.words)
     assert all(0 <= p.start_s < p.end_s <= speech.duration_s + 1e-6 for p in speech.phonemes)
