@@ -8,8 +8,8 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 EXTRAS ?= dev,local,instagram
 # Debian packages: ffmpeg for the media stages, fonts for captions, chromium for
-# the web UI's browser tests.
-APT_PACKAGES ?= ffmpeg fonts-noto-color-emoji chromium codec2-examples
+# the web UI's browser tests, real speech samples (codec2-examples, alsa-utils) for the demo voice and tests.
+APT_PACKAGES ?= ffmpeg fonts-noto-color-emoji chromium codec2-examples alsa-utils
 # uv ignores pip's configuration: hand it the same local wheel folder (CPU torch).
 export UV_FIND_LINKS ?= $(PIP_FIND_LINKS)
 export UV_LINK_MODE ?= copy

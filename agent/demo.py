@@ -18,7 +18,12 @@ from typing import Any
 from agent.errors import AgentError
 
 DEMO_HANDLE = "demo.creator"
-DEMO_SPEECH = Path("/usr/share/codec2/raw/speech_orig_16k.wav")   # Debian codec2-examples (LGPL-2.1): real male speech
+#: Real speech that Debian packages ship (installed by `make install`), tried in order:
+#: alsa-utils' speaker-test recordings (GPL-2): one woman saying the channel names, 8 clips, 12 s of speech;
+#: codec2-examples (LGPL-2.1): Harvard sentences read by a man and a woman taking turns, so only the woman's are cut out.
+ALSA_SOUNDS = Path("/usr/share/sounds/alsa")
+CODEC2_SPEECH = Path("/usr/share/codec2/raw/speech_orig_16k.wav")
+CODEC2_WOMAN_S = ((2.5, 5.6), (7.9, 10.8))   # (start, end) of her sentences, cut in the pauses
 DEMO_CONSENT = "demo"
 
 
@@ -96,7 +101,7 @@ def run_demo(out_dir: Path, *, seconds: int = 30, stage: Callable[[str], Any] | 
         avatar = enroll_avatar(session, settings.data_dir, photo, name=DEMO_HANDLE, consent=True, consent_by=DEMO_CONSENT, replace=True)
         result.stages.append(StageResult("enroll avatar", time.perf_counter() - started, f"face {avatar.avatar.analysis.get('face_height_px', 0):.0f} px"))
 
-        started = begin("enrolling the demo voice (codec2 speech sample)")
+        started = begin("enrolling the demo voice (a real speech sample from a Debian package)")
         voice_detail = _enroll_demo_voice(session, settings)
         result.stages.append(StageResult("enroll voice", time.perf_counter() - started, voice_detail))
 
@@ -191,18 +196,46 @@ def _latest_reel(session: Any) -> int | None:
     return row
 
 
+def demo_speech(folder: Path) -> tuple[Path, str] | None:
+    """Write the demo's voice sample (one real speaker, >= 6 s of speech) as a WAV in ``folder``; None where none is installed."""
+    import numpy as np
+
+    from render.voice.analysis import decode
+    from render.voice.piper_backend import write_wav
+
+    clips = sorted(path for path in ALSA_SOUNDS.glob("*.wav") if path.stem != "Noise") if ALSA_SOUNDS.is_dir() else []
+    pieces: list[np.ndarray] = []
+    if len(clips) >= 8:
+        source, rate = "alsa-utils speaker-test voice (GPL-2)", 0
+        for clip in clips:
+            samples, rate, _ = decode(clip)
+            pieces += [samples, np.zeros(int(0.3 * rate), dtype=np.float32)]
+    elif CODEC2_SPEECH.is_file():
+        source = "codec2-examples Harvard sentences, the woman's (LGPL-2.1)"
+        samples, rate, _ = decode(CODEC2_SPEECH)
+        pieces = [samples[int(start * rate): int(end * rate)] for start, end in CODEC2_WOMAN_S]
+    else:
+        return None
+    path = folder / "demo-voice.wav"
+    write_wav(path, np.concatenate(pieces), rate)
+    return path, source
+
+
 def _enroll_demo_voice(session: Any, settings: Any) -> str:
-    """Enroll the codec2 sample as the demo voice where voice enrollment is available; else the bundled Piper voice speaks."""
-    if not DEMO_SPEECH.exists():
-        return "bundled Piper voice (the codec2-examples sample is not installed)"
+    """Enroll a real speech sample as the demo voice; where none is installed or it is refused, the bundled Piper voice speaks."""
     try:
         from agent import voices
     except ImportError:
         return "bundled Piper voice (voice enrollment is not installed)"
+    folder = settings.data_dir / "demo-inputs"
+    folder.mkdir(parents=True, exist_ok=True)
+    sample = demo_speech(folder)
+    if sample is None:
+        return "bundled Piper voice (no speech sample installed: apt-get install alsa-utils, or run `make install`)"
+    path, source = sample
     try:
-        voices.enroll_voice(session, settings, DEMO_SPEECH, name=DEMO_HANDLE, consent=True, consent_by=DEMO_CONSENT, replace=True)
+        voices.enroll_voice(session, settings, path, name=DEMO_HANDLE, consent=True, consent_by=DEMO_CONSENT, replace=True)
     except AgentError as error:
-        # Known: the enrollment check flags this sample as two speakers (issue 3); the demo goes on with the bundled voice.
         session.rollback()
         return f"bundled Piper voice (the demo sample was refused: {str(error)[:90]})"
-    return f"{DEMO_SPEECH.name} (voice matching: {settings.voice.backend})"
+    return f"{source}, voice matching with {settings.voice.backend}"

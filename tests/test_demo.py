@@ -20,6 +20,9 @@ def test_demo_runs_offline_and_its_reel_passes_qa(tmp_path: Path) -> None:
     payload = json.loads(result.stdout)
     assert payload["qa_passed"] is True
     assert [s["stage"] for s in payload["stages"]] == ["setup", "enroll avatar", "enroll voice", "draft", "approve", "render", "publish (outbox)"]
+    # The demo speaks with a real enrolled voice (alsa-utils and codec2-examples are installed by `make install`).
+    voice = next(s for s in payload["stages"] if s["stage"] == "enroll voice")
+    assert "voice matching" in voice["detail"] and "bundled" not in voice["detail"], voice
     video = Path(payload["video"])
     assert video.exists() and Path(payload["cover"]).exists() and Path(payload["srt"]).read_text().strip()
     assert 3.0 <= payload["duration_s"] <= 20.0

@@ -225,7 +225,7 @@ class _MouthRig:
         teeth_alpha = teeth_mask * np.clip((0.8 * corner - np.abs(uu)) * 12.0, 0.0, 1.0)
         # Incisor edges: faint gaps between teeth, a shadow under the lip, darker to the sides.
         seams = np.abs(((uu / 0.22) + 0.5) % 1.0 - 0.5) < 0.04
-        tooth_shade = (0.72 + 0.28 * np.clip((vv - top) / 3.0, 0.0, 1.0)) * (1.0 - 0.35 * side) * np.where(seams, 0.86, 1.0)
+        tooth_shade = (0.72 + 0.28 * np.clip((vv - top) / 3.0, 0.0, 1.0)) * (1.0 - 0.35 * side) * np.where(seams, np.float32(0.86), np.float32(1.0))
         teeth_colour = self.teeth * tooth_shade[..., None]
         colour = colour * (1.0 - teeth_alpha[..., None]) + teeth_colour * teeth_alpha[..., None]
         # Lower teeth show on wide-open vowels.
@@ -237,7 +237,7 @@ class _MouthRig:
         if labio < 0.5:
             tongue_top = 0.55 - 0.3 * tongue
             tongue_mask = (depth > tongue_top) & (np.abs(uu) < 0.5 * corner) & (np.abs(uu) / (0.5 * corner) + (1.0 - depth) / (1.0 - tongue_top + 1e-3) < 1.15)
-            blend = np.where(tongue_mask, 0.9, 0.0)[..., None]
+            blend = np.where(tongue_mask, np.float32(0.9), np.float32(0.0))[..., None]
             colour = colour * (1.0 - blend) + self.tongue * blend
         # The inner edge of the lips casts a soft shadow into the mouth.
         edge = np.clip(np.minimum(vv - top, bottom - vv) / 3.0, 0.0, 1.0)[..., None]
