@@ -212,28 +212,77 @@ def _bold_font() -> str | None:
 
 
 class _FrameFeed:
-    """Adapts a one-pass frame iterator to moviepy's frame_function(t) (it asks for frames in order)."""
+    """Adapts a one-pass frame iterator to moviepy's frame_function(t) (it asks for frames in order).
+
+    The frames are rendered and decorated on a worker thread a few frames ahead, so rendering
+    (numpy and OpenCV release the GIL) overlaps with moviepy handing the previous frame to ffmpeg.
+    """
+
+    AHEAD = 3
 
     def __init__(self, frames: Iterator[np.ndarray], fps: int, n_frames: int, decorate: Callable[[np.ndarray, int], np.ndarray],
                  progress: Callable[[int, int], None] | None):
+        import queue
+        import threading
+
         self.frames, self.fps, self.n_frames = frames, fps, n_frames
         self.decorate, self.progress = decorate, progress
         self.index, self.current = -1, None
+        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=self.AHEAD)
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._produce, name="reeltwin-frames", daemon=True)
+        self._started = False
+
+    def _put(self, item: tuple[str, Any]) -> bool:
+        import queue
+
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self) -> None:
+        index = -1
+        try:
+            for frame in self.frames:
+                index += 1
+                if not self._put(("frame", self.decorate(frame, index))):
+                    return
+                if self.progress:
+                    self.progress(index + 1, self.n_frames)
+                if index + 1 >= self.n_frames:
+                    break
+        except BaseException as error:  # noqa: BLE001 - handed to the encoding thread, which raises it
+            self._put(("error", error))
+            return
+        self._put(("end", None))
 
     def __call__(self, t: float) -> np.ndarray:
+        if not self._started:
+            self._started = True
+            self._worker.start()
         wanted = min(int(round(t * self.fps)), self.n_frames - 1)
         while self.index < wanted:
-            try:
-                frame = next(self.frames)
-            except StopIteration:
+            kind, value = self._queue.get()
+            if kind == "error":
+                self._stop.set()
+                raise value
+            if kind == "end":
+                self._queue.put(("end", None))   # later calls see the end again
                 break
             self.index += 1
-            self.current = self.decorate(frame, self.index)
-            if self.progress:
-                self.progress(self.index + 1, self.n_frames)
+            self.current = value
         if self.current is None:
             raise ComposeError("the avatar renderer produced no frames")
         return self.current
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._started:
+            self._worker.join(timeout=5)
 
 
 def compose(
@@ -308,7 +357,11 @@ def compose(
         except OSError as error:
             partial.unlink(missing_ok=True)
             raise ComposeError(f"output {str(out_path)!r}: the encoder failed ({str(error).splitlines()[0][:200]}); check free disk space") from None
+        except BaseException:
+            partial.unlink(missing_ok=True)   # a failed render leaves no half-written file behind
+            raise
         finally:
+            feed.close()
             audio.close()
             clip.close()
         partial.replace(out_path)

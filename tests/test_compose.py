@@ -1,0 +1,103 @@
+"""The composer on its own: frames from any renderer, rendered ahead on a worker thread, encoded once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("moviepy")
+
+from render.avatar.base import Box, FrameStream  # noqa: E402
+from render.compose import ComposeError, compose  # noqa: E402
+
+W, H, FPS = 216, 384, 30
+
+
+def _voice(path: Path, seconds: float) -> Path:
+    rate = 48_000
+    t = np.arange(int(seconds * rate)) / rate
+    tone = (0.3 * np.sin(2 * np.pi * 220 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes((tone * 32767).astype("<i2").tobytes())
+    return path
+
+
+def _stream(n_frames: int, frames: Iterator[np.ndarray]) -> FrameStream:
+    return FrameStream(fps=FPS, width=W, height=H, n_frames=n_frames, duration_s=n_frames / FPS, backend="test", frames=frames,
+                       face_box=Box(60, 60, 96, 120), mouth_box=Box(90, 150, 40, 20))
+
+
+def _moving_square(n_frames: int, threads: list[str]) -> Iterator[np.ndarray]:
+    for i in range(n_frames):
+        threads.append(threading.current_thread().name)
+        frame = np.full((H, W, 3), 40, dtype=np.uint8)
+        x = 10 + 4 * i
+        frame[100:140, x % (W - 40): x % (W - 40) + 40] = (250, 200, 30)
+        yield frame
+
+
+def _probe(path: Path) -> dict:
+    from render.compose import _ffmpeg
+
+    probe = Path(_ffmpeg()).with_name("ffprobe")
+    command = [str(probe) if probe.exists() else "ffprobe", "-v", "error", "-count_frames", "-show_streams", "-of", "json", str(path)]
+    return json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+def test_every_frame_is_encoded_in_order_and_rendered_off_the_encoding_thread(tmp_path: Path) -> None:
+    n = 60
+    threads: list[str] = []
+    seen: list[int] = []
+    result = compose(_stream(n, _moving_square(n, threads)), _voice(tmp_path / "v.wav", n / FPS), tmp_path / "r.mp4",
+                     progress=lambda done, total: seen.append(done))
+    assert result.frames == n and result.path.exists() and result.cover_path.exists()
+    assert not (tmp_path / "r.partial.mp4").exists()
+    assert seen == list(range(1, n + 1))
+    # The renderer ran ahead on the composer's worker thread, not on the thread that feeds ffmpeg.
+    assert set(threads) == {"reeltwin-frames"}
+    video = next(s for s in _probe(result.path)["streams"] if s["codec_type"] == "video")
+    assert int(video["nb_read_frames"]) == n and video["pix_fmt"] == "yuv420p"
+    # Frame order survives the hand-over: the square moves right in the encoded video.
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(result.path))
+    meta = next(reader)
+    assert tuple(meta["size"]) == (W, H)
+    xs = []
+    for k, raw in enumerate(reader):
+        frame = np.frombuffer(raw, dtype=np.uint8).reshape(H, W, 3)
+        if k in (5, 20):
+            xs.append(int(np.argmax(frame[120, :, 0] > 150)))
+    assert xs[1] - xs[0] == pytest.approx(60, abs=3)
+
+
+def test_a_renderer_failure_stops_the_encode_and_leaves_no_file(tmp_path: Path) -> None:
+    class Broken(RuntimeError):
+        pass
+
+    def frames() -> Iterator[np.ndarray]:
+        for i in range(90):
+            if i == 40:
+                raise Broken("the mouth rig failed at frame 40")
+            yield np.full((H, W, 3), 90, dtype=np.uint8)
+
+    with pytest.raises(Broken, match="frame 40"):
+        compose(_stream(90, frames()), _voice(tmp_path / "v.wav", 3.0), tmp_path / "r.mp4")
+    assert not (tmp_path / "r.mp4").exists() and not (tmp_path / "r.partial.mp4").exists()
+    assert not [t for t in threading.enumerate() if t.name == "reeltwin-frames"]
+
+
+def test_a_renderer_that_produces_nothing_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ComposeError, match="produced no frames"):
+        compose(_stream(30, iter(())), _voice(tmp_path / "v.wav", 1.0), tmp_path / "r.mp4")
+    assert not (tmp_path / "r.partial.mp4").exists()
