@@ -52,5 +52,6 @@ def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     handler.addFilter(RedactSecrets(secrets))
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("alembic", "httpx", "httpx2", "apscheduler", "instagrapi", "public_request", "private_request"):
+    for noisy in ("alembic", "httpx", "httpx2", "apscheduler", "instagrapi", "public_request", "private_request",
+                   "botocore", "boto3", "s3transfer", "urllib3"):   # botocore's debug lines carry signed request headers
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

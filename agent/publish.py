@@ -30,7 +30,8 @@ from agent.db.models import Creator, Reel, ReelEvent, ReelStatus, Slot, utcnow
 from agent.db.states import claim, transition
 from agent.errors import AgentError, ValidationFailed
 from agent.settings import Settings
-from publishing.base import PublishProgress, PublishRefused, PublishRequest, PublishRetryable, Publisher
+from publishing import PublishError
+from publishing.base import MediaHosting, PublishProgress, PublishRefused, PublishRequest, PublishRetryable, Publisher
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,35 @@ class PublishOutcome:
     permalink: str | None = None
 
 
+def make_media_host(settings: Settings) -> MediaHosting:
+    """Where the Graph API fetches the reel from (``publishing.media_hosting``): our own signed URLs, or an S3 bucket."""
+    publishing = settings.publishing
+    if publishing.media_hosting == "s3":
+        s3 = publishing.s3
+        if not s3.bucket:
+            raise AgentError("publishing.media_hosting is s3 but publishing.s3.bucket is not set; set it (or REELTWIN_PUBLISHING__S3__BUCKET)")
+        if (s3.access_key_id is None) != (s3.secret_access_key is None):
+            missing = "secret_access_key" if s3.secret_access_key is None else "access_key_id"
+            raise AgentError(f"publishing.s3.{missing} is not set but its partner is; set REELTWIN_PUBLISHING__S3__{missing.upper()} in .env, "
+                             "or neither to use the AWS credential chain")
+        try:
+            from publishing.s3_hosting import S3MediaHost
+        except ImportError:
+            raise AgentError("publishing.media_hosting = \"s3\" needs boto3: pip install 'reeltwin[s3]'") from None
+        return S3MediaHost(
+            bucket=s3.bucket, endpoint_url=s3.endpoint_url, region=s3.region, prefix=s3.prefix,
+            access_key_id=s3.access_key_id.get_secret_value() if s3.access_key_id else None,
+            secret_access_key=s3.secret_access_key.get_secret_value() if s3.secret_access_key else None,
+            url_lifetime_s=s3.url_lifetime_s, delete_after_publish=s3.delete_after_publish, addressing_style=s3.addressing_style,
+        )
+    if not publishing.media_base_url:
+        raise AgentError("publishing.media_base_url is not set: Instagram fetches the video from a public URL; set it to "
+                         "https://your-host/public, or use publishing.media_hosting = \"s3\"; see README 'Media hosting for the Graph API'")
+    from publishing.hosting import MediaHost
+
+    return MediaHost(base_url=publishing.media_base_url, secret=settings.web.secret_key.get_secret_value() if settings.web.secret_key else "", root=settings.data_dir)
+
+
 def make_publisher(settings: Settings) -> Publisher:
     """The configured publisher."""
     publishing = settings.publishing
@@ -55,15 +85,17 @@ def make_publisher(settings: Settings) -> Publisher:
         return OutboxPublisher(settings.outbox_dir)
     if publishing.backend == "graph":
         missing = [name for name, value in (("graph_ig_user_id", publishing.graph_ig_user_id), ("graph_access_token", publishing.graph_access_token),
-                                            ("media_base_url", publishing.media_base_url)) if not value]
+                                            ("media_base_url", publishing.media_base_url if publishing.media_hosting == "self" else "s3")) if not value]
         if missing:
             raise AgentError(f"publishing.backend is graph but {', '.join('publishing.' + m for m in missing)} is not set; see README 'Going live'")
         from publishing.graph import GraphPublisher
-        from publishing.hosting import MediaHost
 
-        host = MediaHost(base_url=publishing.media_base_url, secret=settings.web.secret_key.get_secret_value() if settings.web.secret_key else "", root=settings.data_dir)
+        try:
+            host = make_media_host(settings)
+        except PublishError as error:
+            raise AgentError(str(error)) from None
         return GraphPublisher(ig_user_id=publishing.graph_ig_user_id, access_token=publishing.graph_access_token.get_secret_value(),
-                              media_url_for=host.url_for, api_version=publishing.graph_api_version, api_base=publishing.graph_api_base)
+                              media_host=host, api_version=publishing.graph_api_version, api_base=publishing.graph_api_base)
     if publishing.backend == "instagrapi":
         if not publishing.instagrapi_username:
             raise AgentError("publishing.backend is instagrapi but publishing.instagrapi_username is not set; then run `reeltwin instagram login`")
@@ -71,8 +103,6 @@ def make_publisher(settings: Settings) -> Publisher:
             from publishing.instagrapi_publisher import InstagrapiPublisher, session_file_for
         except ImportError:
             raise AgentError("the instagrapi publisher needs the instagram extra: pip install 'reeltwin[instagram]'") from None
-        from publishing import PublishError
-
         try:
             session_file = session_file_for(settings.data_dir, publishing.instagrapi_username)
         except PublishError as error:

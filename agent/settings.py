@@ -126,6 +126,33 @@ class CaptionsSettings(_Section):
         return value
 
 
+class S3HostingSettings(_Section):
+    """An S3-compatible bucket (AWS S3, Cloudflare R2, MinIO, Backblaze B2) that holds reels while Instagram fetches them."""
+
+    bucket: str | None = None
+    endpoint_url: str | None = None                   # None: AWS S3; e.g. https://<account>.r2.cloudflarestorage.com
+    region: str | None = None                         # None: the AWS default chain (AWS_REGION, ~/.aws/config), else us-east-1
+    prefix: str = "reeltwin/"                         # keys are <prefix><publish key>/<sha256 prefix>-<file name>
+    access_key_id: SecretStr | None = None            # both None: boto3's default credential chain (env, ~/.aws, instance role)
+    secret_access_key: SecretStr | None = None
+    url_lifetime_s: int = Field(6 * 3600, ge=300, le=7 * 24 * 3600)   # presigned URLs (SigV4) live at most 7 days
+    delete_after_publish: bool = True
+    addressing_style: Literal["auto", "path", "virtual"] = "auto"    # "path" for MinIO and most self-hosted stores
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/]", value):
+            raise ValueError(f"{value!r} is not an http(s) URL; e.g. https://<account>.r2.cloudflarestorage.com")
+        return value
+
+    @field_validator("prefix")
+    @classmethod
+    def _key_prefix(cls, value: str) -> str:
+        value = value.lstrip("/")
+        return value if not value or value.endswith("/") else value + "/"
+
+
 class PublishingSettings(_Section):
     backend: Literal["outbox", "graph", "instagrapi"] = "outbox"
     ai_label: bool = True
@@ -134,7 +161,9 @@ class PublishingSettings(_Section):
     graph_access_token: SecretStr | None = None
     graph_api_version: str = "v21.0"
     graph_api_base: str = "https://graph.facebook.com"   # configurable so tests can point it at a local server
-    media_base_url: str | None = None
+    media_hosting: Literal["self", "s3"] = "self"    # where Instagram fetches the video: our /public route, or an S3 bucket
+    media_base_url: str | None = None                 # media_hosting = "self": the public URL of the web server's /public route
+    s3: S3HostingSettings = Field(default_factory=S3HostingSettings)
     instagrapi_username: str | None = None
     instagrapi_password: SecretStr | None = None
 
@@ -347,7 +376,8 @@ def _check_unknown_variables(layers: list[tuple[str, dict[str, Any]]]) -> None:
     # a typo there must fail as loudly as one in the TOML file.
     known = _known_keys()
     known_variables = {_variable_name(key): key for key in known}
-    sections = {key.split(".")[0] for key in known if "." in key}
+    # Every section, nested ones too (publishing.s3), may be given whole as JSON.
+    sections = {key.rsplit(".", depth)[0].replace(".", "__") for key in known for depth in range(1, key.count(".") + 1)}
     for name in sorted(os.environ):
         upper = name.upper()
         if not upper.startswith(ENV_PREFIX) or upper in CONTROL_VARIABLES or upper in known_variables or upper.startswith("REELTWIN_TEST_"):

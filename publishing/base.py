@@ -13,7 +13,7 @@ Exactly-once is a contract between the caller and the publisher:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -87,3 +87,18 @@ class Publisher(Protocol):
         on_progress: Callable[[PublishProgress], None],
     ) -> PublishResult:
         """Post the reel (continuing from ``resume`` where possible). Raises PublishRefused or PublishRetryable."""
+
+
+@runtime_checkable
+class MediaHosting(Protocol):
+    """Makes a local file reachable at a public URL for a while (the Graph API fetches the video from one).
+
+    Implementations: :class:`publishing.hosting.MediaHost` (ReelTwin's own web server, signed URLs) and
+    :class:`publishing.s3_hosting.S3MediaHost` (an S3-compatible bucket, presigned URLs).
+    """
+
+    def url_for(self, path: Path, *, publish_key: str = "") -> str:
+        """A URL Instagram can GET ``path`` from until it expires; ``publish_key`` groups one reel's files. Raises PublishRefused or PublishRetryable."""
+
+    def cleanup(self, paths: Sequence[Path], *, publish_key: str = "") -> None:
+        """The reel is published: what was hosted for it may go. Never raises; a failed clean-up is logged."""

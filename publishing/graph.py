@@ -24,6 +24,11 @@ second container for an attempt whose container may still go out:
 No marker is added to the caption: the creator's caption goes out exactly as
 approved, which is why the lookup relies on the stored container and its time.
 
+The video (and cover) reach Instagram through a :class:`publishing.base.MediaHosting`: ReelTwin's
+own signed URLs or an S3 bucket's presigned ones. Once the reel is known to be out (published now, or
+found published by a retry), the host's ``cleanup`` runs; never before, so a retry after a crash
+still has a working URL.
+
 The access token travels as the ``access_token`` query/form parameter. Exception
 messages and this module's log lines never contain a URL, and a log filter on the
 ``httpx`` logger masks ``access_token=...`` in httpx's own request lines.
@@ -34,7 +39,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
@@ -43,6 +48,7 @@ import httpx
 
 from publishing.base import (
     LoginRequired,
+    MediaHosting,
     PublishProgress,
     PublishRefused,
     PublishRequest,
@@ -66,8 +72,9 @@ RECENT_MEDIA_MAX_PAGES = 4
 MEDIA_FIXES: dict[int, str] = {
     2207026: "Instagram does not accept this video; render it again as an MP4 (H.264 video, AAC audio with an audio track, "
              "9:16, 23-60 fps, 3 s to 15 min, under 300 MB) and publish again",
-    2207052: "Instagram could not fetch the video from its public URL; check that publishing.media_base_url serves the file "
-             "over HTTPS to the internet (no login, no redirect to a page) and publish again",
+    2207052: "Instagram could not fetch the video from its public URL; check that publishing.media_base_url (or, with "
+             "publishing.media_hosting = \"s3\", the bucket's endpoint) serves the file over HTTPS to the internet "
+             "(no login, no redirect to a page) and publish again",
     2207004: "the cover image is larger than 8 MiB; export a smaller JPEG cover",
     2207005: "the cover image format is not supported; export the cover as a JPEG",
     2207009: "the aspect ratio is not supported; render the reel 9:16 (1080x1920)",
@@ -131,8 +138,25 @@ def _fold_caption(caption: object) -> str:
     return " ".join(str(caption or "").split())
 
 
+class _UrlsOnly:
+    """A bare ``Callable[[Path], str]`` as a MediaHosting with nothing to clean up."""
+
+    def __init__(self, url_for: Callable[[Path], str]):
+        self._url_for = url_for
+
+    def url_for(self, path: Path, *, publish_key: str = "") -> str:
+        return self._url_for(path)
+
+    def cleanup(self, paths: Sequence[Path], *, publish_key: str = "") -> None:
+        pass
+
+
 class GraphPublisher:
-    """Publishes reels through the Instagram Graph API (professional accounts)."""
+    """Publishes reels through the Instagram Graph API (professional accounts).
+
+    The media reach Instagram through ``media_host`` (a :class:`publishing.base.MediaHosting`), or
+    through ``media_url_for`` (a plain function, nothing to clean up): give exactly one.
+    """
 
     name = "graph"
 
@@ -141,7 +165,8 @@ class GraphPublisher:
         *,
         ig_user_id: str,
         access_token: str,
-        media_url_for: Callable[[Path], str],
+        media_host: MediaHosting | None = None,
+        media_url_for: Callable[[Path], str] | None = None,
         api_base: str = "https://graph.facebook.com",
         api_version: str = "v21.0",
         timeout_s: float = 30,
@@ -154,9 +179,11 @@ class GraphPublisher:
             raise PublishRefused("Graph API: no Instagram user id given; set publishing.graph_ig_user_id")
         if not access_token:
             raise LoginRequired(f"Graph API: no access token given; set {TOKEN_SETTING}")
+        if (media_host is None) == (media_url_for is None):
+            raise TypeError("GraphPublisher needs exactly one of media_host and media_url_for")
         self.ig_user_id = ig_user_id
         self._access_token = access_token
-        self.media_url_for = media_url_for
+        self.media_host: MediaHosting = media_host if media_host is not None else _UrlsOnly(media_url_for)  # type: ignore[arg-type]
         self.api_base = api_base.rstrip("/")
         self.api_version = api_version.strip("/")
         self.timeout_s = timeout_s
@@ -192,7 +219,7 @@ class GraphPublisher:
         status_code, _ = self._container_status(container_id)
         if status_code != "PUBLISHED":
             return None
-        return self._published_media_of(request, resume, container_id)
+        return self._cleaned_up(request, self._published_media_of(request, resume, container_id))
 
     def publish(
         self,
@@ -201,6 +228,23 @@ class GraphPublisher:
         on_progress: Callable[[PublishProgress], None],
     ) -> PublishResult:
         """Post the reel, continuing from the stored container where it can still go out."""
+        return self._cleaned_up(request, self._publish(request, resume, on_progress))
+
+    def _cleaned_up(self, request: PublishRequest, result: PublishResult) -> PublishResult:
+        """The reel is out: the hosted copies may go (a failed clean-up never fails the publish)."""
+        paths = [path for path in (request.video_path, request.cover_path) if path is not None]
+        try:
+            self.media_host.cleanup(paths, publish_key=request.publish_key)
+        except Exception as error:  # the host promises not to raise; a reel that is out must still be reported out
+            logger.warning("media %s published, but its hosted files could not be cleaned up: %s", result.media_id, type(error).__name__)
+        return result
+
+    def _publish(
+        self,
+        request: PublishRequest,
+        resume: Mapping[str, str],
+        on_progress: Callable[[PublishProgress], None],
+    ) -> PublishResult:
         stored = dict(resume)
 
         def remember(stage: str, value: str) -> None:
@@ -262,13 +306,13 @@ class GraphPublisher:
     def _create_container(self, request: PublishRequest) -> str:
         params = {
             "media_type": "REELS",
-            "video_url": self.media_url_for(request.video_path),
+            "video_url": self.media_host.url_for(request.video_path, publish_key=request.publish_key),
             "caption": request.caption,
             "share_to_feed": "true" if request.share_to_feed else "false",
         }
         if request.cover_path is not None:
             if request.cover_path.is_file():
-                params["cover_url"] = self.media_url_for(request.cover_path)
+                params["cover_url"] = self.media_host.url_for(request.cover_path, publish_key=request.publish_key)
             else:
                 logger.warning("cover %r: no such file; Instagram picks the cover frame", str(request.cover_path))
         if request.ai_generated:

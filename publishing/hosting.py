@@ -12,7 +12,7 @@ import base64
 import hashlib
 import hmac
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from publishing.base import PublishRefused
@@ -27,6 +27,8 @@ def _unb64(text: str) -> bytes:
 
 
 class MediaHost:
+    """Self-hosting (:class:`publishing.base.MediaHosting`): the reel stays in the data folder, the web server serves it."""
+
     def __init__(self, *, base_url: str, secret: str, root: Path, lifetime_s: int = 6 * 3600, clock: Callable[[], float] = time.time):
         if not secret:
             raise PublishRefused("hosting media for Instagram needs web.secret_key; run `reeltwin init` or set REELTWIN_WEB__SECRET_KEY")
@@ -39,12 +41,16 @@ class MediaHost:
     def _sign(self, payload: bytes) -> str:
         return _b64(hmac.new(self.key, payload, hashlib.sha256).digest())
 
-    def url_for(self, path: Path) -> str:
+    def url_for(self, path: Path, *, publish_key: str = "") -> str:
+        """A signed URL for a file inside the data folder, valid for ``lifetime_s``."""
         resolved = path.resolve()
         if not resolved.is_relative_to(self.root) or not resolved.is_file():
             raise PublishRefused(f"{str(path)!r} is not a file inside the data folder; only rendered reels can be hosted")
         payload = f"{resolved.relative_to(self.root).as_posix()}|{int(self.clock() + self.lifetime_s)}".encode()
         return f"{self.base_url}/{_b64(payload)}.{self._sign(payload)}/{resolved.name}"
+
+    def cleanup(self, paths: Sequence[Path], *, publish_key: str = "") -> None:
+        """Nothing to remove: the files are the reel's own artifacts, and the URLs expire by themselves."""
 
     def resolve(self, token: str) -> Path | None:
         """The file a token names, or None if it is forged, expired or points elsewhere."""

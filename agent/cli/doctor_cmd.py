@@ -96,7 +96,8 @@ def _credentials(settings) -> list[Check]:  # noqa: ANN001
         checks.append(Check("drafting credentials", "ok", f"provider {drafting.provider}" + (f" at {drafting.base_url}" if drafting.base_url else "")))
     publishing = settings.publishing
     if publishing.backend == "graph":
-        missing = [name for name, value in (("graph_access_token", publishing.graph_access_token), ("graph_ig_user_id", publishing.graph_ig_user_id), ("media_base_url", publishing.media_base_url)) if not value]
+        missing = [name for name, value in (("graph_access_token", publishing.graph_access_token), ("graph_ig_user_id", publishing.graph_ig_user_id), ("media_base_url", publishing.media_base_url if publishing.media_hosting == "self" else "s3"),
+                                                    ("s3.bucket", publishing.s3.bucket if publishing.media_hosting == "s3" else "self")) if not value]
         checks.append(Check("instagram credentials", "missing" if missing else "ok", "graph: " + (f"missing {', '.join(missing)}" if missing else "token and account set"), "set them in .env / config/settings.toml [publishing]"))
     elif publishing.backend == "instagrapi":
         if not publishing.instagrapi_username:
