@@ -19,6 +19,8 @@ from sqlmodel import Session, select
 from agent.db.models import Avatar, utcnow
 from agent.errors import AgentError, NotFoundError
 
+#: The reel frame the preview shows the photo in (what the renderer makes: 9:16, 1080x1920).
+FRAME_WIDTH_PX, FRAME_HEIGHT_PX = 1080, 1920
 CONSENT_TEXT = ("I confirm this photo shows me, or that I have the right to use this person's likeness, "
                 "and I agree that ReelTwin animates it into AI-generated videos published as me.")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -117,3 +119,45 @@ def face_of(avatar: Avatar) -> Any:
         return FaceAnalysis.from_dict(avatar.analysis)
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def preview_path(avatar: Avatar) -> Path:
+    """Where the framed preview of ``avatar``'s photo is cached: beside the photo, named for its content."""
+    return Path(avatar.photo_path).parent / f"preview-{avatar.photo_sha256[:12]}.jpg"
+
+
+def framed_preview(avatar: Avatar) -> Path:
+    """A JPEG of the photo placed in the 1080x1920 reel frame as a render places it (face in the upper middle,
+    the rest extended with stretched, blurred edges); made on first use, then cached."""
+    target = preview_path(avatar)
+    if target.is_file():
+        return target
+    from PIL import Image
+
+    from render import RenderError
+    from render.avatar import framing
+    from render.face import landmarks
+    from render.face.analysis import load_photo
+
+    photo = Path(avatar.photo_path)
+    try:
+        rgb = load_photo(photo)
+    except RenderError as error:
+        raise AgentError(f"avatar {avatar.name!r}: {error}; enroll the photo again") from None
+    face = face_of(avatar)
+    if face is None:
+        face, _warnings = analyze_photo(photo)
+    # The same placement as the renderer's (render/avatar/cpu_mesh.py): the forehead-chin midpoint is the face centre.
+    centre = 0.5 * (face.point(landmarks.FOREHEAD) + face.point(landmarks.CHIN))
+    plan = framing.plan(face.image_width, face.image_height, (float(centre[0]), float(centre[1])), face.face_height_px,
+                        FRAME_WIDTH_PX, FRAME_HEIGHT_PX)
+    frame, _inside = framing.compose_background(rgb, plan)
+    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-", suffix=".jpg")
+    os.close(handle)
+    try:
+        Image.fromarray(frame).save(temp, "JPEG", quality=85, optimize=True)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return target

@@ -34,6 +34,8 @@ CONSENT_TEXT = (
 )
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 CANONICAL_RATE_HZ = 22050   # the bundled Piper voice's rate: the matching compares like with like
+#: What the web UI's "Preview" button says with an enrolled voice.
+PREVIEW_TEXT = "Hi, this is how I sound in ReelTwin."
 
 
 class ConsentRequired(AgentError, PermissionError):
@@ -234,6 +236,58 @@ def ensure_artifacts(session: Session, profile: VoiceProfile, backend_name: str,
     session.add(profile)
     session.commit()
     return profile_data(profile)
+
+
+def prepare_speaker(session: Session, settings: Any, *, voice: str | None = None, backend: str | None = None) -> tuple[Any, Any]:
+    """(speaker, profile) for `reeltwin voice say`: enrolled voice ``voice`` spoken by ``backend`` (default: voice.backend),
+    enrolled with that backend first if it never was; without ``voice``, the bundled voice (profile None)."""
+    from agent.pipeline import voice_config
+    from render import RenderError
+    from render.voice import base
+
+    stored = get_voice(session, voice) if voice is not None else None
+    backend = backend or (settings.voice.backend if voice is not None else "piper")
+    try:
+        speaker = base.get(backend, **voice_config(settings, backend))
+        profile = ensure_artifacts(session, stored, backend, speaker) if stored is not None else None
+    except RenderError as error:
+        raise AgentError(str(error)) from None
+    return speaker, profile
+
+
+def speak(session: Session, settings: Any, text: str, out_path: Path, *, voice: str | None = None, backend: str | None = None) -> Any:
+    """Say ``text`` into the WAV ``out_path`` as `reeltwin voice say` does; returns the ``Speech``."""
+    from render import RenderError
+
+    speaker, profile = prepare_speaker(session, settings, voice=voice, backend=backend)
+    try:
+        return speaker.speak(text, Path(out_path), profile=profile, language="en")
+    except RenderError as error:
+        raise AgentError(str(error)) from None
+
+
+def preview_path(settings: Any, profile: VoiceProfile) -> Path:
+    """Where the preview clip of ``profile`` is cached: in its version folder (gone with it), named for backend and text."""
+    backend = settings.voice.backend
+    digest = hashlib.sha256(f"{backend}\n{PREVIEW_TEXT}".encode()).hexdigest()[:10]
+    return Path(profile.sample_path).parent / f"preview-{backend}-{digest}.wav"
+
+
+def preview(session: Session, settings: Any, name: str) -> Path:
+    """A short WAV of voice ``name`` saying ``PREVIEW_TEXT``, spoken like `reeltwin voice say --voice NAME`; cached."""
+    profile = get_voice(session, name)
+    target = preview_path(settings, profile)
+    if target.is_file():
+        return target
+    if not Path(profile.sample_path).is_file():
+        raise AgentError(f"voice {name!r}: its sample {profile.sample_path!r} is missing; enroll it again with --replace")
+    temp = target.with_name(f".incoming-{uuid.uuid4().hex[:8]}.wav")
+    try:
+        speak(session, settings, PREVIEW_TEXT, temp, voice=name)
+        temp.replace(target)  # complete or absent: a second click never plays half a file
+    finally:
+        temp.unlink(missing_ok=True)
+    return target
 
 
 def profile_json(profile: VoiceProfile) -> dict[str, Any]:

@@ -25,27 +25,17 @@ def say(
 ) -> None:
     """Synthesize TEXT into a WAV; --json adds duration, speed and word/phoneme timings."""
     from render import RenderError
-    from render.voice import base
 
     if not text.strip():
         raise AgentError("TEXT is empty; give the words to say")
     if out_path.suffix.lower() != ".wav":
         raise AgentError(f"--out {str(out_path)!r}: write a .wav file")
-    from agent.pipeline import voice_config
+    from agent.voices import prepare_speaker
 
-    profile = None
-    if voice is not None:
-        from agent.voices import get_voice
-
-        stored = get_voice(ctx.obj.session, voice)
     backend = backend or (ctx.obj.settings.voice.backend if voice is not None else "piper")
     try:
-        speaker = base.get(backend, **voice_config(ctx.obj.settings, backend))
-        if voice is not None:
-            from agent.voices import ensure_artifacts
-
-            with err.status(f"preparing voice {voice!r} for {backend}…"):
-                profile = ensure_artifacts(ctx.obj.session, stored, backend, speaker)
+        with err.status(f"preparing voice {voice!r} for {backend}…" if voice is not None else f"loading {backend}…"):
+            speaker, profile = prepare_speaker(ctx.obj.session, ctx.obj.settings, voice=voice, backend=backend)
         started = time.perf_counter()
         with err.status(f"speaking with {backend}…"):
             speech = speaker.speak(text, out_path, profile=profile, language="en")

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlparse
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -22,11 +22,12 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from agent.db.engine import ensure_schema, make_engine
-from agent.db.models import Creator, Reel, ReelStatus, Slot, WebAccount, utcnow
+from agent.db.models import Avatar, Creator, Reel, ReelStatus, Slot, WebAccount, utcnow
 from agent.errors import AgentError, InvalidTransitionError, NotFoundError, ValidationFailed
 from agent.queue import MAX_CAPTION_CHARS, approve, edit, events, get_reel, list_queue, reject, retry, versions, word_budget, word_count
 from agent.settings import Settings
 from agent.web.security import LoginLimiter, SessionData, SessionSigner, verify_password
+from agent.web.uploads import FORM_OVERHEAD_BYTES, BodyLimit, BodyTooLarge, UploadRefused, incoming, shown_name
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -62,9 +63,13 @@ def create_app(settings: Settings, project_dir: Path) -> FastAPI:
 
     app = FastAPI(title="ReelTwin", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.drafter = drafter
+    max_upload_bytes = settings.web.max_upload_mb * 1024 * 1024
+    # Outermost: a body over the limit stops while it is read, before the form parser spools it anywhere.
+    app.add_middleware(BodyLimit, max_bytes=max_upload_bytes + FORM_OVERHEAD_BYTES)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals["status_label"] = STATUS_LABEL
+    templates.env.filters["degrees"] = lambda value: f"{round(value or 0)}°"  # round() gives an int: never "-0°"
     templates.env.filters["local"] = lambda moment, zone: moment.astimezone(ZoneInfo(zone)).strftime("%a %d %b, %H:%M") if moment else ""
 
     @app.middleware("http")
@@ -228,16 +233,172 @@ def create_app(settings: Settings, project_dir: Path) -> FastAPI:
             flash(request, str(error))
         return RedirectResponse(f"/reels/{reel_id}", status_code=303)
 
-    @app.get("/media/{reel_id}/{kind}")
-    def media(reel_id: int, kind: str, db: DB, _user: User) -> FileResponse:
-        reel = get_reel(db, reel_id)
-        path = (reel.artifacts or {}).get(kind)
+    def serve(path: str | Path | None) -> FileResponse:
+        """A file from the data directory, or 404: never anything outside it, never a folder."""
         if not path:
             raise HTTPException(404, "no such file")
         resolved = Path(path).resolve()
         if not resolved.is_relative_to(settings.data_dir.resolve()) or not resolved.is_file():
-            raise HTTPException(404, "no such file")  # never serve outside the data directory
+            raise HTTPException(404, "no such file")
         return FileResponse(resolved)
+
+    @app.get("/media/{reel_id}/{kind}")
+    def media(reel_id: int, kind: str, db: DB, _user: User) -> FileResponse:
+        reel = get_reel(db, reel_id)
+        return serve((reel.artifacts or {}).get(kind))
+
+    # -- avatar and voice enrollment ---------------------------------------------------
+
+    def avatar_page(request: Request, db: Session, status_code: int = 200, **context: Any) -> HTMLResponse:
+        from agent import avatars
+
+        context.setdefault("form", {"name": _default_name(db)})
+        return render(request, "avatars.html", status_code=status_code, avatars=[_avatar_row(a) for a in avatars.list_avatars(db)],
+                      consent_text=avatars.CONSENT_TEXT, max_upload_mb=settings.web.max_upload_mb, zone=_zone(db), **context)
+
+    def voice_page(request: Request, db: Session, status_code: int = 200, **context: Any) -> HTMLResponse:
+        from agent import voices
+
+        context.setdefault("form", {"name": _default_name(db)})
+        rows = [_voice_row(profile, voices.preview_path(settings, profile)) for profile in voices.list_voices(db)]
+        return render(request, "voices.html", status_code=status_code, voices=rows, consent_text=voices.CONSENT_TEXT,
+                      preview_text=voices.PREVIEW_TEXT, backend=settings.voice.backend, max_upload_mb=settings.web.max_upload_mb,
+                      zone=_zone(db), **context)
+
+    @app.exception_handler(BodyTooLarge)
+    async def too_large(request: Request, error: BodyTooLarge) -> HTMLResponse:
+        # Shown on the upload's own page, with its form, like the other upload refusals.
+        pages = {"/avatars": avatar_page, "/voices": voice_page}
+        if request.url.path in pages and request.state.session.user:
+            with Session(engine, expire_on_commit=False) as db:
+                return pages[request.url.path](request, db, status_code=413, error=error.detail)
+        return render(request, "error.html", status_code=413, message=error.detail)
+
+    @app.get("/avatars", response_class=HTMLResponse)
+    def avatars_page(request: Request, db: DB, _user: User) -> HTMLResponse:
+        return avatar_page(request, db)
+
+    @app.post("/avatars", dependencies=[Csrf])
+    def avatar_enroll(
+        request: Request, db: DB, who: User, photo: Annotated[UploadFile | None, File()] = None, name: Annotated[str, Form()] = "",
+        consent: Annotated[bool, Form()] = False, replace: Annotated[bool, Form()] = False,
+    ) -> Response:
+        from agent import avatars
+
+        name = name.strip()
+        form = {"name": name, "consent": consent, "replace": replace}
+        shown = shown_name(photo.filename if photo else None, "photo")
+        warnings: list[str] = []
+        try:
+            _check_upload_name(name, avatars.NAME_PATTERN)
+            if not replace and _avatar_named(db, name) is not None:
+                raise AgentError(f"avatar {name!r} already exists; tick “Replace” to enroll a new photo under that name, or choose another name")
+            with incoming(photo, settings.data_dir, kind="photo", max_bytes=max_upload_bytes) as path:
+                try:
+                    if not consent:  # check the photo anyway, so the creator learns of its problems before consenting
+                        _face, found = avatars.analyze_photo(path)
+                        warnings = [_as_shown(w, path, shown) for w in found]
+                        raise AgentError("Nothing was stored: tick “This is my face, or I have the right to use it” to give your consent, then upload again")
+                    result = avatars.enroll(db, settings.data_dir, path, name=name, consent=True, consent_by=f"creator:web:{who}", replace=replace)
+                except AgentError as error:
+                    raise AgentError(_as_shown(str(error), path, shown)) from None
+                warnings = [_as_shown(w, path, shown) for w in result.warnings]
+                record = result.avatar
+                record.analysis = {**record.analysis, "warnings": warnings, "uploaded_as": shown}
+                db.add(record)
+                db.commit()
+        except UploadRefused as error:
+            db.rollback()
+            return avatar_page(request, db, status_code=error.status_code, error=str(error), form=form)
+        except AgentError as error:
+            db.rollback()
+            return avatar_page(request, db, status_code=422, error=str(error), warnings=warnings, form=form)
+        try:
+            avatars.framed_preview(record)
+        except AgentError as error:  # the avatar is enrolled; the preview is retried when the page shows it
+            log.warning("web: no framed preview for avatar %r yet (%s)", record.name, error)
+        flash(request, f"Enrolled avatar {record.name!r}." + (" Its notes are below." if warnings else ""))
+        return RedirectResponse(f"/avatars#avatar-{quote(record.name)}", status_code=303)
+
+    @app.get("/media/avatar/{name}/{kind}")
+    def avatar_media(name: str, kind: str, db: DB, _user: User) -> FileResponse:
+        from agent import avatars
+
+        avatar = _avatar_named(db, name)
+        if avatar is None or kind not in ("photo", "preview"):
+            raise HTTPException(404, "no such file")
+        if kind == "photo":
+            return serve(avatar.photo_path)
+        try:
+            return serve(avatars.framed_preview(avatar))
+        except AgentError as error:
+            raise HTTPException(404, str(error)) from None
+
+    @app.get("/voices", response_class=HTMLResponse)
+    def voices_page(request: Request, db: DB, _user: User) -> HTMLResponse:
+        return voice_page(request, db)
+
+    @app.post("/voices", dependencies=[Csrf])
+    def voice_enroll(
+        request: Request, db: DB, who: User, sample: Annotated[UploadFile | None, File()] = None, name: Annotated[str, Form()] = "",
+        consent: Annotated[bool, Form()] = False, replace: Annotated[bool, Form()] = False,
+    ) -> Response:
+        from agent import voices
+        from agent.pipeline import voice_config
+
+        name = name.strip()
+        form = {"name": name, "consent": consent, "replace": replace}
+        shown = shown_name(sample.filename if sample else None, "sample")
+        warnings: list[str] = []
+        try:
+            _check_upload_name(name, voices.NAME_PATTERN.pattern)
+            existing = voices.find(db, name)
+            if existing is not None and not replace:
+                raise AgentError(f"voice {name!r} is already enrolled (since {existing.created_at:%Y-%m-%d}); tick “Replace” to enroll the new sample instead")
+            with incoming(sample, settings.data_dir, kind="audio", max_bytes=max_upload_bytes) as path:
+                try:
+                    report = voices.analyze_sample(path)
+                    warnings = [_as_shown(w, path, shown) for w in report.warnings]
+                    if not consent:
+                        raise AgentError("Nothing was stored: tick “This is my voice, or I have the right to use it” to give your consent, then upload again")
+                    backend = settings.voice.backend
+                    enrolled = voices.enroll_voice(db, settings, report, name=name, consent=True, consent_by=f"creator:web:{who}", backend=backend,
+                                                   replace=replace, backend_config=voice_config(settings, backend))
+                except AgentError as error:
+                    raise AgentError(_as_shown(str(error), path, shown)) from None
+        except UploadRefused as error:
+            db.rollback()
+            return voice_page(request, db, status_code=error.status_code, error=str(error), form=form)
+        except AgentError as error:
+            db.rollback()
+            return voice_page(request, db, status_code=422, error=str(error), warnings=warnings, form=form)
+        stats = enrolled.profile.stats or {}
+        flash(request, f"{'Replaced' if enrolled.replaced else 'Enrolled'} voice {name!r}: {stats.get('speech_s', 0):.1f} s of speech."
+              + "".join(f" Note: {w}" for w in warnings) + " Press “Preview” to hear it.")
+        return RedirectResponse(f"/voices#voice-{quote(name)}", status_code=303)
+
+    @app.post("/voices/{name}/preview", dependencies=[Csrf])
+    def preview_voice(request: Request, name: str, db: DB, _user: User) -> Response:
+        from agent import voices
+
+        try:
+            voices.preview(db, settings, name)
+        except AgentError as error:
+            db.rollback()
+            flash(request, str(error))
+        except OSError as error:
+            flash(request, f"voice {name!r}: the preview could not be written ({error.strerror}); check data_dir")
+        return RedirectResponse(f"/voices#voice-{quote(name)}", status_code=303)
+
+    @app.get("/media/voice/{name}/{kind}")
+    def voice_media(name: str, kind: str, db: DB, _user: User) -> FileResponse:
+        from agent import voices
+
+        profile = voices.find(db, name)
+        if profile is None or kind not in ("preview", "sample"):
+            raise HTTPException(404, "no such file")
+        path = voices.preview_path(settings, profile) if kind == "preview" else Path(profile.sample_path)
+        return serve(path)
 
     # -- calendar and history --------------------------------------------------------
 
@@ -294,6 +455,51 @@ def _reel_context(db: Session, reel_id: int, settings: Settings) -> dict[str, An
         "editable": reel.status in (ReelStatus.DRAFTED, ReelStatus.APPROVED, ReelStatus.RENDERED, ReelStatus.FAILED, ReelStatus.REJECTED),
         "artifacts": {kind: path for kind, path in (reel.artifacts or {}).items() if path},
     }
+
+
+def _avatar_named(db: Session, name: str) -> Avatar | None:
+    return db.execute(select(Avatar).where(Avatar.name == name)).scalar_one_or_none()
+
+
+def _check_upload_name(name: str, pattern: str) -> None:
+    import re
+
+    if not re.match(pattern, name):
+        raise AgentError(f"name {name!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. your handle)")
+
+
+def _as_shown(message: str, path: Path | None, shown: str) -> str:
+    """A check's message with the upload's generated path or name replaced by the name the creator chose the file by."""
+    if path is not None:
+        message = message.replace(str(path), shown).replace(path.name, shown)
+    return message
+
+
+def _default_name(db: Session) -> str:
+    """The first creator's handle: reels pick the avatar and voice named after it."""
+    handle = db.execute(select(Creator.handle).order_by(Creator.id)).scalars().first()
+    return handle or ""
+
+
+def _zone(db: Session) -> str:
+    zone = db.execute(select(Creator.timezone).order_by(Creator.id)).scalars().first()
+    return zone or "UTC"
+
+
+def _avatar_row(avatar: Any) -> dict[str, Any]:
+    analysis = avatar.analysis or {}
+    pose = analysis.get("pose") or {}
+    prefix = f"photo {analysis.get('uploaded_as')!r}: "
+    # The card already names the file: its notes need not repeat "photo 'me.png': ".
+    notes = [w[len(prefix):][:1].upper() + w[len(prefix) + 1:] if w.startswith(prefix) else w for w in analysis.get("warnings") or []]
+    return {"avatar": avatar, "face_height_px": analysis.get("face_height_px"), "image": (analysis.get("image_width"), analysis.get("image_height")),
+            "pose": pose, "warnings": notes, "uploaded_as": analysis.get("uploaded_as")}
+
+
+def _voice_row(profile: Any, preview: Path) -> dict[str, Any]:
+    stats = profile.stats or {}
+    return {"profile": profile, "speech_s": stats.get("speech_s"), "f0_median_hz": stats.get("f0_median_hz"), "snr_db": stats.get("snr_db"),
+            "backends": sorted((profile.artifacts or {}).keys()) or [profile.backend], "has_preview": preview.is_file()}
 
 
 def _calendar_view(db: Session, settings: Settings) -> list[dict[str, Any]]:

