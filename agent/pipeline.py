@@ -157,7 +157,8 @@ def _captions(settings: Any, audio: Path, text: str, speech: Any, stream: Any, l
     from render.captions import CaptionTrack
 
     started = time.perf_counter()
-    alignment = align_words(audio, text, aligner=settings.captions.aligner, speech=speech, language=language)
+    alignment = align_words(audio, text, aligner=settings.captions.aligner, speech=speech, language=language,
+                            whisperx_model_dir=settings.captions.whisperx_model_dir)
     warnings += list(alignment.warnings)
     style = caption_style(settings.captions)
     box = stream.mouth_box

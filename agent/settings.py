@@ -108,7 +108,9 @@ class AvatarSettings(_Section):
 
 
 class CaptionsSettings(_Section):
-    aligner: Literal["auto", "synth", "faster-whisper", "whisperx"] = "auto"
+    # auto: the synthesizer's exact timings, else sphinx (PocketSphinx forced alignment), else faster-whisper
+    aligner: Literal["auto", "synth", "sphinx", "faster-whisper", "whisperx"] = "auto"
+    whisperx_model_dir: Path | None = None    # wav2vec2 model folder(s) for aligner = "whisperx": <dir>/<language> or one model
     font: str = "DejaVu Sans"
     font_size_px: int = Field(68, ge=16, le=200)
     fill: str = "#FFFFFF"
@@ -249,6 +251,8 @@ class Settings(BaseSettings):
             self.drafting.embedded_model_path = absolute(self.drafting.embedded_model_path)
         if self.voice.xtts_model_dir is not None:
             self.voice.xtts_model_dir = absolute(self.voice.xtts_model_dir)
+        if self.captions.whisperx_model_dir is not None:
+            self.captions.whisperx_model_dir = absolute(self.captions.whisperx_model_dir)
         return self
 
     @property

@@ -119,6 +119,14 @@ def test_other_sample_rates_and_a_single_model_folder(model_dir: Path, tmp_path:
     assert all(0 <= w.start_s <= w.end_s <= 1.9 + 1e-6 for w in result.words)
 
 
+def test_the_captions_setting_reaches_the_model_folder(model_dir: Path, tmp_path: Path) -> None:
+    from render.align.auto import align_words
+
+    audio = _write_wav(tmp_path / "speech.wav", [_silence(0.2), _speechlike(1.5, 4), _silence(0.2)])
+    result = align_words(audio, "Hello there, friend.", aligner="whisperx", whisperx_model_dir=model_dir)
+    assert result.backend == "whisperx" and [w.word for w in result.words] == ["Hello", "there,", "friend."]
+
+
 def test_silence_and_mismatch_never_crash(model_dir: Path, tmp_path: Path) -> None:
     audio = _write_wav(tmp_path / "silence.wav", [_silence(1.0)])
     result = align_base.get("whisperx", model_dir=model_dir, device="cpu").align(

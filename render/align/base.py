@@ -1,8 +1,9 @@
 """The alignment stage's interface: speech + its known text -> word timings.
 
-Backends: ``synth`` (timings straight from the synthesizer), an offline aligner
-(faster-whisper tiny.en word timestamps matched to the script), and ``whisperx``
-(wav2vec2 forced alignment of the known script). Heavy libraries are imported
+Backends: ``synth`` (timings straight from the synthesizer), two offline aligners
+(``sphinx``: PocketSphinx forced alignment of the known script; ``faster-whisper``:
+Whisper tiny.en word timestamps matched to the script), and ``whisperx`` (wav2vec2
+forced alignment of the known script). Heavy libraries are imported
 inside each backend module, never here.
 """
 
@@ -44,7 +45,8 @@ class AlignBackend(Protocol):
 
 
 _REGISTRY: Registry[AlignBackend] = Registry(
-    "aligner", AlignError, ("render.align.synth_backend", "render.align.faster_whisper_backend", "render.align.whisperx_backend"))
+    "aligner", AlignError, ("render.align.synth_backend", "render.align.sphinx_backend", "render.align.faster_whisper_backend",
+                "render.align.whisperx_backend"))
 register = _REGISTRY.register
 names = _REGISTRY.names
 get = _REGISTRY.get

@@ -235,17 +235,39 @@ def time_script(
     speech_end_s: float,
 ) -> ScriptTiming:
     """Times for the written ``words`` from the timed tokens ``heard`` (see the module docstring)."""
-    script = [(index, token) for index, word in enumerate(words) for token in word.spoken]
-    pairs = align_tokens([token for _, token in script], [t.token for t in heard])
+    script = [token for word in words for token in word.spoken]
+    pairs = align_tokens(script, [t.token for t in heard])
     times: list[tuple[float, float] | None] = [None] * len(script)
     matched = 0
     for i, j in pairs:
         if i is None or j is None:
             continue
-        if similarity(script[i][1], heard[j].token) >= SAME_WORD_SIMILARITY:
+        if similarity(script[i], heard[j].token) >= SAME_WORD_SIMILARITY:
             matched += 1
         times[i] = (heard[j].start_s, heard[j].end_s)   # a substitution is most often a misheard word: keep its time
-    _interpolate(times, [len(token) for _, token in script], speech_start_s, speech_end_s)
+    return time_written_words(words, times, speech_start_s=speech_start_s, speech_end_s=speech_end_s, matched_tokens=matched)
+
+
+def time_written_words(
+    words: Sequence[ScriptWord],
+    token_times: Sequence[tuple[float, float] | None],
+    *,
+    speech_start_s: float,
+    speech_end_s: float,
+    matched_tokens: int | None = None,
+) -> ScriptTiming:
+    """Times for the written ``words`` from a time (or None) per spoken token, in script order.
+
+    What a forced aligner has: it timed the script's own tokens, so no sequence alignment is
+    needed. Untimed tokens are interpolated; each written word spans its first token's start
+    to its last token's end. ``matched_tokens`` defaults to the number of timed tokens.
+    """
+    lengths = [len(token) for word in words for token in word.spoken]
+    if len(token_times) != len(lengths):
+        raise ValueError(f"{len(token_times)} token times for {len(lengths)} spoken tokens")
+    times = list(token_times)
+    timed = sum(time is not None for time in times)
+    _interpolate(times, lengths, speech_start_s, speech_end_s)
     result: list[WordTiming] = []
     position = 0
     for word in words:
@@ -254,7 +276,7 @@ def time_script(
         assert first is not None and last is not None
         result.append(WordTiming(word.written, round(first[0], 3), round(max(first[0], last[1]), 3)))
         position += len(word.spoken)
-    return ScriptTiming(tuple(_monotone(result)), matched, len(script))
+    return ScriptTiming(tuple(_monotone(result)), timed if matched_tokens is None else matched_tokens, len(lengths))
 
 
 def _interpolate(times: list[tuple[float, float] | None], lengths: list[int], start_s: float, end_s: float) -> None:
