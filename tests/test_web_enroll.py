@@ -412,3 +412,29 @@ def test_a_voice_is_enrolled_listed_and_previewed(logged_in: TestClient, session
     # An unknown voice: a clear message, nothing written.
     logged_in.post("/voices/nobody/preview", data={"csrf": token}, follow_redirects=False)
     assert "voice 'nobody' is not enrolled (enrolled: your.handle)" in plain(logged_in.get("/voices"))
+
+
+def test_a_hand_made_form_gets_a_page_not_json(logged_in: TestClient, session: Session, settings: Settings) -> None:
+    token = csrf_of(logged_in, "/avatars")
+    response = logged_in.post("/avatars", data={"csrf": token, "name": "me", "photo": "not a file"}, follow_redirects=False)
+    assert response.status_code == 422 and response.headers["content-type"].startswith("text/html")
+    assert "the request was not understood (photo)" in plain(response)
+    response = logged_in.post("/voices", data={"csrf": token, "name": "me", "consent": "maybe"},
+                              files={"sample": ("me.wav", b"RIFF\x00\x00\x00\x00WAVE", "audio/wav")}, follow_redirects=False)
+    assert response.status_code == 422 and "the request was not understood (consent)" in plain(response)
+    assert logged_in.get("/reels/not-a-number").status_code == 422
+    assert_nothing_stored(session, settings)
+
+
+def test_uploads_left_behind_by_a_crash_are_swept_at_start(settings: Settings, project: Path) -> None:
+    import os
+    import time
+
+    folder = settings.data_dir / "uploads"
+    folder.mkdir(parents=True)
+    old, fresh = folder / ("a" * 32 + ".png"), folder / ("b" * 32 + ".wav")
+    old.write_bytes(b"left by a crash")
+    fresh.write_bytes(b"an upload in progress")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    create_app(settings, project)
+    assert not old.exists() and fresh.exists()

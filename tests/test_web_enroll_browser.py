@@ -117,3 +117,46 @@ def test_phone_voice_upload_and_preview(browser, server: str, project: Path, sho
     desktop.screenshot(path=shots / "desktop-voice.png", full_page=True)
     desktop.close()
     page.close()
+
+
+def test_an_oversized_photo_gets_the_limit_on_the_page(browser, project: Path, shots: Path, tmp_path: Path) -> None:  # noqa: ANN001, F811
+    """A real server with web.max_upload_mb = 1: the browser shows the Avatar page with the limit, not a reset connection."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from agent.web.app import create_app
+    from test_web_browser import _free_port
+
+    settings = load_settings(project).settings
+    small = settings.model_copy(update={"web": settings.web.model_copy(update={"max_upload_mb": 1})})
+    port = _free_port()
+    uv = uvicorn.Server(uvicorn.Config(create_app(small, project), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        server = f"http://127.0.0.1:{port}"
+        huge = tmp_path / "huge.jpg"
+        huge.write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * (12 * 1024 * 1024))
+        before = len(_avatars(project))
+        page = browser.new_page(**PHONE)
+        _login(page, server)
+        page.goto(f"{server}/avatars")
+        page.set_input_files("#photo", str(huge))
+        page.fill("#name", "too-big")
+        page.get_by_label("This is my face, or I have the right to use it").check()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Check and enroll").click()
+        assert "the upload is larger than 1 MB; choose a smaller file" in page.locator(".error").inner_text()
+        assert page.locator("#photo").is_visible()  # on the Avatar page, ready for a smaller file
+        page.screenshot(path=shots / "phone-avatar-too-large.png", full_page=True)
+        assert len(_avatars(project)) == before
+        assert not any((load_settings(project).settings.data_dir / "uploads").glob("*"))
+        page.close()
+    finally:
+        uv.should_exit = True
+        thread.join(10)

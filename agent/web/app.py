@@ -15,6 +15,7 @@ from urllib.parse import quote, urlparse
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -27,7 +28,7 @@ from agent.errors import AgentError, InvalidTransitionError, NotFoundError, Vali
 from agent.queue import MAX_CAPTION_CHARS, approve, edit, events, get_reel, list_queue, reject, retry, versions, word_budget, word_count
 from agent.settings import Settings
 from agent.web.security import LoginLimiter, SessionData, SessionSigner, verify_password
-from agent.web.uploads import FORM_OVERHEAD_BYTES, BodyLimit, BodyTooLarge, UploadRefused, incoming, shown_name
+from agent.web.uploads import FORM_OVERHEAD_BYTES, BodyLimit, BodyTooLarge, UploadRefused, incoming, shown_name, sweep
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -60,6 +61,8 @@ def create_app(settings: Settings, project_dir: Path) -> FastAPI:
     engine = make_engine(settings.database_url)
     ensure_schema(engine)
     drafter = BackgroundDrafter(settings, project_dir)
+    if removed := sweep(settings.data_dir):
+        log.info("web: removed %d upload(s) left behind in %s", removed, settings.data_dir / "uploads")
 
     app = FastAPI(title="ReelTwin", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.drafter = drafter
@@ -419,6 +422,13 @@ def create_app(settings: Settings, project_dir: Path) -> FastAPI:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> HTMLResponse:
         return render(request, "error.html", status_code=error.status_code, message=str(error.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(request: Request, error: RequestValidationError) -> HTMLResponse:
+        # Only a hand-made request gets here (the pages' own forms send what the routes expect): a page, not JSON.
+        fields = sorted({str(problem["loc"][-1]) for problem in error.errors() if problem.get("loc")})
+        return render(request, "error.html", status_code=422,
+                      message=f"the request was not understood ({', '.join(fields) or 'its form'}); go back, reload the page and try again")
 
     @app.get("/public/{token}/{name}")
     def public_media(token: str, name: str) -> FileResponse:

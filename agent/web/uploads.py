@@ -121,6 +121,25 @@ def incoming(upload: Any, data_dir: Path, *, kind: str, max_bytes: int) -> Itera
             pass
 
 
+def sweep(data_dir: Path, *, older_than_s: float = 3600.0) -> int:
+    """Delete uploads a crash left behind in ``<data_dir>/uploads`` (a request deletes its own); returns how many."""
+    import time
+
+    folder = Path(data_dir) / "uploads"
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    cutoff = time.time() - older_than_s
+    for path in folder.iterdir():
+        try:
+            if path.is_file() and not path.is_symlink() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except OSError:
+            continue
+    return removed
+
+
 class BodyTooLarge(HTTPException):
     """A request body over the limit, raised while it is read (an HTTPException, so FastAPI's body parsing passes it on)."""
 
