@@ -6,8 +6,8 @@ For a reel of about ``--seconds`` of speech it times, on the embedded defaults:
 
 - draft    one script drafted by the embedded local LLM (SmolLM2-135M through the llama.cpp server), server start apart
 - voice    plain Piper (the baseline) and ``piper-world`` (Piper + WORLD voice matching to an enrolled-like profile
-           built from /usr/share/codec2/raw/speech_orig_16k.wav); best of two runs each
-- align    faster-whisper word timings for the script (first call, model load included)
+           built from the demo's voice sample, see agent/demo.py); best of two runs each
+- align    as the pipeline does (the voice's exact timings), plus sphinx and faster-whisper on the same audio for reference
 - avatar   the cpu-mesh frames alone (rendered and discarded)
 - compose  the same frames + captions encoded to a Reels MP4 (the whole render)
 - baseline the same encoder settings encoding as many frames of the still, framed photo (compose() fed copies of one frame)
@@ -42,7 +42,13 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-SAMPLE = Path("/usr/share/codec2/raw/speech_orig_16k.wav")
+def _demo_sample() -> Path:
+    """The demo's voice sample (one real speaker, written by agent.demo.demo_speech), or the codec2 file if none is installed."""
+    from agent.demo import CODEC2_SPEECH, demo_speech
+
+    folder = Path(tempfile.mkdtemp(prefix="reeltwin-bench-voice-"))
+    found = demo_speech(folder)
+    return found[0] if found else CODEC2_SPEECH
 WORDS_PER_SECOND = 2.5          # ~150 words a minute: 75 words for a 30 s reel
 #: targets from issue 9 / issue 4, for a 30 s reel on 2 cores, as multiples of the reel's duration
 TARGET_TOTAL_RTF, STRETCH_TOTAL_RTF = 2.0, 1.0
@@ -289,15 +295,16 @@ def run(seconds: float, out: Path, keep: Path | None) -> str:
         speech = plain
         voice_row = rows[-1]
         world_s = None
-        if (REPO / "render" / "voice" / "world_backend.py").exists() and SAMPLE.exists():
+        sample = _demo_sample()
+        if (REPO / "render" / "voice" / "world_backend.py").exists() and sample.exists():
             import render.voice.world_backend  # noqa: F401  (registers piper-world where base.py does not yet)
 
-            with spinner(progress, f"voice: enrolling {SAMPLE.name} for piper-world") as done:
+            with spinner(progress, f"voice: enrolling {sample.name} for piper-world") as done:
                 world = voice_base.get("piper-world")
                 started, cpu = time.perf_counter(), cpu_s()
-                artifacts = world.enroll(VoiceProfileData(name="bench", sample_path=SAMPLE), work)
+                artifacts = world.enroll(VoiceProfileData(name="bench", sample_path=sample), work)
                 enroll_s, enroll_cpu = time.perf_counter() - started, cpu_s() - cpu
-                profile = VoiceProfileData(name="bench", sample_path=SAMPLE, artifacts={"piper-world": artifacts})
+                profile = VoiceProfileData(name="bench", sample_path=sample, artifacts={"piper-world": artifacts})
                 match = artifacts["match"]
                 done(f"voice: enrolled in {enroll_s:.1f} s")
             with spinner(progress, "voice: piper-world, best of 2") as done:
@@ -306,7 +313,7 @@ def run(seconds: float, out: Path, keep: Path | None) -> str:
             voice_row = Row("voice: piper-world (Piper + WORLD matching)", world_s,
                             f"{speech.duration_s:.1f} s of speech (length scale {match['length_scale']:.2f}); best of 2", in_total=True, cpu=world_cpu)
             rows.append(voice_row)
-            rows.append(Row("  piper-world enrollment (once per voice)", enroll_s, f"{SAMPLE.name}, incl. Piper calibration paragraph", cpu=enroll_cpu))
+            rows.append(Row("  piper-world enrollment (once per voice)", enroll_s, f"{sample.name}, incl. Piper calibration paragraph", cpu=enroll_cpu))
         else:
             voice_row.in_total = True
             notes.append("piper-world skipped (render/voice/world_backend.py or the codec2 sample is missing): the total uses plain Piper.")
@@ -316,24 +323,26 @@ def run(seconds: float, out: Path, keep: Path | None) -> str:
         memory.stage = "align"
         from render.align.auto import align_words
 
-        with spinner(progress, "align: faster-whisper (model load included)") as done:
+        # What the render pipeline does (aligner "auto"): the voice's exact timings where it has them (Piper patched
+        # with its duration output), else the sphinx forced aligner; sphinx is also timed on the same audio for reference.
+        with spinner(progress, "align: auto (as the pipeline)") as done:
             started, cpu = time.perf_counter(), cpu_s()
-            try:
-                alignment = align_words(speech.path, text, aligner="faster-whisper", speech=speech)
-                failure = None
-            except Exception as error:  # noqa: BLE001  (a benchmark reports a failing stage and goes on)
-                alignment, failure = None, f"{type(error).__name__}: {error}"
+            alignment = align_words(speech.path, text, aligner="auto", speech=speech)
             align_s, align_cpu = time.perf_counter() - started, cpu_s() - cpu
-            done(f"align: {align_s:.1f} s" if failure is None else f"align: FAILED ({failure[:60]})")
-        if alignment is not None:
-            rows.append(Row("align: faster-whisper tiny.en", align_s, f"{len(alignment.words)} words, match {alignment.match_ratio:.2f}"
-                            f"{', FALLBACK' if alignment.fallback else ''}; first call, model load included", in_total=True, cpu=align_cpu))
-        else:
-            # The reel still needs captions: the synthesizer's estimated timings (what aligner="synth" uses).
-            rows.append(Row("align: faster-whisper tiny.en", align_s, f"**FAILED** ({failure[:120]}); captions from synth timings", in_total=True,
-                            cpu=align_cpu))
-            notes.append(f"The faster-whisper aligner raised {failure!r}; this run's captions use the synthesizer's estimated timings.")
-            alignment = align_words(speech.path, text, aligner="synth", speech=speech)
+            done(f"align: {alignment.backend} {align_s:.2f} s")
+        rows.append(Row(f"align: auto → {alignment.backend}", align_s, f"{len(alignment.words)} words (timings: {speech.timings_source})"
+                        f"{', FALLBACK' if alignment.fallback else ''}", in_total=True, cpu=align_cpu))
+        for reference in ("sphinx", "faster-whisper"):
+            with spinner(progress, f"align: {reference} (reference, first call)") as done:
+                started, cpu = time.perf_counter(), cpu_s()
+                try:
+                    other = align_words(speech.path, text, aligner=reference, speech=speech)
+                    detail = f"{len(other.words)} words, match {other.match_ratio:.2f}{', FALLBACK' if other.fallback else ''}; not in the total"
+                except Exception as error:  # noqa: BLE001  (a benchmark reports a failing stage and goes on)
+                    detail = f"**FAILED** ({type(error).__name__}: {str(error)[:100]})"
+                other_s, other_cpu = time.perf_counter() - started, cpu_s() - cpu
+                done(f"align: {reference} {other_s:.2f} s")
+            rows.append(Row(f"  align: {reference} (for a recorded voice)", other_s, detail, cpu=other_cpu))
 
         # ---- avatar + compose
         from render.avatar import base as avatar_base
