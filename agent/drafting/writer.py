@@ -179,6 +179,11 @@ class Checked:
     problems: list[str] = field(default_factory=list)  # everything, as sent back to the model
 
 
+def _avoided(text: str, words: list[str]) -> list[str]:
+    lowered = text.lower()
+    return [word for word in words if re.search(rf"(?<!\w){re.escape(word.lower())}(?!\w)", lowered)]
+
+
 def check(output: dict[str, Any], request: DraftRequest) -> Checked:
     """Repair what is safe to repair (labels, links, emoji, long hooks, missing title); report the rest."""
     try:
@@ -197,10 +202,17 @@ def check(output: dict[str, Any], request: DraftRequest) -> Checked:
     words = word_count(script)
     if words < 8:
         result.hard.append("script: empty; write the full spoken script")
-    lowered = script.lower()
-    banned = [word for word in request.avoid_words if re.search(rf"(?<!\w){re.escape(word.lower())}(?!\w)", lowered)]
+    banned = _avoided(script, request.avoid_words)
     if banned:
-        result.hard.append(f"script: uses words the creator avoids: {', '.join(banned)}; rephrase without them")
+        # A sentence that uses an avoided word is cut when the hook and the call to action stay and
+        # enough is left; tiny models repeat a banned word on every retry ("delve"), so asking again rarely helps.
+        sentences = _SENTENCE_END.split(script)
+        kept = [sentence for sentence in sentences if not _avoided(sentence, banned)]
+        if kept and kept[0] == sentences[0] and kept[-1] == sentences[-1] and word_count(" ".join(kept)) >= max(8, minimum_words(request.word_budget) // 2):
+            script = " ".join(kept)
+            words = word_count(script)
+        else:
+            result.hard.append(f"script: uses words the creator avoids: {', '.join(banned)}; rephrase without them")
     result.problems = list(result.hard)
     if 8 <= words < minimum_words(request.word_budget):
         result.short = True
