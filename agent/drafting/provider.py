@@ -41,6 +41,7 @@ class ChatProvider:
         from openai import OpenAI
 
         self.config = config
+        self.seed_offset = 0   # set by the scheduler when it retries a slot that failed before
         self.where = config.base_url or "https://api.openai.com/v1"
         self.client = OpenAI(
             base_url=config.base_url,
@@ -70,7 +71,9 @@ class ChatProvider:
         if response_format is not None:
             kwargs["response_format"] = response_format
         if self.config.seed is not None:
-            kwargs["seed"] = self.config.seed
+            # Reproducible first answers, but never the same answer twice: each retry (the messages grow by the
+            # answer and the feedback) and each later sweep's retry of a failed slot (seed_offset) samples anew.
+            kwargs["seed"] = self.config.seed + self.seed_offset + max(0, (len(messages) - 2) // 2)
         try:
             response = self.client.chat.completions.create(**kwargs)
         except openai.BadRequestError as error:

@@ -124,9 +124,10 @@ class Service:
                 for item in work:
                     if self.stopping.is_set():
                         break  # what is drafted is stored; the rest waits for the next sweep
+                    key = _work_key(item)
+                    provider.seed_offset = 1000 * self._draft_backoff.get(key, (0, now))[0]
                     [outcome] = draft_all(session, self.settings, provider, [item])
                     outcomes.append(outcome)
-                    key = _work_key(item)
                     if outcome.result == "failed":
                         failures = self._draft_backoff.get(key, (0, now))[0] + 1
                         wait = min(self.settings.scheduler.backoff_base_s * 2 ** (failures - 1), self.settings.scheduler.backoff_cap_s)
