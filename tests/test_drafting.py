@@ -79,6 +79,9 @@ def test_parse_tolerates_fences_chatter_and_trailing_commas() -> None:
 def test_spoken_only_cuts_what_must_not_be_spoken() -> None:
     raw = "HOOK: Stop! [camera zooms in] (smiles) *laughs* Buy whole onions 🧅🔥 #cooking and save. **Really.**"
     assert spoken_only(raw) == "Stop! Buy whole onions and save. Really."
+    # Links, with or without a scheme (SmolLM2 once wrote "3-LemonBeerServes.com" into a demo script); "e.g." stays.
+    linked = "Get the recipe at 3-LemonBeerServes.com today, see https://x.io/a or www.cook.net, e.g. soup. Costs 2.50 now."
+    assert spoken_only(linked) == "Get the recipe at today, see or e.g. soup. Costs 2.50 now."
 
 
 def test_trim_keeps_whole_sentences_within_budget() -> None:

@@ -114,7 +114,7 @@ def parse_json_object(text: str) -> dict[str, Any]:
     return value
 
 
-_URL = re.compile(r"\b(?:https?://|www\.)\S+", re.I)
+_URL = re.compile(r"\b(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|net|org|io|co|app|dev|me|ly|tv|info|biz|shop|blog|site|online|xyz|ai|uk|de)\b(?:/\S*)?", re.I)
 #: Phrases of our own instructions: a model that echoes them has not written a script.
 _ECHO = ("opening sentence that makes", "makes viewers stay", "spoken words only", "no stage directions", "the call to action:", "reply with", "json object")
 
