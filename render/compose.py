@@ -336,10 +336,24 @@ def compose(
         if captions is not None:
             overlay = captions.overlay_at(t)
             if overlay is not None:
-                blend_patch(frame, *overlay)
+                _blend_caption(frame, *overlay)
         if index == cover_index:
             _save_cover(frame, cover_path)
         return frame
+
+    memo: dict[str, Any] = {}
+
+    def _blend_caption(frame: np.ndarray, rgba: np.ndarray, x: int, y: int) -> None:
+        # A caption shows for many frames over pixels that mostly do not move (it sits below the mouth):
+        # when the patch and the pixels under it are the same as last frame, reuse last frame's blend.
+        h, w = rgba.shape[:2]
+        under = frame[max(0, y): y + h, max(0, x): x + w]
+        if memo.get("patch") is rgba and memo["at"] == (x, y) and np.array_equal(memo["under"], under):
+            under[...] = memo["blended"]
+            return
+        memo.update(patch=rgba, at=(x, y), under=under.copy())
+        blend_patch(frame, rgba, x, y)
+        memo["blended"] = under.copy()
 
     feed = _FrameFeed(iter(stream), fps, n_frames, decorate, progress)
     with tempfile.TemporaryDirectory(prefix="reeltwin-compose-") as tmp:

@@ -101,3 +101,44 @@ def test_a_renderer_that_produces_nothing_is_a_clear_error(tmp_path: Path) -> No
     with pytest.raises(ComposeError, match="produced no frames"):
         compose(_stream(30, iter(())), _voice(tmp_path / "v.wav", 1.0), tmp_path / "r.mp4")
     assert not (tmp_path / "r.partial.mp4").exists()
+
+
+def test_captions_are_blended_the_same_whether_reused_or_not(tmp_path: Path) -> None:
+    # The composer reuses last frame's caption blend when the patch and the pixels under it are unchanged;
+    # frames where the pixels under the caption change must still get a fresh blend.
+    class Captions:
+        def __init__(self) -> None:
+            self.rgba = np.zeros((40, 120, 4), dtype=np.uint8)
+            self.rgba[..., 0], self.rgba[..., 3] = 255, 128
+
+        def overlay_at(self, _t: float):  # noqa: ANN202
+            return self.rgba, 40, 300
+
+        def write_srt(self, path: Path) -> Path:
+            path.write_text("1\n00:00:00,000 --> 00:00:01,000\nx\n")
+            return path
+
+        def write_sidecar(self, path: Path) -> Path:
+            path.write_text("{}")
+            return path
+
+    def frames() -> Iterator[np.ndarray]:
+        for i in range(30):
+            frame = np.full((H, W, 3), 60, dtype=np.uint8)
+            if i >= 15:
+                frame[300:340, 40:160] = 200    # the pixels under the caption change half way
+            yield frame
+
+    result = compose(_stream(30, frames()), _voice(tmp_path / "v.wav", 1.0), tmp_path / "r.mp4", captions=Captions())
+    assert result.frames == 30
+    import imageio_ffmpeg
+
+    seen: list[np.ndarray] = []
+    reader = imageio_ffmpeg.read_frames(str(result.path))
+    next(reader)
+    for raw in reader:
+        seen.append(np.frombuffer(raw, dtype=np.uint8).reshape(H, W, 3))
+    early, late = seen[5][320, 100].astype(int), seen[25][320, 100].astype(int)
+    # red at half alpha over 60 -> ~(157, 30, 30); over 200 -> ~(227, 100, 100) (x264 moves values a little)
+    assert abs(early[0] - 157) < 12 and abs(early[1] - 30) < 12
+    assert abs(late[0] - 227) < 12 and abs(late[1] - 100) < 12
