@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
-EXTRAS ?= dev,local,instagram
+EXTRAS ?= dev,local,instagram,xtts,whisperx
 # Debian packages: ffmpeg for the media stages, fonts for captions, chromium for
 # the web UI's browser tests, real speech samples (codec2-examples, alsa-utils) for the demo voice and tests.
 APT_PACKAGES ?= ffmpeg fonts-noto-color-emoji chromium codec2-examples alsa-utils
@@ -20,7 +20,7 @@ help:
 	@echo "make demo    set up, then run the main job (offline)"
 	@echo "make test    set up, then run the test suite"
 	@echo "make bench   set up, then run the benchmarks in bench/"
-	@echo "make install set up .venv only (EXTRAS=dev,local,instagram by default)"
+	@echo "make install set up .venv only (EXTRAS=dev,local,instagram,xtts,whisperx by default)"
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
