@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from render.align.base import AlignError, Alignment, register
-from render.align.matching import ScriptWord, script_words, spread_over_speech, time_script, timed_tokens
-from render.align.speech_activity import load_mono, speech_segments
+from render.align.matching import ScriptWord, load_script_and_audio, spread_fallback, time_script, timed_tokens
+from render.align.speech_activity import speech_segments
 from render.voice.base import WordTiming
 
 log = logging.getLogger(__name__)
@@ -78,12 +78,7 @@ class FasterWhisperBackend:
         self.prompt_with_script = prompt_with_script
 
     def align(self, audio_path: Path, text: str, *, language: str = "en") -> Alignment:
-        words = script_words(text, language)
-        if not words:
-            raise AlignError(f"text {text[:60]!r} has no spoken words to align; pass the script that was spoken")
-        samples = load_mono(Path(audio_path), SAMPLE_RATE_HZ)
-        duration_s = samples.size / SAMPLE_RATE_HZ
-        segments = speech_segments(samples, SAMPLE_RATE_HZ)
+        words, samples, duration_s, segments = load_script_and_audio(audio_path, text, language, SAMPLE_RATE_HZ)
         if not segments:
             return _fallback(words, segments, duration_s, self.name, 0.0, f"audio {str(audio_path)!r} has no detectable speech; words are spread evenly")
         if not language.lower().startswith("en"):
@@ -254,9 +249,7 @@ def _dip_before(envelope: np.ndarray, start: float, lo: float, hi: float, *, dep
 
 
 def _fallback(words: tuple[ScriptWord, ...], segments: list[tuple[float, float]], duration_s: float, backend: str, ratio: float, warning: str) -> Alignment:
-    log.warning("alignment fallback: %s", warning)
-    return Alignment(words=spread_over_speech(words, segments, duration_s), backend=backend,
-                     match_ratio=round(ratio, 3), fallback=True, warnings=(warning,))
+    return spread_fallback(words, segments, duration_s, backend, warning, ratio)
 
 
 @register("faster-whisper")

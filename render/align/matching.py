@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 from render.voice.base import WordTiming
 
@@ -350,3 +352,28 @@ def spread_over_speech(words: Sequence[ScriptWord], segments: Sequence[tuple[flo
         end = to_time(clock - 1e-6)
         result.append(WordTiming(word.written, round(start, 3), round(max(start, end), 3)))
     return tuple(_monotone(result))
+
+
+def load_script_and_audio(audio_path: Path, text: str, language: str, rate_hz: int) -> tuple[tuple[ScriptWord, ...], Any, float, list[tuple[float, float]]]:
+    """What every aligner of a known script starts from: the script's words, the audio (mono at ``rate_hz``), its length and speech."""
+    from render.align.base import AlignError
+    from render.align.speech_activity import load_mono, speech_segments
+
+    words = script_words(text, language)
+    if not words:
+        raise AlignError(f"text {text[:60]!r} has no spoken words to align; pass the script that was spoken")
+    samples = load_mono(Path(audio_path), rate_hz)
+    return words, samples, samples.size / rate_hz, speech_segments(samples, rate_hz)
+
+
+def spread_fallback(words: tuple[ScriptWord, ...], segments: list[tuple[float, float]], duration_s: float, backend: str,
+                    warning: str, ratio: float = 0.0) -> Any:
+    """The graceful way out: the words spread over the detected speech, flagged as a fallback with the reason."""
+    import logging
+
+    from render.align.base import Alignment
+
+    logging.getLogger(__name__).warning("alignment fallback: %s", warning)
+    return Alignment(words=spread_over_speech(words, segments, duration_s), backend=backend,
+                     match_ratio=round(ratio, 3), fallback=True, warnings=(warning,))
+

@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 
 from render.align.base import AlignError, Alignment, get, register
-from render.align.matching import ScriptWord, script_words, spread_over_speech, time_written_words
-from render.align.speech_activity import load_mono, speech_segments
+from render.align.matching import ScriptWord, load_script_and_audio, spread_fallback, time_written_words
+from render.align.speech_activity import speech_segments
 
 log = logging.getLogger(__name__)
 
@@ -115,12 +115,7 @@ class SphinxBackend:
         self.max_speech_in_silence = max_speech_in_silence
 
     def align(self, audio_path: Path, text: str, *, language: str = "en") -> Alignment:
-        words = script_words(text, language)
-        if not words:
-            raise AlignError(f"text {text[:60]!r} has no spoken words to align; pass the script that was spoken")
-        samples = load_mono(Path(audio_path), SAMPLE_RATE_HZ)
-        duration_s = samples.size / SAMPLE_RATE_HZ
-        segments = speech_segments(samples, SAMPLE_RATE_HZ)
+        words, samples, duration_s, segments = load_script_and_audio(audio_path, text, language, SAMPLE_RATE_HZ)
         if not segments:
             return _spread(words, segments, duration_s, self.name, [f"audio {str(audio_path)!r} has no detectable speech; words are spread evenly"])
         if not language.lower().startswith("en"):
@@ -220,10 +215,7 @@ def _speech_share(spans: list[tuple[float, float]], segments: list[tuple[float, 
 
 def _spread(words: tuple[ScriptWord, ...], segments: list[tuple[float, float]], duration_s: float, backend: str,
             warnings: list[str], ratio: float = 0.0) -> Alignment:
-    warning = "; ".join(warnings)
-    log.warning("alignment fallback: %s", warning)
-    return Alignment(words=spread_over_speech(words, segments, duration_s), backend=backend,
-                     match_ratio=round(ratio, 3), fallback=True, warnings=(warning,))
+    return spread_fallback(words, segments, duration_s, backend, "; ".join(warnings), ratio)
 
 
 @register("sphinx")
