@@ -125,3 +125,16 @@ def test_voice_say_command(tmp_path: Path) -> None:
         bad = reeltwin(tmp_path, "voice", "say", "hello", *args)
         # One error line (a fresh project's database may log its creation first).
         assert bad.returncode == 2 and message in bad.stderr and len([line for line in bad.stderr.splitlines() if line.startswith("error:")]) == 1
+
+
+def test_noise_too_short_for_the_sentence_is_grown_and_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    # The acoustic noise is sized from the phoneme count before the model says how many frames it wants;
+    # when the guess is short the model's shape error is caught, the noise grown, and the call repeated.
+    from render.voice import piper_backend
+
+    monkeypatch.setattr(piper_backend._SeededSession, "FRAMES_PER_ID", 1)
+    first = PiperBackend().speak("This sentence needs more frames than one per phoneme.", tmp_path / "a.wav")
+    again = PiperBackend().speak("This sentence needs more frames than one per phoneme.", tmp_path / "b.wav")
+    assert first.duration_s > 2 and first.timings_source == "synthesizer"
+    assert first.path.read_bytes() == again.path.read_bytes()
+    assert "onnxruntime" not in capfd.readouterr().err

@@ -150,6 +150,7 @@ def _load(model_path: str) -> Any:
         log.warning("%s: could not patch the voice (%s); its timings are estimated", model_path, error)
         return PiperVoice.load(model_path)
     options = onnxruntime.SessionOptions()
+    options.log_severity_level = 4   # failures still raise; a too-short noise (retried with more) must not print an error
     session = onnxruntime.InferenceSession(model.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"])
     with open(f"{model_path}.json", encoding="utf-8") as handle:
         config = PiperConfig.from_dict(json.load(handle))
