@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from render import torch_device
 from render.align.base import AlignError, Alignment, register
 from render.voice.base import WordTiming
 
@@ -108,15 +109,7 @@ def find_model_folder(model_dir: Path | str | None, language: str, model_names: 
 
 
 def resolve_device(device: str) -> str:
-    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
-        raise AlignError(f"device {device!r} is unknown; use auto, cpu or cuda")
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise AlignError(f"device {device!r}: no CUDA GPU is visible to torch; use auto or cpu")
-    return device
+    return torch_device.resolve_device(device, setting="device", error=AlignError)
 
 
 @dataclass

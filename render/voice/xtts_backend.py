@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from render import torch_device
 from render.voice.base import Speech, VoiceError, VoiceProfileData, register
 
 log = logging.getLogger(__name__)
@@ -69,15 +70,7 @@ def check_model_dir(model_dir: Path | str | None) -> Path:
 
 
 def resolve_device(device: str) -> str:
-    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
-        raise VoiceError(f"voice.device {device!r} is unknown; use auto, cpu or cuda")
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise VoiceError(f"voice.device {device!r}: no CUDA GPU is visible to torch; use auto or cpu")
-    return device
+    return torch_device.resolve_device(device, setting="voice.device", error=VoiceError)
 
 
 def file_sha256(path: Path) -> str:
