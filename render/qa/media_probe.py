@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import shutil
-import signal
 import subprocess
 from dataclasses import dataclass
 from fractions import Fraction
@@ -20,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from render.process import run_to_end
 from render.qa.report import QAError
 
 #: the rate the audio envelope and loudness are computed at
@@ -78,20 +77,8 @@ def find_tools() -> Tools:
 
 def run_tool(command: list[str], *, timeout_s: float, label: str) -> subprocess.CompletedProcess[bytes]:
     """Run ffmpeg/ffprobe to completion; past ``timeout_s`` its process group is killed and QAError raised."""
-    try:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    except OSError as error:
-        raise QAError(f"cannot run {command[0]!r} ({error.strerror}); install ffmpeg") from None
-    try:
-        stdout, stderr = process.communicate(timeout=timeout_s)
-    except BaseException as error:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        if isinstance(error, subprocess.TimeoutExpired):
-            raise QAError(f"{label}: ffmpeg gave up after {timeout_s:.0f} s; the file may be damaged, render it again") from None
-        raise
-    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+    return run_to_end(command, timeout_s=timeout_s, error=QAError, cannot_start="install ffmpeg",
+                      timed_out=f"{label}: ffmpeg gave up after {timeout_s:.0f} s; the file may be damaged, render it again")
 
 
 def _fraction(text: str | None) -> Fraction | None:

@@ -68,14 +68,12 @@ The two heuristics, and what they miss:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
 import os
 import re
 import shutil
-import signal
 import subprocess
 import wave
 from dataclasses import asdict, dataclass
@@ -85,6 +83,7 @@ from typing import Any
 import numpy as np
 
 from render import RenderError
+from render.process import run_to_end
 
 log = logging.getLogger(__name__)
 
@@ -186,23 +185,8 @@ def _ffprobe_beside(ffmpeg: str) -> str | None:
 
 def _run(command: list[str], *, timeout_s: float, label: str) -> subprocess.CompletedProcess[bytes]:
     """Run ffmpeg/ffprobe; past ``timeout_s`` its whole process group is killed, so nothing is left hanging."""
-    try:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    except OSError as error:
-        raise RenderError(f"cannot run {command[0]!r} ({error.strerror}); install ffmpeg or pass its path") from None
-    try:
-        stdout, stderr = process.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        raise SampleError(f"{label}: ffmpeg gave up after {timeout_s:.0f} s; the file may be damaged, export it again as WAV or M4A") from None
-    except BaseException:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        raise
-    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+    return run_to_end(command, timeout_s=timeout_s, error=RenderError, timeout_error=SampleError, cannot_start="install ffmpeg or pass its path",
+                      timed_out=f"{label}: ffmpeg gave up after {timeout_s:.0f} s; the file may be damaged, export it again as WAV or M4A")
 
 
 def _ffmpeg_reason(stderr: bytes, path: Path) -> str:
