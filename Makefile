@@ -14,11 +14,12 @@ APT_PACKAGES ?= ffmpeg fonts-noto-color-emoji chromium codec2-examples alsa-util
 export UV_FIND_LINKS ?= $(PIP_FIND_LINKS)
 export UV_LINK_MODE ?= copy
 
-.PHONY: help install system-deps demo test bench clean
+.PHONY: help install system-deps demo test test-fast bench clean
 
 help:
 	@echo "make demo    set up, then run the main job (offline)"
-	@echo "make test    set up, then run the test suite"
+	@echo "make test    set up, then run the whole test suite (what CI runs)"
+	@echo "make test-fast  the fast tier for every change: everything but the tests marked slow (under 3 minutes on 2 cores)"
 	@echo "make bench   set up, then run the benchmarks in bench/"
 	@echo "make install set up .venv only (EXTRAS=dev,local,instagram,xtts,whisperx by default)"
 
@@ -49,6 +50,10 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# The developer's loop: skips the real-LLM, browser, demo, simulated-week and long-render tests (marked slow).
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: install
 	$(BIN)/python bench/run.py

@@ -13,9 +13,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.errors import AgentError
+
+if TYPE_CHECKING:
+    from render.types import QAReport
+    from sqlmodel import Session
+
+    from agent.settings import Settings
 
 DEMO_HANDLE = "demo.creator"
 #: Real speech that Debian packages ship (installed by `make install`), tried in order:
@@ -45,7 +51,7 @@ class DemoResult:
     srt: Path | None = None
     report: Path | None = None
     outbox: Path | None = None
-    qa: dict[str, Any] | None = None
+    qa: QAReport | None = None
     duration_s: float = 0.0
     script: str = ""
 
@@ -62,15 +68,16 @@ def demo_calendar(example: str, seconds: int) -> str:
 def run_demo(out_dir: Path, *, seconds: int = 30, stage: Callable[[str], Any] | None = None,
              progress: Callable[[str, int, int], None] | None = None) -> DemoResult:
     """Run every stage; a failing stage raises AgentError with its clear message."""
-    from agent.avatars import enroll as enroll_avatar
-    from agent.cli.init_cmd import scaffold, template_path
+    from agent.enrollment.avatars import enroll as enroll_avatar
+    from agent.scaffold import scaffold, template_path
     from agent.content_calendar.loader import load_calendar
     from agent.db.engine import open_session
     from agent.db.models import Reel, utcnow
-    from agent.drafting.service import draft_all, find_work, open_provider
-    from agent.publish import make_publisher, publish_reel
-    from agent.queue import approve
-    from agent.render_reels import render_reel
+    from agent.drafting.service import DraftResult, draft_all, find_work, open_provider
+    from agent.backends import make_publisher
+    from agent.jobs.publish import PublishJobResult, publish_reel
+    from agent.approval.queue import approve
+    from agent.jobs.render import RenderJobResult, render_reel
     from agent.settings import load_settings
 
     def begin(name: str) -> float:
@@ -116,13 +123,13 @@ def run_demo(out_dir: Path, *, seconds: int = 30, stage: Callable[[str], Any] | 
         else:
             with open_provider(settings) as provider:
                 outcomes = draft_all(session, settings, provider, work[:1])
-            if outcomes[0].result == "failed":
+            if outcomes[0].result == DraftResult.FAILED:
                 raise AgentError(f"draft: {outcomes[0].error}")
             reel_id = outcomes[0].reel_id
         reel = session.get(Reel, reel_id)
         budget = max(8, int(settings.drafting.words_per_minute * seconds / 60))
         if str(reel.status) == "drafted" and len(reel.script.split()) > budget * 1.15:
-            from agent.queue import edit
+            from agent.approval.queue import edit
 
             edit(session, reel_id, script=_trim_to_sentences(reel.script, budget), actor="demo",
                  note=f"demo: trimmed to about {seconds} s", words_per_minute=settings.drafting.words_per_minute)
@@ -139,7 +146,7 @@ def run_demo(out_dir: Path, *, seconds: int = 30, stage: Callable[[str], Any] | 
 
         started = begin("voice, alignment, avatar, captions, composition, QA")
         rendered = render_reel(session, settings, reel_id, worker="demo", progress=progress)
-        if rendered.result != "rendered":
+        if rendered.result != RenderJobResult.RENDERED:
             raise AgentError(f"render: {rendered.detail}")
         session.expire_all()
         reel = session.get(Reel, reel_id)
@@ -152,17 +159,20 @@ def run_demo(out_dir: Path, *, seconds: int = 30, stage: Callable[[str], Any] | 
         render_s = time.perf_counter() - started
         result.stages.append(StageResult("render", render_s, f"{result.duration_s:.1f} s reel", render_s / max(result.duration_s, 1e-6)))
         if result.report and result.report.exists():
-            import json
+            from render.qa import QAError, read_report
 
-            result.qa = json.loads(result.report.read_text())
+            try:
+                result.qa = read_report(result.report)
+            except QAError as error:
+                raise AgentError(f"qa: {error}") from None
 
         started = begin("publishing to the outbox (a dry run you can inspect)")
         # The demo's slot lies in the future: publish now, to the outbox only.
-        publisher = make_publisher(settings)
-        if publisher.name != "outbox":
-            raise AgentError("the demo publishes to the outbox only; leave publishing.backend unset in the demo folder")
-        outcome = publish_reel(session, settings, reel_id, publisher=publisher, worker="demo")
-        if outcome.result not in ("published", "already published"):
+        with make_publisher(settings) as publisher:
+            if publisher.name != "outbox":
+                raise AgentError("the demo publishes to the outbox only; leave publishing.backend unset in the demo folder")
+            outcome = publish_reel(session, settings, reel_id, publisher=publisher, worker="demo")
+        if outcome.result not in (PublishJobResult.PUBLISHED, PublishJobResult.ALREADY_PUBLISHED):
             raise AgentError(f"publish: {outcome.result}: {outcome.detail}")
         result.outbox = Path(outcome.permalink.removeprefix("file://")) if outcome.permalink else settings.outbox_dir
         result.stages.append(StageResult("publish (outbox)", time.perf_counter() - started, outcome.result))
@@ -187,7 +197,7 @@ def _trim_to_sentences(script: str, budget_words: int) -> str:
     return " ".join(kept)
 
 
-def _latest_reel(session: Any) -> int | None:
+def _latest_reel(session: Session) -> int | None:
     from sqlmodel import select
 
     from agent.db.models import Reel
@@ -200,19 +210,19 @@ def demo_speech(folder: Path) -> tuple[Path, str] | None:
     """Write the demo's voice sample (one real speaker, >= 6 s of speech) as a WAV in ``folder``; None where none is installed."""
     import numpy as np
 
-    from render.voice.analysis import decode
-    from render.voice.piper_backend import write_wav
+    from render.media.audio import write_wav
+    from render.voice.sample_checks import read_sample
 
     clips = sorted(path for path in ALSA_SOUNDS.glob("*.wav") if path.stem != "Noise") if ALSA_SOUNDS.is_dir() else []
     pieces: list[np.ndarray] = []
     if len(clips) >= 8:
         source, rate = "alsa-utils speaker-test voice (GPL-2)", 0
         for clip in clips:
-            samples, rate, _ = decode(clip)
+            samples, rate, _ = read_sample(clip)
             pieces += [samples, np.zeros(int(0.3 * rate), dtype=np.float32)]
     elif CODEC2_SPEECH.is_file():
         source = "codec2-examples Harvard sentences, the woman's (LGPL-2.1)"
-        samples, rate, _ = decode(CODEC2_SPEECH)
+        samples, rate, _ = read_sample(CODEC2_SPEECH)
         pieces = [samples[int(start * rate): int(end * rate)] for start, end in CODEC2_WOMAN_S]
     else:
         return None
@@ -221,10 +231,10 @@ def demo_speech(folder: Path) -> tuple[Path, str] | None:
     return path, source
 
 
-def _enroll_demo_voice(session: Any, settings: Any) -> str:
+def _enroll_demo_voice(session: Session, settings: Settings) -> str:
     """Enroll a real speech sample as the demo voice; where none is installed or it is refused, the bundled Piper voice speaks."""
     try:
-        from agent import voices
+        from agent.enrollment import voices
     except ImportError:
         return "bundled Piper voice (voice enrollment is not installed)"
     folder = settings.data_dir / "demo-inputs"

@@ -1,6 +1,9 @@
-"""The application's errors. The CLI prints these as one line and exits 2."""
+"""The application's errors. The CLI prints these as one line and exits with ``EXIT_USER_ERROR``."""
 
 from __future__ import annotations
+
+#: The exit status of every user error (bad input, bad config, a refusal): the one spelling of 2.
+EXIT_USER_ERROR = 2
 
 
 class AgentError(Exception):

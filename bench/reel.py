@@ -346,11 +346,12 @@ def run(seconds: float, out: Path, keep: Path | None) -> str:
 
         # ---- avatar + compose
         from render.avatar import base as avatar_base
-        from render.avatar.base import FrameStream, RenderRequest
+        from render.avatar.base import RenderRequest
         from render.captions import CaptionTrack
         from render.compose import compose
+        from render.types import FrameStream
 
-        from agent.pipeline import caption_style
+        from agent.backends import caption_style
         from agent.settings import load_settings
 
         with tempfile.TemporaryDirectory(prefix="reeltwin-bench-settings-") as folder:
@@ -362,7 +363,7 @@ def run(seconds: float, out: Path, keep: Path | None) -> str:
 
         Image.fromarray(skimage_data.astronaut()).save(photo)
         avatar = avatar_base.get("cpu-mesh")
-        # Avatar enrollment stores the face analysis and the render sweep passes it in (agent.avatars.face_of): timed apart.
+        # Avatar enrollment stores the face analysis and the render sweep passes it in (agent.enrollment.avatars.face_of): timed apart.
         from render.face.analysis import analyze, load_photo
 
         memory.stage = "avatar"

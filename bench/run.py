@@ -45,7 +45,8 @@ def bench_startup(runs: int) -> dict:
 def bench_planning(creators: int, days: int) -> dict:
     """sync_plan of N creators into SQLite against raw sqlite3 inserts of the same slot rows."""
     from agent.content_calendar.loader import load_calendar
-    from agent.content_calendar.planner import expand, sync_plan
+    from agent.content_calendar.planner import sync_plan
+    from agent.content_calendar.slots import expand
     from agent.db.engine import open_session
 
     example = load_calendar(REPO / "calendar" / "example.yaml").calendar

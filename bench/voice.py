@@ -36,10 +36,11 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import numpy as np  # noqa: E402
 
+from render.media.audio import write_wav  # noqa: E402
 from render.voice import world_backend as wb  # noqa: E402
-from render.voice.analysis import decode, write_wav  # noqa: E402
 from render.voice.base import VoiceProfileData  # noqa: E402
 from render.voice.piper_backend import PiperBackend  # noqa: E402
+from render.voice.sample_checks import read_sample  # noqa: E402
 import voice_refs  # noqa: E402
 
 
@@ -56,7 +57,7 @@ def _references() -> list[tuple[str, np.ndarray, int]]:
 
 
 def _mean_f0(path: Path) -> float:
-    samples, rate, _ = decode(path)
+    samples, rate, _ = read_sample(path)
     f0, _ = wb.track_f0(samples.astype(np.float64), rate, f0_range_hz=wb.SAMPLE_F0_RANGE_HZ)
     return float(np.exp(np.mean(np.log(f0[f0 > 0]))))
 
@@ -80,7 +81,7 @@ def main() -> None:
     plain_backend.speak("Warm up.", folder / "warm.wav")
     plain = plain_backend.speak(script, folder / "plain.wav")
     plain_wer = voice_refs.word_error_rate(script, voice_refs.transcribe(plain.path))
-    plain_embedding_path = voice_refs.embedding(*decode(plain.path)[:2])
+    plain_embedding_path = voice_refs.embedding(*read_sample(plain.path)[:2])
 
     rows, speed_profile = [], None
     for label, samples, rate in references:
@@ -94,7 +95,7 @@ def main() -> None:
         rows.append({
             "voice": label,
             "similarity_plain": voice_refs.similarity(reference, plain_embedding_path),
-            "similarity_matched": voice_refs.similarity(reference, voice_refs.embedding(*decode(speech.path)[:2])),
+            "similarity_matched": voice_refs.similarity(reference, voice_refs.embedding(*read_sample(speech.path)[:2])),
             "wer": voice_refs.word_error_rate(script, voice_refs.transcribe(speech.path)),
             "f0_reference": math.exp(artifacts["sample"]["log_f0_mean"]),
             "f0_plain": _mean_f0(plain.path),

@@ -9,6 +9,10 @@ Exactly-once is a contract between the caller and the publisher:
    first asks Instagram whether that attempt already went out
    (:meth:`Publisher.find_published`), completing the record instead of
    uploading a second time.
+
+A publisher owns its clients (HTTP connections, a logged-in session): close it when
+done, or use it as a context manager. What a backend can do beyond publishing is in
+its ``capabilities``, so callers never test its name.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 
 from publishing import PublishError
 
@@ -73,9 +78,21 @@ class PublishResult:
     already_published: bool = False   # found on Instagram from an earlier attempt; nothing was uploaded now
 
 
+class Capability(StrEnum):
+    """What a publisher can do besides publishing."""
+
+    #: ``fetch_audience()``: the account's online hours and its posts' engagement (for peak times)
+    AUDIENCE_INSIGHTS = "audience_insights"
+    #: ``PublishRequest.ai_generated`` reaches the published reel (Instagram's AI label, or the outbox's metadata)
+    AI_LABEL = "ai_label"
+
+
 @runtime_checkable
 class Publisher(Protocol):
+    """Implementations may subclass this for the defaults: nothing to close, ``with`` support."""
+
     name: str
+    capabilities: frozenset[Capability]
 
     def find_published(self, request: PublishRequest, resume: Mapping[str, str]) -> PublishResult | None:
         """Did an earlier attempt with this ``publish_key`` (and stored progress ``resume``) already go out?"""
@@ -87,6 +104,23 @@ class Publisher(Protocol):
         on_progress: Callable[[PublishProgress], None],
     ) -> PublishResult:
         """Post the reel (continuing from ``resume`` where possible). Raises PublishRefused or PublishRetryable."""
+
+    def close(self) -> None:
+        """Release the clients this publisher opened (connections, sessions); it may be used again only after a new login."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+@runtime_checkable
+class AudienceInsights(Protocol):
+    """A publisher with :attr:`Capability.AUDIENCE_INSIGHTS`."""
+
+    def fetch_audience(self, *, posts: int = 50) -> dict[str, Any]:
+        """``{"online_followers": {hour: count} | None, "posts": [[iso time, engagement], ...]}``; raises PublishError."""
 
 
 @runtime_checkable

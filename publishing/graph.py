@@ -42,11 +42,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
+from publishing import redaction
 from publishing.base import (
+    Capability,
     LoginRequired,
     MediaHosting,
     PublishProgress,
@@ -54,8 +56,10 @@ from publishing.base import (
     PublishRequest,
     PublishResult,
     PublishRetryable,
+    Publisher,
     QuotaExceeded,
 )
+from publishing.media_lookup import fold_caption, parse_time
 
 logger = logging.getLogger(__name__)
 
@@ -93,49 +97,11 @@ LOGIN_CODES = {190, 102}
 MEDIA_FETCH_CODE = 9004
 VIDEO_FORMAT_CODE = 352
 
-_TOKEN_IN_TEXT = re.compile(r"(access_token=)[^&\s\"'<>]+")
 _SUBCODE_IN_TEXT = re.compile(r"\b(22070\d\d)\b")
 
 
-def _redact_text(text: str) -> str:
-    return _TOKEN_IN_TEXT.sub(r"\1***", text)
-
-
-class _RedactAccessToken(logging.Filter):
-    """httpx logs every request URL at INFO, query string (and so our token) included: mask it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except (TypeError, ValueError):
-            return True
-        if "access_token=" in message:
-            record.msg, record.args = _redact_text(message), ()
-        return True
-
-
-def _install_log_redaction() -> None:
-    for name in ("httpx", "httpcore"):
-        target = logging.getLogger(name)
-        if not any(isinstance(existing, _RedactAccessToken) for existing in target.filters):
-            target.addFilter(_RedactAccessToken())
-
-
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    for parse in (lambda text: datetime.strptime(text, "%Y-%m-%dT%H:%M:%S%z"), datetime.fromisoformat):
-        try:
-            parsed = parse(value)
-        except ValueError:
-            continue
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return None
-
-
-def _fold_caption(caption: object) -> str:
-    """Instagram may change line endings and trailing spaces; compare captions with whitespace folded."""
-    return " ".join(str(caption or "").split())
+#: httpx logs every request URL at INFO, query string (and so our token) included: mask it.
+_HTTPX_REDACTION = redaction.RedactSecrets(patterns=[redaction.ACCESS_TOKEN_IN_TEXT])
 
 
 class _UrlsOnly:
@@ -151,14 +117,16 @@ class _UrlsOnly:
         pass
 
 
-class GraphPublisher:
+class GraphPublisher(Publisher):
     """Publishes reels through the Instagram Graph API (professional accounts).
 
     The media reach Instagram through ``media_host`` (a :class:`publishing.base.MediaHosting`), or
-    through ``media_url_for`` (a plain function, nothing to clean up): give exactly one.
+    through ``media_url_for`` (a plain function, nothing to clean up): give exactly one. The HTTP
+    client it opens is closed by :meth:`close` (or ``with``); one passed in stays the caller's.
     """
 
     name = "graph"
+    capabilities = frozenset({Capability.AUDIENCE_INSIGHTS, Capability.AI_LABEL})
 
     def __init__(
         self,
@@ -192,20 +160,17 @@ class GraphPublisher:
         self._sleep = sleep
         self._owns_client = http_client is None
         self._client = http_client if http_client is not None else httpx.Client(timeout=timeout_s)
-        _install_log_redaction()
+        self._redaction = redaction.RedactSecrets([access_token], patterns=[redaction.ACCESS_TOKEN_IN_TEXT], min_length=1)
+        for name in ("httpx", "httpcore"):
+            redaction.install(logging.getLogger(name), _HTTPX_REDACTION)
 
     def __repr__(self) -> str:
         return f"GraphPublisher(ig_user_id={self.ig_user_id!r}, api_version={self.api_version!r})"
 
     def close(self) -> None:
+        """Close the HTTP client this publisher opened."""
         if self._owns_client:
             self._client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # -- the Publisher protocol ---------------------------------------------------------------
 
@@ -390,16 +355,16 @@ class GraphPublisher:
         return PublishResult(
             media_id=str(media.get("id") or media_id),
             permalink=media.get("permalink") or None,
-            published_at=_parse_time(media.get("timestamp")) or datetime.now(UTC),
+            published_at=parse_time(media.get("timestamp")) or datetime.now(UTC),
             backend=self.name,
             already_published=already_published,
         )
 
     def _published_media_of(self, request: PublishRequest, resume: Mapping[str, str], container_id: str) -> PublishResult:
         """The media a PUBLISHED container became, looked up among the account's recent media."""
-        requested_at = _parse_time(resume.get("container_requested_at"))
+        requested_at = parse_time(resume.get("container_requested_at"))
         not_before = requested_at - CLOCK_SKEW if requested_at else None
-        caption = _fold_caption(request.caption)
+        caption = fold_caption(request.caption)
         candidates: list[tuple[datetime, Mapping[str, Any]]] = []
         after: str | None = None
         for _ in range(RECENT_MEDIA_MAX_PAGES):
@@ -411,10 +376,10 @@ class GraphPublisher:
             for item in page:
                 if str(item.get("id")) == container_id:
                     return self._result(item, container_id, already_published=True)
-                when = _parse_time(item.get("timestamp"))
-                if _fold_caption(item.get("caption")) == caption and (not_before is None or (when is not None and when >= not_before)):
+                when = parse_time(item.get("timestamp"))
+                if fold_caption(item.get("caption")) == caption and (not_before is None or (when is not None and when >= not_before)):
                     candidates.append((when or datetime.max.replace(tzinfo=UTC), item))
-            oldest = min((_parse_time(item.get("timestamp")) for item in page), default=None, key=lambda when: when or datetime.max.replace(tzinfo=UTC))
+            oldest = min((parse_time(item.get("timestamp")) for item in page), default=None, key=lambda when: when or datetime.max.replace(tzinfo=UTC))
             paging = body.get("paging") or {}
             after = (paging.get("cursors") or {}).get("after")
             # Meta leaves out paging.next on the last page; its presence is all we use of it.
@@ -444,7 +409,7 @@ class GraphPublisher:
         body = self._call("GET", f"{self.ig_user_id}/media", {"fields": "id,timestamp,like_count,comments_count", "limit": str(posts)}, action="read recent posts")
         recent = []
         for item in body.get("data") or []:
-            when = _parse_time(item.get("timestamp")) if isinstance(item, dict) else None
+            when = parse_time(item.get("timestamp")) if isinstance(item, dict) else None
             if when is not None:
                 recent.append([when.isoformat(), float(item.get("like_count") or 0) + 2.0 * float(item.get("comments_count") or 0)])
         return {"online_followers": online, "posts": recent}
@@ -463,7 +428,7 @@ class GraphPublisher:
         return f"{self.api_base}/{self.api_version}/{path}"
 
     def _redact(self, text: str) -> str:
-        return _redact_text(text.replace(self._access_token, "***"))
+        return self._redaction.redact(text)
 
     def _send(self, method: str, path: str, params: Mapping[str, str], *, action: str) -> tuple[int, Any, httpx.Headers]:
         """One request; network failures become PublishRetryable. Never raises with the URL in the message."""

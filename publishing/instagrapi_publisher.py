@@ -40,14 +40,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from publishing import redaction
 from publishing.base import (
+    Capability,
     LoginRequired,
     PublishProgress,
     PublishRefused,
     PublishRequest,
     PublishResult,
     PublishRetryable,
+    Publisher,
 )
+from publishing.media_lookup import fold_caption, parse_time
 
 logger = logging.getLogger(__name__)
 
@@ -93,31 +97,9 @@ def session_file_for(data_dir: Path, username: str) -> Path:
     return data_dir / "instagram" / f"{name}.json"
 
 
-class _MaskSecrets(logging.Filter):
-    """instagrapi logs request lines and answers: make sure a password or TOTP secret never gets through."""
-
-    def __init__(self, secrets: Iterable[str]):
-        super().__init__()
-        self.secrets = tuple(sorted({secret for secret in secrets if secret}, key=len, reverse=True))
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except (TypeError, ValueError):
-            message = f"{record.msg} {record.args!r}"
-        if any(secret in message for secret in self.secrets):
-            for secret in self.secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, None
-        return True
-
-
 def _install_mask(target: logging.Logger, secrets: Iterable[str]) -> None:
-    wanted = _MaskSecrets(secrets)
-    if not wanted.secrets:
-        return
-    if not any(isinstance(existing, _MaskSecrets) and existing.secrets == wanted.secrets for existing in target.filters):
-        target.addFilter(wanted)
+    """instagrapi logs request lines and answers: make sure a password or TOTP secret never gets through."""
+    redaction.install(target, redaction.RedactSecrets(secrets, min_length=1))
 
 
 def _with_default_timeout(session: Any, timeout_s: float) -> None:
@@ -145,33 +127,17 @@ def default_client() -> Any:
     return Client()
 
 
-def _parse_time(value: object) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _fold_caption(caption: object) -> str:
-    """Instagram may change line endings and trailing spaces; compare captions with whitespace folded."""
-    return " ".join(str(caption or "").split())
-
-
 def _exceptions() -> Any:
     from instagrapi import exceptions
 
     return exceptions
 
 
-class InstagrapiPublisher:
-    """Publishes reels through instagrapi with a saved login session."""
+class InstagrapiPublisher(Publisher):
+    """Publishes reels through instagrapi with a saved login session (kept logged in until :meth:`close`)."""
 
     name = "instagrapi"
+    capabilities: frozenset[Capability] = frozenset()   # no audience insights; no per-reel AI label (see publish())
 
     def __init__(
         self,
@@ -210,6 +176,14 @@ class InstagrapiPublisher:
         # No password, no TOTP secret, no proxy (its URL may carry credentials).
         return f"InstagrapiPublisher(username={self.username!r}, session_file={str(self.session_file)!r})"
 
+    def close(self) -> None:
+        """Close the logged-in client's HTTP sessions; the next call loads the saved session again."""
+        client, self._client = self._client, None
+        for attribute in ("private", "public", "graphql"):
+            session = getattr(client, attribute, None)
+            if session is not None and callable(getattr(session, "close", None)):
+                session.close()
+
     # -- the Publisher protocol ---------------------------------------------------------------
 
     def find_published(self, request: PublishRequest, resume: Mapping[str, str]) -> PublishResult | None:
@@ -217,7 +191,7 @@ class InstagrapiPublisher:
         if resume.get("media"):
             return PublishResult(
                 media_id=str(resume["media"]), permalink=resume.get("permalink") or None,
-                published_at=_parse_time(resume.get("uploading")) or self._clock(),
+                published_at=parse_time(resume.get("uploading")) or self._clock(),
                 backend=self.name, already_published=True,
             )
         uploading = resume.get("uploading")
@@ -433,20 +407,20 @@ class InstagrapiPublisher:
     # -- finding an earlier upload ------------------------------------------------------------
 
     def _find_recent(self, request: PublishRequest, uploading: str) -> PublishResult | None:
-        started = _parse_time(uploading)
+        started = parse_time(uploading)
         not_before = started - CLOCK_SKEW if started else None
         if started is None:
             logger.warning("stored upload time %r is not a time; matching recent reels by caption alone", uploading)
         client = self._ready_client()
         user_id = client.user_id
-        caption = _fold_caption(request.caption)
+        caption = fold_caption(request.caption)
         # Reels first (a reel kept off the profile grid is only there), then posts, which also list reels.
         for lister in (client.user_clips, client.user_medias):
             medias = self._call(lambda lister=lister: lister(user_id, amount=RECENT_MEDIA_AMOUNT), action="list recent reels")
             candidates = []
             for media in medias or []:
-                taken_at = _parse_time(getattr(media, "taken_at", None))
-                if _fold_caption(getattr(media, "caption_text", "")) != caption:
+                taken_at = parse_time(getattr(media, "taken_at", None))
+                if fold_caption(getattr(media, "caption_text", "")) != caption:
                     continue
                 if not_before is None or (taken_at is not None and taken_at >= not_before):
                     candidates.append((taken_at or datetime.max.replace(tzinfo=UTC), media))
@@ -463,7 +437,7 @@ class InstagrapiPublisher:
         return PublishResult(
             media_id=str(getattr(media, "pk", None) or getattr(media, "id", "")),
             permalink=f"https://www.instagram.com/reel/{code}/" if code else None,
-            published_at=_parse_time(getattr(media, "taken_at", None)) or self._clock(),
+            published_at=parse_time(getattr(media, "taken_at", None)) or self._clock(),
             backend=self.name,
             already_published=already_published,
         )
@@ -474,9 +448,7 @@ class InstagrapiPublisher:
         return [secret for secret in (self._password, self._totp_secret) if secret]
 
     def _redact(self, text: str) -> str:
-        for secret in sorted(self._secrets(), key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return text
+        return redaction.RedactSecrets(self._secrets(), min_length=1).redact(text)
 
     def _call(self, function: Callable[[], Any], *, action: str, uploading: bool = False, retried: bool = True) -> Any:
         """Run one instagrapi call; its exceptions leave as ours (without the instagrapi traceback chained).

@@ -9,11 +9,14 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
-from publishing.base import PublishProgress, PublishRefused, PublishRequest, PublishResult
+from publishing.base import Capability, PublishProgress, PublishRefused, PublishRequest, PublishResult, Publisher
 
 
-class OutboxPublisher:
+class OutboxPublisher(Publisher):
+    """Writes each reel to ``<folder>/<publish_key>/`` (video, cover, caption, metadata); nothing to close."""
+
     name = "outbox"
+    capabilities = frozenset({Capability.AI_LABEL})   # recorded in metadata.json
 
     def __init__(self, folder: Path):
         self.folder = folder

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 
 from render import RenderError
+from render.media.audio import decode, integrated_loudness, write_wav
+from render.media.ffmpeg import ToolErrors, find_ffmpeg
 
 AUDIO_RATE_HZ = 48000
 TARGET_LUFS = -14.0
@@ -66,26 +68,24 @@ class ComposeResult:
     trace: dict[str, Any] = field(default_factory=dict)
 
 
-def _ffmpeg() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
+_DECODE_ERRORS = ToolErrors(error=ComposeError, cannot_start="install ffmpeg (pip install imageio-ffmpeg)", damaged="give a WAV, MP3 or M4A file")
 
 
-def load_audio(path: Path, rate: int = AUDIO_RATE_HZ, *, label: str = "audio") -> np.ndarray:
-    """Any audio file as mono float32 at ``rate`` (ffmpeg decodes and resamples)."""
-    import subprocess
-
+def load_track(path: Path, rate: int = AUDIO_RATE_HZ, *, label: str = "audio") -> np.ndarray:
+    """Any audio file as mono float32 in [-1, 1] at ``rate`` (ffmpeg decodes and resamples)."""
     if not path.exists():
         raise ComposeError(f"{label} {str(path)!r}: no such file; check the path")
-    command = [_ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-vn",
-               "-ac", "1", "-ar", str(rate), "-f", "f32le", "-acodec", "pcm_f32le", "-"]
-    result = subprocess.run(command, capture_output=True, timeout=300, check=False)
-    if result.returncode != 0 or not result.stdout:
-        reason = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no audio stream"]
-        raise ComposeError(f"{label} {str(path)!r}: cannot be decoded ({reason[0]}); give a WAV, MP3 or M4A file")
-    usable = len(result.stdout) - len(result.stdout) % 4
-    return np.clip(np.frombuffer(result.stdout[:usable], dtype="<f4"), -1.0, 1.0).astype(np.float32)
+
+    def undecodable(stderr: bytes) -> ComposeError:
+        reason = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no audio stream"]
+        return ComposeError(f"{label} {str(path)!r}: cannot be decoded ({reason[0]}); give a WAV, MP3 or M4A file")
+
+    # The ffmpeg moviepy encodes with decodes too, so a reel's audio never depends on which ffmpeg is on PATH.
+    ffmpeg = find_ffmpeg(prefer_bundled=True) or "ffmpeg"
+    decoded = decode(path, ffmpeg=ffmpeg, rate_hz=rate, label=f"{label} {str(path)!r}", errors=_DECODE_ERRORS, unreadable=undecodable, timeout_s=300)
+    if decoded.samples.size == 0:
+        raise undecodable(decoded.stderr)
+    return np.clip(decoded.samples, -1.0, 1.0).astype(np.float32)
 
 
 def _envelope(samples: np.ndarray, rate: int, window_s: float = 0.05) -> np.ndarray:
@@ -96,8 +96,6 @@ def _envelope(samples: np.ndarray, rate: int, window_s: float = 0.05) -> np.ndar
 
 def duck(music: np.ndarray, voice: np.ndarray, rate: int, *, depth_db: float = -14.0, bed_db: float = -20.0) -> np.ndarray:
     """The music bed at ``bed_db`` under the voice's level, pulled down ``depth_db`` more while someone speaks."""
-    from render.voice.analysis import integrated_loudness
-
     n = len(voice)
     if len(music) < n:
         reps = int(math.ceil(n / max(len(music), 1)))
@@ -131,8 +129,6 @@ def duck(music: np.ndarray, voice: np.ndarray, rate: int, *, depth_db: float = -
 
 def master(voice: np.ndarray, rate: int, *, music: np.ndarray | None = None, target_lufs: float = TARGET_LUFS) -> tuple[np.ndarray, float]:
     """Mix and normalise: returns (samples, integrated loudness in LUFS)."""
-    from render.voice.analysis import integrated_loudness
-
     mix = voice.astype(np.float32).copy()
     if music is not None and len(music):
         mix += duck(music, voice, rate)
@@ -149,19 +145,6 @@ def master(voice: np.ndarray, rate: int, *, music: np.ndarray | None = None, tar
         mix = np.where(over, compressed, mix).astype(np.float32)
     final = integrated_loudness(mix, rate) + DUAL_MONO_LU if len(mix) > rate // 2 else float("nan")
     return mix.astype(np.float32), float(final)
-
-
-def write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
-    import wave
-
-    pcm = np.clip(samples, -1.0, 1.0)
-    stereo = np.repeat((pcm * 32767.0).astype("<i2")[:, None], 2, axis=1)
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(2)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(stereo.tobytes())
-    return path
 
 
 def render_title(text: str, width: int, *, font_size_px: int = 64) -> tuple[np.ndarray, int]:
@@ -308,7 +291,7 @@ def compose(
     out_path = Path(out_path)
     if out_path.suffix.lower() != ".mp4":
         raise ComposeError(f"output {str(out_path)!r}: write an .mp4 file")
-    voice = load_audio(voice_path, label="audio")
+    voice = load_track(voice_path, label="audio")
     duration = len(voice) / AUDIO_RATE_HZ
     if duration > MAX_REEL_S:
         raise ComposeError(f"audio {str(voice_path)!r}: {duration / 60:.1f} min is longer than Instagram's 15 min limit; shorten the script")
@@ -316,7 +299,7 @@ def compose(
         warnings.append(f"the reel is {duration:.0f} s long; reels over 90 s are not shown in the Reels tab")
     if duration < 3.0:
         warnings.append(f"the reel is {duration:.1f} s long; Instagram wants at least 3 s")
-    music = load_audio(music_path, label="music") if music_path else None
+    music = load_track(music_path, label="music") if music_path else None
     mixed, loudness = master(voice, AUDIO_RATE_HZ, music=music)
     out_path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -357,7 +340,7 @@ def compose(
 
     feed = _FrameFeed(iter(stream), fps, n_frames, decorate, progress)
     with tempfile.TemporaryDirectory(prefix="reeltwin-compose-") as tmp:
-        audio_file = write_wav(Path(tmp) / "mix.wav", mixed, AUDIO_RATE_HZ)
+        audio_file = write_wav(Path(tmp) / "mix.wav", mixed, AUDIO_RATE_HZ, channels=2)
         audio = AudioFileClip(str(audio_file))
         video_duration = n_frames / fps
         clip = VideoClip(frame_function=feed, duration=video_duration).with_audio(audio.with_duration(min(audio.duration, video_duration)))

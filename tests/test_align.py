@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from render.align.base import Alignment, get, names
+from render.align.base import get, names
 from render.align.matching import script_words, spread_over_speech, time_script, timed_tokens
 from render.align.speech_activity import speech_segments
-from render.voice.base import WordTiming
-from render.voice.piper_backend import write_wav
+from render.media.audio import write_wav
+from render.types import Alignment, WordTiming
 
 
 def _have(module: str) -> bool:

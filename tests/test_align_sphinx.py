@@ -13,8 +13,8 @@ import pytest
 from render.align.auto import _auto_choice, align_words
 from render.align.base import AlignError, get, names
 from render.align.pronunciation import ARPABET, ipa_to_arpabet, letters_to_phones, pronounce
-from render.voice.base import Speech, WordTiming
-from render.voice.piper_backend import write_wav
+from render.media.audio import write_wav
+from render.types import Speech, WordTiming
 
 
 def _have(*modules: str) -> bool:

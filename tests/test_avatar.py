@@ -24,7 +24,7 @@ from render.avatar import base as avatar_base  # noqa: E402
 from render.avatar import motion  # noqa: E402
 from render.face import analysis  # noqa: E402
 from render.face import landmarks as lm  # noqa: E402
-from render.voice.base import PhonemeTiming  # noqa: E402
+from render.types import FrameStream, PhonemeTiming  # noqa: E402
 from tests.cli_helpers import reeltwin  # noqa: E402
 
 SPEECH = Path("/usr/share/codec2/raw/speech_orig_16k.wav")   # Debian codec2-examples: real male speech, 10.8 s
@@ -160,14 +160,14 @@ def test_blinks_are_irregular_two_to_six_seconds_apart_and_reproducible() -> Non
 
 # --- the renderer ----------------------------------------------------------------------------------
 
-def _render(photo: Path, audio: Path, seed: int = 7, fps: int = 30) -> tuple[list[np.ndarray], avatar_base.FrameStream]:
+def _render(photo: Path, audio: Path, seed: int = 7, fps: int = 30) -> tuple[list[np.ndarray], FrameStream]:
     backend = avatar_base.get("cpu-mesh")
     stream = backend.render(avatar_base.RenderRequest(photo_path=photo, audio_path=audio, seed=seed, fps=fps))
     return list(stream), stream
 
 
 @pytest.fixture(scope="module")
-def rendered(photo: Path, speech: Path) -> tuple[list[np.ndarray], avatar_base.FrameStream]:
+def rendered(photo: Path, speech: Path) -> tuple[list[np.ndarray], FrameStream]:
     return _render(photo, speech)
 
 

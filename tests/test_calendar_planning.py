@@ -15,19 +15,18 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from agent.content_calendar.planner import (
+from agent.content_calendar.planner import preview, sync_plan
+from agent.content_calendar.slots import (
     DEFAULT_PEAK_TIME,
     PlannedSlot,
     assign_briefs,
     expand,
     local_to_utc,
     pillar_sequence,
-    preview,
-    sync_plan,
 )
 from agent.content_calendar.schema import BacklogItem, Calendar
 from agent.db.models import Creator, Reel, ReelEvent, Slot
-from agent.queue import add_draft, approve
+from agent.approval.queue import add_draft, approve
 
 UTC = timezone.utc
 PILLARS_321 = [{"name": "recipes", "weight": 3}, {"name": "skills", "weight": 2}, {"name": "bts", "weight": 1}]

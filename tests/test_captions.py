@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from render.captions import Box, CaptionStyle, CaptionTrack, blend_patch, chunk_words, safe_area
-from render.voice.base import WordTiming
+from render.types import WordTiming
 
 
 def _timed(text: str, step_s: float = 0.4, length_s: float = 0.3, start_s: float = 0.0) -> list[WordTiming]:

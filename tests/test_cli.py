@@ -297,12 +297,12 @@ class QueueProject:
 
 @pytest.fixture(scope="module")
 def queue_base(template: Path, tmp_path_factory: pytest.TempPathFactory) -> QueueProject:
-    """A project with a saved plan (from `calendar show`) and three drafted reels added through agent.queue."""
+    """A project with a saved plan (from `calendar show`) and three drafted reels added through agent.approval.queue."""
     from sqlalchemy import select
 
     from agent.db.engine import make_engine, open_session
     from agent.db.models import Creator, Slot
-    from agent.queue import add_draft
+    from agent.approval.queue import add_draft
 
     project = copy_project(template, tmp_path_factory.mktemp("queue") / "project")
     write_calendar(project)
@@ -360,7 +360,7 @@ def test_calendar_show_saves_the_plan_with_stable_slot_ids(queue_project: QueueP
 @pytest.fixture(scope="module")
 def queue_errors(queue_base: QueueProject, tmp_path_factory: pytest.TempPathFactory) -> dict:
     from agent.db.engine import make_engine, open_session
-    from agent.queue import reject
+    from agent.approval.queue import reject
 
     project = QueueProject(copy_project(queue_base.path, tmp_path_factory.mktemp("errors") / "project"), queue_base.plan, queue_base.ids)
     first, second, third = project.ids
@@ -386,6 +386,10 @@ def queue_errors(queue_base: QueueProject, tmp_path_factory: pytest.TempPathFact
         "approve not a number": ["approve", "one"],
         "queue json": ["queue", "--json"],
         "show json": ["show", str(first), "--json"],
+        "approve unknown json": ["approve", "--json", str(first), "999"],
+        "reject unknown json": ["reject", "999", "--feedback", "shorter", "--json"],
+        "edit missing file json": ["edit", str(first), "--script-file", "nope.txt", "--json"],
+        "edit empty file json": ["edit", str(first), "--script-file", "empty.txt", "--json"],
     })
     return {"project": project, "before": before, "after": snapshot(project.path), "runs": runs}
 
@@ -405,6 +409,11 @@ ONE_LINE_ERRORS = {
     "edit empty file": ("error: the script is empty", False),
     "edit unknown": ("error: reel 999 does not exist", False),
     "reject blank feedback": ("error: --feedback is empty", False),
+    # --json changes nothing about errors: one line on stderr, exit status 2, nothing on stdout.
+    "approve unknown json": ("error: reel 999 does not exist", True),
+    "reject unknown json": ("error: reel 999 does not exist", True),
+    "edit missing file json": ("error: --script-file 'nope.txt': no such file", True),
+    "edit empty file json": ("error: the script is empty", True),
 }
 
 
@@ -575,6 +584,164 @@ def test_show_table(cli, queue_project: QueueProject) -> None:  # noqa: ANN001
     assert result.exit_code == 0, result.stderr
     assert f"reel {first} @alex" in result.stdout
     assert "Script number 1. Cheap dinner tonight." in result.stdout and "history" in result.stdout
+
+
+# --- --json on the queue's verbs: one JSON object on stdout, nothing else there ------------------------------
+
+
+def test_approve_json(cli, queue_project: QueueProject) -> None:  # noqa: ANN001
+    first, second, third = queue_project.ids
+    result = cli("approve", "--json", str(first), str(second))
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"approved": [first, second], "already_approved": []}
+    assert statuses(queue_project.path) == {first: "approved", second: "approved", third: "drafted"}
+
+    again = cli("approve", str(first), str(third), "--json")
+    assert again.exit_code == 0, again.stderr
+    assert json.loads(again.stdout) == {"approved": [third], "already_approved": [first]}
+
+
+def test_reject_json(cli, queue_project: QueueProject) -> None:  # noqa: ANN001
+    first = queue_project.ids[0]
+    result = cli("reject", str(first), "--feedback", "shorter   hook", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"id": first, "status": "rejected", "version": 1, "feedback": "shorter hook"}
+    assert statuses(queue_project.path)[first] == "rejected"
+
+
+def test_edit_json(cli, queue_project: QueueProject) -> None:  # noqa: ANN001
+    first = queue_project.ids[0]
+    assert cli("approve", str(first)).exit_code == 0
+    new_script = queue_project.path / "new.txt"
+    new_script.write_text("A brand new script.\n", encoding="utf-8")
+    result = cli("edit", str(first), "--script-file", str(new_script), "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"id": first, "version": 2, "status": "drafted", "warnings": []}
+    assert show(cli, first)["script"] == "A brand new script."
+
+    long_script = queue_project.path / "long.txt"
+    long_script.write_text("word " * 400, encoding="utf-8")
+    longer = cli("edit", str(first), "--script-file", str(long_script), "--json")
+    assert longer.exit_code == 0, longer.stderr
+    payload = json.loads(longer.stdout)  # the warning is in the object, not printed around it
+    assert (payload["version"], payload["status"]) == (3, "drafted")
+    assert len(payload["warnings"]) == 1 and "400 words" in payload["warnings"][0]
+
+
+def test_password_json(cli, queue_project: QueueProject) -> None:  # noqa: ANN001
+    from agent.cli.main import app
+
+    result = CliRunner().invoke(app, ["password", "--password-stdin", "--json"], input="correct horse battery\n")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"username": "creator", "password_set": True, "created": True}
+    again = CliRunner().invoke(app, ["password", "--password-stdin", "--json"], input="another one entirely\n")
+    assert json.loads(again.stdout) == {"username": "creator", "password_set": True, "created": False}
+    assert query(queue_project.path, "select username from webaccount") == [("creator",)]
+
+
+def test_user_errors_exit_with_the_one_constant(cli, queue_project: QueueProject) -> None:  # noqa: ANN001
+    import agent.cli.main
+    from agent.errors import EXIT_USER_ERROR
+
+    assert EXIT_USER_ERROR == 2 and agent.cli.main.EXIT_USER_ERROR is EXIT_USER_ERROR
+    for args in (["approve", "999"], ["approve", "999", "--json"], ["show", "999", "--json"]):
+        result = cli(*args)
+        assert result.exit_code == EXIT_USER_ERROR, args
+        (line,) = result.stderr.splitlines()
+        assert line.startswith("error: reel 999 does not exist") and result.stdout == "", args
+
+
+def test_fail_prints_one_error_line_per_line_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    import typer
+
+    from agent.cli.context import exit_user_error, fail
+    from agent.errors import EXIT_USER_ERROR
+
+    with pytest.raises(typer.Exit) as raised:
+        fail("photo 'me.png': 2 faces found; crop to one face")
+    assert raised.value.exit_code == EXIT_USER_ERROR
+    assert capsys.readouterr() == ("", "error: photo 'me.png': 2 faces found; crop to one face\n")
+    with pytest.raises(typer.Exit) as raised:
+        exit_user_error()  # after a --json report: exit status only
+    assert raised.value.exit_code == EXIT_USER_ERROR
+    assert capsys.readouterr() == ("", "")
+
+
+def test_no_other_spelling_of_exit_status_2() -> None:
+    cli_dir = Path(__file__).resolve().parents[1] / "agent" / "cli"
+    spelled = [f"{path.name}:{number}: {line.strip()}" for path in sorted(cli_dir.glob("*.py"))
+               for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+               if re.search(r"Exit\(\s*2\s*\)|exit\(\s*2\s*\)|code\s*=\s*2\b|= 2$", line)]
+    assert spelled == []
+
+
+def test_every_command_module_registers_the_same_way() -> None:
+    import importlib
+
+    cli_dir = Path(__file__).resolve().parents[1] / "agent" / "cli"
+    for path in sorted(cli_dir.glob("*_cmd.py")):
+        module = importlib.import_module(f"agent.cli.{path.stem}")
+        assert callable(getattr(module, "register", None)), f"{path.name} has no register(root)"
+        assert "def register(app" not in path.read_text(encoding="utf-8"), f"{path.name} defines its commands inside register()"
+
+
+# Commands that report nothing a script could read: they serve until stopped.
+NO_REPORT = {"web"}
+
+
+def test_every_reporting_command_takes_json() -> None:
+    import typer.main
+
+    from agent.cli.main import app
+
+    def walk(command, path):  # noqa: ANN001, ANN202
+        if hasattr(command, "commands"):
+            for name, sub in command.commands.items():
+                yield from walk(sub, [*path, name])
+        else:
+            yield " ".join(path), command
+
+    missing = [name for name, command in walk(typer.main.get_command(app), [])
+               if name not in NO_REPORT and not any("--json" in param.opts for param in command.params)]
+    assert missing == []
+
+
+# --- --json on init, db upgrade and instagram login (subprocess) -------------------------------------------
+
+
+def test_init_json(tmp_path: Path) -> None:
+    directory = tmp_path / "fresh"
+    payload = parse_json(reeltwin(tmp_path, "init", str(directory), "--json"))
+    assert payload["project"] == str(directory.resolve())
+    files = {entry["path"]: entry for entry in payload["files"]}
+    assert {"config/settings.toml", "calendar/example.yaml", ".env", "data/"} <= set(files)
+    assert {entry["result"] for entry in payload["files"]} == {"created"}
+    assert files[".env"]["detail"].startswith("created (with a fresh web secret")
+
+    again = parse_json(reeltwin(tmp_path, "init", str(directory), "--json"))
+    assert {entry["result"] for entry in again["files"]} == {"kept"}
+    assert [entry["path"] for entry in again["files"]] == [entry["path"] for entry in payload["files"]]
+
+
+def test_init_json_error_prints_nothing_on_stdout(tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    (line,) = assert_user_error(reeltwin(tmp_path, "init", str(blocker), "--json"), json_asked=True)
+    assert line.startswith(f"error: {blocker}: cannot write there")
+
+
+def test_db_upgrade_json(project: Path) -> None:
+    first = parse_json(reeltwin(project, "db", "upgrade", "--json"))
+    assert first["upgraded"] is True and first["before"] is None and first["after"]
+    assert re.fullmatch(r"sqlite:///\S+reeltwin\.db", first["database"])
+    second = parse_json(reeltwin(project, "db", "upgrade", "--json"))
+    assert second == first | {"before": first["after"], "upgraded": False}
+
+
+def test_instagram_login_json_error_prints_nothing_on_stdout(project: Path) -> None:
+    result = reeltwin(project, "instagram", "login", "--json", "--password-stdin")
+    (line,) = assert_user_error(result, json_asked=True)
+    assert line.startswith("error: no Instagram username: pass --username")
 
 
 # --- doctor and db ----------------------------------------------------------------------------------------

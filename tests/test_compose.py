@@ -14,8 +14,8 @@ import pytest
 
 pytest.importorskip("moviepy")
 
-from render.avatar.base import Box, FrameStream  # noqa: E402
 from render.compose import ComposeError, compose  # noqa: E402
+from render.types import Box, FrameStream  # noqa: E402
 
 W, H, FPS = 216, 384, 30
 
@@ -47,9 +47,9 @@ def _moving_square(n_frames: int, threads: list[str]) -> Iterator[np.ndarray]:
 
 
 def _probe(path: Path) -> dict:
-    from render.compose import _ffmpeg
+    from render.media.ffmpeg import find_ffmpeg
 
-    probe = Path(_ffmpeg()).with_name("ffprobe")
+    probe = Path(find_ffmpeg(prefer_bundled=True)).with_name("ffprobe")
     command = [str(probe) if probe.exists() else "ffprobe", "-v", "error", "-count_frames", "-show_streams", "-of", "json", str(path)]
     return json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
 

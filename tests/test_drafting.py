@@ -15,7 +15,7 @@ from agent.drafting.base import DraftingError, DraftRequest
 from agent.drafting.provider import ChatProvider, ProviderConfig
 from agent.drafting.service import DraftOutcome, draft_all, find_work
 from agent.drafting.writer import build_messages, check, normalise_hashtags, parse_json_object, spoken_only, trim_to_budget, write_draft
-from agent.queue import approve, reject, versions
+from agent.approval.queue import approve, reject, versions
 from agent.settings import load_settings
 
 try:  # the HTTP library the installed openai client is built on

@@ -622,7 +622,7 @@ def _rendered_reel(session, video: Path) -> int:
     from agent.content_calendar.loader import load_calendar
     from agent.content_calendar.planner import sync_plan
     from agent.db.models import Creator, Reel, utcnow
-    from agent.queue import add_draft, approve
+    from agent.approval.queue import add_draft, approve
 
     calendar = load_calendar(REPO / "calendar" / "example.yaml").calendar
     now = utcnow()
@@ -638,7 +638,8 @@ def _rendered_reel(session, video: Path) -> int:
 
 def test_publish_reel_after_a_crash_posts_exactly_once(session, tmp_path: Path, instagram, factory, saved_session, request_) -> None:
     from agent.db.models import Reel, ReelStatus, utcnow
-    from agent.publish import LEASE, publish_due, publish_reel
+    from agent.jobs.leases import PUBLISH_LEASE as LEASE
+    from agent.jobs.publish import publish_due, publish_reel
     from agent.settings import load_settings
 
     (tmp_path / "config").mkdir()

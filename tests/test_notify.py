@@ -17,7 +17,7 @@ from agent.content_calendar.loader import load_calendar
 from agent.content_calendar.planner import sync_plan
 from agent.db.models import Creator, Reel, utcnow
 from agent.notify import Notifier
-from agent.queue import add_draft, approve
+from agent.approval.queue import add_draft, approve
 from agent.scheduler.service import Service
 from agent.settings import load_settings
 

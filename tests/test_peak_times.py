@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.content_calendar.planner import expand
+from agent.content_calendar.slots import expand
 from agent.content_calendar.schema import Calendar
 from publishing.peak_times import (
     HourScores,

@@ -16,8 +16,9 @@ from agent.content_calendar.loader import load_calendar
 from agent.content_calendar.planner import sync_plan
 from agent.db.models import Creator, Reel, ReelEvent, ReelStatus, utcnow
 from agent.errors import ValidationFailed
-from agent.publish import LEASE, publish_due, publish_reel
-from agent.queue import add_draft, approve
+from agent.jobs.leases import PUBLISH_LEASE as LEASE
+from agent.jobs.publish import publish_due, publish_reel
+from agent.approval.queue import add_draft, approve
 from agent.settings import load_settings
 from publishing.base import PublishProgress, PublishRefused, PublishRequest, PublishResult, PublishRetryable
 from publishing.outbox import OutboxPublisher
@@ -220,7 +221,7 @@ def test_graph_publishing_through_the_database_is_exactly_once(session, project,
 
 def test_make_publisher_picks_and_checks_the_configured_backend(tmp_path: Path) -> None:
     from agent.errors import AgentError
-    from agent.publish import make_publisher
+    from agent.backends import make_publisher
     from publishing.graph import GraphPublisher
     from publishing.instagrapi_publisher import InstagrapiPublisher
 

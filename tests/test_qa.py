@@ -9,6 +9,7 @@ known syllable-like audio envelope: once in sync, once with the video 6 frames l
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from dataclasses import replace
@@ -17,9 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from render.qa import QAError, QAReport, ReelSpec, check_reel, write_report
-from render.qa import media_probe
+from render.media.ffmpeg import Tools
+from render.qa import QAError, ReelSpec, check_reel, media_probe, read_report, write_report
 from render.qa.mp4_atoms import read_structure
+from render.types import QAReport
 
 FPS, SAMPLE_RATE = 30, 48_000
 SPEC_CHECKS = {
@@ -254,16 +256,16 @@ def test_variable_frame_rate_and_open_gops_are_reported(tmp_path: Path) -> None:
 
 
 def test_without_ffprobe_the_ffmpeg_banner_gives_the_same_description(clips: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    tools = media_probe.find_tools()
-    with_probe = media_probe.probe(clips["right"], tools)
-    banner = media_probe.probe(clips["right"], media_probe.Tools(ffmpeg=tools.ffmpeg, ffprobe=None))
+    tools = media_probe.reel_tools()
+    with_probe = media_probe.probe_reel(clips["right"], tools)
+    banner = media_probe.probe_reel(clips["right"], Tools(ffmpeg=tools.ffmpeg, ffprobe=None))
     assert banner.source == "ffmpeg"
     for field in ("format_names", "duration_s", "size_bytes"):
         assert getattr(banner, field) == getattr(with_probe, field)
     assert replace(banner.video, frame_count=None) == replace(with_probe.video, frame_count=None)  # type: ignore[type-var]
     assert (banner.audio.codec, banner.audio.sample_rate_hz, banner.audio.channels) == ("aac", 48_000, 2)  # type: ignore[union-attr]
 
-    monkeypatch.setattr(media_probe.shutil, "which", lambda name: tools.ffmpeg if name == "ffmpeg" else None)
+    monkeypatch.setattr(shutil, "which", lambda name: tools.ffmpeg if name == "ffmpeg" else None)
     report = check_reel(clips["25fps"], lipsync=False)
     assert report.extra["probe"] == "ffmpeg" and _failed(report) == {"frame_rate"}
 
@@ -410,3 +412,34 @@ def test_qa_command_finds_the_captions_sidecar_beside_the_reel(qa_app, clips: di
     assert result.exit_code == 2
     assert "captions_safe_area" in result.stderr
     assert json.loads(result.stdout)["passed"] is False
+
+
+def test_a_stored_report_reads_back_typed_and_fails_closed(tmp_path: Path) -> None:
+    from render.types import Check
+
+    report = QAReport(
+        path=tmp_path / "reel.mp4",
+        checks=(Check("resolution", [1080, 1920], "1080x1920", True, True), Check("duration_reels_tab", 95.0, "<= 90 s", False, False, "long")),
+        duration_s=95.0, loudness_lufs=-14.2, lipsync_lag_frames=0, seconds=1.5, extra={"probe": "ffprobe"},
+    )
+    stored = write_report(report, tmp_path / "reel.qa.json")
+    again = read_report(stored)
+    assert again == report and again.passed and again.warnings == report.warnings
+    assert again.to_dict() == report.to_dict()
+
+    failing = QAReport(path=report.path, checks=(Check("frame_rate", 25.0, "30 fps", False, True, "25 fps"),))
+    assert not read_report(write_report(failing, tmp_path / "failing.json")).passed
+
+    with pytest.raises(QAError, match=r"QA report '.*missing\.json': not found"):
+        read_report(tmp_path / "missing.json")
+    broken = {
+        "truncated.json": stored.read_text()[:40],
+        "not-an-object.json": "[]",
+        "no-checks.json": json.dumps({**report.to_dict(), "checks": []}),
+        "no-verdict.json": json.dumps({**report.to_dict(), "checks": [{"name": "resolution", "value": 1, "expected": "x", "passed": True}]}),
+        "contradiction.json": json.dumps({**failing.to_dict(), "passed": True}),
+    }
+    for name, text in broken.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(QAError, match=rf"QA report '.*{re.escape(name)}': .*; check the reel again"):
+            read_report(tmp_path / name)

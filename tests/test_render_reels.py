@@ -12,11 +12,12 @@ pytest.importorskip("mediapipe")
 from PIL import Image  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
-from agent.avatars import enroll  # noqa: E402
+from agent.enrollment.avatars import enroll  # noqa: E402
 from agent.db.models import Creator, Reel, ReelEvent, utcnow  # noqa: E402
 from agent.db.states import ReelStatus, claim  # noqa: E402
-from agent.queue import add_draft, approve  # noqa: E402
-from agent.render_reels import RENDER_LEASE, render_due  # noqa: E402
+from agent.approval.queue import add_draft, approve  # noqa: E402
+from agent.jobs.leases import RENDER_LEASE  # noqa: E402
+from agent.jobs.render import render_due  # noqa: E402
 from agent.settings import load_settings  # noqa: E402
 
 

@@ -17,7 +17,8 @@ import pytest
 from moto.server import ThreadedMotoServer
 from sqlalchemy import select
 
-from agent.publish import make_media_host, make_publisher, publish_reel
+from agent.backends import make_media_host, make_publisher
+from agent.jobs.publish import publish_reel
 from agent.settings import load_settings, public_view
 from publishing.base import MediaHosting, PublishProgress, PublishRefused, PublishRequest, PublishRetryable
 from publishing.graph import GraphPublisher
@@ -360,7 +361,7 @@ def rendered_reel(session: Any, video: Path, cover: Path) -> int:
     from agent.content_calendar.loader import load_calendar
     from agent.content_calendar.planner import sync_plan
     from agent.db.models import Creator, Reel, utcnow
-    from agent.queue import add_draft, approve
+    from agent.approval.queue import add_draft, approve
 
     calendar = load_calendar(REPO / "calendar" / "example.yaml").calendar
     report = sync_plan(session, calendar, now=utcnow() - timedelta(days=1), days=14)

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from agent.approval_policy import apply_approval_policy
+from agent.approval.policies import apply_approval_policy
 from agent.content_calendar.loader import load_calendar
 from agent.content_calendar.planner import sync_plan
 from agent.db.models import Creator, Reel, ReelEvent, ReelStatus, Slot, utcnow
-from agent.queue import add_draft
+from agent.approval.queue import add_draft
 from agent.scheduler.service import Service
 from agent.settings import load_settings
 

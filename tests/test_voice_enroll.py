@@ -3,7 +3,7 @@
 The audio is made here from the codec2 recording's man (his two sentences,
 then the first again: 7.3 s of one real speaker) with numpy and the real ffmpeg; the
 "several speakers" sample is the untouched codec2 file, where a man and a
-woman take turns. Most cases call ``agent.voices`` in-process with a fake
+woman take turns. Most cases call ``agent.enrollment.voices`` in-process with a fake
 backend registered through the voice registry (the checks are what is under
 test, not the matching); the CLI runs for consent, --json shapes, and one real
 piper-world enrollment spoken with ``voice say --voice``.
@@ -28,10 +28,11 @@ from agent.db.engine import make_engine, upgrade
 from agent.db.models import VoiceProfile
 from agent.errors import AgentError
 from agent.settings import load_settings
-from agent.voices import CONSENT_TEXT, ConsentRequired, enroll_voice, get_voice, list_voices
+from agent.enrollment.consent import ConsentRequired
+from agent.enrollment.voices import CONSENT_TEXT, enroll_voice, get_voice, list_voices
 from cli_helpers import reeltwin
+from render.media.audio import write_wav
 from render.voice import base
-from render.voice.analysis import write_wav
 from voice_refs import CODEC2_WAV, codec2_speaker
 
 pytest.importorskip("webrtcvad")
@@ -145,7 +146,7 @@ def _nothing_stored(project: tuple[Session, Any]) -> None:
 
 
 # WAV is every other test here and M4A the CLI one below; MP3 and FLAC decode through the same ffmpeg path
-# (test_voice_analysis decodes all five formats).
+# (test_voice_sample_checks decodes all five formats).
 @pytest.mark.parametrize("fmt,options", [("ogg", ["-c:a", "libopus", "-b:a", "48k"])])
 def test_every_format_enrolls_to_a_canonical_wav(fmt: str, options: list[str], man, project, tmp_path: Path) -> None:
     samples, rate = man

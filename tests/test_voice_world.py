@@ -114,7 +114,7 @@ def voices(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Plain Piper and piper-world for the codec2 man and woman, one script each (the expensive part, done once)."""
     if not CODEC2_WAV.is_file():
         pytest.skip("Debian codec2-examples is not installed")
-    from render.voice.analysis import write_wav
+    from render.media.audio import write_wav
     from render.voice.piper_backend import PiperBackend
 
     folder = tmp_path_factory.mktemp("voices")

@@ -23,7 +23,7 @@ from agent.content_calendar.loader import load_calendar
 from agent.content_calendar.planner import sync_plan
 from agent.db.models import Creator, Reel, ReelEvent, ReelStatus, ScriptVersion, Slot, WebAccount, utcnow
 from agent.errors import ValidationFailed
-from agent.queue import MAX_CAPTION_CHARS, add_draft, word_count
+from agent.approval.queue import MAX_CAPTION_CHARS, add_draft, word_count
 from agent.settings import Settings, load_settings
 from agent.web import security
 from agent.web.app import COOKIE, create_app
@@ -381,7 +381,7 @@ def test_reject_needs_feedback_and_a_failed_redraft_loses_nothing(app, logged_in
     assert response.status_code == 422 and "feedback is empty" in response.text
     assert snapshot(session, reel_id) == before
 
-    caplog.set_level(logging.INFO, logger="agent.web.app")
+    caplog.set_level(logging.INFO, logger="agent.web")
     started = time.monotonic()
     response = logged_in.post(f"/reels/{reel_id}/reject", data={"csrf": token, "feedback": "shorter hook,  talk about the price"}, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == f"/reels/{reel_id}"

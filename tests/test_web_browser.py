@@ -22,7 +22,7 @@ from agent.content_calendar.loader import load_calendar
 from agent.content_calendar.planner import sync_plan
 from agent.db.engine import open_session
 from agent.db.models import Creator, Reel, ReelEvent, ReelStatus, WebAccount, utcnow
-from agent.queue import add_draft
+from agent.approval.queue import add_draft
 from agent.settings import load_settings
 from agent.web.security import hash_password
 

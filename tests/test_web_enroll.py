@@ -20,7 +20,7 @@ from PIL import Image
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from agent import avatars, voices
+from agent.enrollment import avatars, voices
 from agent.db.models import Avatar, VoiceProfile
 from agent.settings import Settings
 from agent.web.app import create_app

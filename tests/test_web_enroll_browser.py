@@ -89,7 +89,7 @@ def test_phone_avatar_upload_shows_the_framed_preview(browser, server: str, proj
 
 @pytest.mark.skipif(not CODEC2_WAV.is_file() or not HAVE_PIPER, reason="needs codec2-examples and the offline voice (make install)")
 def test_phone_voice_upload_and_preview(browser, server: str, project: Path, shots: Path, tmp_path: Path) -> None:  # noqa: ANN001, F811
-    from render.voice.analysis import write_wav
+    from render.media.audio import write_wav
 
     samples, rate = codec2_speaker("male")
     sample = write_wav(tmp_path / "me.wav", np.concatenate([samples, samples[: int(2.5 * rate)]]), rate)

@@ -110,7 +110,7 @@ def test_a_week_with_the_embedded_model_and_real_renders(tmp_path: Path) -> None
     from skimage import data
     from sqlmodel import Session
 
-    from agent.avatars import enroll
+    from agent.enrollment.avatars import enroll
     from agent.db.engine import make_engine, upgrade
 
     (tmp_path / "calendar").mkdir()

@@ -36,9 +36,9 @@ SCRIPT = (
 
 
 def codec2_speech() -> tuple[np.ndarray, int]:
-    from render.voice.analysis import decode
+    from render.voice.sample_checks import read_sample
 
-    samples, rate, _ = decode(CODEC2_WAV)
+    samples, rate, _ = read_sample(CODEC2_WAV)
     return samples, rate
 
 
@@ -51,14 +51,14 @@ def codec2_speaker(which: str) -> tuple[np.ndarray, int]:
 
 def alsa_female() -> tuple[np.ndarray, int] | None:
     """The alsa-utils speaker-test voice (8 clips, 0.25 s apart), or None where alsa-utils is not installed."""
-    from render.voice.analysis import decode
+    from render.voice.sample_checks import read_sample
 
     clips = [path for path in sorted(glob.glob(str(ALSA_SOUNDS / "*.wav"))) if "Noise" not in path]
     if len(clips) < 8:
         return None
     pieces = []
     for clip in clips:
-        samples, rate, _ = decode(Path(clip))
+        samples, rate, _ = read_sample(Path(clip))
         pieces += [samples, np.zeros(int(0.25 * rate), dtype=np.float32)]
     return np.concatenate(pieces), rate
 

@@ -21,7 +21,8 @@ def enroll(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Check PHOTO (one face, whole, large and frontal enough) and enroll it; consent is recorded with the time."""
-    from agent import avatars
+    from agent.enrollment import avatars
+    from agent.enrollment.consent import consent_by
 
     settings = ctx.obj.settings
     session = ctx.obj.session
@@ -33,7 +34,7 @@ def enroll(
             err.print(avatars.CONSENT_TEXT)
             consent = typer.confirm("Do you confirm?", default=False, err=True)
     with err.status(f"enrolling {photo.name} as {name!r}…"):
-        result = avatars.enroll(session, settings.data_dir, photo, name=name, consent=consent, consent_by=avatars.consent_by(), replace=replace)
+        result = avatars.enroll(session, settings.data_dir, photo, name=name, consent=consent, consent_by=consent_by(), replace=replace)
     record = result.avatar
     payload = {"name": record.name, "photo": record.photo_path, "sha256": record.photo_sha256, "consent_at": record.consent_at.isoformat(),
                "consent_by": record.consent_by, "face_height_px": record.analysis.get("face_height_px"), "pose": record.analysis.get("pose"),
@@ -51,7 +52,7 @@ def enroll(
 @app.command("list")
 def list_(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """The enrolled avatars."""
-    from agent import avatars
+    from agent.enrollment import avatars
 
     rows = avatars.list_avatars(ctx.obj.session)
     payload = {"avatars": [{"name": a.name, "photo": a.photo_path, "sha256": a.photo_sha256, "consent_at": a.consent_at.isoformat()} for a in rows]}
@@ -62,3 +63,8 @@ def list_(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help
         out.print("no avatars yet: reeltwin avatar enroll PHOTO --name NAME --consent")
     for a in rows:
         out.print(f"{a.name}: {a.photo_path} (consent {a.consent_at:%Y-%m-%d})")
+
+
+def register(root: typer.Typer) -> None:
+    """Add the `avatar` command group to the root command."""
+    root.add_typer(app, name="avatar")

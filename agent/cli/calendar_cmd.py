@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from agent.cli.context import err, out, print_json
+from agent.cli.context import err, exit_user_error, out, print_json
 from agent.errors import AgentError, CalendarError
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def check(
     if as_json:
         print_json({"ok": not problems, "files": results})
         if problems:
-            raise typer.Exit(2)
+            exit_user_error()  # the report above names every problem
         return
     for result in results:
         if result["ok"]:
@@ -170,3 +170,8 @@ def _reel_statuses(session, slot_ids: list[str]) -> dict[str, str]:  # noqa: ANN
         if status in LIVE or slot_id not in statuses:
             statuses[slot_id] = str(status)
     return statuses
+
+
+def register(root: typer.Typer) -> None:
+    """Add the `calendar` command group to the root command."""
+    root.add_typer(app, name="calendar")

@@ -31,3 +31,8 @@ def show(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help=
     for key, value, source in rows:
         table.add_row(key, "" if value is None else str(value), source)
     out.print(table)
+
+
+def register(root: typer.Typer) -> None:
+    """Add the `config` command group to the root command."""
+    root.add_typer(app, name="config")

@@ -7,9 +7,12 @@ import os
 import sys
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
+import typer
 from rich.console import Console
+
+from agent.errors import EXIT_USER_ERROR
 
 if TYPE_CHECKING:
     from agent.settings import LoadedSettings, Settings
@@ -53,6 +56,21 @@ def print_json(payload: Any) -> None:
     """One JSON object on stdout, nothing else."""
     sys.stdout.write(json.dumps(payload, indent=2, default=str, ensure_ascii=False) + "\n")
     sys.stdout.flush()
+
+
+def exit_user_error(*lines: str) -> NoReturn:
+    """Write ``lines`` to stderr as they are and exit with ``EXIT_USER_ERROR``.
+
+    With no lines it only exits: for a ``--json`` report on stdout that already says what failed."""
+    if lines:
+        sys.stderr.write("".join(f"{line}\n" for line in lines))
+        sys.stderr.flush()
+    raise typer.Exit(EXIT_USER_ERROR)
+
+
+def fail(message: str) -> NoReturn:
+    """The user error: ``error: <message>`` on stderr (one line; one per line of a multi-line message), exit status 2, stdout untouched."""
+    exit_user_error(*(f"error: {line}" for line in message.splitlines() or ["failed"]))
 
 
 def interactive() -> bool:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import sys
 from dataclasses import asdict, dataclass
 
 import typer
 from rich.table import Table
 
-from agent.cli.context import out, print_json
+from agent.cli.context import exit_user_error, out, print_json
 from agent.errors import AgentError
 
 
@@ -43,11 +42,9 @@ def run_checks(ctx: typer.Context) -> list[Check]:
         return checks
     checks.append(Check("settings", "ok", f"{ctx.obj.loaded.project_dir / 'config/settings.toml'}"))
 
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None and importlib.util.find_spec("imageio_ffmpeg") is not None:
-        import imageio_ffmpeg
+    from render.media.ffmpeg import find_ffmpeg
 
-        ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    ffmpeg = find_ffmpeg()
     checks.append(Check("ffmpeg", "ok" if ffmpeg else "missing", ffmpeg or "not found", "apt-get install ffmpeg (or `make install` as root)"))
 
     from agent.db.engine import current_revision, head_revision, make_engine
@@ -117,21 +114,24 @@ def _credentials(settings) -> list[Check]:  # noqa: ANN001
     return checks
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("doctor")
-    def doctor(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
-        """Check ffmpeg, the database, calendars, models and credentials; exit 2 if something required is missing."""
-        checks = run_checks(ctx)
-        failed = any(check.status == "missing" and check.required for check in checks)
-        if as_json:
-            print_json({"ok": not failed, "checks": [asdict(check) for check in checks]})
-        else:
-            table = Table(title_justify="left", show_header=True)
-            for column in ("check", "", "detail", "fix"):
-                table.add_column(column, overflow="fold")
-            marks = {"ok": "[green]OK[/]", "warn": "[yellow]warn[/]", "missing": "[red]missing[/]"}
-            for check in checks:
-                table.add_row(check.name, marks[check.status], check.detail, "" if check.status == "ok" else check.fix)
-            out.print(table)
-        if failed:
-            raise typer.Exit(2)
+def doctor(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+    """Check ffmpeg, the database, calendars, models and credentials; exit 2 if something required is missing."""
+    checks = run_checks(ctx)
+    failed = any(check.status == "missing" and check.required for check in checks)
+    if as_json:
+        print_json({"ok": not failed, "checks": [asdict(check) for check in checks]})
+    else:
+        table = Table(title_justify="left", show_header=True)
+        for column in ("check", "", "detail", "fix"):
+            table.add_column(column, overflow="fold")
+        marks = {"ok": "[green]OK[/]", "warn": "[yellow]warn[/]", "missing": "[red]missing[/]"}
+        for check in checks:
+            table.add_row(check.name, marks[check.status], check.detail, "" if check.status == "ok" else check.fix)
+        out.print(table)
+    if failed:
+        exit_user_error()  # the table (or the JSON report) names what is missing and the fix
+
+
+def register(root: typer.Typer) -> None:
+    """Add `doctor` to the root command."""
+    root.command("doctor")(doctor)

@@ -2,67 +2,31 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import typer
 
-from agent.cli.context import out
-from agent.errors import AgentError
-
-TEMPLATES = {
-    "config/settings.example.toml": "config/settings.example.toml",
-    "config/settings.toml": "config/settings.example.toml",
-    "config/.env.example": "config/.env.example",
-    "calendar/example.yaml": "calendar/example.yaml",
-}
+from agent.cli.context import out, print_json
+from agent.scaffold import scaffold
 
 
-def template_path(relative: str) -> Path:
-    """A template shipped with ReelTwin: inside the wheel (agent/skeleton) or the source checkout."""
-    package = Path(__file__).resolve().parent.parent
-    for base in (package / "skeleton", package.parent):
-        candidate = base / relative
-        if candidate.is_file():
-            return candidate
-    raise AgentError(f"template {relative!r} is missing from this installation; reinstall ReelTwin (make install)")
+def init(
+    directory: Path = typer.Argument(Path("."), help="Project folder (created if missing)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Scaffold a project: config/settings.toml, .env, calendar/example.yaml, data/. Never overwrites."""
+    results = scaffold(directory)
+    if as_json:
+        print_json({"project": str(directory.resolve()), "files": [
+            {"path": path, "result": result.split()[0], "detail": result} for path, result in results
+        ]})
+        return
+    for path, result in results:
+        style = "green" if result.startswith("created") else "dim"
+        out.print(f"[{style}]{result:>8}[/] {directory / path}")
+    out.print("Next: copy calendar/example.yaml to calendar/<your handle>.yaml, edit it, then `reeltwin calendar check`.")
 
 
-def scaffold(directory: Path) -> list[tuple[str, str]]:
-    """Create what is missing under ``directory``; returns (path, "created" | "kept") pairs."""
-    results = []
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        for target, source in TEMPLATES.items():
-            path = directory / target
-            if path.exists():
-                results.append((target, "kept"))
-                continue
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(template_path(source).read_bytes())
-            results.append((target, "created"))
-        dotenv = directory / ".env"
-        if dotenv.exists():
-            results.append((".env", "kept"))
-        else:
-            text = template_path("config/.env.example").read_text(encoding="utf-8")
-            text = text.replace("REELTWIN_WEB__SECRET_KEY=\n", f"REELTWIN_WEB__SECRET_KEY={secrets.token_urlsafe(32)}\n")
-            dotenv.write_text(text, encoding="utf-8")
-            dotenv.chmod(0o600)
-            results.append((".env", "created (with a fresh web secret; mode 600)"))
-        data = directory / "data"
-        results.append(("data/", "kept" if data.is_dir() else "created"))
-        data.mkdir(exist_ok=True)
-    except OSError as error:
-        raise AgentError(f"{directory}: cannot write there ({error.strerror}); choose another folder or fix its permissions") from None
-    return results
-
-
-def register(app: typer.Typer) -> None:
-    @app.command("init")
-    def init(directory: Path = typer.Argument(Path("."), help="Project folder (created if missing).")) -> None:
-        """Scaffold a project: config/settings.toml, .env, calendar/example.yaml, data/. Never overwrites."""
-        for path, result in scaffold(directory):
-            style = "green" if result.startswith("created") else "dim"
-            out.print(f"[{style}]{result:>8}[/] {directory / path}")
-        out.print("Next: copy calendar/example.yaml to calendar/<your handle>.yaml, edit it, then `reeltwin calendar check`.")
+def register(root: typer.Typer) -> None:
+    """Add `init` to the root command."""
+    root.command("init")(init)

@@ -15,30 +15,30 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from agent.cli.context import out, print_json
+from agent.cli.context import err, exit_user_error, out, print_json
 from agent.errors import AgentError, ValidationFailed
 
 if TYPE_CHECKING:
     from publishing.instagrapi_publisher import InstagrapiPublisher
+
+    from agent.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, help="Log in to Instagram for the instagrapi publisher and check the saved session.")
 
 #: Builds the instagrapi client; ``None`` means the real ``instagrapi.Client``. Tests put a fake here.
 client_factory: Callable[[], Any] | None = None
 
-EXIT_SESSION_PROBLEM = 2
 
-
-def _username(settings: Any, given: str | None, *, ask: bool) -> str:
+def _username(settings: Settings, given: str | None, *, ask: bool, prompt_on_stderr: bool = False) -> str:
     username = (given or settings.publishing.instagrapi_username or "").strip().lstrip("@")
     if not username and ask and sys.stdin.isatty():
-        username = typer.prompt("Instagram username").strip().lstrip("@")
+        username = typer.prompt("Instagram username", err=prompt_on_stderr).strip().lstrip("@")
     if not username:
         raise AgentError("no Instagram username: pass --username or set publishing.instagrapi_username")
     return username
 
 
-def _session_file(settings: Any, username: str) -> Path:
+def _session_file(settings: Settings, username: str) -> Path:
     from publishing.base import PublishError
     from publishing.instagrapi_publisher import session_file_for
 
@@ -48,7 +48,7 @@ def _session_file(settings: Any, username: str) -> Path:
         raise ValidationFailed(str(error)) from None
 
 
-def _publisher(settings: Any, username: str, *, password: str | None = None, totp_secret: str | None = None) -> InstagrapiPublisher:
+def _publisher(settings: Settings, username: str, *, password: str | None = None, totp_secret: str | None = None) -> InstagrapiPublisher:
     from publishing.instagrapi_publisher import InstagrapiPublisher
 
     return InstagrapiPublisher(username=username, session_file=_session_file(settings, username), password=password,
@@ -83,20 +83,22 @@ def login(
         False, "--totp-secret-stdin",
         help="Read the two-factor TOTP secret (the key behind your authenticator app's codes) from standard input, after the password line if both.",
     ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (questions and notes go to stderr)."),
 ) -> None:
     """Log in to Instagram and save the session the instagrapi publisher uses (asks for the password and a 2FA code on a terminal)."""
     from publishing.base import LoginRequired, PublishError
     from publishing.instagrapi_publisher import TwoFactorCodeRequired
 
     settings = ctx.obj.settings
-    username = _username(settings, username, ask=not (password_stdin or totp_secret_stdin))
+    say = err if as_json else out  # with --json, stdout carries the JSON object only
+    username = _username(settings, username, ask=not (password_stdin or totp_secret_stdin), prompt_on_stderr=as_json)
     terminal = sys.stdin.isatty() and not (password_stdin or totp_secret_stdin)
 
     if password_stdin:
         password = _read_line("password")
     elif settings.publishing.instagrapi_password is not None:
         password = settings.publishing.instagrapi_password.get_secret_value()
-        out.print("using the password in publishing.instagrapi_password")
+        say.print("using the password in publishing.instagrapi_password")
     elif terminal:
         password = getpass.getpass(f"Instagram password for {username}: ")
     else:
@@ -107,7 +109,7 @@ def login(
     _hide_in_logs(password, totp_secret)
 
     publisher = _publisher(settings, username, password=password, totp_secret=totp_secret)
-    challenge_code = (lambda channel: typer.prompt(f"Security code Instagram sent you ({channel})").strip()) if terminal else None
+    challenge_code = (lambda channel: typer.prompt(f"Security code Instagram sent you ({channel})", err=as_json).strip()) if terminal else None
     code: str | None = None
     try:
         for _ in range(3):
@@ -120,14 +122,19 @@ def login(
                 if not terminal:
                     raise ValidationFailed(f"Instagram asks for a two-factor code for {username!r}; run `reeltwin instagram login` on a terminal, or pass --totp-secret-stdin") from None
                 if code:
-                    out.print("Instagram did not accept that code; try the current one.")
-                code = typer.prompt("Two-factor code (from your authenticator app or SMS)").strip()
+                    say.print("Instagram did not accept that code; try the current one.")
+                code = typer.prompt("Two-factor code (from your authenticator app or SMS)", err=as_json).strip()
         else:
             raise ValidationFailed(f"Instagram did not accept the two-factor codes for {username!r}; run `reeltwin instagram login` again")
     except LoginRequired as error:
         raise ValidationFailed(str(error)) from None
     except PublishError as error:
         raise AgentError(f"not logged in: {error}") from None
+    finally:
+        publisher.close()
+    if as_json:
+        print_json({"username": username, "user_id": user_id, "session_file": str(publisher.session_file)})
+        return
     out.print(f"logged in to Instagram as {username} (user id {user_id}); session saved to {publisher.session_file}")
 
 
@@ -141,14 +148,15 @@ def status(
     """Is there a saved Instagram session, and does Instagram still accept it? Exit status 2 if it is missing or rejected."""
     settings = ctx.obj.settings
     username = _username(settings, username, ask=False)
-    state = _publisher(settings, username).check_session(online=not offline)
+    with _publisher(settings, username) as publisher:
+        state = publisher.check_session(online=not offline)
     if as_json:
         print_json({
             "username": state.username, "session_file": str(state.session_file), "exists": state.exists, "valid": state.valid,
             "user_id": state.user_id, "saved_at": state.saved_at.isoformat() if state.saved_at else None, "detail": state.detail,
         })
         if state.valid is False:
-            raise typer.Exit(EXIT_SESSION_PROBLEM)
+            exit_user_error()  # the JSON report says why
         return
     if not state.exists:
         raise AgentError(f"no Instagram session for {username!r} at {str(state.session_file)!r}; run `reeltwin instagram login --username {username}`")
@@ -162,3 +170,8 @@ def status(
         out.print(f"Instagram session for {who}: saved {saved} in {state.session_file}; not checked with Instagram (--offline)")
     else:
         out.print(f"Instagram session for {who}: saved {saved} in {state.session_file}; cannot check whether Instagram still accepts it: {state.detail}")
+
+
+def register(root: typer.Typer) -> None:
+    """Add the `instagram` command group to the root command."""
+    root.add_typer(app, name="instagram")

@@ -1,17 +1,15 @@
-"""``reeltwin``: the entry point. User errors become one line on stderr and exit status 2."""
+"""``reeltwin``: the entry point. User errors become one line on stderr and exit status ``EXIT_USER_ERROR`` (2)."""
 
 from __future__ import annotations
-
-import sys
 
 import typer
 from typer.core import TyperGroup
 
 from agent import __version__
-from agent.cli.context import AppContext
-from agent.errors import AgentError, CalendarError
+from agent.cli.context import AppContext, exit_user_error, fail
+from agent.errors import EXIT_USER_ERROR, AgentError, CalendarError
 
-EXIT_USER_ERROR = 2
+__all__ = ["EXIT_USER_ERROR", "ReelTwinGroup", "app", "main"]
 
 
 class ReelTwinGroup(TyperGroup):
@@ -21,12 +19,9 @@ class ReelTwinGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except CalendarError as error:
-            sys.stderr.write("".join(f"{problem}\n" for problem in error.problems))
-            ctx.exit(EXIT_USER_ERROR)
+            exit_user_error(*error.problems)
         except AgentError as error:
-            lines = str(error).splitlines() or [type(error).__name__]
-            sys.stderr.write("".join(f"error: {line}\n" for line in lines))
-            ctx.exit(EXIT_USER_ERROR)
+            fail(str(error) or type(error).__name__)
 
 
 app = typer.Typer(
@@ -58,25 +53,12 @@ def root(
 
 
 def _register() -> None:
+    """Every command module adds itself the same way: ``module.register(app)`` (see agent/cli/__init__.py)."""
     from agent.cli import avatar_cmd, calendar_cmd, config_cmd, db_cmd, demo_cmd, doctor_cmd, draft_cmd, init_cmd, instagram_cmd, peak_cmd, publish_cmd, qa_cmd, queue_cmd, render_cmd, run_cmd, voice_cmd, web_cmd
 
-    init_cmd.register(app)
-    doctor_cmd.register(app)
-    app.add_typer(config_cmd.app, name="config")
-    app.add_typer(db_cmd.app, name="db")
-    app.add_typer(calendar_cmd.app, name="calendar")
-    app.add_typer(instagram_cmd.app, name="instagram")
-    app.add_typer(voice_cmd.app, name="voice")
-    app.add_typer(avatar_cmd.app, name="avatar")
-    draft_cmd.register(app)
-    queue_cmd.register(app)
-    render_cmd.register(app)
-    qa_cmd.register(app)
-    publish_cmd.register(app)
-    peak_cmd.register(app)
-    run_cmd.register(app)
-    demo_cmd.register(app)
-    web_cmd.register(app)
+    for module in (init_cmd, doctor_cmd, config_cmd, db_cmd, calendar_cmd, instagram_cmd, voice_cmd, avatar_cmd,
+                   draft_cmd, queue_cmd, render_cmd, qa_cmd, publish_cmd, peak_cmd, run_cmd, demo_cmd, web_cmd):
+        module.register(app)
 
 
 _register()

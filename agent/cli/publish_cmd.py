@@ -10,42 +10,46 @@ import typer
 from agent.cli.context import err, out, print_json
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("publish")
-    def publish(
-        ctx: typer.Context,
-        reel_id: int = typer.Argument(..., metavar="ID"),
-        dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be posted, post nothing, change nothing."),
-        as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-    ) -> None:
-        """Publish a rendered reel now with the configured publisher (outbox by default)."""
-        from agent.db.models import ReelStatus
-        from agent.errors import ValidationFailed
-        from agent.publish import full_caption, make_publisher, publish_reel
-        from agent.queue import get_reel
+def publish(
+    ctx: typer.Context,
+    reel_id: int = typer.Argument(..., metavar="ID"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be posted, post nothing, change nothing."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Publish a rendered reel now with the configured publisher (outbox by default)."""
+    from agent.db.models import ReelStatus
+    from agent.errors import ValidationFailed
+    from agent.backends import make_publisher
+    from agent.jobs.publish import full_caption, publish_reel
+    from agent.approval.queue import get_reel
 
-        settings = ctx.obj.settings
-        session = ctx.obj.session
-        reel = get_reel(session, reel_id)
-        if dry_run:
-            payload = {
-                "reel_id": reel.id, "status": str(reel.status), "backend": settings.publishing.backend, "would_publish": reel.status == ReelStatus.RENDERED,
-                "video": (reel.artifacts or {}).get("video"), "cover": (reel.artifacts or {}).get("cover"),
-                "caption": full_caption(reel), "ai_label": settings.publishing.ai_label,
-            }
-            if as_json:
-                print_json(payload)
-            else:
-                out.print(f"reel {reel.id} ({reel.status}) via {payload['backend']}: {'would be published' if payload['would_publish'] else 'not rendered: nothing would be posted'}")
-                out.print(f"video: {payload['video']}\ncover: {payload['cover']}\nAI label: {payload['ai_label']}\ncaption:\n{payload['caption']}")
-            return
-        publisher = make_publisher(settings)
-        # Instagram processes a reel for up to minutes before it can be published: show that something is happening.
-        with err.status(f"publishing reel {reel_id} via {publisher.name} (Instagram may take a few minutes to process it)…"):
-            outcome = publish_reel(session, settings, reel_id, publisher=publisher, worker=f"cli:{socket.gethostname()}:{os.getpid()}")
+    settings = ctx.obj.settings
+    session = ctx.obj.session
+    reel = get_reel(session, reel_id)
+    if dry_run:
+        payload = {
+            "reel_id": reel.id, "status": str(reel.status), "backend": settings.publishing.backend, "would_publish": reel.status == ReelStatus.RENDERED,
+            "video": (reel.artifacts or {}).get("video"), "cover": (reel.artifacts or {}).get("cover"),
+            "caption": full_caption(reel), "ai_label": settings.publishing.ai_label,
+        }
         if as_json:
-            print_json({"reel_id": outcome.reel_id, "result": outcome.result, "detail": outcome.detail, "permalink": outcome.permalink})
-        elif outcome.result in ("published", "already published"):
-            out.print(f"reel {reel_id}: {outcome.result} — {outcome.permalink}")
-        if outcome.result not in ("published", "already published"):
-            raise ValidationFailed(f"reel {reel_id}: {outcome.result}: {outcome.detail}")
+            print_json(payload)
+        else:
+            out.print(f"reel {reel.id} ({reel.status}) via {payload['backend']}: {'would be published' if payload['would_publish'] else 'not rendered: nothing would be posted'}")
+            out.print(f"video: {payload['video']}\ncover: {payload['cover']}\nAI label: {payload['ai_label']}\ncaption:\n{payload['caption']}")
+        return
+    # Instagram processes a reel for up to minutes before it can be published: show that something is happening.
+    with make_publisher(settings) as publisher, \
+            err.status(f"publishing reel {reel_id} via {publisher.name} (Instagram may take a few minutes to process it)…"):
+        outcome = publish_reel(session, settings, reel_id, publisher=publisher, worker=f"cli:{socket.gethostname()}:{os.getpid()}")
+    if as_json:
+        print_json({"reel_id": outcome.reel_id, "result": outcome.result, "detail": outcome.detail, "permalink": outcome.permalink})
+    elif outcome.result in ("published", "already published"):
+        out.print(f"reel {reel_id}: {outcome.result} — {outcome.permalink}")
+    if outcome.result not in ("published", "already published"):
+        raise ValidationFailed(f"reel {reel_id}: {outcome.result}: {outcome.detail}")
+
+
+def register(root: typer.Typer) -> None:
+    """Add `publish` to the root command."""
+    root.command("publish")(publish)

@@ -10,61 +10,59 @@ from agent.cli.context import err, out, print_json
 from agent.errors import AgentError
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("render")
-    def render(
-        ctx: typer.Context,
-        reel_id: int = typer.Argument(None, metavar="[ID]", help="Render this approved reel with the creator's enrolled avatar and voice."),
-        photo: Path = typer.Option(None, "--photo", help="A front-facing photo of one face (JPEG, PNG, WebP)."),
-        audio: Path = typer.Option(None, "--audio", help="Recorded speech to lip-sync (WAV, MP3, M4A...)."),
-        text: str = typer.Option(None, "--text", help="The words: spoken with the voice backend when no --audio is given; captions either way."),
-        voice: str = typer.Option(None, "--voice", help="An enrolled voice to speak --text with (default: the bundled voice)."),
-        out_path: Path = typer.Option(None, "--out", help="The MP4 to write (cover .jpg, .srt and .qa.json land beside it)."),
-        music: Path = typer.Option(None, "--music", help="Optional music bed, ducked under the voice."),
-        title: str = typer.Option(None, "--title", help="Optional hook title shown in the first seconds."),
-        as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-    ) -> None:
-        """Render a lip-synced talking-head reel (1080x1920, 30 fps) with captions, cover and a QA report.
+def render(
+    ctx: typer.Context,
+    reel_id: int = typer.Argument(None, metavar="[ID]", help="Render this approved reel with the creator's enrolled avatar and voice."),
+    photo: Path = typer.Option(None, "--photo", help="A front-facing photo of one face (JPEG, PNG, WebP)."),
+    audio: Path = typer.Option(None, "--audio", help="Recorded speech to lip-sync (WAV, MP3, M4A...)."),
+    text: str = typer.Option(None, "--text", help="The words: spoken with the voice backend when no --audio is given; captions either way."),
+    voice: str = typer.Option(None, "--voice", help="An enrolled voice to speak --text with (default: the bundled voice)."),
+    out_path: Path = typer.Option(None, "--out", help="The MP4 to write (cover .jpg, .srt and .qa.json land beside it)."),
+    music: Path = typer.Option(None, "--music", help="Optional music bed, ducked under the voice."),
+    title: str = typer.Option(None, "--title", help="Optional hook title shown in the first seconds."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Render a lip-synced talking-head reel (1080x1920, 30 fps) with captions, cover and a QA report.
 
-        Either an approved reel by ID (with the creator's enrolled avatar and voice), or files: --photo with --audio or --text.
-        """
-        from agent.pipeline import render_files
+    Either an approved reel by ID (with the creator's enrolled avatar and voice), or files: --photo with --audio or --text.
+    """
+    from agent.jobs.pipeline import render_files
 
-        if reel_id is not None:
-            _render_reel(ctx, reel_id, as_json)
-            return
-        if photo is None or out_path is None:
-            raise AgentError("give --photo PHOTO and --out MP4 (and --audio WAV or --text TEXT)")
-        if out_path.suffix.lower() != ".mp4":
-            raise AgentError(f"--out {str(out_path)!r}: write an .mp4 file")
-        if audio is None and not text:
-            raise AgentError("give --audio WAV to lip-sync, or --text TEXT to speak")
-        if audio is not None and voice is not None:
-            raise AgentError("--voice speaks --text; with --audio the recording is the voice: leave --voice out")
-        settings = ctx.obj.settings
-        profile = None
-        if voice is not None:
-            from agent.voices import load_profile
+    if reel_id is not None:
+        _render_reel(ctx, reel_id, as_json)
+        return
+    if photo is None or out_path is None:
+        raise AgentError("give --photo PHOTO and --out MP4 (and --audio WAV or --text TEXT)")
+    if out_path.suffix.lower() != ".mp4":
+        raise AgentError(f"--out {str(out_path)!r}: write an .mp4 file")
+    if audio is None and not text:
+        raise AgentError("give --audio WAV to lip-sync, or --text TEXT to speak")
+    if audio is not None and voice is not None:
+        raise AgentError("--voice speaks --text; with --audio the recording is the voice: leave --voice out")
+    settings = ctx.obj.settings
+    profile = None
+    if voice is not None:
+        from agent.enrollment.voices import load_profile
 
-            profile = load_profile(ctx.obj.session, settings, voice)
-        progress_bar = _Progress(quiet=as_json)
-        with progress_bar:
-            outcome = render_files(settings, photo=photo, out=out_path, audio=audio, text=text, voice_profile=profile,
-                                   music=music, hook_title=title, progress=progress_bar.update)
-        payload = outcome.to_dict()
-        if as_json:
-            print_json(payload)
-        else:
-            out.print(f"wrote {outcome.video}: {outcome.duration_s:.1f} s, {outcome.frames} frames at {outcome.fps} fps, "
-                      f"{outcome.width}x{outcome.height}, rendered in {outcome.render_seconds:.1f} s "
-                      f"({outcome.render_seconds / max(outcome.duration_s, 1e-6):.2f}x real time)")
-            out.print(f"cover: {outcome.cover}" + (f"\ncaptions: {outcome.srt}" if outcome.srt else "") + (f"\nQA report: {outcome.report}" if outcome.report else ""))
-            for warning in outcome.warnings:
-                err.print(f"warning: {warning}")
-        if outcome.qa is not None and not outcome.qa.get("passed", True):
-            failed = [c for c in outcome.qa.get("checks", []) if c.get("hard") and not c.get("passed")]
-            reason = "; ".join(f"{c.get('name')}: {c.get('message')}" for c in failed) or "see the report"
-            raise AgentError(f"{outcome.video}: rendered, but QA failed: {reason} (report: {outcome.report})")
+        profile = load_profile(ctx.obj.session, settings, voice)
+    progress_bar = _Progress(quiet=as_json)
+    with progress_bar:
+        outcome = render_files(settings, photo=photo, out=out_path, audio=audio, text=text, voice_profile=profile,
+                               music=music, hook_title=title, progress=progress_bar.update)
+    payload = outcome.to_dict()
+    if as_json:
+        print_json(payload)
+    else:
+        out.print(f"wrote {outcome.video}: {outcome.duration_s:.1f} s, {outcome.frames} frames at {outcome.fps} fps, "
+                  f"{outcome.width}x{outcome.height}, rendered in {outcome.render_seconds:.1f} s "
+                  f"({outcome.render_seconds / max(outcome.duration_s, 1e-6):.2f}x real time)")
+        out.print(f"cover: {outcome.cover}" + (f"\ncaptions: {outcome.srt}" if outcome.srt else "") + (f"\nQA report: {outcome.report}" if outcome.report else ""))
+        for warning in outcome.warnings:
+            err.print(f"warning: {warning}")
+    if not outcome.qa_passed:
+        failed = outcome.qa.failures if outcome.qa is not None else ()
+        reason = "; ".join(f"{c.name}: {c.message}" for c in failed) or "see the report"
+        raise AgentError(f"{outcome.video}: rendered, but QA failed: {reason} (report: {outcome.report})")
 
 
 def _render_reel(ctx: typer.Context, reel_id: int, as_json: bool) -> None:
@@ -72,8 +70,8 @@ def _render_reel(ctx: typer.Context, reel_id: int, as_json: bool) -> None:
     import socket
 
     from agent.errors import ValidationFailed
-    from agent.queue import get_reel
-    from agent.render_reels import render_reel
+    from agent.approval.queue import get_reel
+    from agent.jobs.render import render_reel
 
     session = ctx.obj.session
     get_reel(session, reel_id)
@@ -115,3 +113,8 @@ class _Progress:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.__exit__(*exc)
+
+
+def register(root: typer.Typer) -> None:
+    """Add `render` to the root command."""
+    root.command("render")(render)

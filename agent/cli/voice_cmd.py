@@ -30,7 +30,7 @@ def say(
         raise AgentError("TEXT is empty; give the words to say")
     if out_path.suffix.lower() != ".wav":
         raise AgentError(f"--out {str(out_path)!r}: write a .wav file")
-    from agent.voices import prepare_speaker
+    from agent.enrollment.voices import prepare_speaker
 
     backend = backend or (ctx.obj.settings.voice.backend if voice is not None else "piper")
     try:
@@ -96,8 +96,9 @@ def enroll(
 ) -> None:
     """Check a voice sample (speech time, noise, clipping, music, several speakers), then store it with your consent."""
     from agent.cli.context import interactive
-    from agent.pipeline import voice_config
-    from agent.voices import CONSENT_TEXT, analyze_sample, check_name, consent_by_default, enroll_voice, find, profile_json
+    from agent.backends import voice_config
+    from agent.enrollment.consent import check_name, consent_by
+    from agent.enrollment.voices import CONSENT_TEXT, analyze_sample, enroll_voice, find, profile_json
 
     check_name(name)
     session, settings = ctx.obj.session, ctx.obj.settings
@@ -116,7 +117,7 @@ def enroll(
             raise AgentError(f"voice {name!r}: consent was not given; nothing was stored")
     backend_name = backend or settings.voice.backend
     with err.status(f"enrolling {name!r} for {backend_name}…"):
-        enrolled = enroll_voice(session, settings, report, name=name, consent=True, consent_by=consent_by_default(), backend=backend_name,
+        enrolled = enroll_voice(session, settings, report, name=name, consent=True, consent_by=consent_by(), backend=backend_name,
                                 replace=replace, backend_config=voice_config(settings, backend_name))
     payload = profile_json(enrolled.profile) | {"replaced": enrolled.replaced, "warnings": list(enrolled.warnings),
                                                 "match": (enrolled.profile.artifacts.get("piper-world") or {}).get("match")}
@@ -138,7 +139,7 @@ def list_(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help
     """The enrolled voices."""
     from rich.table import Table
 
-    from agent.voices import list_voices, profile_json
+    from agent.enrollment.voices import list_voices, profile_json
 
     rows = [profile_json(profile) for profile in list_voices(ctx.obj.session)]
     if as_json:
@@ -155,3 +156,8 @@ def list_(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help
                       f"{row['f0_median_hz'] or 0:.0f} Hz", f"{row['words_per_minute']:.0f}" if row["words_per_minute"] else "-",
                       f"{(row['consent_at'] or '')[:10]} by {row['consent_by']}")
     out.print(table)
+
+
+def register(root: typer.Typer) -> None:
+    """Add the `voice` command group to the root command."""
+    root.add_typer(app, name="voice")

@@ -7,55 +7,63 @@ import sys
 
 import typer
 
-from agent.cli.context import out
+from agent.cli.context import out, print_json
 from agent.errors import AgentError, ValidationFailed
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("web")
-    def web(
-        ctx: typer.Context,
-        host: str = typer.Option(None, "--host", help="Address to bind (default: web.host, 127.0.0.1)."),
-        port: int = typer.Option(None, "--port", min=1, max=65535, help="Port (default: web.port, 8000)."),
-    ) -> None:
-        """Serve the web approval queue (log in with the password set by `reeltwin password`)."""
-        import uvicorn
+def web(
+    ctx: typer.Context,
+    host: str = typer.Option(None, "--host", help="Address to bind (default: web.host, 127.0.0.1)."),
+    port: int = typer.Option(None, "--port", min=1, max=65535, help="Port (default: web.port, 8000)."),
+) -> None:
+    """Serve the web approval queue (log in with the password set by `reeltwin password`)."""
+    import uvicorn
 
-        from agent.web.app import create_app
+    from agent.web.app import create_app
 
-        settings = ctx.obj.settings
-        application = create_app(settings, ctx.obj.loaded.project_dir)
-        host, port = host or settings.web.host, port or settings.web.port
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            out.print(f"[yellow]listening on {host}: put it behind HTTPS (see README) and set web.cookie_secure = true[/]")
-        out.print(f"ReelTwin web on http://{host}:{port}/  (Ctrl-C stops)")
-        uvicorn.run(application, host=host, port=port, log_level="warning", proxy_headers=False, server_header=False)
+    settings = ctx.obj.settings
+    application = create_app(settings, ctx.obj.loaded.project_dir)
+    host, port = host or settings.web.host, port or settings.web.port
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        out.print(f"[yellow]listening on {host}: put it behind HTTPS (see README) and set web.cookie_secure = true[/]")
+    out.print(f"ReelTwin web on http://{host}:{port}/  (Ctrl-C stops)")
+    uvicorn.run(application, host=host, port=port, log_level="warning", proxy_headers=False, server_header=False)
 
-    @app.command("password")
-    def password(
-        ctx: typer.Context,
-        from_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input (for scripts)."),
-    ) -> None:
-        """Set the web login password (stored only as a scrypt hash)."""
-        from sqlalchemy import select
 
-        from agent.db.models import WebAccount, utcnow
-        from agent.web.security import hash_password
+def password(
+    ctx: typer.Context,
+    from_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input (for scripts)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Set the web login password (stored only as a scrypt hash)."""
+    from sqlalchemy import select
 
-        if from_stdin:
-            secret = sys.stdin.readline().rstrip("\n")
-        elif sys.stdin.isatty():
-            secret = getpass.getpass("New web password: ")
-            if getpass.getpass("Again: ") != secret:
-                raise ValidationFailed("the two passwords differ; nothing changed")
-        else:
-            raise AgentError("no terminal to ask for the password; use --password-stdin")
-        hashed = hash_password(secret)
-        session = ctx.obj.session
-        account = session.execute(select(WebAccount).where(WebAccount.username == "creator")).scalar_one_or_none()
-        if account is None:
-            session.add(WebAccount(username="creator", password_hash=hashed))
-        else:
-            account.password_hash, account.updated_at = hashed, utcnow()
-        session.commit()
-        out.print("web password set; log in at the address `reeltwin web` prints")
+    from agent.db.models import WebAccount, utcnow
+    from agent.web.security import hash_password
+
+    if from_stdin:
+        secret = sys.stdin.readline().rstrip("\n")
+    elif sys.stdin.isatty():
+        secret = getpass.getpass("New web password: ")
+        if getpass.getpass("Again: ") != secret:
+            raise ValidationFailed("the two passwords differ; nothing changed")
+    else:
+        raise AgentError("no terminal to ask for the password; use --password-stdin")
+    hashed = hash_password(secret)
+    session = ctx.obj.session
+    account = session.execute(select(WebAccount).where(WebAccount.username == "creator")).scalar_one_or_none()
+    if account is None:
+        session.add(WebAccount(username="creator", password_hash=hashed))
+    else:
+        account.password_hash, account.updated_at = hashed, utcnow()
+    session.commit()
+    if as_json:
+        print_json({"username": "creator", "password_set": True, "created": account is None})
+        return
+    out.print("web password set; log in at the address `reeltwin web` prints")
+
+
+def register(root: typer.Typer) -> None:
+    """Add `web`, `password` to the root command."""
+    root.command("web")(web)
+    root.command("password")(password)

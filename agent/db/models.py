@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime, timezone
 from typing import Any
 
@@ -9,9 +10,24 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-from agent.db.status import ReelStatus
-
 __all__ = ["Avatar", "Creator", "Reel", "ReelEvent", "ReelStatus", "ScriptVersion", "Slot", "VoiceProfile", "WebAccount", "UTCDateTime", "utcnow"]
+
+
+class ReelStatus(str, enum.Enum):
+    """Where a reel is in its life; see TRANSITIONS in :mod:`agent.db.states`."""
+
+    DRAFTED = "drafted"        # script written, waiting for the creator
+    APPROVED = "approved"      # creator said yes; waits for its render window
+    RENDERING = "rendering"    # claimed by a render worker
+    RENDERED = "rendered"      # reel.mp4 ready; waits for its slot
+    PUBLISHING = "publishing"  # claimed by a publisher; an attempt is recorded
+    PUBLISHED = "published"    # live on Instagram (or in the outbox)
+    REJECTED = "rejected"      # creator said no, with feedback; goes back to drafting
+    SKIPPED = "skipped"        # its slot passed unapproved, or the creator dropped it
+    FAILED = "failed"          # a stage failed; retried with backoff
+
+    def __str__(self) -> str:
+        return self.value
 
 
 def utcnow() -> datetime:

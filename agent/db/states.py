@@ -22,7 +22,7 @@ S = ReelStatus
 TRANSITIONS: dict[ReelStatus, frozenset[ReelStatus]] = {
     S.DRAFTED: frozenset({S.APPROVED, S.REJECTED, S.SKIPPED}),
     S.APPROVED: frozenset({S.RENDERING, S.DRAFTED, S.REJECTED, S.SKIPPED}),
-    S.RENDERING: frozenset({S.RENDERED, S.FAILED, S.APPROVED}),          # -> approved: released on shutdown
+    S.RENDERING: frozenset({S.RENDERED, S.FAILED, S.APPROVED}),          # -> approved: its worker died (jobs.leases.release_stale)
     S.RENDERED: frozenset({S.PUBLISHING, S.DRAFTED, S.REJECTED, S.SKIPPED}),
     S.PUBLISHING: frozenset({S.PUBLISHED, S.FAILED, S.RENDERED}),       # -> rendered: released, confirmed not posted
     S.PUBLISHED: frozenset(),

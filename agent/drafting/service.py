@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -25,7 +26,7 @@ from agent.db.states import LIVE, ConcurrentChangeError
 from agent.drafting.base import Draft, DraftingError, DraftRequest
 from agent.drafting.provider import DEFAULT_OPENAI_MODEL, EMBEDDED_MODEL, ChatProvider, ProviderConfig
 from agent.drafting.writer import write_draft
-from agent.queue import add_draft, redraft, word_budget
+from agent.approval.queue import add_draft, redraft, word_budget
 from agent.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,12 +40,21 @@ class WorkItem:
     topic: str | None = None           # ad-hoc reel
 
 
+class DraftResult(StrEnum):
+    """How drafting one slot (or rejected reel) ended (its text is what the CLI and the logs print)."""
+
+    DRAFTED = "drafted"
+    REDRAFTED = "redrafted"
+    FAILED = "failed"
+    ALREADY_DRAFTED = "already drafted"
+
+
 @dataclass
 class DraftOutcome:
     handle: str
     slot_id: str | None
     reel_id: int | None
-    result: str                        # drafted | redrafted | failed | already drafted
+    result: DraftResult
     seconds: float = 0.0
     attempts: int = 0
     first_try_valid: bool = False
@@ -145,20 +155,20 @@ def store(session: Session, item: WorkItem, draft: Draft, request: DraftRequest)
     creator = session.execute(select(Creator).where(Creator.handle == item.calendar.handle)).scalar_one()
     fields = dict(hook=draft.hook, script=draft.script, on_screen_title=draft.on_screen_title, caption=draft.caption, hashtags=draft.hashtags, cta=draft.cta)
     note = f"{draft.model}: {draft.attempts} attempt(s), {draft.seconds:.1f} s" + ("; trimmed to the word budget" if draft.trimmed else "")
-    outcome = DraftOutcome(handle=creator.handle, slot_id=item.slot.id if item.slot else None, reel_id=item.reel_id, result="drafted",
+    outcome = DraftOutcome(handle=creator.handle, slot_id=item.slot.id if item.slot else None, reel_id=item.reel_id, result=DraftResult.DRAFTED,
                            seconds=draft.seconds, attempts=draft.attempts, first_try_valid=draft.first_try_valid,
                            words=len(draft.script.split()), warnings=list(draft.warnings))
     try:
         if item.reel_id is not None:
             redraft(session, item.reel_id, author=f"drafting:{draft.model}", note=f"from feedback: {request.feedback}; {note}", **fields)
-            outcome.result = "redrafted"
+            outcome.result = DraftResult.REDRAFTED
         else:
             reel = add_draft(session, creator, slot=item.slot, source="llm", author=f"drafting:{draft.model}", note=note, **fields)
             session.commit()
             outcome.reel_id = reel.id
     except (IntegrityError, ConcurrentChangeError):
         session.rollback()
-        outcome.result = "already drafted"
+        outcome.result = DraftResult.ALREADY_DRAFTED
     return outcome
 
 
@@ -177,7 +187,7 @@ def draft_all(
             draft = write_draft(request, provider.complete, max_attempts=settings.drafting.max_attempts, model_name=provider.config.model)
         except DraftingError as error:
             session.rollback()
-            outcome = DraftOutcome(handle=item.calendar.handle, slot_id=item.slot.id if item.slot else None, reel_id=item.reel_id, result="failed", error=str(error))
+            outcome = DraftOutcome(handle=item.calendar.handle, slot_id=item.slot.id if item.slot else None, reel_id=item.reel_id, result=DraftResult.FAILED, error=str(error))
             log.warning("@%s %s: %s", item.calendar.handle, item.slot.id if item.slot else "ad hoc", error)
         else:
             outcome = store(session, item, draft, request)

@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.drafting.base import Draft, DraftingError, DraftRequest, ModelOutput
-from agent.queue import MAX_CAPTION_CHARS, word_count
+from agent.approval.queue import MAX_CAPTION_CHARS, word_count
 
 log = logging.getLogger(__name__)
 

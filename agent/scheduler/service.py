@@ -15,20 +15,29 @@ import os
 import signal
 import socket
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from agent.approval_policy import apply_approval_policy
+from agent.approval.policies import apply_approval_policy
 from agent.content_calendar.loader import LoadedCalendar, calendar_files, display_path, load_calendar
 from agent.content_calendar.planner import sync_plan
 from agent.db.engine import make_engine, open_session
 from agent.db.models import utcnow
+from agent.drafting.service import DraftResult
 from agent.errors import CalendarError
+from agent.jobs.publish import PublishJobResult
+from agent.jobs.render import RenderJobResult
 from agent.settings import Settings
+
+if TYPE_CHECKING:
+    from publishing.base import Publisher
 
 log = logging.getLogger("reeltwin.service")
 
@@ -37,6 +46,12 @@ log = logging.getLogger("reeltwin.service")
 class SweepResult:
     name: str
     summary: str
+
+
+def _tally(name: str, results: list[StrEnum], *, nothing: str) -> SweepResult:
+    """A sweep's summary: how many jobs ended which way ("1 failed, 2 published"), or ``nothing``."""
+    counts = Counter(results)
+    return SweepResult(name, ", ".join(f"{n} {result}" for result, n in sorted(counts.items())) or nothing)
 
 
 def _work_key(item) -> str:  # noqa: ANN001 - a drafting WorkItem
@@ -55,11 +70,42 @@ class Service:
         # slot or reel -> (failures so far, not before): a slot the model keeps failing is retried with backoff
         self._draft_backoff: dict[str, tuple[int, datetime]] = {}
         self._insights_at: datetime | None = None
+        # One publisher per account, kept across sweeps (its clients and login stay open) and closed by close().
+        self._publishers: dict[str, Publisher] = {}
+        self._publishers_lock = threading.Lock()
         from agent.notify import Notifier
 
         scheduler = settings.scheduler
         self.notifier = Notifier(scheduler.webhook_url.get_secret_value() if scheduler.webhook_url else None, web_base=scheduler.public_web_url)
         open_session(settings.database_url).close()  # migrate once, up front
+
+    # -- publishers -----------------------------------------------------------
+
+    def publisher(self) -> Publisher:
+        """The configured account's publisher: made on first use, then the same one every sweep."""
+        from agent.backends import make_publisher, publishing_account
+
+        account = publishing_account(self.settings)
+        with self._publishers_lock:
+            if account not in self._publishers:
+                self._publishers[account] = make_publisher(self.settings)
+            return self._publishers[account]
+
+    def close(self) -> None:
+        """Close the publishers (their HTTP clients and sessions)."""
+        with self._publishers_lock:
+            publishers, self._publishers = list(self._publishers.values()), {}
+        for publisher in publishers:
+            try:
+                publisher.close()
+            except Exception:  # closing must not hide why the service stops
+                log.exception("closing the %s publisher failed", publisher.name)
+
+    def __enter__(self) -> Service:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     # -- sweeps ---------------------------------------------------------------
 
@@ -128,15 +174,15 @@ class Service:
                     provider.seed_offset = 1000 * self._draft_backoff.get(key, (0, now))[0]
                     [outcome] = draft_all(session, self.settings, provider, [item])
                     outcomes.append(outcome)
-                    if outcome.result == "failed":
+                    if outcome.result == DraftResult.FAILED:
                         failures = self._draft_backoff.get(key, (0, now))[0] + 1
                         wait = min(self.settings.scheduler.backoff_base_s * 2 ** (failures - 1), self.settings.scheduler.backoff_cap_s)
                         self._draft_backoff[key] = (failures, self.clock() + timedelta(seconds=wait))
                         log.warning("@%s %s: drafting failed %d time(s); next try in %d s: %s", outcome.handle, key, failures, wait, outcome.error)
                     else:
                         self._draft_backoff.pop(key, None)
-        drafted = [o for o in outcomes if o.result in ("drafted", "redrafted")]
-        failed = [o for o in outcomes if o.result == "failed"]
+        drafted = [o for o in outcomes if o.result in (DraftResult.DRAFTED, DraftResult.REDRAFTED)]
+        failed = [o for o in outcomes if o.result == DraftResult.FAILED]
         by_handle: dict[str, list[int]] = {}
         for outcome in drafted:
             log.info("@%s: reel %s %s for %s, waiting for approval", outcome.handle, outcome.reel_id, outcome.result, outcome.slot_id or "ad hoc")
@@ -147,14 +193,14 @@ class Service:
 
     def sweep_publish(self) -> SweepResult:
         """Publish rendered reels whose time has come (late within the grace window), resume abandoned attempts."""
-        from agent.publish import make_publisher, publish_due
+        from agent.jobs.publish import publish_due
 
         if self.stopping.is_set():
             return SweepResult("publish", "stopping")
         from agent.db.models import Creator, Reel
-        from agent.peaks import next_good_time
+        from agent.content_calendar.peaks import next_good_time
 
-        publisher = make_publisher(self.settings)
+        publisher = self.publisher()
         calendars = {loaded.calendar.handle: loaded.calendar for loaded in self._calendars()}
         now = self.clock()
         with open_session(self.settings.database_url, migrate=False) as session:
@@ -165,46 +211,40 @@ class Service:
 
             outcomes = publish_due(session, self.settings, publisher=publisher, worker=self.worker, now=now, next_time=next_time)
             for outcome in outcomes:
-                if outcome.result in ("published", "failed"):
+                if outcome.result in (PublishJobResult.PUBLISHED, PublishJobResult.FAILED):
                     reel = session.get(Reel, outcome.reel_id)
                     creator = session.get(Creator, reel.creator_id)
-                    if outcome.result == "published":
+                    if outcome.result == PublishJobResult.PUBLISHED:
                         self.notifier.published(outcome.reel_id, creator.handle, outcome.permalink)
                     else:
                         self.notifier.failed(outcome.reel_id, creator.handle, outcome.detail)
-        counts: dict[str, int] = {}
-        for outcome in outcomes:
-            counts[outcome.result] = counts.get(outcome.result, 0) + 1
-        return SweepResult("publish", ", ".join(f"{n} {result}" for result, n in sorted(counts.items())) or "nothing due")
+        return _tally("publish", [outcome.result for outcome in outcomes], nothing="nothing due")
 
     def sweep_render(self) -> SweepResult:
         """Render approved reels whose slot is within scheduler.render_lead_hours; release renders a dead worker left."""
         from agent.db.models import Creator, Reel
-        from agent.render_reels import render_due
+        from agent.jobs.render import render_due
 
         if self.stopping.is_set():
             return SweepResult("render", "stopping")
         with open_session(self.settings.database_url, migrate=False) as session:
             outcomes = render_due(session, self.settings, worker=self.worker, now=self.clock(), stopping=self.stopping)
             for outcome in outcomes:
-                if outcome.result == "failed":
+                if outcome.result == RenderJobResult.FAILED:
                     reel = session.get(Reel, outcome.reel_id)
                     creator = session.get(Creator, reel.creator_id)
                     self.notifier.failed(outcome.reel_id, creator.handle, outcome.detail)
-        counts: dict[str, int] = {}
-        for outcome in outcomes:
-            counts[outcome.result] = counts.get(outcome.result, 0) + 1
-        return SweepResult("render", ", ".join(f"{n} {result}" for result, n in sorted(counts.items())) or "nothing to render")
+        return _tally("render", [outcome.result for outcome in outcomes], nothing="nothing to render")
 
     def sweep_insights(self) -> SweepResult:
         """Once a day: the audience's online hours and the own posts' engagement, for peak times."""
-        from agent.insights import refresh_audience
+        from agent.jobs.insights import refresh_audience
 
         now = self.clock()
         if self._insights_at is not None and now - self._insights_at < timedelta(hours=24):
             return SweepResult("insights", "fresh")
         with open_session(self.settings.database_url, migrate=False) as session:
-            stored = refresh_audience(session, self.settings, [loaded.calendar for loaded in self._calendars()])
+            stored = refresh_audience(session, self.publisher(), [loaded.calendar for loaded in self._calendars()])
         self._insights_at = now
         return SweepResult("insights", "; ".join(f"@{h}: {what}" for h, what in stored.items()) or "no insights for this publisher")
 
@@ -275,6 +315,7 @@ class Service:
             if web is not None:
                 web.should_exit = True
             scheduler.shutdown(wait=True)
+            self.close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             log.info("reeltwin run: stopped cleanly")

@@ -6,8 +6,8 @@ import importlib.util
 import logging
 from pathlib import Path
 
-from render.align.base import Alignment, get
-from render.voice.base import Speech
+from render.align.base import get
+from render.types import Alignment, Speech
 
 log = logging.getLogger(__name__)
 

@@ -9,31 +9,18 @@ inside each backend module, never here.
 
 from __future__ import annotations
 
-
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from render import RenderError
 from render.registry import Registry
-from render.voice.base import WordTiming
+
+if TYPE_CHECKING:
+    from render.types import Alignment
 
 
 class AlignError(RenderError):
     """Alignment failed on an input a user can fix (unreadable audio, empty text, missing model)."""
-
-
-@dataclass(frozen=True)
-class Alignment:
-    """Word timings for the words *as written* in the script, in order."""
-
-    words: tuple[WordTiming, ...]
-    backend: str
-    #: 0..1: how well the audio matched the text (share of script words the recogniser found)
-    match_ratio: float = 1.0
-    #: True when the text and audio did not match and words were spread over detected speech
-    fallback: bool = False
-    warnings: tuple[str, ...] = ()
 
 
 @runtime_checkable

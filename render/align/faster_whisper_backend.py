@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from render.align.base import AlignError, Alignment, register
+from render.align.base import AlignError, register
 from render.align.matching import ScriptWord, load_script_and_audio, spread_fallback, time_script, timed_tokens
 from render.align.speech_activity import speech_segments
-from render.voice.base import WordTiming
+from render.types import Alignment, WordTiming
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from render.voice.base import WordTiming
+from render.types import WordTiming
 
 
 def audible_span(samples: np.ndarray, rate_hz: int, *, frame_s: float = 0.005, threshold_db: float = -45.0) -> tuple[int, int]:
@@ -42,8 +42,8 @@ def build_ground_truth(
     language: str = "en",
 ) -> tuple[Path, tuple[WordTiming, ...]]:
     """Write a WAV of ``words`` said one by one with known gaps; return it with the true word timings."""
+    from render.media.audio import write_wav
     from render.voice.base import get
-    from render.voice.piper_backend import write_wav
     from render.voice.text import normalize
 
     backend = get("piper")

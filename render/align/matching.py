@@ -27,7 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from render.voice.base import WordTiming
+from render.types import WordTiming
 
 #: a token pair at least this similar (0..1, difflib ratio) counts as the same word
 SAME_WORD_SIMILARITY = 0.75
@@ -371,7 +371,7 @@ def spread_fallback(words: tuple[ScriptWord, ...], segments: list[tuple[float, f
     """The graceful way out: the words spread over the detected speech, flagged as a fallback with the reason."""
     import logging
 
-    from render.align.base import Alignment
+    from render.types import Alignment
 
     logging.getLogger(__name__).warning("alignment fallback: %s", warning)
     return Alignment(words=spread_over_speech(words, segments, duration_s), backend=backend,

@@ -33,9 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from render.align.base import AlignError, Alignment, get, register
+from render.align.base import AlignError, get, register
 from render.align.matching import ScriptWord, load_script_and_audio, spread_fallback, time_written_words
 from render.align.speech_activity import speech_segments
+from render.types import Alignment
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from render.align.base import AlignError, Alignment, register
+from render.align.base import AlignError, register
 from render.align.matching import script_words, spread_over_speech, time_script, timed_tokens
 from render.align.speech_activity import load_mono, speech_segments
-from render.voice.base import Speech, WordTiming
+from render.types import Alignment, Speech, WordTiming
 
 log = logging.getLogger(__name__)
 

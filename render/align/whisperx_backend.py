@@ -38,8 +38,8 @@ from typing import Any
 import numpy as np
 
 from render import torch_device
-from render.align.base import AlignError, Alignment, register
-from render.voice.base import WordTiming
+from render.align.base import AlignError, register
+from render.types import Alignment, WordTiming
 
 log = logging.getLogger(__name__)
 
@@ -196,36 +196,16 @@ def ensure_sentence_splitter(punkt_language: str) -> None:
 # --- audio ------------------------------------------------------------------------------------
 
 
-def read_audio(path: Path) -> np.ndarray:
+def _read_speech(path: Path) -> np.ndarray:
     """Mono float32 samples at 16 kHz."""
+    from render.media.audio import read_mono
+
     if not Path(path).is_file():
         raise AlignError(f"audio {str(path)!r} does not exist")
-    samples: np.ndarray | None = None
-    rate = SAMPLE_RATE_HZ
-    try:
-        import soundfile
-
-        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-        samples = data.mean(axis=1)
-    except Exception as error:  # noqa: BLE001 - other formats go through ffmpeg below
-        log.debug("soundfile cannot read %s (%s); trying ffmpeg", path, error)
-    if samples is None:
-        try:
-            import whisperx
-
-            return np.asarray(whisperx.load_audio(str(path)), dtype=np.float32)
-        except Exception as error:  # noqa: BLE001 - whatever ffmpeg says, the file is unreadable
-            raise AlignError(f"audio {str(path)!r} cannot be read ({str(error).splitlines()[0][:200] if str(error) else error!r}); "
-                             "give a WAV, MP3, M4A, OGG or FLAC file") from None
+    samples, _rate = read_mono(Path(path), SAMPLE_RATE_HZ, error=AlignError, label=f"audio {str(path)!r}",
+                               fix="give a WAV, MP3, M4A, OGG or FLAC file")
     if samples.size == 0:
         raise AlignError(f"audio {str(path)!r} holds no samples")
-    if rate != SAMPLE_RATE_HZ:
-        import torch
-
-        from render.torchaudio_import import import_torchaudio
-
-        samples = import_torchaudio().functional.resample(torch.from_numpy(np.ascontiguousarray(samples)),
-                                                          int(rate), SAMPLE_RATE_HZ).numpy()
     return np.ascontiguousarray(samples, dtype=np.float32)
 
 
@@ -392,7 +372,7 @@ class WhisperXBackend:
         if not spoken:
             raise AlignError(f"the text {text[:60]!r} has no speakable words to align")
         folder = find_model_folder(self.model_dir, code, self.model_names)
-        samples = read_audio(Path(audio_path))
+        samples = _read_speech(Path(audio_path))
         duration_s = len(samples) / SAMPLE_RATE_HZ
         loaded = _load_model(folder, code, resolve_device(self.device_setting))
 

@@ -21,8 +21,9 @@ import numpy as np
 from render import RenderError
 from render.avatar import framing as framing_mod
 from render.avatar import motion
-from render.avatar.base import AvatarError, Box, FrameStream, RenderRequest, register
+from render.avatar.base import AvatarError, RenderRequest, register
 from render.face import landmarks as lm
+from render.types import Box, FrameStream
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
@@ -486,10 +487,10 @@ class CpuMeshBackend:
 
 
 def _load_audio(path: Path) -> tuple[np.ndarray, int]:
-    from render.voice.analysis import decode
+    from render.voice.sample_checks import read_sample
 
     try:
-        samples, rate, _info = decode(path, max_duration_s=15 * 60)
+        samples, rate, _info = read_sample(path, max_duration_s=15 * 60)
     except RenderError as error:
         message = str(error).replace("sample ", "audio ", 1).split("; trim it")[0]
         raise AvatarError(message if ";" in message else f"{message}; give a WAV, MP3 or M4A of the speech") from None

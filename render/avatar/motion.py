@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from render.voice.base import PhonemeTiming
+from render.types import PhonemeTiming
 
 # Articulation parameters, each 0..1 except spread (-1 rounded .. +1 spread).
 PARAMS = ("jaw", "spread", "round", "close", "labio", "tongue")

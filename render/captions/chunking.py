@@ -6,7 +6,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from render.voice.base import WordTiming
+from render.types import WordTiming
 
 _SENTENCE_END = ".!?…。！？"
 _CLAUSE_END = ",;:—"

@@ -23,7 +23,7 @@ from render.captions.chunking import Chunk, chunk_words
 from render.captions.fonts import FontSet, emoji_bitmap, pil_font
 from render.captions.layout import BlockLayout, Box, Measurer, layout_block, safe_area
 from render.captions.style import CaptionError, CaptionStyle, parse_color
-from render.voice.base import WordTiming
+from render.types import WordTiming
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """Quality checks of a finished reel: the Reels delivery spec, loudness, duration, lip sync, face visibility, caption placement.
 
-``check_reel(path)`` returns a :class:`QAReport` of :class:`Check` results; ``write_report``
-stores it as JSON beside the reel. mediapipe (for lip sync) is imported only when measured.
+``check_reel(path)`` returns a :class:`render.types.QAReport` of :class:`render.types.Check`
+results; ``write_report`` stores it as JSON beside the reel and ``read_report`` reads it back typed.
+mediapipe (for lip sync) is imported only when measured.
 """
 
 from render.qa.checks import check_reel
-from render.qa.report import Check, QAError, QAReport, ReelSpec, write_report
+from render.qa.report import QAError, ReelSpec, read_report, write_report
 
-__all__ = ["Check", "QAError", "QAReport", "ReelSpec", "check_reel", "write_report"]
+__all__ = ["QAError", "ReelSpec", "check_reel", "read_report", "write_report"]

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
+from render.media.probe import MediaInfo
 from render.qa.caption_placement import outside_safe_area, read_caption_boxes
-from render.qa.media_probe import ANALYSIS_RATE_HZ, MediaInfo, decode_audio, find_tools, probe
+from render.qa.media_probe import ANALYSIS_RATE_HZ, read_reel_audio, probe_reel, reel_tools
 from render.qa.mp4_atoms import Mp4Structure, NotMp4, Track, read_structure
-from render.qa.report import Check, QAError, QAReport, ReelSpec
+from render.qa.report import QAError, ReelSpec
+from render.types import Check, QAReport
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +41,8 @@ def check_reel(
         raise QAError(f"{str(path)!r} not found; give the path of a rendered reel (.mp4)")
     if path.stat().st_size == 0:
         raise QAError(f"{str(path)!r} is empty; render it again")
-    tools = find_tools()
-    info = probe(path, tools)
+    tools = reel_tools()
+    info = probe_reel(path, tools)
     if any(name == "image2" or name.endswith("_pipe") for name in info.format_names):
         raise QAError(f"{str(path)!r} is a still image, not a video; give the rendered reel (.mp4)")
     if info.video is None:
@@ -236,7 +238,7 @@ def _audio_checks(
             f"audio at {bitrate // 1000} kbps; encode with -b:a {expect.audio_bitrate_bps // 1000}k" if bitrate else "audio bitrate unknown"
         ),
     ))
-    decoded = decode_audio(path, tools)
+    decoded = read_reel_audio(path, tools)
     lufs = None if decoded.integrated_lufs is None else round(decoded.integrated_lufs, 2)
     loud_ok = lufs is not None and abs(lufs - expect.loudness_lufs) <= expect.loudness_tolerance_lu
     if lufs is None:

@@ -1,15 +1,18 @@
-"""What a quality report holds: the spec a reel is measured against, one result per check, and the report itself."""
+"""The spec a reel is measured against, and the report stored beside it: ``write_report`` and ``read_report``.
+
+The report's types (:class:`~render.types.QAReport`, :class:`~render.types.Check`) live in ``render.types``.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from render import RenderError
+from render.types import QAReport
 
 
 class QAError(RenderError):
@@ -49,70 +52,6 @@ class ReelSpec:
     safe_y: tuple[float, float] = (0.14, 0.65)
 
 
-@dataclass(frozen=True)
-class Check:
-    """One measured property: ``hard`` checks decide pass/fail; soft ones only warn."""
-
-    name: str
-    value: Any
-    expected: str
-    passed: bool
-    hard: bool
-    message: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class QAReport:
-    """The checks of one reel plus the headline figures (``None`` where a figure could not be measured)."""
-
-    path: Path
-    checks: tuple[Check, ...]
-    duration_s: float | None = None
-    loudness_lufs: float | None = None
-    lipsync_correlation: float | None = None
-    lipsync_lag_frames: int | None = None
-    face_visible_share: float | None = None
-    seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def passed(self) -> bool:
-        """True when every hard check passed (soft checks only warn)."""
-        return all(check.passed for check in self.checks if check.hard)
-
-    @property
-    def failures(self) -> tuple[Check, ...]:
-        return tuple(check for check in self.checks if check.hard and not check.passed)
-
-    @property
-    def warnings(self) -> tuple[Check, ...]:
-        return tuple(check for check in self.checks if not check.hard and not check.passed)
-
-    def check(self, name: str) -> Check:
-        """The check called ``name``; KeyError when it was not run."""
-        for check in self.checks:
-            if check.name == name:
-                return check
-        raise KeyError(name)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": str(self.path),
-            "passed": self.passed,
-            "duration_s": self.duration_s,
-            "loudness_lufs": self.loudness_lufs,
-            "lipsync_correlation": self.lipsync_correlation,
-            "lipsync_lag_frames": self.lipsync_lag_frames,
-            "face_visible_share": self.face_visible_share,
-            "seconds": round(self.seconds, 3),
-            "checks": [check.to_dict() for check in self.checks],
-            **self.extra,
-        }
-
-
 def write_report(report: QAReport, path: str | os.PathLike[str]) -> Path:
     """Store ``report`` as JSON at ``path`` (written to a temporary file first, so a reader never sees half of it)."""
     target = Path(path)
@@ -127,3 +66,22 @@ def write_report(report: QAReport, path: str | os.PathLike[str]) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     return target
+
+
+def read_report(path: str | os.PathLike[str]) -> QAReport:
+    """The report ``write_report`` stored at ``path``, typed.
+
+    Fails closed: a missing, unreadable, corrupt or incomplete file raises :class:`QAError`
+    naming the file, never a report that could be taken for a pass.
+    """
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise QAError(f"QA report {str(source)!r}: not found; check the reel again (reeltwin qa REEL)") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise QAError(f"QA report {str(source)!r}: cannot be read ({error}); check the reel again (reeltwin qa REEL)") from None
+    try:
+        return QAReport.from_json(text)
+    except ValueError as error:
+        raise QAError(f"QA report {str(source)!r}: {error}; check the reel again (reeltwin qa REEL)") from None

@@ -1,46 +1,21 @@
-"""The voice stage's interface: what a backend takes and returns, its errors, and the registry of backends."""
+"""The voice stage's interface: what a backend takes, its errors, and the registry of backends (it returns a ``render.types.Speech``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from render import RenderError
 from render.registry import Registry
 
+if TYPE_CHECKING:
+    from render.types import Speech
+
 
 class VoiceError(RenderError):
     """The voice stage failed on an input a user can fix: the message names the input and the fix."""
-
-
-@dataclass(frozen=True)
-class WordTiming:
-    word: str
-    start_s: float
-    end_s: float
-
-
-@dataclass(frozen=True)
-class PhonemeTiming:
-    phoneme: str          # IPA, as the synthesizer's phonemizer wrote it
-    start_s: float
-    end_s: float
-
-
-@dataclass(frozen=True)
-class Speech:
-    """A synthesized script: the WAV and, where the backend knows them, word and phoneme timings."""
-
-    path: Path
-    duration_s: float
-    sample_rate_hz: int
-    backend: str
-    words: tuple[WordTiming, ...] = ()
-    phonemes: tuple[PhonemeTiming, ...] = ()
-    #: "synthesizer" (exact, from the model), "estimated" (spread over each sentence's speech), or "none"
-    timings_source: str = "none"
 
 
 @dataclass(frozen=True)

@@ -25,14 +25,15 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import wave
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from render.voice.base import PhonemeTiming, Speech, VoiceError, VoiceProfileData, WordTiming, register
+from render.media.audio import write_wav
+from render.types import PhonemeTiming, Speech, WordTiming
+from render.voice.base import VoiceError, VoiceProfileData, register
 
 log = logging.getLogger(__name__)
 
@@ -156,16 +157,6 @@ def _load(model_path: str) -> Any:
         config = PiperConfig.from_dict(json.load(handle))
     return PiperVoice(config=config, session=_SeededSession(session, channels), espeak_data_dir=Path(ESPEAK_DATA_DIR),
                       download_dir=Path.cwd())
-
-
-def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pcm = np.clip(samples, -1.0, 1.0)
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes((pcm * 32767.0).astype("<i2").tobytes())
 
 
 def _phoneme_weight(phoneme: str) -> float:

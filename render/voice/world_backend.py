@@ -60,8 +60,10 @@ from typing import Any
 
 import numpy as np
 
-from render.voice.base import Speech, VoiceError, VoiceProfileData, register
-from render.voice.piper_backend import PiperBackend, write_wav
+from render.media.audio import write_wav
+from render.types import Speech
+from render.voice.base import VoiceError, VoiceProfileData, register
+from render.voice.piper_backend import PiperBackend
 
 log = logging.getLogger(__name__)
 
@@ -520,9 +522,9 @@ class WorldBackend:
         return _reference_stats(str(self._piper().model_path))
 
     def enroll(self, profile: VoiceProfileData, workdir: Path) -> dict[str, Any]:
-        from render.voice.analysis import decode
+        from render.voice.sample_checks import read_sample
 
-        samples, rate, _ = decode(profile.sample_path)
+        samples, rate, _ = read_sample(profile.sample_path)
         target = measure_voice(samples, rate)
         source = self.reference_stats()
         match = estimate_match(source, target)

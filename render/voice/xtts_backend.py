@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 
 from render import torch_device
-from render.voice.base import Speech, VoiceError, VoiceProfileData, register
+from render.types import Speech
+from render.voice.base import VoiceError, VoiceProfileData, register
 
 log = logging.getLogger(__name__)
 
@@ -145,27 +146,21 @@ def release_models() -> None:
         torch.cuda.empty_cache()
 
 
-def _read_sample(path: Path, rate_hz: int, max_seconds: float) -> Any:
+def _sample_tensor(path: Path, rate_hz: int, max_seconds: float) -> Any:
     """The sample as a (1, n) float tensor at ``rate_hz``.
 
     XTTS's own ``get_conditioning_latents`` reads files with ``torchaudio.load``, which
-    needs torchcodec and FFmpeg's shared libraries; soundfile reads the canonical WAV
-    the enrollment stores without either.
+    needs torchcodec and FFmpeg's shared libraries; the ffmpeg executable reads the
+    canonical WAV the enrollment stores without either.
     """
-    import soundfile
     import torch
 
-    from render.torchaudio_import import import_torchaudio
+    from render.media.audio import read_mono
 
-    try:
-        samples, source_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except (RuntimeError, soundfile.LibsndfileError) as error:
-        raise VoiceError(f"voice sample {str(path)!r} cannot be read ({error}); enroll the voice again") from None
+    samples, _rate = read_mono(Path(path), rate_hz, error=VoiceError, label=f"voice sample {str(path)!r}", fix="enroll the voice again")
     if samples.size == 0:
         raise VoiceError(f"voice sample {str(path)!r} is empty; enroll the voice again")
-    audio = torch.from_numpy(np.ascontiguousarray(samples.mean(axis=1)))[None, :]
-    if source_rate != rate_hz:
-        audio = import_torchaudio().functional.resample(audio, source_rate, rate_hz)
+    audio = torch.from_numpy(np.ascontiguousarray(samples))[None, :]
     return audio[:, : int(rate_hz * max_seconds)].clamp(-1.0, 1.0)
 
 
@@ -235,7 +230,7 @@ class XttsBackend:
         loaded = self._model()
         model, config = loaded.model, loaded.config
         rate = config.audio.sample_rate   # 22050: what XTTS's conditioning encoders expect
-        audio = _read_sample(sample_path, rate, float(config.max_ref_len)).to(loaded.device)
+        audio = _sample_tensor(sample_path, rate, float(config.max_ref_len)).to(loaded.device)
         if config.sound_norm_refs:
             audio = audio / audio.abs().max().clamp(min=1e-6) * 0.75
         with loaded.lock:
@@ -325,7 +320,7 @@ class XttsBackend:
         """Say ``text`` in the profile's voice: sentence by sentence, joined with short pauses, into a WAV."""
         import torch
 
-        from render.voice.piper_backend import write_wav
+        from render.media.audio import write_wav
         from render.voice.text import prepare
 
         xtts_language = self.xtts_language(language)

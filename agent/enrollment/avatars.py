@@ -6,7 +6,6 @@ Nothing is stored unless the photo passes every check and consent is given.
 
 from __future__ import annotations
 
-import getpass
 import os
 import shutil
 import tempfile
@@ -16,35 +15,20 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from agent.db.models import Avatar, utcnow
+from agent.db.models import Avatar
+from agent.enrollment.consent import ConsentRequired, check_name, record_consent
 from agent.errors import AgentError, NotFoundError
 
 #: The reel frame the preview shows the photo in (what the renderer makes: 9:16, 1080x1920).
 FRAME_WIDTH_PX, FRAME_HEIGHT_PX = 1080, 1920
 CONSENT_TEXT = ("I confirm this photo shows me, or that I have the right to use this person's likeness, "
                 "and I agree that ReelTwin animates it into AI-generated videos published as me.")
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
 @dataclass(frozen=True)
 class Enrollment:
     avatar: Avatar
     warnings: list[str]
-
-
-def _check_name(name: str) -> str:
-    import re
-
-    if not re.match(NAME_PATTERN, name or ""):
-        raise AgentError(f"--name {name!r}: use 1-64 letters, digits, '.', '_' or '-' (it becomes a folder name)")
-    return name
-
-
-def consent_by() -> str:
-    try:
-        return f"{getpass.getuser()} (cli)"
-    except (KeyError, OSError):
-        return "cli"
 
 
 def analyze_photo(path: Path) -> tuple[Any, list[str]]:
@@ -64,16 +48,16 @@ def analyze_photo(path: Path) -> tuple[Any, list[str]]:
 
 def enroll(session: Session, data_dir: Path, photo: Path, *, name: str, consent: bool, consent_by: str = "cli",
            replace: bool = False, creator_id: int | None = None) -> Enrollment:
-    """Check ``photo`` and store it as avatar ``name``; without consent nothing is stored."""
+    """Check ``photo`` and store it as avatar ``name``; without consent nothing is stored (see :mod:`agent.enrollment.consent`)."""
     from render.face.analysis import sha256_of
 
-    _check_name(name)
+    check_name(name)
     existing = session.exec(select(Avatar).where(Avatar.name == name)).first()
     if existing is not None and not replace:
         raise AgentError(f"avatar {name!r} already exists; pass --replace to enroll a new photo under that name, or choose another --name")
     face, warnings = analyze_photo(photo)
     if not consent:
-        raise AgentError(f"photo {str(photo)!r}: consent is required to animate a face; confirm with --consent that it is you or that you have the right to use it")
+        raise ConsentRequired(f"photo {str(photo)!r}: consent is required to animate a face; confirm with --consent that it is you or that you have the right to use it")
     folder = Path(data_dir) / "avatars" / name
     folder.mkdir(parents=True, exist_ok=True)
     suffix = photo.suffix.lower() if photo.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp") else ".img"
@@ -87,9 +71,7 @@ def enroll(session: Session, data_dir: Path, photo: Path, *, name: str, consent:
     record = existing or Avatar(name=name, photo_path="", photo_sha256="", consent_by="", consent_text="")
     record.photo_path = str(final)
     record.photo_sha256 = digest
-    record.consent_at = utcnow()
-    record.consent_by = consent_by
-    record.consent_text = CONSENT_TEXT
+    record_consent(record, by=consent_by, text=CONSENT_TEXT)
     record.analysis = face.to_dict() | {"warnings": warnings}
     if creator_id is not None:
         record.creator_id = creator_id

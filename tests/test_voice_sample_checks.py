@@ -31,8 +31,9 @@ import numpy as np
 import pytest
 
 from render import RenderError
-from render.voice import analysis
-from render.voice.analysis import SampleError, SampleStats
+from render.media import audio as media_audio
+from render.voice import sample_checks
+from render.voice.sample_checks import SampleError, SampleStats
 
 pytest.importorskip("webrtcvad")
 pytest.importorskip("pyworld")
@@ -160,7 +161,7 @@ def decoded(corpus: dict[str, Path]) -> Callable[[str], tuple[np.ndarray, int, d
 
     def get(name: str) -> tuple[np.ndarray, int, dict]:
         if name not in cache:
-            cache[name] = analysis.decode(corpus[name])
+            cache[name] = sample_checks.read_sample(corpus[name])
         return cache[name]
 
     return get
@@ -182,13 +183,13 @@ def measured(decoded) -> Callable[[str], tuple[np.ndarray, int, dict, SampleStat
         try:
             context = multiprocessing.get_context("spawn")  # the parent holds onnxruntime threads: no fork
             with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool:
-                futures = {name: pool.submit(analysis.analyze, samples, rate) for name, (samples, rate, _) in inputs.items()}
+                futures = {name: pool.submit(sample_checks.analyze, samples, rate) for name, (samples, rate, _) in inputs.items()}
                 stats = {name: future.result(timeout=240) for name, future in futures.items()}
         except (OSError, concurrent.futures.process.BrokenProcessPool):  # no working multiprocessing here
             stats = {}
     for name, (samples, rate, _) in inputs.items():
         if name not in stats:
-            stats[name] = analysis.analyze(samples, rate)
+            stats[name] = sample_checks.analyze(samples, rate)
     return lambda name: (*inputs[name], stats[name])
 
 
@@ -205,7 +206,7 @@ def test_good_sample_passes_in_every_format(fmt: str, measured) -> None:
     samples, rate, info, stats = measured(fmt)
     _, _, _, reference = measured("wav")
 
-    warnings = analysis.check(stats, name=FORMATS[fmt][1])
+    warnings = sample_checks.check(stats, name=FORMATS[fmt][1])
 
     assert samples.dtype == np.float32
     assert samples.ndim == 1
@@ -241,21 +242,21 @@ def test_decode_reports_the_original_format(fmt: str, container: str, codec: str
     lone = tmp_path / "bin" / "ffmpeg"
     lone.parent.mkdir()
     lone.symlink_to(FFMPEG)
-    with_ffprobe = analysis.probe(corpus[fmt])
-    parsed = analysis.probe(corpus[fmt], ffmpeg=str(lone))
+    with_ffprobe = sample_checks.describe_sample(corpus[fmt])
+    parsed = sample_checks.describe_sample(corpus[fmt], ffmpeg=str(lone))
 
     assert with_ffprobe["probe"] == "ffprobe"
     assert parsed["probe"] == "ffmpeg"
     for info in (with_ffprobe, parsed):
         assert (info["format"], info["codec"], info["sample_rate_hz"], info["channels"]) == (container, codec, rate, channels)
         assert info["duration_s"] == pytest.approx(soundfile.info(corpus["good"]).duration, abs=0.1)
-    samples, decoded_rate, _ = analysis.decode(corpus[fmt], ffmpeg=str(lone))
+    samples, decoded_rate, _ = sample_checks.read_sample(corpus[fmt], ffmpeg=str(lone))
     assert decoded_rate == rate
     assert samples.size == pytest.approx(info["duration_s"] * rate, rel=0.01)
 
 
 def test_decode_matches_the_pcm_and_averages_channels(corpus, tmp_path: Path) -> None:
-    samples, rate, _ = analysis.decode(corpus["wav"])
+    samples, rate, _ = sample_checks.read_sample(corpus["wav"])
     reference, reference_rate = soundfile.read(corpus["wav"], dtype="float32")
     assert rate == reference_rate
     assert np.max(np.abs(samples - reference)) < 1e-6
@@ -263,7 +264,7 @@ def test_decode_matches_the_pcm_and_averages_channels(corpus, tmp_path: Path) ->
     # Identical channels average to the same level (ffmpeg's own -ac 1 would add 3 dB).
     tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(8000) / 8000)
     soundfile.write(tmp_path / "stereo.wav", np.stack([tone, tone], axis=1), 8000, subtype="PCM_16")
-    mono, _, info = analysis.decode(tmp_path / "stereo.wav")
+    mono, _, info = sample_checks.read_sample(tmp_path / "stereo.wav")
     assert info["channels"] == 2
     assert np.abs(mono).max() == pytest.approx(0.5, abs=0.002)
 
@@ -307,7 +308,7 @@ def test_loudness_agrees_with_ffmpeg_ebur128(corpus, measured) -> None:
 def test_bad_sample_is_rejected_with_the_fix(name: str, message: str, corpus, measured) -> None:
     _, _, _, stats = measured(name)
     with pytest.raises(SampleError, match=message):
-        analysis.check(stats, name=corpus[name].name)
+        sample_checks.check(stats, name=corpus[name].name)
 
 
 def test_bad_samples_measure_what_makes_them_bad(measured) -> None:
@@ -341,16 +342,16 @@ def test_unreadable_files_are_rejected(name: str, message: str, lone_ffmpeg: boo
         (tmp_path / "ffmpeg").symlink_to(FFMPEG)
         ffmpeg = str(tmp_path / "ffmpeg")
     with pytest.raises(SampleError, match=message):
-        analysis.decode(corpus[name], ffmpeg=ffmpeg)
+        sample_checks.read_sample(corpus[name], ffmpeg=ffmpeg)
 
 
 def test_missing_paths_and_folders_are_rejected(tmp_path: Path) -> None:
     with pytest.raises(SampleError, match=r"sample 'me\.m4a': no such file .*; check the path$"):
-        analysis.decode(tmp_path / "me.m4a")
+        sample_checks.read_sample(tmp_path / "me.m4a")
     folder = tmp_path / "recordings"
     folder.mkdir()
     with pytest.raises(SampleError, match=r"sample 'recordings': is a folder; pass the audio file itself$"):
-        analysis.decode(folder)
+        sample_checks.read_sample(folder)
 
 
 def test_a_hanging_ffmpeg_is_stopped(corpus, tmp_path: Path) -> None:
@@ -359,13 +360,13 @@ def test_a_hanging_ffmpeg_is_stopped(corpus, tmp_path: Path) -> None:
     hanging.chmod(0o755)
     started = time.monotonic()
     with pytest.raises(SampleError, match=r"sample 'good\.wav': ffmpeg gave up after 1 s; the file may be damaged"):
-        analysis.decode(corpus["wav"], ffmpeg=str(hanging), timeout_s=1.0)
+        sample_checks.read_sample(corpus["wav"], ffmpeg=str(hanging), timeout_s=1.0)
     assert time.monotonic() - started < 5.0
 
 
 def test_a_missing_ffmpeg_names_the_fix(corpus) -> None:
     with pytest.raises(RenderError, match=r"cannot run '/nonexistent/ffmpeg' .*; install ffmpeg or pass its path"):
-        analysis.decode(corpus["wav"], ffmpeg="/nonexistent/ffmpeg")
+        sample_checks.read_sample(corpus["wav"], ffmpeg="/nonexistent/ffmpeg")
 
 
 @pytest.mark.parametrize(
@@ -374,11 +375,11 @@ def test_a_missing_ffmpeg_names_the_fix(corpus) -> None:
     ids=["empty", "ten-samples", "digital-silence", "int16-stereo"],
 )
 def test_silence_measures_as_no_speech(samples: np.ndarray, rate: int) -> None:
-    stats = analysis.analyze(samples, rate)
+    stats = sample_checks.analyze(samples, rate)
     assert (stats.speech_s, stats.f0_median_hz, stats.music_likely, stats.several_speakers_likely) == (0.0, 0.0, False, False)
-    assert stats.peak_dbfs == stats.loudness_lufs == analysis.FLOOR_DB
+    assert stats.peak_dbfs == stats.loudness_lufs == sample_checks.FLOOR_DB
     with pytest.raises(SampleError, match=r"only 0\.0 s of speech, and it is nearly silent .*; check the microphone"):
-        analysis.check(stats, name="muted.wav")
+        sample_checks.check(stats, name="muted.wav")
 
 
 def test_sample_error_is_a_render_error() -> None:
@@ -410,7 +411,7 @@ GOOD = SampleStats(
 )
 def test_check_rejects(changes: dict, message: str) -> None:
     with pytest.raises(SampleError) as raised:
-        analysis.check(dataclasses.replace(GOOD, **changes), name="me.m4a")
+        sample_checks.check(dataclasses.replace(GOOD, **changes), name="me.m4a")
     assert str(raised.value).startswith("sample 'me.m4a': ")
     assert message in str(raised.value)
 
@@ -431,7 +432,7 @@ def test_check_rejects(changes: dict, message: str) -> None:
     ],
 )
 def test_check_warns(changes: dict, warning: str | None) -> None:
-    warnings = analysis.check(dataclasses.replace(GOOD, **changes), name="me.m4a")
+    warnings = sample_checks.check(dataclasses.replace(GOOD, **changes), name="me.m4a")
     if warning is None:
         assert warnings == []
     else:
@@ -442,7 +443,7 @@ def test_check_warns(changes: dict, warning: str | None) -> None:
 
 def test_check_reports_music_before_the_noise_it_causes() -> None:
     with pytest.raises(SampleError, match="music likely"):
-        analysis.check(dataclasses.replace(GOOD, music_likely=True, steady_pitch_ratio=0.9, snr_db=3.0), name="x.wav")
+        sample_checks.check(dataclasses.replace(GOOD, music_likely=True, steady_pitch_ratio=0.9, snr_db=3.0), name="x.wav")
 
 
 # --------------------------------------------------------------------------- prepare() and write_wav()
@@ -467,12 +468,12 @@ def _edges_s(samples: np.ndarray, rate: int, threshold_dbfs: float = -40.0) -> t
 def test_prepare_trims_resamples_and_normalizes_without_clipping(source, gain, target_rate, target_lufs, decoded, tmp_path: Path) -> None:
     samples, rate, _ = decoded(source)
 
-    prepared = analysis.prepare(samples * gain, rate, target_rate=target_rate, target_lufs=target_lufs)
+    prepared = sample_checks.prepare(samples * gain, rate, target_rate=target_rate, target_lufs=target_lufs)
 
     assert prepared.dtype == np.float32
     assert prepared.ndim == 1
     assert np.abs(prepared).max() <= CEILING + 1e-6
-    assert analysis.integrated_loudness(prepared, target_rate) == pytest.approx(target_lufs, abs=1.5)
+    assert media_audio.integrated_loudness(prepared, target_rate) == pytest.approx(target_lufs, abs=1.5)
     # Every source holds the same ~17.7 s from the first to the last word; 150 ms is kept either side.
     duration_s = prepared.size / target_rate
     assert 17.0 <= duration_s <= min(18.5, samples.size / rate)
@@ -482,7 +483,7 @@ def test_prepare_trims_resamples_and_normalizes_without_clipping(source, gain, t
     if source == "padded":
         assert duration_s < samples.size / rate - 3.5  # the 2 s pads are gone
 
-    path = analysis.write_wav(tmp_path / "voice.wav", prepared, target_rate)
+    path = media_audio.write_wav(tmp_path / "voice.wav", prepared, target_rate)
     with wave.open(str(path), "rb") as stored:
         assert (stored.getnchannels(), stored.getsampwidth(), stored.getframerate(), stored.getnframes()) == (1, 2, target_rate, prepared.size)
     assert _ebur128_lufs(path) == pytest.approx(target_lufs, abs=1.5)
@@ -491,12 +492,12 @@ def test_prepare_trims_resamples_and_normalizes_without_clipping(source, gain, t
 def test_prepare_refuses_a_sample_without_speech() -> None:
     room = np.random.default_rng(3).normal(0.0, 10 ** (ROOM_DBFS / 20), 5 * 16000)
     with pytest.raises(SampleError, match="no speech found in the sample; record 6 to 60 s of you talking"):
-        analysis.prepare(room, 16000)
+        sample_checks.prepare(room, 16000)
 
 
 def test_write_wav_is_mono_16_bit_and_clips(tmp_path: Path) -> None:
     samples = np.array([0.0, 0.5, -0.5, 1.5, -2.0, 1.0, -1.0], dtype=np.float32)
-    path = analysis.write_wav(tmp_path / "nested" / "x.wav", samples, 16000)
+    path = media_audio.write_wav(tmp_path / "nested" / "x.wav", samples, 16000)
     stored, rate = soundfile.read(path, dtype="int16")
     info = soundfile.info(path)
     assert (rate, info.channels, info.subtype) == (16000, 1, "PCM_16")
@@ -510,11 +511,11 @@ def test_write_wav_is_mono_16_bit_and_clips(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("rate", "target"), [(44100, 16000), (48000, 22050), (22050, 16000), (8000, 22050), (44100, 22050)])
 def test_resampler_keeps_the_voice_band_and_rejects_aliases(rate: int, target: int) -> None:
     t = np.arange(rate) / rate
-    passed = analysis.resample(0.5 * np.sin(2 * np.pi * 1000 * t), rate, target)
+    passed = media_audio.resample(0.5 * np.sin(2 * np.pi * 1000 * t), rate, target)
     assert passed.size == math.ceil(rate * target / rate)
     middle = passed[target // 10 : -target // 10]
     assert np.sqrt(2 * np.mean(middle.astype(np.float64) ** 2)) == pytest.approx(0.5, rel=0.01)
     if target < rate:
         alias = 0.9 * target / 2 + 0.6 * (rate / 2 - 0.9 * target / 2)  # well above the new Nyquist frequency
-        folded = analysis.resample(0.5 * np.sin(2 * np.pi * alias * t), rate, target)[target // 10 : -target // 10]
+        folded = media_audio.resample(0.5 * np.sin(2 * np.pi * alias * t), rate, target)[target // 10 : -target // 10]
         assert 20 * math.log10(np.sqrt(np.mean(folded.astype(np.float64) ** 2)) / (0.5 / math.sqrt(2))) < -60.0

@@ -6,15 +6,20 @@ these functions; each stage is a backend from ``render/`` chosen by the settings
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from agent.backends import caption_style, voice_config
 from agent.errors import AgentError
+
+if TYPE_CHECKING:
+    from render.types import QAReport
+
+    from agent.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +35,9 @@ class StageTiming:
 
 
 @dataclass
-class RenderOutcome:
+class RenderResult:
+    """The files one render made, its figures, and the reel's QA report (read back from ``report``)."""
+
     video: Path
     cover: Path
     srt: Path | None
@@ -44,9 +51,20 @@ class RenderOutcome:
     backend: str
     render_seconds: float
     stages: list[StageTiming] = field(default_factory=list)
-    qa: dict[str, Any] | None = None
+    qa: QAReport | None = None
     warnings: list[str] = field(default_factory=list)
     words: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def qa_passed(self) -> bool:
+        """Fails closed: without a complete QA report the reel has not passed."""
+        return self.qa is not None and self.qa.passed
+
+    def qa_failures(self) -> str:
+        """The failed hard checks' names, or why there is no verdict."""
+        if self.qa is None:
+            return "no QA report"
+        return ", ".join(check.name for check in self.qa.failures)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,7 +73,7 @@ class RenderOutcome:
             "duration_s": round(self.duration_s, 3), "frames": self.frames, "fps": self.fps, "width": self.width, "height": self.height,
             "render_seconds": round(self.render_seconds, 2), "backend": self.backend,
             "stages": [{"stage": s.stage, "seconds": round(s.seconds, 3), "detail": s.detail} for s in self.stages],
-            "qa": self.qa, "warnings": self.warnings,
+            "qa": self.qa.to_dict() if self.qa is not None else None, "warnings": self.warnings,
         }
 
 
@@ -64,7 +82,7 @@ def _stage(stages: list[StageTiming], name: str, started: float, detail: str = "
 
 
 def render_files(
-    settings: Any,
+    settings: Settings,
     *,
     photo: Path,
     out: Path,
@@ -77,8 +95,7 @@ def render_files(
     hook_title: str | None = None,
     language: str = "en",
     progress: Progress | None = None,
-    run_qa: bool = True,
-) -> RenderOutcome:
+) -> RenderResult:
     """Render a finished reel from a photo and either recorded audio or a script to speak."""
     from render import RenderError
     from render.avatar import base as avatar_base
@@ -130,10 +147,8 @@ def render_files(
         warnings += list(result.warnings)
     except RenderError as error:
         raise AgentError(str(error)) from None
-    report_path = qa = None
-    if run_qa:
-        qa, report_path = _qa(result.path, result.captions_json_path, stages)
-    return RenderOutcome(
+    qa, report_path = _qa(result.path, result.captions_json_path, stages)
+    return RenderResult(
         video=result.path, cover=result.cover_path, srt=result.srt_path, captions_json=result.captions_json_path, report=report_path,
         duration_s=result.duration_s, frames=result.frames, fps=result.fps, width=result.width, height=result.height,
         backend=stream.backend, render_seconds=time.perf_counter() - started_all, stages=stages, qa=qa, warnings=warnings,
@@ -141,17 +156,7 @@ def render_files(
     )
 
 
-def voice_config(settings: Any, backend: str) -> dict[str, Any]:
-    """What a voice backend's factory takes, from the settings."""
-    if backend == "xtts":
-        from agent.model_licenses import is_accepted
-
-        return {"model_dir": settings.voice.xtts_model_dir, "device": settings.voice.device,
-                "license_accepted": is_accepted(settings.data_dir, "xtts")}
-    return {}
-
-
-def _captions(settings: Any, audio: Path, text: str, speech: Any, stream: Any, language: str, warnings: list[str]) -> tuple[Any, StageTiming | None]:
+def _captions(settings: Settings, audio: Path, text: str, speech: Any, stream: Any, language: str, warnings: list[str]) -> tuple[Any, StageTiming | None]:
     """Word timings (the synthesizer's when exact, else the configured aligner) and the caption track."""
     from render.align.auto import align_words
     from render.captions import CaptionTrack
@@ -167,23 +172,22 @@ def _captions(settings: Any, audio: Path, text: str, speech: Any, stream: Any, l
     return track, StageTiming("align + captions", time.perf_counter() - started, alignment.backend)
 
 
-def caption_style(captions: Any) -> Any:
-    """The captions settings as the library's CaptionStyle."""
-    from render.captions import CaptionStyle
+def _qa(video: Path, sidecar: Path | None, stages: list[StageTiming]) -> tuple[QAReport, Path]:
+    """Check the reel, store the report beside it and read it back: what was stored is the verdict.
 
-    return CaptionStyle(font_family=captions.font, font_size_px=captions.font_size_px, fill=captions.fill, highlight=captions.highlight,
-                        outline=captions.outline, outline_px=captions.outline_px, uppercase=captions.uppercase,
-                        max_words=captions.max_words_per_chunk)
-
-
-def _qa(video: Path, sidecar: Path | None, stages: list[StageTiming]) -> tuple[dict[str, Any] | None, Path | None]:
+    Fails closed: QA that cannot run, or a report that cannot be stored or read back whole, is an error, never a pass.
+    """
     try:
-        from render.qa import check_reel, write_report
-    except ImportError:
-        return None, None
+        from render.qa import QAError, check_reel, read_report, write_report
+    except ImportError as error:
+        raise AgentError(f"{video}: the quality checks cannot run ({error}); reinstall reeltwin, then render again") from None
     started = time.perf_counter()
-    report = check_reel(video, sidecar=sidecar)
     path = video.with_suffix(".qa.json")
-    write_report(report, path)
-    _stage(stages, "qa", started, "passed" if report.passed else "failed")
-    return json.loads(path.read_text()), path
+    try:
+        report = check_reel(video, sidecar=sidecar)
+        write_report(report, path)
+        stored = read_report(path)
+    except QAError as error:
+        raise AgentError(f"{video}: QA failed to run: {error}") from None
+    _stage(stages, "qa", started, "passed" if stored.passed else "failed")
+    return stored, path

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from agent.content_calendar.planner import PeakTime, expand
 from agent.content_calendar.schema import Calendar
+from agent.content_calendar.slots import PeakTime, expand, local_to_utc
 from publishing.peak_times import HourScores, PeakPlanner, best_scores
 
 
 def scores_for(calendar: Calendar, *, audience: dict | None = None, now: datetime | None = None) -> HourScores:
     """The best hour scores we have for the account: its ``online_followers`` insight, then its own posts'
-    engagement by hour, then priors (``audience`` is what :func:`agent.insights.refresh_audience` stored)."""
+    engagement by hour, then priors (``audience`` is what :func:`agent.jobs.insights.refresh_audience` stored)."""
     audience = audience or {}
     posts = [(datetime.fromisoformat(when), float(value)) for when, value in audience.get("posts") or []]
     return best_scores(online_followers=audience.get("online_followers"), posts=posts or None, timezone=calendar.timezone, now=now)
@@ -31,8 +31,6 @@ def next_good_time(calendar: Calendar, now: datetime, *, taken: list[datetime] |
                    audience: dict | None = None) -> datetime:
     """The next best free hour from ``now`` on (for a reel whose own time passed while ReelTwin was down)."""
     from zoneinfo import ZoneInfo
-
-    from agent.content_calendar.planner import local_to_utc
 
     zone = ZoneInfo(calendar.timezone)
     scores = scores or scores_for(calendar, audience=audience, now=now)

@@ -9,23 +9,22 @@ from sqlmodel import Session
 
 from agent.content_calendar.schema import Calendar
 from agent.db.models import Creator, utcnow
-from agent.settings import Settings
 from publishing import PublishError
+from publishing.base import AudienceInsights, Capability, Publisher
 
 log = logging.getLogger(__name__)
 
 
-def refresh_audience(session: Session, settings: Settings, calendars: list[Calendar]) -> dict[str, str]:
-    """Fetch the Graph API audience data and store it on the creators; returns handle -> what was stored.
+def refresh_audience(session: Session, publisher: Publisher, calendars: list[Calendar]) -> dict[str, str]:
+    """Fetch the account's audience data and store it on the creators; returns handle -> what was stored.
 
-    One Graph account is configured per ReelTwin install, so its audience applies to
-    every active calendar. Other publishers have no insights: nothing is fetched.
+    One publishing account is configured per ReelTwin install, so its audience applies to
+    every active calendar. A publisher without audience insights: nothing is fetched.
     """
-    if settings.publishing.backend != "graph" or not calendars:
+    if Capability.AUDIENCE_INSIGHTS not in publisher.capabilities or not calendars:
         return {}
-    from agent.publish import make_publisher
-
-    publisher = make_publisher(settings)
+    if not isinstance(publisher, AudienceInsights):
+        raise TypeError(f"{publisher!r} claims audience insights but has no fetch_audience()")
     try:
         audience = publisher.fetch_audience()
     except PublishError as error:

@@ -1,11 +1,12 @@
 """Enrollment checks for a creator's voice sample: decode it, measure it, judge it, prepare the canonical copy.
 
-``decode`` turns anything ffmpeg reads into mono float32 at the file's own rate;
+``read_sample`` turns anything ffmpeg reads into mono float32 at the file's own rate;
 ``analyze`` measures it (speech time, levels, clipping, SNR, loudness, pitch and
 two heuristic flags); ``check`` turns the measurements into warnings or a
 :class:`SampleError` whose message names the sample and the fix; ``prepare``
-trims, resamples and loudness-normalizes the sample for the voice backends;
-``write_wav`` stores it as mono 16-bit PCM.
+trims, resamples and loudness-normalizes the sample for the voice backends
+(``render.media.audio.write_wav`` stores it as mono 16-bit PCM). Decoding,
+resampling and loudness themselves live in ``render.media``.
 
 How things are measured (all on a 16 kHz copy unless said otherwise):
 
@@ -68,14 +69,9 @@ The two heuristics, and what they miss:
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
-import re
-import shutil
-import subprocess
-import wave
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -83,7 +79,9 @@ from typing import Any
 import numpy as np
 
 from render import RenderError
-from render.process import run_to_end
+from render.media.audio import FLOOR_DB, as_mono, decode, integrated_loudness, power_db, resample
+from render.media.ffmpeg import INSTALL_FIX, ToolErrors, ffmpeg_reason, find_tools
+from render.media.probe import probe
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +98,7 @@ MIN_RATE_HZ = 16000
 F0_USUAL_HZ = (70.0, 300.0)
 QUIET_PEAK_DBFS = -45.0
 
-# decode() refuses files longer than this: nothing past 90 s is usable, and a
+# read_sample() refuses files longer than this: nothing past 90 s is usable, and a
 # long file costs memory (the duration is reported from the container).
 MAX_DECODE_S = 180.0
 DECODE_TIMEOUT_S = 60.0
@@ -118,7 +116,6 @@ SPEAKER_WINDOW_S = 2.0
 SPEAKER_GAP_SEMITONES = 6.0
 TRIM_KEEP_S = 0.15
 PEAK_CEILING_DBFS = -1.0
-FLOOR_DB = -120.0
 SAMPLE_HINT = "record 6 to 60 s of you talking"
 
 
@@ -151,134 +148,15 @@ class SampleStats:
         return asdict(self)
 
 
-# --------------------------------------------------------------------------- decoding
+# --------------------------------------------------------------------------- reading
 
 
-def find_ffmpeg() -> str | None:
-    """The ffmpeg on PATH, else the one shipped by imageio-ffmpeg, else None."""
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
-    try:
-        import imageio_ffmpeg
-    except ImportError:
-        return None
-    try:
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except RuntimeError:
-        return None
+def _errors(label: str) -> ToolErrors:
+    return ToolErrors(error=RenderError, timeout_error=SampleError, cannot_start="install ffmpeg or pass its path",
+                      damaged="export it again as WAV or M4A")
 
 
-def _resolve_ffmpeg(ffmpeg: str | None) -> str:
-    exe = ffmpeg or find_ffmpeg()
-    if not exe:
-        raise RenderError("ffmpeg not found; install it (apt install ffmpeg, or pip install imageio-ffmpeg) or pass its path")
-    return exe
-
-
-def _ffprobe_beside(ffmpeg: str) -> str | None:
-    # Only the ffprobe installed next to this ffmpeg: another version may disagree with it.
-    path = Path(shutil.which(ffmpeg) or ffmpeg)
-    probe = path.with_name(path.name.replace("ffmpeg", "ffprobe", 1))
-    return str(probe) if probe != path and probe.is_file() and os.access(probe, os.X_OK) else None
-
-
-def _run(command: list[str], *, timeout_s: float, label: str) -> subprocess.CompletedProcess[bytes]:
-    """Run ffmpeg/ffprobe; past ``timeout_s`` its whole process group is killed, so nothing is left hanging."""
-    return run_to_end(command, timeout_s=timeout_s, error=RenderError, timeout_error=SampleError, cannot_start="install ffmpeg or pass its path",
-                      timed_out=f"{label}: ffmpeg gave up after {timeout_s:.0f} s; the file may be damaged, export it again as WAV or M4A")
-
-
-def _ffmpeg_reason(stderr: bytes, path: Path) -> str:
-    """The last meaningful line of ffmpeg's complaint, without the file name it repeats."""
-    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
-    lines = [line for line in lines if not line.startswith("At least one output file")]
-    if not lines:
-        return "ffmpeg could not read it"
-    reason = lines[-1]
-    for prefix in (f"{path}: ", f"{path.name}: "):
-        reason = reason.removeprefix(prefix)
-    return reason
-
-
-_LAYOUT_CHANNELS = {"mono": 1, "stereo": 2, "downmix": 2, "quad": 4, "hexagonal": 6, "octagonal": 8}
-
-
-def _channels_from_layout(layout: str) -> int | None:
-    layout = layout.strip()
-    if layout in _LAYOUT_CHANNELS:
-        return _LAYOUT_CHANNELS[layout]
-    if match := re.match(r"(\d+) channels", layout):
-        return int(match.group(1))
-    if match := re.match(r"(\d+)\.(\d+)", layout):
-        return int(match.group(1)) + int(match.group(2))
-    return None
-
-
-def _probe_with_ffprobe(ffprobe: str, path: Path, label: str, timeout_s: float) -> dict[str, Any]:
-    result = _run([ffprobe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)], timeout_s=timeout_s, label=label)
-    if result.returncode != 0:
-        raise SampleError(f"{label}: not an audio file ffmpeg can read ({_ffmpeg_reason(result.stderr, path)}); export it as WAV, MP3, M4A, OGG or FLAC")
-    try:
-        data = json.loads(result.stdout or b"{}")
-    except ValueError:
-        data = {}
-    streams = data.get("streams") or []
-    audio = [stream for stream in streams if stream.get("codec_type") == "audio"]
-    if not audio:
-        kinds = sorted({str(stream.get("codec_type")) for stream in streams}) or ["nothing"]
-        raise SampleError(f"{label}: has no audio stream (it holds {', '.join(kinds)}); pick the file with your recorded voice")
-    stream, container = audio[0], data.get("format") or {}
-
-    def number(value: Any, kind: type) -> Any:
-        try:
-            return kind(value)
-        except (TypeError, ValueError):
-            return None
-
-    return {
-        "format": container.get("format_name"),
-        "codec": stream.get("codec_name"),
-        "sample_rate_hz": number(stream.get("sample_rate"), int),
-        "channels": number(stream.get("channels"), int),
-        "duration_s": number(stream.get("duration"), float) or number(container.get("duration"), float),
-        "bit_rate_bps": number(stream.get("bit_rate"), int) or number(container.get("bit_rate"), int),
-        "probe": "ffprobe",
-    }
-
-
-_INPUT = re.compile(r"^Input #0, (.+?), from ", re.MULTILINE)
-_DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
-_BITRATE = re.compile(r"Duration: .*?bitrate: (\d+) kb/s")
-_AUDIO = re.compile(r"Stream #0:\d+.*?: Audio: (\w+)[^,\n]*, (\d+) Hz, ([^,\n]+)(?:, [^,\n]+)?(?:, (\d+) kb/s)?")
-_STREAM = re.compile(r"Stream #0:\d+.*?: (\w+): ")
-
-
-def _probe_with_ffmpeg(ffmpeg: str, path: Path, label: str, timeout_s: float) -> dict[str, Any]:
-    # `ffmpeg -i FILE` with no output prints the input's description and exits 1.
-    result = _run([ffmpeg, "-hide_banner", "-nostdin", "-i", str(path)], timeout_s=timeout_s, label=label)
-    text = result.stderr.decode("utf-8", "replace")
-    container = _INPUT.search(text)
-    if not container:
-        raise SampleError(f"{label}: not an audio file ffmpeg can read ({_ffmpeg_reason(result.stderr, path)}); export it as WAV, MP3, M4A, OGG or FLAC")
-    audio = _AUDIO.search(text)
-    if not audio:
-        kinds = sorted({kind.lower() for kind in _STREAM.findall(text)}) or ["nothing"]
-        raise SampleError(f"{label}: has no audio stream (it holds {', '.join(kinds)}); pick the file with your recorded voice")
-    duration = _DURATION.search(text)
-    bitrate = audio.group(4) or (m.group(1) if (m := _BITRATE.search(text)) else None)
-    return {
-        "format": container.group(1),
-        "codec": audio.group(1),
-        "sample_rate_hz": int(audio.group(2)),
-        "channels": _channels_from_layout(audio.group(3)),
-        "duration_s": (int(duration.group(1)) * 3600 + int(duration.group(2)) * 60 + float(duration.group(3))) if duration else None,
-        "bit_rate_bps": int(bitrate) * 1000 if bitrate else None,
-        "probe": "ffmpeg",
-    }
-
-
-def probe(path: Path, *, ffmpeg: str | None = None, timeout_s: float = 20.0) -> dict[str, Any]:
+def describe_sample(path: Path, *, ffmpeg: str | None = None, timeout_s: float = 20.0) -> dict[str, Any]:
     """Container format, codec, sample rate, channels and duration of ``path``'s first audio stream.
 
     Uses the ffprobe installed beside ``ffmpeg`` when there is one, else parses
@@ -287,9 +165,25 @@ def probe(path: Path, *, ffmpeg: str | None = None, timeout_s: float = 20.0) -> 
     path = Path(path)
     label = f"sample {path.name!r}"
     _check_file(path, label)
-    exe = _resolve_ffmpeg(ffmpeg)
-    ffprobe = _ffprobe_beside(exe)
-    return _probe_with_ffprobe(ffprobe, path, label, timeout_s) if ffprobe else _probe_with_ffmpeg(exe, path, label, timeout_s)
+    tools = find_tools(ffmpeg, error=RenderError, fix=f"{INSTALL_FIX} or pass its path")
+
+    def unreadable(stderr: bytes) -> SampleError:
+        return SampleError(f"{label}: not an audio file ffmpeg can read ({ffmpeg_reason(stderr, path)}); export it as WAV, MP3, M4A, OGG or FLAC")
+
+    info = probe(path, tools, timeout_s=timeout_s, label=label, errors=_errors(label), unreadable=unreadable)
+    audio = info.audio
+    if audio is None:
+        kinds = sorted(set(info.stream_kinds)) or ["nothing"]
+        raise SampleError(f"{label}: has no audio stream (it holds {', '.join(kinds)}); pick the file with your recorded voice")
+    return {
+        "format": ",".join(info.format_names),
+        "codec": audio.codec,
+        "sample_rate_hz": audio.sample_rate_hz or None,
+        "channels": audio.channels,
+        "duration_s": audio.duration_s or info.duration_s,
+        "bit_rate_bps": audio.bitrate_bps or info.bit_rate_bps,
+        "probe": info.source,
+    }
 
 
 def _check_file(path: Path, label: str) -> None:
@@ -305,7 +199,7 @@ def _check_file(path: Path, label: str) -> None:
         raise SampleError(f"{label}: the file is empty (0 bytes); {SAMPLE_HINT}")
 
 
-def decode(
+def read_sample(
     path: Path,
     *,
     ffmpeg: str | None = None,
@@ -322,36 +216,27 @@ def decode(
     """
     path = Path(path)
     label = f"sample {path.name!r}"
-    info = probe(path, ffmpeg=ffmpeg, timeout_s=min(20.0, timeout_s))
-    exe = _resolve_ffmpeg(ffmpeg)
+    info = describe_sample(path, ffmpeg=ffmpeg, timeout_s=min(20.0, timeout_s))
+    tools = find_tools(ffmpeg, error=RenderError, fix=f"{INSTALL_FIX} or pass its path")
     if info["duration_s"] and info["duration_s"] > max_duration_s:
         raise SampleError(f"{label}: is {_minutes(info['duration_s'])} long; trim it to 6 to 60 s of you talking")
     rate = info["sample_rate_hz"]
     if not rate or rate <= 0:
         raise SampleError(f"{label}: its audio stream has no sample rate ({info['codec']}); export it again as WAV or M4A")
     channels = info["channels"]
-    if channels and channels > 1:
-        # An explicit average: ffmpeg's own downmix (-ac 1) adds correlated channels at +3 dB.
-        gains = "+".join(f"{1 / channels:.6f}*c{index}" for index in range(channels))
-        mix = ["-af", f"pan=mono|c0={gains}"]
-    else:
-        mix = ["-ac", "1"]
-    command = [
-        exe, "-hide_banner", "-nostdin", "-v", "error", "-i", str(path),
-        "-map", "0:a:0", "-vn", "-sn", "-dn", *mix, "-ar", str(rate),
-        "-t", f"{max_duration_s:.3f}", "-f", "f32le", "-acodec", "pcm_f32le", "-",
-    ]  # fmt: skip
-    result = _run(command, timeout_s=timeout_s, label=label)
-    if result.returncode != 0:
-        raise SampleError(f"{label}: cannot be decoded ({_ffmpeg_reason(result.stderr, path)}); export it again as WAV or M4A")
-    usable = len(result.stdout) - len(result.stdout) % 4
-    samples = np.frombuffer(result.stdout[:usable], dtype="<f4").astype(np.float32)
+
+    def undecodable(stderr: bytes) -> SampleError:
+        return SampleError(f"{label}: cannot be decoded ({ffmpeg_reason(stderr, path)}); export it again as WAV or M4A")
+
+    decoded = decode(path, ffmpeg=tools.ffmpeg, rate_hz=rate, label=label, errors=_errors(label), unreadable=undecodable,
+                     timeout_s=timeout_s, channels=channels, max_duration_s=max_duration_s)
+    samples = decoded.samples
     if samples.size == 0:
         raise SampleError(f"{label}: holds no audio samples; {SAMPLE_HINT}")
     if samples.size >= int(max_duration_s * rate) - 1:
         raise SampleError(f"{label}: is longer than {max_duration_s:.0f} s; trim it to 6 to 60 s of you talking")
-    if result.stderr.strip():
-        log.info("%s: ffmpeg reported: %s", label, _ffmpeg_reason(result.stderr, path))
+    if decoded.stderr.strip():
+        log.info("%s: ffmpeg reported: %s", label, ffmpeg_reason(decoded.stderr, path))
     # Lossy decoders overshoot full scale a little; the contract is [-1, 1].
     samples = np.clip(np.nan_to_num(samples), -1.0, 1.0)
     info["decoded_rate_hz"] = rate
@@ -365,144 +250,7 @@ def _minutes(seconds: float) -> str:
     return f"{int(seconds // 60)} min {int(seconds % 60)} s"
 
 
-# --------------------------------------------------------------------------- resampling
-
-
-def _kaiser(x: np.ndarray, beta: float) -> np.ndarray:
-    inside = np.clip(1.0 - x * x, 0.0, None)
-    return np.where(np.abs(x) <= 1.0, np.i0(beta * np.sqrt(inside)) / np.i0(beta), 0.0)
-
-
-ZERO_CROSSINGS = 24
-ROLLOFF = 0.92
-KAISER_BETA = 9.0
-MAX_PHASES = 4096
-
-
-def resample(samples: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
-    """Band-limited resampling with a Kaiser-windowed sinc (polyphase table, no scipy).
-
-    The low-pass is centred at 92 % of the lower Nyquist frequency, 24 zero
-    crossings each side, Kaiser beta 9: flat to 80 %, -3 dB at 90 %, and more
-    than 90 dB down from the Nyquist frequency on, so nothing audible aliases.
-    Ratios whose reduced numerator exceeds 4096 use the nearest of 4096 filter
-    phases (timing error under 1/8192 of a sample).
-    """
-    x = np.asarray(samples, dtype=np.float64)
-    if rate == target_rate or x.size == 0:
-        return x.astype(np.float32)
-    common = math.gcd(int(rate), int(target_rate))
-    up, down = target_rate // common, rate // common
-    cutoff = min(1.0, target_rate / rate) * ROLLOFF  # in units of the input Nyquist frequency
-    half = ZERO_CROSSINGS / cutoff  # half the kernel length, in input samples
-    taps = int(math.ceil(half))
-    phases = min(up, MAX_PHASES)
-    # table[p, j]: weight of input sample base - taps + 1 + j for an output at base + p / phases.
-    offsets = (np.arange(phases)[:, None] / phases) + (taps - 1) - np.arange(2 * taps)[None, :]
-    table = cutoff * np.sinc(cutoff * offsets) * _kaiser(offsets / half, KAISER_BETA)
-    table /= table.sum(axis=1, keepdims=True)
-    padded = np.concatenate([np.zeros(taps), x, np.zeros(taps + 1)])
-    count = int(math.ceil(x.size * up / down))
-    out = np.empty(count, dtype=np.float64)
-    chunk = max(1, 2_000_000 // (2 * taps))
-    for start in range(0, count, chunk):
-        n = np.arange(start, min(count, start + chunk), dtype=np.int64)
-        position = n * down
-        base = position // up
-        if phases == up:
-            phase = position % up
-        else:
-            phase = np.rint((position % up) * (phases / up)).astype(np.int64)
-            base = base + (phase == phases)
-            phase = phase % phases
-        index = base[:, None] + 1 + np.arange(2 * taps)[None, :]  # +taps of padding, -taps+1 of the window
-        out[start : start + n.size] = np.einsum("ij,ij->i", padded[index], table[phase])
-    return out.astype(np.float32)
-
-
 # --------------------------------------------------------------------------- measurements
-
-
-def _db(power: float) -> float:
-    return 10.0 * math.log10(power) if power > 10 ** (FLOOR_DB / 10) else FLOOR_DB
-
-
-def _as_mono(samples: np.ndarray) -> np.ndarray:
-    x = np.asarray(samples)
-    if np.issubdtype(x.dtype, np.integer):
-        x = x / float(np.iinfo(x.dtype).max)
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim == 2:
-        x = x.mean(axis=1)
-    if x.ndim != 1:
-        raise ValueError(f"samples must be 1-D (or frames x channels), got shape {x.shape}")
-    return np.nan_to_num(x)
-
-
-def _fast_length(n: int) -> int:
-    # Next 2^a * 3^b * 5^c at or above n: pocketfft is quickest on those.
-    best = 1 << max(0, (n - 1).bit_length())
-    p5 = 1
-    while p5 < best:
-        p35 = p5
-        while p35 < best:
-            size = p35
-            while size < n:
-                size *= 2
-            best = min(best, size)
-            p35 *= 3
-        p5 *= 5
-    return best
-
-
-def _biquad_response(b: tuple[float, float, float], a: tuple[float, float, float], omega: np.ndarray) -> np.ndarray:
-    z1 = np.exp(-1j * omega)
-    z2 = z1 * z1
-    return np.abs((b[0] + b[1] * z1 + b[2] * z2) / (a[0] + a[1] * z1 + a[2] * z2))
-
-
-def _k_weighting(rate: int, omega: np.ndarray) -> np.ndarray:
-    """|H| of the BS.1770 pre-filter (high shelf +4 dB at 1.5 kHz) and RLB high-pass (38 Hz)."""
-    gain_db, q, fc = 4.0, 1 / math.sqrt(2), 1500.0
-    amp = 10 ** (gain_db / 40)
-    w0 = 2 * math.pi * fc / rate
-    alpha = math.sin(w0) / (2 * q)
-    cos = math.cos(w0)
-    shelf_b = (
-        amp * ((amp + 1) + (amp - 1) * cos + 2 * math.sqrt(amp) * alpha),
-        -2 * amp * ((amp - 1) + (amp + 1) * cos),
-        amp * ((amp + 1) + (amp - 1) * cos - 2 * math.sqrt(amp) * alpha),
-    )
-    shelf_a = ((amp + 1) - (amp - 1) * cos + 2 * math.sqrt(amp) * alpha, 2 * ((amp - 1) - (amp + 1) * cos), (amp + 1) - (amp - 1) * cos - 2 * math.sqrt(amp) * alpha)
-    w0 = 2 * math.pi * 38.0 / rate
-    alpha, cos = math.sin(w0) / (2 * 0.5), math.cos(w0)
-    high_b = ((1 + cos) / 2, -(1 + cos), (1 + cos) / 2)
-    high_a = (1 + alpha, -2 * cos, 1 - alpha)
-    return _biquad_response(shelf_b, shelf_a, omega) * _biquad_response(high_b, high_a, omega)
-
-
-def integrated_loudness(samples: np.ndarray, rate: int) -> float:
-    """BS.1770 integrated loudness of a mono signal in LUFS (``FLOOR_DB`` for silence)."""
-    x = _as_mono(samples)
-    if x.size == 0:
-        return FLOOR_DB
-    size = _fast_length(x.size + rate // 2)  # room for the filters' tails, no wrap-around
-    spectrum = np.fft.rfft(x, size)
-    spectrum *= _k_weighting(rate, np.linspace(0, math.pi, spectrum.size))
-    weighted = np.fft.irfft(spectrum, size)[: x.size]
-    block, hop = int(round(0.4 * rate)), int(round(0.1 * rate))
-    if x.size < block:
-        powers = np.array([np.mean(weighted**2)])
-    else:
-        cumulative = np.concatenate([[0.0], np.cumsum(weighted**2)])
-        starts = np.arange(0, x.size - block + 1, hop)
-        powers = (cumulative[starts + block] - cumulative[starts]) / block
-    loud = powers[powers > 10 ** ((-70.0 + 0.691) / 10)]
-    if loud.size == 0:
-        return FLOOR_DB
-    relative = -0.691 + 10 * math.log10(loud.mean()) - 10.0
-    gated = loud[loud > 10 ** ((relative + 0.691) / 10)]
-    return -0.691 + 10 * math.log10((gated if gated.size else loud).mean())
 
 
 def _clipped_ratio(x: np.ndarray) -> float:
@@ -545,7 +293,7 @@ def _speech_frames(x16: np.ndarray) -> np.ndarray:
     loudest = float(np.percentile(powers, 95))
     # Quiet recordings are brought up (loudest frames to -30 dBFS, +-20 dB at most); a file that is all
     # noise floor is left alone, or the VAD would take the amplified hiss for speech.
-    gain_db = float(np.clip(-30.0 - _db(loudest), -20.0, 20.0)) if _db(loudest) > -65.0 else 0.0
+    gain_db = float(np.clip(-30.0 - power_db(loudest), -20.0, 20.0)) if power_db(loudest) > -65.0 else 0.0
     pcm = np.clip(x16[: powers.size * FRAME] * 10 ** (gain_db / 20) * 32767.0, -32768, 32767).astype("<i2")
     frames = [pcm[i * FRAME : (i + 1) * FRAME].tobytes() for i in range(powers.size)]
     vad = webrtcvad.Vad(VAD_AGGRESSIVENESS)
@@ -660,7 +408,7 @@ def analyze(samples: np.ndarray, rate: int) -> SampleStats:
     """Measure a mono sample (any rate, float in [-1, 1] or integer PCM). See the module docstring for the methods."""
     if rate <= 0:
         raise ValueError(f"rate must be positive, got {rate!r}")
-    x = _as_mono(samples)
+    x = as_mono(samples)
     duration_s = x.size / rate
     if x.size == 0:
         return SampleStats(
@@ -688,7 +436,7 @@ def analyze(samples: np.ndarray, rate: int) -> SampleStats:
         speech_s=round(min(speech_s, duration_s), 3),
         silence_ratio=round(1.0 - min(1.0, speech_s / duration_s), 4),
         peak_dbfs=round(20 * math.log10(peak) if peak > 1e-6 else FLOOR_DB, 2),
-        rms_dbfs=round(_db(float(np.mean(x * x))), 2),
+        rms_dbfs=round(power_db(float(np.mean(x * x))), 2),
         clipped_ratio=round(_clipped_ratio(x), 6),
         snr_db=round(_snr_db(powers, speech), 2),
         loudness_lufs=round(integrated_loudness(x, rate), 2),
@@ -780,7 +528,7 @@ def _limit(x: np.ndarray, rate: int, ceiling: float) -> np.ndarray:
 
 def speech_span(samples: np.ndarray, rate: int, *, keep_s: float = TRIM_KEEP_S) -> tuple[int, int]:
     """First and last sample to keep: the VAD's speech, plus ``keep_s`` either side."""
-    x = _as_mono(samples)
+    x = as_mono(samples)
     speech = _speech_frames(resample(x, rate, VAD_RATE_HZ).astype(np.float64))
     if not speech.any():
         raise SampleError(f"no speech found in the sample; {SAMPLE_HINT}")
@@ -796,7 +544,7 @@ def prepare(samples: np.ndarray, rate: int, *, target_rate: int = 22050, target_
     reaching it would push peaks past -1 dBFS, a look-ahead limiter holds them
     there and the gain is re-measured (three rounds at most).
     """
-    x = _as_mono(samples)
+    x = as_mono(samples)
     start, end = speech_span(x, rate)
     x = x[start:end]
     x = x - x.mean()
@@ -812,21 +560,3 @@ def prepare(samples: np.ndarray, rate: int, *, target_rate: int = 22050, target_
         y = _limit(y * 10 ** (error_db / 20), target_rate, ceiling)
     log.debug("prepared: %.2f s at %d Hz, %.1f LUFS", y.size / target_rate, target_rate, integrated_loudness(y, target_rate))
     return np.clip(y, -ceiling, ceiling).astype(np.float32)
-
-
-def write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
-    """Write mono 16-bit PCM (values past full scale are clipped); the file appears complete or not at all."""
-    path = Path(path)
-    pcm = np.rint(np.clip(_as_mono(samples), -1.0, 1.0) * 32767.0).astype("<i2")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        with wave.open(str(partial), "wb") as out:
-            out.setnchannels(1)
-            out.setsampwidth(2)
-            out.setframerate(int(rate))
-            out.writeframes(pcm.tobytes())
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return path

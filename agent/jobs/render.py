@@ -12,25 +12,41 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
 from sqlmodel import Session, select
 
-from agent.db.models import Avatar, Creator, Reel, ReelEvent, Slot, VoiceProfile, utcnow
-from agent.db.states import ReelStatus, claim, transition
+from agent.db.models import Avatar, Creator, Reel, ReelStatus, VoiceProfile
+from agent.db.states import transition
 from agent.errors import AgentError
+from agent.jobs import leases
+
+if TYPE_CHECKING:
+    from threading import Event
+
+    from agent.jobs.pipeline import Progress
+    from agent.settings import Settings
 
 log = logging.getLogger(__name__)
 
-RENDER_LEASE = timedelta(minutes=30)
+
+
+class RenderJobResult(StrEnum):
+    """How one render job ended (its text is what the CLI and the sweep summaries print)."""
+
+    RENDERED = "rendered"
+    FAILED = "failed"
+    NOT_CLAIMED = "not claimed"
 
 
 @dataclass(frozen=True)
 class RenderOutcome:
+    """One reel's render job: the result, why, and the video it made."""
+
     reel_id: int
-    result: str          # "rendered" | "failed" | "not claimed"
+    result: RenderJobResult
     detail: str = ""
     video: str | None = None
 
@@ -57,46 +73,26 @@ def inputs_for(session: Session, creator: Creator) -> tuple[Avatar, VoiceProfile
     return avatar, voice
 
 
-def release_stale(session: Session, *, now: datetime, worker: str) -> list[int]:
-    """Reels a dead process left in ``rendering``: back to ``approved`` so they render again."""
-    stale = list(session.exec(select(Reel.id).where(Reel.status == ReelStatus.RENDERING,
-                                                    (Reel.claimed_at.is_(None)) | (Reel.claimed_at < now - RENDER_LEASE))))
-    released = []
-    for reel_id in stale:
-        reel = session.get(Reel, reel_id)
-        try:
-            transition(session, reel, ReelStatus.APPROVED, actor=worker, reason="render abandoned by a stopped worker; rendering again",
-                       expected=ReelStatus.RENDERING, claimed_by=None, claimed_at=None)
-            session.commit()
-            released.append(reel_id)
-        except AgentError:
-            session.rollback()
-    return released
-
-
 def due_for_render(session: Session, *, now: datetime, lead: timedelta) -> list[int]:
     """Approved reels whose publish time is within ``lead`` (or already passed), soonest first."""
-    rows = session.exec(
-        select(Reel, Slot).join(Slot, Reel.slot_id == Slot.id, isouter=True)
-        .where(Reel.status == ReelStatus.APPROVED, (Reel.next_attempt_at.is_(None)) | (Reel.next_attempt_at <= now))
-    ).all()
     due = []
-    for reel, slot in rows:
-        when = reel.publish_at or (slot.scheduled_at if slot is not None else None) or now
+    for reel, slot in leases.waiting(session, leases.RENDER, now=now):
+        when = leases.due_time(reel, slot) or now
         if when - now <= lead:
             due.append((when, reel.id))
     return [reel_id for _, reel_id in sorted(due)]
 
 
-def render_reel(session: Session, settings: Any, reel_id: int, *, worker: str, progress: Any = None, claimed: bool = False) -> RenderOutcome:
+def render_reel(session: Session, settings: Settings, reel_id: int, *, worker: str, progress: Progress | None = None,
+                claimed: bool = False) -> RenderOutcome:
     """Claim an approved reel, render it with the creator's avatar and voice, and mark it rendered (or failed, with the reason)."""
-    from agent.avatars import face_of
-    from agent.pipeline import render_files
-    from agent.voices import profile_data
+    from agent.enrollment.avatars import face_of
+    from agent.jobs.pipeline import render_files
+    from agent.enrollment.voices import profile_data
 
-    reel = session.get(Reel, reel_id) if claimed else claim(session, reel_id, ReelStatus.APPROVED, ReelStatus.RENDERING, worker=worker, reason="rendering")
+    reel = session.get(Reel, reel_id) if claimed else leases.claim_reel(session, leases.RENDER, reel_id, worker=worker)
     if reel is None:
-        return RenderOutcome(reel_id, "not claimed", "not approved, or another worker has it")
+        return RenderOutcome(reel_id, RenderJobResult.NOT_CLAIMED, "not approved, or another worker has it")
     creator = session.get(Creator, reel.creator_id)
     folder = Path(settings.data_dir) / "reels" / str(reel_id)
     try:
@@ -107,9 +103,8 @@ def render_reel(session: Session, settings: Any, reel_id: int, *, worker: str, p
         outcome = render_files(settings, photo=Path(avatar.photo_path), out=out, text=reel.script, voice_profile=profile,
                                voice_backend=(voice.backend if voice is not None else "piper"), face=face_of(avatar),
                                hook_title=reel.on_screen_title or None, language=creator.language or "en", progress=progress)
-        if outcome.qa is not None and not outcome.qa.get("passed", True):
-            failed = [c["name"] for c in outcome.qa.get("checks", []) if c.get("hard") and not c.get("passed")]
-            raise AgentError(f"the rendered reel failed QA ({', '.join(failed)}); see {outcome.report}")
+        if not outcome.qa_passed:
+            raise AgentError(f"the rendered reel failed QA ({outcome.qa_failures()}); see {outcome.report}")
     except AgentError as error:
         message = str(error)
         session.rollback()
@@ -118,7 +113,7 @@ def render_reel(session: Session, settings: Any, reel_id: int, *, worker: str, p
                    last_error=message, failed_stage="render", claimed_by=None, attempts=(reel.attempts or 0) + 1)
         session.commit()
         log.error("reel %d: render failed: %s", reel_id, message)
-        return RenderOutcome(reel_id, "failed", message)
+        return RenderOutcome(reel_id, RenderJobResult.FAILED, message)
     artifacts = dict(reel.artifacts or {})
     artifacts.update({"video": str(outcome.video), "cover": str(outcome.cover), "srt": str(outcome.srt) if outcome.srt else None,
                       "captions": str(outcome.captions_json) if outcome.captions_json else None,
@@ -130,25 +125,17 @@ def render_reel(session: Session, settings: Any, reel_id: int, *, worker: str, p
                expected=ReelStatus.RENDERING, artifacts=artifacts, claimed_by=None, last_error=None)
     session.commit()
     log.info("reel %d: rendered %s (%.1f s of video in %.1f s)", reel_id, outcome.video, outcome.duration_s, outcome.render_seconds)
-    return RenderOutcome(reel_id, "rendered", "", str(outcome.video))
+    return RenderOutcome(reel_id, RenderJobResult.RENDERED, "", str(outcome.video))
 
 
-def render_due(session: Session, settings: Any, *, worker: str, now: datetime, stopping: Any = None, limit: int = 4) -> list[RenderOutcome]:
+def render_due(session: Session, settings: Settings, *, worker: str, now: datetime, stopping: Event | None = None,
+               limit: int = 4) -> list[RenderOutcome]:
     """The render sweep: release abandoned renders, then render approved reels that publish within the render lead time."""
     outcomes = []
-    release_stale(session, now=now, worker=worker)
+    leases.release_stale(session, leases.RENDER, now=now, worker=worker, reason="render abandoned by a stopped worker; rendering again")
     lead = timedelta(hours=settings.scheduler.render_lead_hours)
     for reel_id in due_for_render(session, now=now, lead=lead)[:limit]:
         if stopping is not None and stopping.is_set():
             break
         outcomes.append(render_reel(session, settings, reel_id, worker=worker))
     return outcomes
-
-
-def release(session: Session, reel_id: int, *, worker: str) -> None:
-    """Give a claimed render back (shutdown): the reel is approved again and renders on the next sweep."""
-    session.execute(update(Reel).where(Reel.id == reel_id, Reel.status == ReelStatus.RENDERING, Reel.claimed_by == worker)
-                    .values(status=ReelStatus.APPROVED, claimed_by=None, claimed_at=None, updated_at=utcnow()))
-    session.add(ReelEvent(reel_id=reel_id, from_status=ReelStatus.RENDERING.value, to_status=ReelStatus.APPROVED.value, actor=worker,
-                          reason="released on shutdown", at=utcnow()))
-    session.commit()

@@ -9,21 +9,23 @@ points at it, so a failed or refused re-enrollment leaves the old voice whole.
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import logging
-import re
 import shutil
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, select
 
 from agent.db.models import VoiceProfile, utcnow
+from agent.enrollment.consent import ConsentRequired, check_name, record_consent
 from agent.errors import AgentError, NotFoundError
+
+if TYPE_CHECKING:
+    from agent.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +34,9 @@ CONSENT_TEXT = (
     "I confirm that this voice sample is my own voice, or that I have the right to use this voice, "
     "and I agree that ReelTwin may synthesize speech that sounds like it."
 )
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 CANONICAL_RATE_HZ = 22050   # the bundled Piper voice's rate: the matching compares like with like
 #: What the web UI's "Preview" button says with an enrolled voice.
 PREVIEW_TEXT = "Hi, this is how I sound in ReelTwin."
-
-
-class ConsentRequired(AgentError, PermissionError):
-    """Enrollment needs the creator's consent; nothing was stored."""
 
 
 @dataclass(frozen=True)
@@ -63,22 +60,8 @@ class EnrolledVoice:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
-def check_name(name: str) -> str:
-    if not NAME_PATTERN.match(name or "") or name in {".", ".."}:
-        raise AgentError(f"--name {name!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. your handle)")
-    return name
-
-
-def voices_dir(settings: Any) -> Path:
+def voices_dir(settings: Settings) -> Path:
     return Path(settings.data_dir) / "voices"
-
-
-def consent_by_default() -> str:
-    """Who consents on a command line: the OS user, else "cli"."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 def find(session: Session, name: str) -> VoiceProfile | None:
@@ -106,7 +89,7 @@ def profile_data(profile: VoiceProfile) -> Any:
                             artifacts=dict(profile.artifacts or {}))
 
 
-def load_profile(session: Session, settings: Any, name: str) -> Any:
+def load_profile(session: Session, settings: Settings, name: str) -> Any:
     """The enrolled voice ``name`` as a ``VoiceProfileData``; a clear error when it is unknown or its sample is gone."""
     profile = get_voice(session, name)
     if not Path(profile.sample_path).is_file():
@@ -118,13 +101,13 @@ def load_profile(session: Session, settings: Any, name: str) -> Any:
 def analyze_sample(path: Path) -> SampleReport:
     """Decode and measure a sample; raises ``AgentError`` (the analysis' message: the file and the fix) if it is unusable."""
     from render import RenderError
-    from render.voice import analysis
+    from render.voice import sample_checks
 
     path = Path(path)
     try:
-        samples, rate, info = analysis.decode(path)
-        stats = analysis.analyze(samples, rate)
-        warnings = analysis.check(stats, name=path.name)
+        samples, rate, info = sample_checks.read_sample(path)
+        stats = sample_checks.analyze(samples, rate)
+        warnings = sample_checks.check(stats, name=path.name)
     except RenderError as error:
         raise AgentError(str(error)) from None
     return SampleReport(path=path, samples=samples, rate_hz=rate, info=info, stats=stats.to_dict(), warnings=tuple(warnings))
@@ -132,7 +115,7 @@ def analyze_sample(path: Path) -> SampleReport:
 
 def enroll_voice(
     session: Session,
-    settings: Any,
+    settings: Settings,
     sample: Path | SampleReport,
     *,
     name: str,
@@ -154,8 +137,9 @@ def enroll_voice(
     import numpy as np
 
     from render import RenderError
-    from render.voice import analysis
+    from render.media.audio import write_wav
     from render.voice import base as voice_base
+    from render.voice import sample_checks
     from render.voice.base import VoiceProfileData
 
     check_name(name)
@@ -171,13 +155,13 @@ def enroll_voice(
     except RenderError as error:
         raise AgentError(str(error)) from None
 
-    prepared = analysis.prepare(report.samples, report.rate_hz, target_rate=CANONICAL_RATE_HZ)
+    prepared = sample_checks.prepare(report.samples, report.rate_hz, target_rate=CANONICAL_RATE_HZ)
     pcm = np.rint(np.clip(prepared, -1.0, 1.0) * 32767.0).astype("<i2")
     sha256 = hashlib.sha256(pcm.tobytes()).hexdigest()
     root = voices_dir(settings) / name
     version = root / f"{utcnow():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
     try:
-        sample_path = analysis.write_wav(version / "sample.wav", prepared, CANONICAL_RATE_HZ)
+        sample_path = write_wav(version / "sample.wav", prepared, CANONICAL_RATE_HZ)
     except OSError as error:
         raise AgentError(f"cannot store the voice under {str(root)!r} ({error.strerror}); check data_dir") from None
     old_folder = Path(existing.sample_path).parent if existing is not None else None
@@ -198,9 +182,7 @@ def enroll_voice(
         profile = existing or VoiceProfile(name=name, sample_path="", sample_sha256="", consent_by="", consent_text="")
         profile.sample_path = str(sample_path)
         profile.sample_sha256 = file_sha
-        profile.consent_at = utcnow()
-        profile.consent_by = consent_by[:128]
-        profile.consent_text = CONSENT_TEXT
+        record_consent(profile, by=consent_by, text=CONSENT_TEXT)
         profile.backend = backend_name
         profile.artifacts = artifacts
         profile.stats = stats
@@ -238,10 +220,10 @@ def ensure_artifacts(session: Session, profile: VoiceProfile, backend_name: str,
     return profile_data(profile)
 
 
-def prepare_speaker(session: Session, settings: Any, *, voice: str | None = None, backend: str | None = None) -> tuple[Any, Any]:
+def prepare_speaker(session: Session, settings: Settings, *, voice: str | None = None, backend: str | None = None) -> tuple[Any, Any]:
     """(speaker, profile) for `reeltwin voice say`: enrolled voice ``voice`` spoken by ``backend`` (default: voice.backend),
     enrolled with that backend first if it never was; without ``voice``, the bundled voice (profile None)."""
-    from agent.pipeline import voice_config
+    from agent.backends import voice_config
     from render import RenderError
     from render.voice import base
 
@@ -255,7 +237,7 @@ def prepare_speaker(session: Session, settings: Any, *, voice: str | None = None
     return speaker, profile
 
 
-def speak(session: Session, settings: Any, text: str, out_path: Path, *, voice: str | None = None, backend: str | None = None) -> Any:
+def speak(session: Session, settings: Settings, text: str, out_path: Path, *, voice: str | None = None, backend: str | None = None) -> Any:
     """Say ``text`` into the WAV ``out_path`` as `reeltwin voice say` does; returns the ``Speech``."""
     from render import RenderError
 
@@ -266,14 +248,14 @@ def speak(session: Session, settings: Any, text: str, out_path: Path, *, voice: 
         raise AgentError(str(error)) from None
 
 
-def preview_path(settings: Any, profile: VoiceProfile) -> Path:
+def preview_path(settings: Settings, profile: VoiceProfile) -> Path:
     """Where the preview clip of ``profile`` is cached: in its version folder (gone with it), named for backend and text."""
     backend = settings.voice.backend
     digest = hashlib.sha256(f"{backend}\n{PREVIEW_TEXT}".encode()).hexdigest()[:10]
     return Path(profile.sample_path).parent / f"preview-{backend}-{digest}.wav"
 
 
-def preview(session: Session, settings: Any, name: str) -> Path:
+def preview(session: Session, settings: Settings, name: str) -> Path:
     """A short WAV of voice ``name`` saying ``PREVIEW_TEXT``, spoken like `reeltwin voice say --voice NAME`; cached."""
     profile = get_voice(session, name)
     target = preview_path(settings, profile)

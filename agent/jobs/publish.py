@@ -11,7 +11,7 @@ The order of writes is what makes a crash harmless:
 5. ``publishing → published`` with the media id and permalink.
 
 A process that dies anywhere leaves the reel in ``publishing`` with its state;
-:func:`recover_stale` hands it back to the next attempt, which resumes at step 4.
+the next sweep takes the stale claim over (:func:`agent.jobs.leases.take_over`) and resumes at step 4.
 """
 
 from __future__ import annotations
@@ -21,105 +21,44 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlmodel import Session
 
-from agent.db.models import Creator, Reel, ReelEvent, ReelStatus, Slot, utcnow
-from agent.db.states import claim, transition
-from agent.errors import AgentError, ValidationFailed
+from agent.db.models import Creator, Reel, ReelEvent, ReelStatus, utcnow
+from agent.db.states import transition
+from agent.errors import ValidationFailed
+from agent.jobs import leases
 from agent.settings import Settings
-from publishing import PublishError
-from publishing.base import MediaHosting, PublishProgress, PublishRefused, PublishRequest, PublishRetryable, Publisher
+from publishing.base import PublishProgress, PublishRefused, PublishRequest, PublishRetryable, Publisher
 
 log = logging.getLogger(__name__)
 
-#: A claim older than this with no progress is considered abandoned (its process died).
-LEASE = timedelta(minutes=30)
+
+class PublishJobResult(StrEnum):
+    """How one publish job ended (its text is what the CLI and the sweep summaries print)."""
+
+    PUBLISHED = "published"
+    ALREADY_PUBLISHED = "already published"
+    RETRY_LATER = "retry later"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True)
 class PublishOutcome:
+    """One reel's publish job: the result, why, and where the reel is now."""
+
     reel_id: int
-    result: str                    # published | already published | retry later | failed | dry run
+    result: PublishJobResult
     detail: str = ""
     permalink: str | None = None
-
-
-def make_media_host(settings: Settings) -> MediaHosting:
-    """Where the Graph API fetches the reel from (``publishing.media_hosting``): our own signed URLs, or an S3 bucket."""
-    publishing = settings.publishing
-    if publishing.media_hosting == "s3":
-        s3 = publishing.s3
-        if not s3.bucket:
-            raise AgentError("publishing.media_hosting is s3 but publishing.s3.bucket is not set; set it (or REELTWIN_PUBLISHING__S3__BUCKET)")
-        if (s3.access_key_id is None) != (s3.secret_access_key is None):
-            missing = "secret_access_key" if s3.secret_access_key is None else "access_key_id"
-            raise AgentError(f"publishing.s3.{missing} is not set but its partner is; set REELTWIN_PUBLISHING__S3__{missing.upper()} in .env, "
-                             "or neither to use the AWS credential chain")
-        try:
-            from publishing.s3_hosting import S3MediaHost
-        except ImportError:
-            raise AgentError("publishing.media_hosting = \"s3\" needs boto3: pip install 'reeltwin[s3]'") from None
-        return S3MediaHost(
-            bucket=s3.bucket, endpoint_url=s3.endpoint_url, region=s3.region, prefix=s3.prefix,
-            access_key_id=s3.access_key_id.get_secret_value() if s3.access_key_id else None,
-            secret_access_key=s3.secret_access_key.get_secret_value() if s3.secret_access_key else None,
-            url_lifetime_s=s3.url_lifetime_s, delete_after_publish=s3.delete_after_publish, addressing_style=s3.addressing_style,
-        )
-    if not publishing.media_base_url:
-        raise AgentError("publishing.media_base_url is not set: Instagram fetches the video from a public URL; set it to "
-                         "https://your-host/public, or use publishing.media_hosting = \"s3\"; see README 'Media hosting for the Graph API'")
-    from publishing.hosting import MediaHost
-
-    return MediaHost(base_url=publishing.media_base_url, secret=settings.web.secret_key.get_secret_value() if settings.web.secret_key else "", root=settings.data_dir)
-
-
-def make_publisher(settings: Settings) -> Publisher:
-    """The configured publisher."""
-    publishing = settings.publishing
-    if publishing.backend == "outbox":
-        from publishing.outbox import OutboxPublisher
-
-        return OutboxPublisher(settings.outbox_dir)
-    if publishing.backend == "graph":
-        missing = [name for name, value in (("graph_ig_user_id", publishing.graph_ig_user_id), ("graph_access_token", publishing.graph_access_token),
-                                            ("media_base_url", publishing.media_base_url if publishing.media_hosting == "self" else "s3")) if not value]
-        if missing:
-            raise AgentError(f"publishing.backend is graph but {', '.join('publishing.' + m for m in missing)} is not set; see README 'Going live'")
-        from publishing.graph import GraphPublisher
-
-        try:
-            host = make_media_host(settings)
-        except PublishError as error:
-            raise AgentError(str(error)) from None
-        return GraphPublisher(ig_user_id=publishing.graph_ig_user_id, access_token=publishing.graph_access_token.get_secret_value(),
-                              media_host=host, api_version=publishing.graph_api_version, api_base=publishing.graph_api_base)
-    if publishing.backend == "instagrapi":
-        if not publishing.instagrapi_username:
-            raise AgentError("publishing.backend is instagrapi but publishing.instagrapi_username is not set; then run `reeltwin instagram login`")
-        try:
-            from publishing.instagrapi_publisher import InstagrapiPublisher, session_file_for
-        except ImportError:
-            raise AgentError("the instagrapi publisher needs the instagram extra: pip install 'reeltwin[instagram]'") from None
-        try:
-            session_file = session_file_for(settings.data_dir, publishing.instagrapi_username)
-        except PublishError as error:
-            raise AgentError(f"publishing.instagrapi_username: {error}") from None
-        password = publishing.instagrapi_password.get_secret_value() if publishing.instagrapi_password else None
-        return InstagrapiPublisher(username=publishing.instagrapi_username, session_file=session_file, password=password)
-    raise AgentError(f"publishing.backend {publishing.backend!r} is unknown; use outbox, graph or instagrapi")
 
 
 def full_caption(reel: Reel) -> str:
     tags = " ".join(reel.hashtags or [])
     return f"{reel.caption.strip()}\n\n{tags}".strip() if tags else reel.caption.strip()
-
-
-def due_time(reel: Reel, slot: Slot | None) -> datetime | None:
-    """When the reel should go out: its own override, else its slot; ad-hoc reels only on request."""
-    return reel.publish_at or (slot.scheduled_at if slot else None)
 
 
 def publish_reel(
@@ -135,7 +74,7 @@ def publish_reel(
     if resume_claimed:
         reel = session.get(Reel, reel_id)
     else:
-        reel = claim(session, reel_id, ReelStatus.RENDERED, ReelStatus.PUBLISHING, worker=worker, reason="publishing")
+        reel = leases.claim_reel(session, leases.PUBLISH, reel_id, worker=worker)
         if reel is None:
             current = session.get(Reel, reel_id)
             if current is None:
@@ -181,7 +120,8 @@ def publish_reel(
                media_id=result.media_id, permalink=result.permalink, published_at=result.published_at, last_error=None, claimed_by=None)
     session.commit()
     log.info("reel %d %s: %s", reel.id, reason, result.permalink or result.media_id)
-    return PublishOutcome(reel.id, "already published" if result.already_published else "published", reason, result.permalink)
+    return PublishOutcome(reel.id, PublishJobResult.ALREADY_PUBLISHED if result.already_published else PublishJobResult.PUBLISHED, reason,
+                          result.permalink)
 
 
 def _retry_later(session: Session, reel: Reel, settings: Settings, worker: str, message: str, retry_after_s: float | None) -> PublishOutcome:
@@ -194,7 +134,7 @@ def _retry_later(session: Session, reel: Reel, settings: Settings, worker: str, 
                last_error=message, next_attempt_at=utcnow() + timedelta(seconds=wait), claimed_by=None)
     session.commit()
     log.warning("reel %d: %s; retrying in %.0f s", reel.id, message, wait)
-    return PublishOutcome(reel.id, "retry later", message)
+    return PublishOutcome(reel.id, PublishJobResult.RETRY_LATER, message)
 
 
 def _fail(session: Session, reel: Reel, worker: str, message: str) -> PublishOutcome:
@@ -202,19 +142,14 @@ def _fail(session: Session, reel: Reel, worker: str, message: str) -> PublishOut
                last_error=message, failed_stage="publish", claimed_by=None)
     session.commit()
     log.error("reel %d: publishing failed: %s", reel.id, message)
-    return PublishOutcome(reel.id, "failed", message)
+    return PublishOutcome(reel.id, PublishJobResult.FAILED, message)
 
 
 def due_reels(session: Session, now: datetime, grace: timedelta) -> tuple[list[int], list[int]]:
     """(rendered reels due now within the grace window, reels whose time passed beyond it)."""
-    rows = session.execute(
-        select(Reel, Slot).outerjoin(Slot, Reel.slot_id == Slot.id)
-        .where(Reel.status == ReelStatus.RENDERED, (Reel.next_attempt_at.is_(None)) | (Reel.next_attempt_at <= now))
-        .order_by(Reel.id)
-    ).all()
     due, missed = [], []
-    for reel, slot in rows:
-        when = due_time(reel, slot)
+    for reel, slot in leases.waiting(session, leases.PUBLISH, now=now):
+        when = leases.due_time(reel, slot)
         if when is None or when > now:
             continue
         (due if now - when <= grace or reel.attempts > 0 else missed).append(reel.id)
@@ -230,14 +165,6 @@ def reschedule_missed(session: Session, reel_id: int, *, when: datetime, actor: 
     session.commit()
 
 
-def recover_stale(session: Session, *, now: datetime, lease: timedelta = LEASE) -> list[int]:
-    """Reels left in ``publishing`` by a process that died: take them over to resume (not to re-upload)."""
-    stale = list(session.execute(
-        select(Reel.id).where(Reel.status == ReelStatus.PUBLISHING, (Reel.claimed_at.is_(None)) | (Reel.claimed_at < now - lease))
-    ).scalars())
-    return stale
-
-
 def publish_due(
     session: Session,
     settings: Settings,
@@ -249,13 +176,8 @@ def publish_due(
 ) -> list[PublishOutcome]:
     """The publish sweep: resume abandoned attempts, publish what is due, move what was missed beyond the grace window."""
     outcomes = []
-    for reel_id in recover_stale(session, now=now):
-        took = session.execute(
-            update(Reel).where(Reel.id == reel_id, Reel.status == ReelStatus.PUBLISHING, (Reel.claimed_at.is_(None)) | (Reel.claimed_at < now - LEASE))
-            .values(claimed_by=worker, claimed_at=utcnow())
-        ).rowcount
-        session.commit()
-        if took == 1:
+    for reel_id in leases.stale(session, leases.PUBLISH, now=now):
+        if leases.take_over(session, leases.PUBLISH, reel_id, now=now, worker=worker):
             log.warning("reel %d: resuming an abandoned publish attempt (checking Instagram before uploading)", reel_id)
             outcomes.append(publish_reel(session, settings, reel_id, publisher=publisher, worker=worker, resume_claimed=True))
     due, missed = due_reels(session, now, timedelta(minutes=settings.scheduler.publish_grace_minutes))

@@ -1,0 +1,1 @@
+"""The scheduler's jobs: render and publish claimed reels under one lease mechanism, refresh audience insights."""
