@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from render import RenderError
 from render.avatar import framing as framing_mod
 from render.avatar import motion
 from render.avatar.base import AvatarError, RenderRequest, register
@@ -487,13 +486,10 @@ class CpuMeshBackend:
 
 
 def _load_audio(path: Path) -> tuple[np.ndarray, int]:
-    from render.voice.sample_checks import read_sample
+    from render.media.audio import read_mono
 
-    try:
-        samples, rate, _info = read_sample(path, max_duration_s=15 * 60)
-    except RenderError as error:
-        message = str(error).replace("sample ", "audio ", 1).split("; trim it")[0]
-        raise AvatarError(message if ";" in message else f"{message}; give a WAV, MP3 or M4A of the speech") from None
+    samples, rate = read_mono(path, error=AvatarError, label=f"audio {Path(path).name!r}", fix="give a WAV, MP3 or M4A of the speech",
+                              timeout_s=120.0)
     if len(samples) < rate * 0.2:
         raise AvatarError(f"audio {str(path)!r}: shorter than 0.2 s; give the speech to lip-sync")
     return samples.astype(np.float32), rate
