@@ -51,9 +51,10 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q
 
-# The developer's loop: skips the real-LLM, browser, demo, simulated-week and long-render tests (marked slow).
+# The developer's loop: skips the tests marked slow (the real LLM, browsers, the demo, the simulated week,
+# long renders and voice-quality measurements), one test file per core.
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" -n auto --dist loadfile
 
 bench: install
 	$(BIN)/python bench/run.py

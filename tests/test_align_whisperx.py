@@ -82,6 +82,7 @@ def _silence(seconds: float) -> np.ndarray:
 # --- end to end through whisperx.align --------------------------------------------------------
 
 
+@pytest.mark.slow  # loads whisperx and torch (a tiny random wav2vec2)
 def test_aligns_every_written_word_through_whisperx(model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import nltk
 
@@ -112,6 +113,7 @@ def test_aligns_every_written_word_through_whisperx(model_dir: Path, tmp_path: P
     assert result.words[2].end_s - result.words[2].start_s > result.words[0].end_s - result.words[0].start_s
 
 
+@pytest.mark.slow  # loads whisperx and torch (a tiny random wav2vec2)
 def test_other_sample_rates_and_a_single_model_folder(model_dir: Path, tmp_path: Path) -> None:
     audio = _write_wav(tmp_path / "speech22k.wav", [_silence(0.2), _speechlike(1.5, 3), _silence(0.2)], rate=22050)
     result = align_base.get("whisperx", model_dir=model_dir / "en", device="cpu").align(audio, "Hello there, friend.")
@@ -119,6 +121,7 @@ def test_other_sample_rates_and_a_single_model_folder(model_dir: Path, tmp_path:
     assert all(0 <= w.start_s <= w.end_s <= 1.9 + 1e-6 for w in result.words)
 
 
+@pytest.mark.slow  # loads whisperx and torch (a tiny random wav2vec2)
 def test_the_captions_setting_reaches_the_model_folder(model_dir: Path, tmp_path: Path) -> None:
     from render.align.auto import align_words
 
@@ -127,6 +130,7 @@ def test_the_captions_setting_reaches_the_model_folder(model_dir: Path, tmp_path
     assert result.backend == "whisperx" and [w.word for w in result.words] == ["Hello", "there,", "friend."]
 
 
+@pytest.mark.slow  # loads whisperx and torch (a tiny random wav2vec2)
 def test_silence_and_mismatch_never_crash(model_dir: Path, tmp_path: Path) -> None:
     audio = _write_wav(tmp_path / "silence.wav", [_silence(1.0)])
     result = align_base.get("whisperx", model_dir=model_dir, device="cpu").align(
@@ -148,6 +152,7 @@ def test_missing_model_and_bad_inputs_are_align_errors(tmp_path: Path) -> None:
         align_base.get("whisperx", model_dir=tmp_path).align(tmp_path / "x.wav", "  ")
 
 
+@pytest.mark.slow  # loads whisperx and torch (a tiny random wav2vec2)
 def test_unreadable_audio_is_an_align_error(model_dir: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF nonsense")

@@ -216,6 +216,7 @@ def test_identity_holds_and_nothing_outside_the_head_flickers(rendered, astronau
     assert all(np.array_equal(frame[below], frames[0][below]) for frame in frames[1:])
 
 
+@pytest.mark.slow  # two more full renders
 def test_renders_are_reproducible_per_seed(photo: Path, speech: Path, rendered) -> None:
     frames, _ = rendered
     again, _ = _render(photo, speech, seed=7)

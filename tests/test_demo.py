@@ -9,6 +9,8 @@ import pytest
 
 from tests.cli_helpers import reeltwin
 
+pytestmark = pytest.mark.slow  # the whole demo, end to end
+
 pytest.importorskip("mediapipe")
 pytest.importorskip("llama_cpp")
 

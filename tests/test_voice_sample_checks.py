@@ -201,6 +201,7 @@ def _ebur128_lufs(path: Path) -> float:
 # --------------------------------------------------------------------------- good samples
 
 
+@pytest.mark.slow  # measures 14 synthesized samples with WORLD (about 40 s)
 @pytest.mark.parametrize("fmt", list(FORMATS))
 def test_good_sample_passes_in_every_format(fmt: str, measured) -> None:
     samples, rate, info, stats = measured(fmt)
@@ -269,6 +270,7 @@ def test_decode_matches_the_pcm_and_averages_channels(corpus, tmp_path: Path) ->
     assert np.abs(mono).max() == pytest.approx(0.5, abs=0.002)
 
 
+@pytest.mark.slow  # measures 14 synthesized samples with WORLD (about 40 s)
 def test_good_sample_measurements(measured) -> None:
     _, _, _, stats = measured("wav")
     assert 15.0 < stats.duration_s < 20.0
@@ -284,6 +286,7 @@ def test_good_sample_measurements(measured) -> None:
     assert stats.f0_cluster_gap_semitones == 0.0
 
 
+@pytest.mark.slow  # measures 14 synthesized samples with WORLD (about 40 s)
 def test_loudness_agrees_with_ffmpeg_ebur128(corpus, measured) -> None:
     _, _, _, stats = measured("wav")
     assert stats.loudness_lufs == pytest.approx(_ebur128_lufs(corpus["wav"]), abs=0.3)
@@ -305,12 +308,14 @@ def test_loudness_agrees_with_ffmpeg_ebur128(corpus, measured) -> None:
         ("two_speakers", r"sample 'two-speakers\.wav': several speakers likely \(two voices \d+ semitones apart\); record only yourself talking$"),
     ],
 )
+@pytest.mark.slow  # measures 14 synthesized samples with WORLD (about 40 s)
 def test_bad_sample_is_rejected_with_the_fix(name: str, message: str, corpus, measured) -> None:
     _, _, _, stats = measured(name)
     with pytest.raises(SampleError, match=message):
         sample_checks.check(stats, name=corpus[name].name)
 
 
+@pytest.mark.slow  # measures 14 synthesized samples with WORLD (about 40 s)
 def test_bad_samples_measure_what_makes_them_bad(measured) -> None:
     assert measured("short")[3].speech_s < 4.0
     assert measured("long")[3].duration_s > 120.0

@@ -144,6 +144,7 @@ def _mean_f0(path: Path) -> float:
     return float(np.exp(np.mean(np.log(f0[f0 > 0]))))
 
 
+@pytest.mark.slow  # synthesizes and matches two voices, then measures them
 @needs_codec2
 @pytest.mark.parametrize("who", ["male", "female"])
 def test_matched_speech_takes_the_speakers_pitch(who: str, voices: dict) -> None:
@@ -157,6 +158,7 @@ def test_matched_speech_takes_the_speakers_pitch(who: str, voices: dict) -> None
         assert artifacts["match"]["warp_factor"] > 1.05  # her formants sit higher than Piper's man's
 
 
+@pytest.mark.slow  # synthesizes and matches two voices, then measures them
 @needs_codec2
 @pytest.mark.parametrize("who", ["male", "female"])
 def test_matched_speech_is_closer_to_the_speaker(who: str, voices: dict) -> None:
@@ -170,6 +172,7 @@ def test_matched_speech_is_closer_to_the_speaker(who: str, voices: dict) -> None
     assert matched > plain + (0.035 if who == "male" else 0.15), (plain, matched)
 
 
+@pytest.mark.slow  # synthesizes and matches two voices, then measures them
 @needs_codec2
 def test_matched_speech_stays_intelligible(voices: dict) -> None:
     pytest.importorskip("faster_whisper")
@@ -185,6 +188,7 @@ def test_matched_speech_stays_intelligible(voices: dict) -> None:
     assert errors / words <= 0.10, heard
 
 
+@pytest.mark.slow  # synthesizes and matches two voices, then measures them
 @needs_codec2
 def test_timings_fit_the_matched_audio(voices: dict) -> None:
     speech = voices["male"]["speech"]

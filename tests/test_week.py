@@ -29,6 +29,8 @@ from agent.db.states import claim, transition
 from agent.scheduler.service import Service
 from agent.settings import load_settings
 
+pytestmark = pytest.mark.slow  # a simulated week with the real embedded model and real renders
+
 REPO = Path(__file__).resolve().parent.parent
 RECORDED = json.loads((Path(__file__).parent / "fixtures" / "openai" / "good_draft.json").read_text())["body"]
 
