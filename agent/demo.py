@@ -227,7 +227,7 @@ def demo_speech(folder: Path) -> tuple[Path, str] | None:
     else:
         return None
     path = folder / "demo-voice.wav"
-    write_wav(path, np.concatenate(pieces), rate)
+    write_wav(path, np.concatenate(pieces), rate, round_to_nearest=False)
     return path, source
 
 

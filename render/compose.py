@@ -340,7 +340,7 @@ def compose(
 
     feed = _FrameFeed(iter(stream), fps, n_frames, decorate, progress)
     with tempfile.TemporaryDirectory(prefix="reeltwin-compose-") as tmp:
-        audio_file = write_wav(Path(tmp) / "mix.wav", mixed, AUDIO_RATE_HZ, channels=2)
+        audio_file = write_wav(Path(tmp) / "mix.wav", mixed, AUDIO_RATE_HZ, channels=2, round_to_nearest=False)
         audio = AudioFileClip(str(audio_file))
         video_duration = n_frames / fps
         clip = VideoClip(frame_function=feed, duration=video_duration).with_audio(audio.with_duration(min(audio.duration, video_duration)))

@@ -67,7 +67,7 @@ def build_ground_truth(
         truth.append(WordTiming(word, round(position / rate, 4), round((position + clip.size) / rate, 4)))
         position += clip.size
     pieces.append(np.zeros(int(0.3 * rate), dtype=np.float32))
-    write_wav(Path(out_path), np.concatenate(pieces), rate)
+    write_wav(Path(out_path), np.concatenate(pieces), rate, round_to_nearest=False)
     return Path(out_path), tuple(truth)
 
 

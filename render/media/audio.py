@@ -262,13 +262,19 @@ def integrated_loudness(samples: np.ndarray, rate: int) -> float:
 # --------------------------------------------------------------------------- writing
 
 
-def write_wav(path: Path, samples: np.ndarray, rate: int, *, channels: int = 1) -> Path:
+def write_wav(path: Path, samples: np.ndarray, rate: int, *, channels: int = 1, round_to_nearest: bool = True) -> Path:
     """Write 16-bit PCM (mono samples, copied to ``channels`` identical channels; values past full scale are clipped).
 
-    The folder is created; the file appears complete or not at all.
+    The folder is created; the file appears complete or not at all. ``round_to_nearest=False`` truncates toward
+    zero instead, as the synthesizers' and the mixer's writers always have: their WAVs (and so every reel) stay
+    bit-identical to earlier releases; the voice matching downstream is sensitive to a one-step difference.
     """
     path = Path(path)
-    pcm = np.rint(np.clip(as_mono(samples), -1.0, 1.0) * 32767.0).astype("<i2")
+    x = np.asarray(samples)
+    # Truncation keeps a float mono signal in its own precision (float32 from the synthesizers), as those writers did.
+    x = np.nan_to_num(x) if not round_to_nearest and x.ndim == 1 and np.issubdtype(x.dtype, np.floating) else as_mono(x)
+    scaled = np.clip(x, -1.0, 1.0) * 32767.0
+    pcm = (np.rint(scaled) if round_to_nearest else scaled).astype("<i2")
     if channels > 1:
         pcm = np.repeat(pcm[:, None], channels, axis=1)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -373,7 +373,7 @@ class PiperBackend:
 
         prepared = prepare(text, language)
         samples, rate, phonemes, words, source = self.synthesize(list(prepared.sentences))
-        write_wav(out_path, samples, rate)
+        write_wav(out_path, samples, rate, round_to_nearest=False)
         return Speech(path=out_path, duration_s=len(samples) / rate, sample_rate_hz=rate, backend=self.name,
                       words=tuple(words), phonemes=tuple(phonemes), timings_source=source)
 

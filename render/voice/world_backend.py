@@ -561,7 +561,7 @@ class WorldBackend:
         samples, rate, phonemes, words, source = piper.synthesize(list(prepared.sentences))
         if match is not None:
             samples = convert(samples, rate, match, timbre=self.timbre)
-        write_wav(out_path, samples, rate)
+        write_wav(out_path, samples, rate, round_to_nearest=False)
         return Speech(path=out_path, duration_s=len(samples) / rate, sample_rate_hz=rate, backend=self.name,
                       words=tuple(words), phonemes=tuple(phonemes), timings_source=source)
 

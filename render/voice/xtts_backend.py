@@ -352,7 +352,7 @@ class XttsBackend:
         if not pieces:
             raise VoiceError("xtts produced no audio for this script; check the model folder and the text")
         samples = np.concatenate(pieces[:-1])   # no trailing pause
-        write_wav(Path(out_path), samples, rate)
+        write_wav(Path(out_path), samples, rate, round_to_nearest=False)
         # XTTS gives no word timings; the alignment stage times the words against this audio.
         return Speech(path=Path(out_path), duration_s=len(samples) / rate, sample_rate_hz=rate, backend=self.name,
                       timings_source="none")
