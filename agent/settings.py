@@ -179,6 +179,8 @@ class SchedulerSettings(_Section):
     max_attempts: int = Field(5, ge=1, le=50)
     backoff_base_s: int = Field(60, ge=1)
     backoff_cap_s: int = Field(3600, ge=1)
+    render_lease_minutes: int = Field(30, ge=1, le=1440)    # a render claim older than this was left by a worker that died
+    publish_lease_minutes: int = Field(30, ge=1, le=1440)   # a publish claim older than this is taken over and resumed
     webhook_url: SecretStr | None = None
     public_web_url: str | None = None                 # e.g. https://reels.example.com — links in notifications
 

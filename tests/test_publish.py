@@ -99,6 +99,27 @@ def test_publish_to_outbox_once(session, project) -> None:
     assert len(list(settings.outbox_dir.iterdir())) == 1
 
 
+def test_the_publish_lease_is_a_setting(session, project) -> None:
+    _project, settings, video = project
+    settings = settings.model_copy(update={"scheduler": settings.scheduler.model_copy(update={"publish_lease_minutes": 5})})
+    reel_id = _rendered_reel(session, video)
+    with pytest.raises(Crash):
+        publish_reel(session, settings, reel_id, publisher=FaultyOutbox(settings.outbox_dir, "after upload"), worker="dying")
+    session.rollback()
+    outbox = OutboxPublisher(settings.outbox_dir)
+    # Four minutes on, the 5-minute lease still holds the claim; six minutes on, it is taken over and completed.
+    assert publish_due(session, settings, publisher=outbox, worker="w2", now=utcnow() + timedelta(minutes=4)) == []
+    assert _state(session, reel_id).status == ReelStatus.PUBLISHING
+    [outcome] = publish_due(session, settings, publisher=outbox, worker="w2", now=utcnow() + timedelta(minutes=6))
+    assert outcome.result == "already published"
+    assert len(list(settings.outbox_dir.iterdir())) == 1
+
+
+def test_the_default_publish_lease_is_thirty_minutes(project) -> None:
+    _project, settings, _video = project
+    assert settings.scheduler.publish_lease_minutes == 30 and LEASE == timedelta(minutes=30)
+
+
 @pytest.mark.parametrize("crash_at", ["before upload", "after upload", "before the database write"])
 def test_a_crash_at_any_step_publishes_exactly_once(session, project, crash_at: str) -> None:
     _project, settings, video = project

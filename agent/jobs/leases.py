@@ -12,8 +12,9 @@ is taken over and resumed, because it may already have gone out (:func:`take_ove
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, select, update
 from sqlmodel import Session
@@ -22,9 +23,12 @@ from agent.db.models import Reel, ReelStatus, Slot, utcnow
 from agent.db.states import claim, transition
 from agent.errors import AgentError
 
-#: A render claim older than this is abandoned (its worker died).
+if TYPE_CHECKING:
+    from agent.settings import Settings
+
+#: A render claim older than this is abandoned (its worker died); the default of ``scheduler.render_lease_minutes``.
 RENDER_LEASE = timedelta(minutes=30)
-#: A publish claim older than this with no progress is abandoned (its process died).
+#: A publish claim older than this with no progress is abandoned (its process died); the default of ``scheduler.publish_lease_minutes``.
 PUBLISH_LEASE = timedelta(minutes=30)
 
 
@@ -40,6 +44,16 @@ class Stage:
 
 RENDER = Stage("render", ReelStatus.APPROVED, ReelStatus.RENDERING, RENDER_LEASE)
 PUBLISH = Stage("publish", ReelStatus.RENDERED, ReelStatus.PUBLISHING, PUBLISH_LEASE)
+
+
+def render_stage(settings: Settings) -> Stage:
+    """:data:`RENDER` with the lease the settings give (``scheduler.render_lease_minutes``)."""
+    return replace(RENDER, lease=timedelta(minutes=settings.scheduler.render_lease_minutes))
+
+
+def publish_stage(settings: Settings) -> Stage:
+    """:data:`PUBLISH` with the lease the settings give (``scheduler.publish_lease_minutes``)."""
+    return replace(PUBLISH, lease=timedelta(minutes=settings.scheduler.publish_lease_minutes))
 
 
 def due_time(reel: Reel, slot: Slot | None) -> datetime | None:

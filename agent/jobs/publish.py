@@ -176,8 +176,9 @@ def publish_due(
 ) -> list[PublishOutcome]:
     """The publish sweep: resume abandoned attempts, publish what is due, move what was missed beyond the grace window."""
     outcomes = []
-    for reel_id in leases.stale(session, leases.PUBLISH, now=now):
-        if leases.take_over(session, leases.PUBLISH, reel_id, now=now, worker=worker):
+    stage = leases.publish_stage(settings)
+    for reel_id in leases.stale(session, stage, now=now):
+        if leases.take_over(session, stage, reel_id, now=now, worker=worker):
             log.warning("reel %d: resuming an abandoned publish attempt (checking Instagram before uploading)", reel_id)
             outcomes.append(publish_reel(session, settings, reel_id, publisher=publisher, worker=worker, resume_claimed=True))
     due, missed = due_reels(session, now, timedelta(minutes=settings.scheduler.publish_grace_minutes))

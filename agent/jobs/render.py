@@ -132,7 +132,7 @@ def render_due(session: Session, settings: Settings, *, worker: str, now: dateti
                limit: int = 4) -> list[RenderOutcome]:
     """The render sweep: release abandoned renders, then render approved reels that publish within the render lead time."""
     outcomes = []
-    leases.release_stale(session, leases.RENDER, now=now, worker=worker, reason="render abandoned by a stopped worker; rendering again")
+    leases.release_stale(session, leases.render_stage(settings), now=now, worker=worker, reason="render abandoned by a stopped worker; rendering again")
     lead = timedelta(hours=settings.scheduler.render_lead_hours)
     for reel_id in due_for_render(session, now=now, lead=lead)[:limit]:
         if stopping is not None and stopping.is_set():
