@@ -317,6 +317,13 @@ class GraphPublisher(Publisher):
             if status_code in ("FINISHED", "PUBLISHED"):
                 return status_code
             if status_code == "ERROR":
+                subcode = _subcode_in(status_text)
+                if subcode in RETRYABLE_SUBCODES:
+                    # A temporary failure on Instagram's side: the next attempt (with backoff) creates a new container.
+                    raise PublishRetryable(
+                        f"Instagram had a temporary problem processing the reel (container {container_id!r}: "
+                        f"{self._redact(status_text)!r}); a new container will be created on the next attempt"
+                    )
                 raise PublishRefused(self._container_error_message(container_id, status_text))
             if status_code == "EXPIRED":
                 raise PublishRetryable(
@@ -415,8 +422,8 @@ class GraphPublisher(Publisher):
         return {"online_followers": online, "posts": recent}
 
     def _container_error_message(self, container_id: str, status_text: str) -> str:
-        match = _SUBCODE_IN_TEXT.search(status_text or "")
-        fix = MEDIA_FIXES.get(int(match.group(1))) if match else None
+        subcode = _subcode_in(status_text)
+        fix = MEDIA_FIXES.get(subcode) if subcode else None
         return (
             f"Instagram could not process the reel (container {container_id!r}: {self._redact(status_text or 'ERROR')!r}); "
             + (fix or "check the video against the Reels specs (MP4, H.264/AAC, 9:16, 3 s to 15 min) and that its URL is public, then publish again")
@@ -504,6 +511,12 @@ class GraphPublisher(Publisher):
         if subcode in RETRYABLE_SUBCODES or status >= 500 or code in (1, 2) or error.get("is_transient") is True:
             return PublishRetryable(f"Graph API: temporary failure trying to {action}; {meta}; will retry", retry_after_s=retry_after_s)
         return PublishRefused(f"Instagram Graph API refused to {action}; {meta}; fix what Meta names and publish again")
+
+
+def _subcode_in(status_text: str) -> int | None:
+    """The 2207xxx subcode a container's ``status`` text names ("Error: … error code 2207001"), if any."""
+    match = _SUBCODE_IN_TEXT.search(status_text or "")
+    return int(match.group(1)) if match else None
 
 
 def _retry_after_s(headers: httpx.Headers) -> float | None:

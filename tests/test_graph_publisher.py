@@ -23,7 +23,7 @@ from publishing.base import (
     PublishRetryable,
     QuotaExceeded,
 )
-from publishing.graph import GraphPublisher
+from publishing.graph import RETRYABLE_SUBCODES, GraphPublisher
 from tests.fake_graph import FakeGraph, Fault
 
 CLIENT_TIMEOUT_S = 5.0         # generous: a loaded CI machine must not turn ordinary calls into timeouts
@@ -312,6 +312,27 @@ def test_container_error_then_a_new_attempt_makes_a_new_container(graph: FakeGra
     result = publish_collecting(make_publisher(graph), make_request(video), stored)
     assert len(graph.calls("create")) == 2
     assert [m.id for m in graph.published()] == [result.media_id]
+
+
+@pytest.mark.parametrize("subcode", sorted(RETRYABLE_SUBCODES))
+def test_a_container_error_with_a_retryable_subcode_is_retried_with_a_new_container(graph: FakeGraph, video: Path, subcode: int) -> None:
+    graph.next_container(polls=1, outcome="ERROR", status_text=f"Error: Media upload has failed with error code {subcode}")
+    stored: dict[str, str] = {}
+    with pytest.raises(PublishRetryable, match="temporary problem.*new container will be created") as caught:
+        publish_collecting(make_publisher(graph), make_request(video), stored)
+    assert "\n" not in str(caught.value) and str(subcode) in str(caught.value)
+    first_container = stored["container"]
+    result = publish_collecting(make_publisher(graph), make_request(video), stored)
+    assert stored["container"] != first_container
+    assert [m.id for m in graph.published()] == [result.media_id]   # exactly one post
+    assert_no_token(graph, caught.value)
+
+
+def test_a_container_error_with_a_media_subcode_is_not_retried(graph: FakeGraph, video: Path) -> None:
+    graph.next_container(polls=1, outcome="ERROR", status_text="Error: Media upload has failed with error code 2207026")
+    with pytest.raises(PublishRefused) as caught:
+        make_publisher(graph).publish(make_request(video), {}, lambda _: None)
+    assert not isinstance(caught.value, PublishRetryable) and "render it again" in str(caught.value)
 
 
 def test_expired_container_is_retryable_and_the_retry_makes_a_new_one(graph: FakeGraph, video: Path) -> None:
