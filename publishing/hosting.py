@@ -59,7 +59,7 @@ class MediaHost:
             payload = _unb64(encoded)
         except ValueError:
             return None
-        if not hmac.compare_digest(signature, self._sign(payload)):
+        if not hmac.compare_digest(signature.encode("utf-8", "replace"), self._sign(payload).encode()):  # any characters, never a 500
             return None
         relative, _, expires = payload.decode(errors="replace").rpartition("|")
         if not expires.isdigit() or int(expires) < self.clock():

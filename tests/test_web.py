@@ -612,3 +612,44 @@ def test_login_limiter_counts_only_recent_failures(monkeypatch: pytest.MonkeyPat
     assert limiter.blocked_for("a") == 0  # two recent failures, below the limit of 3
     limiter.failed("a")
     assert limiter.blocked_for("a") > 0
+
+
+# -- bad input never answers 500 (issue 17) ------------------------------------------
+
+def test_a_non_ascii_csrf_token_is_refused_not_a_server_error(client: TestClient, account: None) -> None:
+    csrf_of(client)  # a session cookie exists
+    for path in ("/login", "/logout"):
+        response = client.post(path, data={"csrf": "tok\u00e9n\u2603", "password": "x"}, follow_redirects=False)
+        assert response.status_code == 403, (path, response.status_code)
+        assert "reload the page" in text_of(response)
+
+
+def test_a_session_cookie_with_a_non_ascii_signature_is_ignored(client: TestClient, account: None) -> None:
+    cookie = f"{COOKIE}=eyJjIjoiYSJ9.sig\u00e9\u00e8".encode("latin-1")
+    for path in ("/healthz", "/login"):
+        response = client.get(path, headers={"cookie": cookie})
+        assert response.status_code == 200, (path, response.status_code)
+    assert client.get("/", headers={"cookie": cookie}, follow_redirects=False).status_code in (302, 303, 307)
+
+
+def test_a_public_media_url_with_a_non_ascii_signature_is_not_found(client: TestClient) -> None:
+    assert client.get("/public/cmVlbHMvMS9yZWVsLm1wNHw5OTk5OTk5OTk5.\u00e9\u00e9/reel.mp4").status_code == 404
+
+
+def test_a_reel_id_beyond_64_bits_is_a_4xx_page(logged_in: TestClient) -> None:
+    huge = 2**64
+    page = logged_in.get(f"/reels/{huge}")
+    assert page.status_code == 422 and "not understood" in text_of(page)
+    assert logged_in.get(f"/media/{huge}/video").status_code == 422
+    token = csrf_of(logged_in, "/")
+    for action in ("approve", "reject", "retry", "edit"):
+        response = logged_in.post(f"/reels/{huge}/{action}", data={"csrf": token, "feedback": "x", "script": "x"}, follow_redirects=False)
+        assert 400 <= response.status_code < 500, (action, response.status_code)
+    assert logged_in.get(f"/reels/{2**31 - 1}").status_code == 404   # the largest id the column holds is a real lookup
+    assert logged_in.get(f"/reels/{2**31}").status_code == 422
+
+
+def test_origin_null_is_a_cross_site_post(logged_in: TestClient, seeded) -> None:
+    token = csrf_of(logged_in, "/")
+    response = logged_in.post(f"/reels/{seeded.reel_ids[0]}/approve", data={"csrf": token}, headers={"origin": "null"}, follow_redirects=False)
+    assert response.status_code == 403 and "cross-site" in text_of(response)

@@ -8,19 +8,18 @@ No `from __future__ import annotations` here: FastAPI reads the dependency
 aliases (SessionDep, CurrentUser, ...) from the live annotations.
 """
 
-import hmac
 from collections.abc import Iterator
 from typing import Annotated, Any
 from urllib.parse import urlparse
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
 from agent.settings import Settings
 from agent.web.drafter import BackgroundDrafter
-from agent.web.security import LoginLimiter, SessionData, SessionSigner
+from agent.web.security import LoginLimiter, SessionData, SessionSigner, same_text
 
 
 class LoginRequired(Exception):
@@ -61,10 +60,11 @@ async def check_csrf(request: Request) -> None:
     """Every POST carries the session's token, and comes from this site."""
     form = await request.form()
     token = str(form.get("csrf", ""))
-    if not token or not hmac.compare_digest(token, request.state.session.csrf):
+    if not token or not same_text(token, request.state.session.csrf):
         raise HTTPException(403, "this form has expired or came from another site; reload the page and try again")
     origin = request.headers.get("origin") or request.headers.get("referer")
-    if origin and urlparse(origin).netloc not in ("", request.url.netloc):
+    # "null" is what a sandboxed frame or a file:// page sends: never this site.
+    if origin and (origin.strip().lower() == "null" or urlparse(origin).netloc not in ("", request.url.netloc)):
         raise HTTPException(403, "cross-site request refused")
 
 
@@ -74,6 +74,8 @@ SignerDep = Annotated[SessionSigner, Depends(get_signer)]
 LimiterDep = Annotated[LoginLimiter, Depends(get_limiter)]
 DrafterDep = Annotated[BackgroundDrafter, Depends(get_drafter)]
 CurrentUser = Annotated[str, Depends(get_current_user)]
+#: A reel id in a URL: beyond the id column's range (32-bit INTEGER on PostgreSQL) it is a 422 page, not a 500.
+ReelId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 #: For a route's ``dependencies=[CsrfChecked]``: it has no value to hand over.
 CsrfChecked = Depends(check_csrf)
 

@@ -37,6 +37,11 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(candidate, _unb64(digest))
 
 
+def same_text(given: str, expected: str) -> bool:
+    """Constant-time comparison of two strings of any characters (``hmac.compare_digest`` refuses non-ASCII str)."""
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8", "replace"))
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
@@ -71,8 +76,8 @@ class SessionSigner:
         if not cookie or "." not in cookie:
             return None
         payload, signature = cookie.rsplit(".", 1)
-        expected = _b64(hmac.new(self.key, payload.encode(), hashlib.sha256).digest())
-        if not hmac.compare_digest(signature, expected):
+        expected = _b64(hmac.new(self.key, payload.encode("utf-8", "replace"), hashlib.sha256).digest())
+        if not same_text(signature, expected):
             return None
         try:
             data = json.loads(_unb64(payload))

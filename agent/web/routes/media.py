@@ -9,7 +9,7 @@ from fastapi.responses import FileResponse
 from agent.approval.queue import get_reel
 from agent.errors import AgentError
 from agent.settings import Settings
-from agent.web.deps import CurrentUser, SessionDep, SettingsDep
+from agent.web.deps import CurrentUser, ReelId, SessionDep, SettingsDep
 from agent.web.routes.avatars import avatar_named
 
 router = APIRouter()
@@ -26,7 +26,7 @@ def serve(path: str | Path | None, settings: Settings) -> FileResponse:
 
 
 @router.get("/media/{reel_id}/{kind}")
-def reel_media(reel_id: int, kind: str, db: SessionDep, _user: CurrentUser, settings: SettingsDep) -> FileResponse:
+def reel_media(reel_id: ReelId, kind: str, db: SessionDep, _user: CurrentUser, settings: SettingsDep) -> FileResponse:
     reel = get_reel(db, reel_id)
     return serve((reel.artifacts or {}).get(kind), settings)
 

@@ -10,7 +10,7 @@ from agent.approval.queue import MAX_CAPTION_CHARS, approve, edit, events, get_r
 from agent.db.models import Creator, ReelStatus, Slot
 from agent.errors import AgentError, InvalidTransitionError, ValidationFailed
 from agent.settings import Settings
-from agent.web.deps import CsrfChecked, CurrentUser, DrafterDep, SessionDep, SettingsDep, flash, redirect_back, render_page
+from agent.web.deps import CsrfChecked, CurrentUser, DrafterDep, ReelId, SessionDep, SettingsDep, flash, redirect_back, render_page
 
 router = APIRouter()
 
@@ -25,12 +25,12 @@ def queue_page(request: Request, db: SessionDep, _user: CurrentUser, drafter: Dr
 
 
 @router.get("/reels/{reel_id}", response_class=HTMLResponse)
-def reel_page(request: Request, reel_id: int, db: SessionDep, _user: CurrentUser, settings: SettingsDep) -> HTMLResponse:
+def reel_page(request: Request, reel_id: ReelId, db: SessionDep, _user: CurrentUser, settings: SettingsDep) -> HTMLResponse:
     return render_page(request, "reel.html", **reel_context(db, reel_id, settings))
 
 
 @router.post("/reels/{reel_id}/approve", dependencies=[CsrfChecked])
-def approve_reel(request: Request, reel_id: int, db: SessionDep, who: CurrentUser, next: Annotated[str, Form()] = "") -> Response:  # noqa: A002
+def approve_reel(request: Request, reel_id: ReelId, db: SessionDep, who: CurrentUser, next: Annotated[str, Form()] = "") -> Response:  # noqa: A002
     try:
         [(_id, result)] = approve(db, [reel_id], actor=f"creator:web:{who}")
     except AgentError as error:
@@ -42,7 +42,7 @@ def approve_reel(request: Request, reel_id: int, db: SessionDep, who: CurrentUse
 
 @router.post("/reels/{reel_id}/edit", dependencies=[CsrfChecked])
 def edit_reel(
-    request: Request, reel_id: int, db: SessionDep, who: CurrentUser, settings: SettingsDep,
+    request: Request, reel_id: ReelId, db: SessionDep, who: CurrentUser, settings: SettingsDep,
     script: Annotated[str, Form()] = "", on_screen_title: Annotated[str, Form()] = "",
     caption: Annotated[str, Form()] = "", hashtags: Annotated[str, Form()] = "",
 ) -> Response:
@@ -62,7 +62,7 @@ def edit_reel(
 
 @router.post("/reels/{reel_id}/reject", dependencies=[CsrfChecked])
 def reject_reel(
-    request: Request, reel_id: int, db: SessionDep, who: CurrentUser, settings: SettingsDep, drafter: DrafterDep,
+    request: Request, reel_id: ReelId, db: SessionDep, who: CurrentUser, settings: SettingsDep, drafter: DrafterDep,
     feedback: Annotated[str, Form()] = "",
 ) -> Response:
     try:
@@ -77,7 +77,7 @@ def reject_reel(
 
 
 @router.post("/reels/{reel_id}/retry", dependencies=[CsrfChecked])
-def retry_reel(request: Request, reel_id: int, db: SessionDep, who: CurrentUser) -> Response:
+def retry_reel(request: Request, reel_id: ReelId, db: SessionDep, who: CurrentUser) -> Response:
     try:
         reel = retry(db, reel_id, actor=f"creator:web:{who}")
         flash(request, f"Reel {reel_id} is {reel.status} again and will be retried.")
@@ -86,7 +86,7 @@ def retry_reel(request: Request, reel_id: int, db: SessionDep, who: CurrentUser)
     return RedirectResponse(f"/reels/{reel_id}", status_code=303)
 
 
-def reel_context(db: Session, reel_id: int, settings: Settings) -> dict[str, Any]:
+def reel_context(db: Session, reel_id: ReelId, settings: Settings) -> dict[str, Any]:
     """What reel.html shows: the reel, its creator and slot, versions and events (newest first), the word budget and the form."""
     reel = get_reel(db, reel_id)
     creator = db.get(Creator, reel.creator_id)
