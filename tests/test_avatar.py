@@ -286,3 +286,33 @@ def test_render_command_refuses_bad_inputs_with_one_line(project: Path, photo: P
     wrong = reeltwin(project, "render", "--photo", str(photo), "--audio", str(tmp_path / "missing.wav"), "--out", str(tmp_path / "r.mp4"))
     assert wrong.returncode == 2 and "missing.wav" in wrong.stderr
     assert not (tmp_path / "r.mp4").exists()
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG file whose header claims ``width`` x ``height`` pixels (a decompression bomb's shape)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(("width", "height"), [(13_000, 13_000), (100_000, 100_000)])
+def test_a_photo_claiming_too_many_pixels_is_refused_before_decoding(tmp_path: Path, width: int, height: int) -> None:
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(_png_claiming(width, height))
+    # PIL itself refuses the largest claims when it reads the header; either way it is one PhotoError naming the fix.
+    with pytest.raises(analysis.PhotoError, match=rf"({width}x{height} px .* is too large|claims more pixels than a photo has); export it at most 7000 px"):
+        analysis.load_photo(bomb)
+
+
+def test_avatar_enroll_refuses_a_pixel_bomb_with_one_line(project: Path, tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(_png_claiming(100_000, 100_000))
+    result = reeltwin(project, "avatar", "enroll", str(bomb), "--name", "me", "--consent")
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 2 and len(errors) == 1 and "more pixels than a photo has" in errors[0]
+    assert "Traceback" not in result.stderr

@@ -96,6 +96,15 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+#: Past this many pixels a photo is refused before it is decoded (a 48 MP phone photo is 8064x6048).
+MAX_PHOTO_PIXELS = 60_000_000
+_PIXELS_FIX = "export it at most 7000 px on the long side (2000 px is plenty)"
+
+
+def _too_many_pixels(label: str, width: int, height: int) -> str:
+    return f"{label}: {width}x{height} px ({width * height / 1e6:.0f} megapixels) is too large; {_PIXELS_FIX}"
+
+
 def load_photo(path: Path) -> np.ndarray:
     """The photo as RGB uint8 (height, width, 3), upright per its EXIF orientation."""
     from PIL import Image, ImageOps, UnidentifiedImageError
@@ -115,6 +124,9 @@ def load_photo(path: Path) -> np.ndarray:
         raise PhotoError(f"{label}: HEIC photos are not supported; export it as JPEG or PNG")
     try:
         with Image.open(io.BytesIO(data)) as image:
+            # The header tells the size before anything is decoded: a small file can claim a gigapixel image.
+            if image.width * image.height > MAX_PHOTO_PIXELS:
+                raise PhotoError(_too_many_pixels(label, image.width, image.height))
             image.load()
             image = ImageOps.exif_transpose(image)
             if image.mode not in ("RGB", "L", "RGBA", "P", "LA", "I;16", "CMYK", "YCbCr"):
@@ -124,6 +136,8 @@ def load_photo(path: Path) -> np.ndarray:
                 background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
                 image = Image.alpha_composite(background, rgba)
             rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except Image.DecompressionBombError:
+        raise PhotoError(f"{label}: the image claims more pixels than a photo has; {_PIXELS_FIX}") from None
     except UnidentifiedImageError:
         raise PhotoError(f"{label}: not an image (or a format this build cannot read); use a JPEG, PNG or WebP photo") from None
     except (OSError, SyntaxError, ValueError) as error:
