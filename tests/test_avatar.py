@@ -316,3 +316,13 @@ def test_avatar_enroll_refuses_a_pixel_bomb_with_one_line(project: Path, tmp_pat
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert result.returncode == 2 and len(errors) == 1 and "more pixels than a photo has" in errors[0]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.timeout(60)
+def test_a_script_too_long_for_any_reel_is_refused_before_any_work(project: Path, photo: Path, tmp_path: Path) -> None:
+    script = " ".join(["word"] * 10_000)
+    result = reeltwin(project, "render", "--photo", str(photo), "--text", script, "--out", str(tmp_path / "r.mp4"))
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 2 and len(errors) == 1, result.stderr
+    assert "10,000 words" in errors[0] and "at most 15 minutes" in errors[0] and "under 3,300 words" in errors[0]
+    assert not (tmp_path / "r.voice.wav").exists() and not (tmp_path / "r.mp4").exists()

@@ -81,6 +81,22 @@ def _stage(stages: list[StageTiming], name: str, started: float, detail: str = "
     stages.append(StageTiming(name, time.perf_counter() - started, detail))
 
 
+#: The longest reel Instagram takes (15 minutes), and a brisk speaking rate: a script that cannot be said within
+#: the limit even at this pace is refused before any work starts.
+MAX_REEL_S = 15 * 60
+FASTEST_WORDS_PER_MINUTE = 220
+
+
+def check_speakable_length(text: str) -> None:
+    """Refuse a script too long for any reel (estimated from its word count), before minutes of synthesis."""
+    words = len(text.split())
+    estimate_s = words * 60 / FASTEST_WORDS_PER_MINUTE
+    if estimate_s > MAX_REEL_S:
+        most = MAX_REEL_S * FASTEST_WORDS_PER_MINUTE // 60
+        raise AgentError(f"the script has {words:,} words, about {estimate_s / 60:.0f} minutes of speech even said briskly; "
+                         f"a reel holds at most 15 minutes: shorten it to under {most:,} words (150-450 words make a 1-3 minute reel)")
+
+
 def render_files(
     settings: Settings,
     *,
@@ -103,6 +119,8 @@ def render_files(
 
     if audio is None and not (text and text.strip()):
         raise AgentError("give --audio WAV (with --text for captions) or --text to speak")
+    if audio is None and text:
+        check_speakable_length(text)
     stages: list[StageTiming] = []
     warnings: list[str] = []
     started_all = time.perf_counter()
