@@ -9,8 +9,10 @@ captions, checks and publishes it to the outbox folder.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,7 +94,9 @@ def run_demo(out_dir: Path, *, seconds: int = 30, stage: Callable[[str], Any] | 
     scaffold(out_dir)
     calendar_file = out_dir / "calendar" / f"{DEMO_HANDLE}.yaml"
     calendar_file.write_text(demo_calendar(template_path("calendar/example.yaml").read_text(encoding="utf-8"), seconds), encoding="utf-8")
-    settings = load_settings(out_dir).settings
+    # The demo is its own project: the user's REELTWIN_* variables (a data folder, a database, an API model) never reach it.
+    with _without_user_settings():
+        settings = load_settings(out_dir).settings
     calendar = load_calendar(calendar_file).calendar
     result.stages.append(StageResult("setup", time.perf_counter() - started, str(out_dir)))
 
@@ -204,6 +208,18 @@ def _latest_reel(session: Session) -> int | None:
 
     row = session.exec(select(Reel.id).order_by(Reel.id.desc())).first()
     return row
+
+
+@contextlib.contextmanager
+def _without_user_settings() -> Iterator[None]:
+    """Hide the ``REELTWIN_*`` environment variables while the demo's settings load; they are back afterwards."""
+    saved = {name: value for name, value in os.environ.items() if name.startswith("REELTWIN_")}
+    for name in saved:
+        del os.environ[name]
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 def demo_speech(folder: Path) -> tuple[Path, str] | None:

@@ -17,8 +17,13 @@ pytest.importorskip("llama_cpp")
 
 @pytest.mark.timeout(900)
 def test_demo_runs_offline_and_its_reel_passes_qa(tmp_path: Path) -> None:
-    result = reeltwin(tmp_path, "demo", "--out", str(tmp_path / "demo"), "--seconds", "8", "--json", timeout=900)
+    # The user's own settings in the environment must not reach the demo: it writes only into --out.
+    decoy = tmp_path / "users-data"
+    decoy.mkdir()
+    result = reeltwin(tmp_path, "demo", "--out", str(tmp_path / "demo"), "--seconds", "8", "--json", timeout=900,
+                      REELTWIN_DATA_DIR=str(decoy), REELTWIN_DATABASE__URL=f"sqlite:///{decoy / 'users.db'}")
     assert result.returncode == 0, result.stderr[-2000:]
+    assert list(decoy.iterdir()) == []
     payload = json.loads(result.stdout)
     assert payload["qa_passed"] is True
     assert [s["stage"] for s in payload["stages"]] == ["setup", "enroll avatar", "enroll voice", "draft", "approve", "render", "publish (outbox)"]
