@@ -410,6 +410,7 @@ GOOD = SampleStats(
         ({"duration_s": 40.0, "speech_s": 11.0}, "mostly silence (11.0 s of speech in 40.0 s)"),
         ({"clipped_ratio": 0.011}, "1.1% of it is clipped"),
         ({"snr_db": 14.9}, "too noisy (SNR 15 dB, need 15)"),
+        ({"voiced_ratio": 0.001, "snr_db": -19.0}, "no speech found (16.0 s of sound, 0% of it voiced); record 6 to 60 s of you talking"),
         ({"music_likely": True, "steady_pitch_ratio": 0.5}, "music likely (50% of its voiced sound holds steady notes)"),
         ({"several_speakers_likely": True, "f0_cluster_gap_semitones": 9.6}, "several speakers likely (two voices 10 semitones apart)"),
     ],
@@ -524,3 +525,12 @@ def test_resampler_keeps_the_voice_band_and_rejects_aliases(rate: int, target: i
         alias = 0.9 * target / 2 + 0.6 * (rate / 2 - 0.9 * target / 2)  # well above the new Nyquist frequency
         folded = media_audio.resample(0.5 * np.sin(2 * np.pi * alias * t), rate, target)[target // 10 : -target // 10]
         assert 20 * math.log10(np.sqrt(np.mean(folded.astype(np.float64) ** 2)) / (0.5 / math.sqrt(2))) < -60.0
+
+
+def test_a_steady_tone_is_no_speech_not_noise() -> None:
+    rate = 22050
+    tone = (0.3 * np.sin(2 * np.pi * 220 * np.arange(8 * rate) / rate)).astype(np.float32)
+    stats = sample_checks.analyze(tone, rate)
+    with pytest.raises(SampleError, match="no speech found") as raised:
+        sample_checks.check(stats, name="tone.wav")
+    assert "noisy" not in str(raised.value)

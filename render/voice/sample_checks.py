@@ -117,6 +117,8 @@ SPEAKER_GAP_SEMITONES = 6.0
 TRIM_KEEP_S = 0.15
 PEAK_CEILING_DBFS = -1.0
 SAMPLE_HINT = "record 6 to 60 s of you talking"
+#: Under this voiced share of the sound there is no voice in it (whispering still has more; it only gets a warning under 20 %).
+MIN_VOICED_RATIO = 0.02
 
 
 class SampleError(RenderError):
@@ -466,6 +468,9 @@ def check(stats: SampleStats, *, name: str) -> list[str]:
         raise SampleError(f"{label}: music likely ({stats.steady_pitch_ratio:.0%} of its voiced sound holds steady notes); record again with no music playing")
     if stats.clipped_ratio > MAX_CLIPPED_RATIO:
         raise SampleError(f"{label}: {stats.clipped_ratio:.1%} of it is clipped (distorted); record again with the input level turned down")
+    if stats.speech_s >= 1.0 and stats.voiced_ratio < MIN_VOICED_RATIO:
+        # Sound, but no voice in it (a tone, a hum, noise): say that, not "too noisy".
+        raise SampleError(f"{label}: no speech found ({stats.speech_s:.1f} s of sound, {stats.voiced_ratio:.0%} of it voiced); {SAMPLE_HINT}")
     if stats.snr_db < MIN_SNR_DB and stats.speech_s >= 1.0:  # no speech, no SNR: the speech check below says so
         raise SampleError(f"{label}: too noisy (SNR {stats.snr_db:.0f} dB, need {MIN_SNR_DB:.0f}); record again in a quiet room, close to the microphone")
     if stats.several_speakers_likely:
