@@ -653,3 +653,21 @@ def test_origin_null_is_a_cross_site_post(logged_in: TestClient, seeded) -> None
     token = csrf_of(logged_in, "/")
     response = logged_in.post(f"/reels/{seeded.reel_ids[0]}/approve", data={"csrf": token}, headers={"origin": "null"}, follow_redirects=False)
     assert response.status_code == 403 and "cross-site" in text_of(response)
+
+
+def test_an_edit_that_sends_only_some_fields_keeps_the_others(logged_in: TestClient, seeded: Seeded, session: Session) -> None:
+    reel_id = seeded.reel_ids[0]
+    before = reel_of(session, reel_id)
+    caption, title, tags = before.caption, before.on_screen_title, list(before.hashtags)
+    assert caption and tags  # the seeded draft has them: there is something to lose
+    session.rollback()
+    token = csrf_of(logged_in, f"/reels/{reel_id}")
+    script = "Whole onions last a month in a dry basket. Chop one a day. Follow for a cheap dinner every week."
+    response = logged_in.post(f"/reels/{reel_id}/edit", data={"csrf": token, "script": script}, follow_redirects=False)
+    assert response.status_code == 303
+    reel = reel_of(session, reel_id)
+    assert reel.script == script and reel.caption == caption and reel.on_screen_title == title and reel.hashtags == tags
+    session.rollback()
+    # An explicit empty field still clears it.
+    logged_in.post(f"/reels/{reel_id}/edit", data={"csrf": token, "script": script, "hashtags": ""}, follow_redirects=False)
+    assert reel_of(session, reel_id).hashtags == []

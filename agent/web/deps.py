@@ -68,12 +68,18 @@ async def check_csrf(request: Request) -> None:
         raise HTTPException(403, "cross-site request refused")
 
 
+async def sent_form_fields(request: Request) -> frozenset[str]:
+    """The names of the fields the form really sent (FastAPI gives an empty field the default, so absent and empty look alike)."""
+    return frozenset((await request.form()).keys())
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_db)]
 SignerDep = Annotated[SessionSigner, Depends(get_signer)]
 LimiterDep = Annotated[LoginLimiter, Depends(get_limiter)]
 DrafterDep = Annotated[BackgroundDrafter, Depends(get_drafter)]
 CurrentUser = Annotated[str, Depends(get_current_user)]
+SentFields = Annotated[frozenset[str], Depends(sent_form_fields)]
 #: A reel id in a URL: beyond the id column's range (32-bit INTEGER on PostgreSQL) it is a 422 page, not a 500.
 ReelId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 #: For a route's ``dependencies=[CsrfChecked]``: it has no value to hand over.

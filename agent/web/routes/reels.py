@@ -10,7 +10,7 @@ from agent.approval.queue import MAX_CAPTION_CHARS, approve, edit, events, get_r
 from agent.db.models import Creator, ReelStatus, Slot
 from agent.errors import AgentError, InvalidTransitionError, ValidationFailed
 from agent.settings import Settings
-from agent.web.deps import CsrfChecked, CurrentUser, DrafterDep, ReelId, SessionDep, SettingsDep, flash, redirect_back, render_page
+from agent.web.deps import CsrfChecked, CurrentUser, DrafterDep, ReelId, SentFields, SessionDep, SettingsDep, flash, redirect_back, render_page
 
 router = APIRouter()
 
@@ -43,17 +43,21 @@ def approve_reel(request: Request, reel_id: ReelId, db: SessionDep, who: Current
 @router.post("/reels/{reel_id}/edit", dependencies=[CsrfChecked])
 def edit_reel(
     request: Request, reel_id: ReelId, db: SessionDep, who: CurrentUser, settings: SettingsDep,
-    script: Annotated[str, Form()] = "", on_screen_title: Annotated[str, Form()] = "",
+    sent: SentFields, script: Annotated[str, Form()] = "", on_screen_title: Annotated[str, Form()] = "",
     caption: Annotated[str, Form()] = "", hashtags: Annotated[str, Form()] = "",
 ) -> Response:
-    tags = [tag for tag in hashtags.replace(",", " ").split() if tag]
+    # A field the form did not send keeps its value; one sent empty clears it.
+    script, on_screen_title, caption, hashtags = (value if name in sent else None for name, value in
+                                                  (("script", script), ("on_screen_title", on_screen_title), ("caption", caption), ("hashtags", hashtags)))
+    tags = None if hashtags is None else [tag for tag in hashtags.replace(",", " ").split() if tag]
     try:
         reel, warnings = edit(db, reel_id, script=script, on_screen_title=on_screen_title, caption=caption, hashtags=tags,
                               actor=f"creator:web:{who}", words_per_minute=settings.drafting.words_per_minute)
     except ValidationFailed as error:
         db.rollback()
         context = reel_context(db, reel_id, settings)
-        context["form"] = {"script": script, "on_screen_title": on_screen_title, "caption": caption, "hashtags": hashtags}
+        sent = {"script": script, "on_screen_title": on_screen_title, "caption": caption, "hashtags": hashtags}
+        context["form"] = {**context["form"], **{name: value for name, value in sent.items() if value is not None}}
         return render_page(request, "reel.html", status_code=422, error=str(error), **context)
     flash(request, f"Saved as version {reel.version}." + (" " + " ".join(warnings) if warnings else "")
           + (" Approve it again when you are happy." if reel.status == ReelStatus.DRAFTED else ""))
