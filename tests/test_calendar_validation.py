@@ -16,6 +16,7 @@ import pytest
 from agent.content_calendar.loader import LoadedCalendar, is_template, load_calendar
 from agent.content_calendar.schema import AutoAfter
 from agent.errors import CalendarError
+from cli_helpers import reeltwin
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_PATH = REPO / "calendar" / "example.yaml"
@@ -406,3 +407,179 @@ def test_unreadable_files_are_reported(tmp_path: Path) -> None:
     with pytest.raises(CalendarError) as caught:
         load_calendar(tmp_path / "latin1.yaml", base=tmp_path)
     assert caught.value.problems == ["latin1.yaml: not UTF-8 text; save it as UTF-8"]
+
+
+# --------------------------------------------------------------------------- hostile files: bounded, one line, exit 2 (issue 17)
+
+BILLION_LAUGHS = 'a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n' + "".join(
+    f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n" for previous, name in zip("abcdefgh", "bcdefghi")
+)
+
+
+def _deeply_nested(levels: int) -> str:
+    return edited("language: en\n", "language: en\nextra: " + "[" * levels + "]" * levels + "\n")
+
+
+def _check(tmp_path: Path, text: str, name: str = "example.yaml") -> str:
+    """``reeltwin calendar check FILE`` as a subprocess: exit 2, no traceback, exactly one stderr line, returned."""
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    result = reeltwin(tmp_path, "calendar", "check", name, timeout=60)
+    assert result.returncode == 2, (result.returncode, result.stdout[-2000:], result.stderr[-2000:])
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr[-2000:]
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr[-2000:]
+    assert len(lines[0]) < 400, lines[0][:1000]
+    return lines[0]
+
+
+@pytest.mark.timeout(10)
+def test_an_alias_bomb_is_refused_at_once(tmp_path: Path) -> None:
+    text = edited("language: en\n", "language: en\n" + BILLION_LAUGHS)
+    [problem] = problems_of(tmp_path, text)
+    assert problem == (
+        f"example.yaml:{line_of(text, 'd: &d')}: alias *c repeats too much (aliases may repeat at most 1,000 values and "
+        "100,000 characters in all); write the values out instead of using &anchors and *aliases"
+    )
+
+
+@pytest.mark.timeout(10)
+def test_a_bare_alias_bomb_is_refused_at_once(tmp_path: Path) -> None:
+    [problem] = problems_of(tmp_path, BILLION_LAUGHS)
+    assert problem.startswith("example.yaml:4: alias *c repeats too much")
+
+
+@pytest.mark.timeout(10)
+def test_aliases_of_long_text_are_bounded_too(tmp_path: Path) -> None:
+    text = edited("language: en\n", "language: en\nnote: &long " + "x" * 30_000 + "\n" + "".join(f"n{i}: *long\n" for i in range(5)))
+    [problem] = problems_of(tmp_path, text)
+    assert problem.startswith(f"example.yaml:{line_of(text, 'n3: *long')}: alias *long repeats too much")
+
+
+@pytest.mark.timeout(10)
+def test_an_alias_inside_its_own_value_is_a_loop(tmp_path: Path) -> None:
+    text = edited("language: en\n", "language: en\nloop: &self [1, *self]\n")
+    assert problems_of(tmp_path, text) == [
+        f"example.yaml:{line_of(text, 'loop:')}: alias *self is inside the value it names (a loop); write the values out instead of using &anchors and *aliases"
+    ]
+
+
+@pytest.mark.timeout(10)
+def test_an_alias_cannot_nest_past_the_depth_limit(tmp_path: Path) -> None:
+    text = edited("language: en\n", "language: en\ndeep: &deep " + "[" * 15 + "]" * 15 + "\nmore: [[[[[[[*deep]]]]]]]\n")
+    [problem] = problems_of(tmp_path, text)
+    assert problem.startswith(f"example.yaml:{line_of(text, 'more:')}: alias *deep nests the file more than 20 levels deep")
+
+
+def test_a_few_anchors_and_aliases_still_work(tmp_path: Path) -> None:
+    text = edited("  - days: [mon, thu]\n", "  - days: &twice [mon, thu]\n")
+    text = edited('  - days: [sat]\n    time: peak\n', '  - days: [sat]\n    time: peak\n  - days: *twice\n    time: "18:00"\n', text)
+    text = edited('    skills: ["#cookingtips", "#kitchenskills", "#mealprep"]\n', '    skills: &tips ["#cookingtips", "#kitchenskills", "#mealprep"]\n', text)
+    text = edited('    behind-the-scenes: ["#foodcreator", "#behindthescenes"]\n', "    behind-the-scenes: *tips\n", text)
+    text = edited("one_offs:\n  - date: 2026-12-24\n", "one_offs:\n  - &xmas\n    date: 2026-12-24\n", text)
+    text = edited("    brief: a Christmas Eve dinner for under ten euros\n", "    brief: a Christmas Eve dinner for under ten euros\n  - <<: *xmas\n    date: 2026-12-31\n", text)
+    calendar = load_text(tmp_path, text).calendar
+    assert [entry.days for entry in calendar.cadence] == [["mon", "thu"], ["sat"], ["mon", "thu"]]
+    assert calendar.hashtags.sets["behind-the-scenes"] == calendar.hashtags.sets["skills"]
+    assert [(item.date, item.brief) for item in calendar.one_offs] == [
+        (date(2026, 12, 24), "a Christmas Eve dinner for under ten euros"),
+        (date(2026, 12, 31), "a Christmas Eve dinner for under ten euros"),
+    ]
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("levels", [21, 50, 5000, 100_000])
+def test_deep_nesting_is_refused_on_its_line(tmp_path: Path, levels: int) -> None:
+    text = _deeply_nested(levels)
+    assert problems_of(tmp_path, text) == [
+        f"example.yaml:{line_of(text, 'extra:')}: lists and mappings are nested more than 20 levels deep; a calendar needs a few levels, check the brackets and indentation"
+    ]
+
+
+@pytest.mark.timeout(10)
+def test_deep_block_nesting_is_refused_on_the_line_that_goes_too_deep(tmp_path: Path) -> None:
+    text = EXAMPLE + "extra:\n" + "".join("  " * level + f"- k{level}:\n" for level in range(1, 40))
+    [problem] = problems_of(tmp_path, text)
+    # extra's mapping is level 1 (the file), each "- kN:" opens a list and a mapping: level 20 is the list of k10.
+    assert problem.startswith(f"example.yaml:{line_of(text, '- k10:')}: lists and mappings are nested more than 20 levels deep")
+
+
+def test_twenty_levels_are_still_allowed(tmp_path: Path) -> None:
+    text = _deeply_nested(19)  # the file's own mapping is the 20th level
+    assert problems_of(tmp_path, text) == [f"example.yaml:{line_of(text, 'extra:')}: unknown key 'extra'; allowed here: " + ", ".join(
+        ["handle", "timezone", "language", "persona", "pillars", "cadence", "backlog", "one_offs", "hashtags", "call_to_action",
+         "reel_length_s", "quiet_hours", "min_gap_hours", "approval"])]
+
+
+@pytest.mark.timeout(10)
+def test_a_long_brief_is_quoted_as_a_short_excerpt(tmp_path: Path) -> None:
+    brief = "word " * 100_000  # 500 kB: under the file limit, far over the 2000 characters a brief may hold
+    text = edited("  - brief: a creamy tomato soup with no cream\n", f"  - brief: {brief}x\n")
+    [problem] = problems_of(tmp_path, text)
+    prefix = repr(brief[:80])[:-1]
+    assert problem == (
+        f"example.yaml:{line_of(text, '- brief: word')}: backlog[1].brief: String should have at most 2000 characters (got {prefix}…' (500,001 characters))"
+    )
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    ("old", "new", "marker"),
+    [
+        ("timezone: Europe/Berlin", "timezone: " + "Z" * 300_000, "timezone:"),
+        ("language: en", "language: " + "e" * 300_000, "language:"),
+        ('    time: "12:30"', "    time: " + "1" * 300_000, '    time: 111'),
+        ("  - days: [sat]", "  - days: [" + "s" * 300_000 + "]", "  - days: [sss"),
+        ('quiet_hours: "22:00-07:00"', "quiet_hours: " + "q" * 300_000, "quiet_hours:"),
+        ("reel_length_s: 30", "reel_length_s: " + "9" * 300_000, "reel_length_s:"),
+        ("    pillar: skills\n", "    pillar: " + "p" * 300_000 + "\n", "    pillar: ppp"),
+        ("  - date: 2026-12-24", "  - date: " + "2" * 300_000, "  - date: 222"),
+        ('    skills: ["#cookingtips"', '    skills: ["#' + "c" * 300_000 + '"', "  sets:"),  # reported on the sets line
+        ("approval: manual", "approval: " + "a" * 300_000, "approval:"),
+    ],
+)
+def test_every_quoted_value_is_a_short_excerpt(tmp_path: Path, old: str, new: str, marker: str) -> None:
+    text = edited(old, new)
+    problems = problems_of(tmp_path, text)
+    assert any(problem.startswith(f"example.yaml:{line_of(text, marker)}: ") for problem in problems), problems
+    for problem in problems:
+        assert len(problem) < 400 and "…" in problem, problem[:1000]
+
+
+def test_short_values_are_still_quoted_whole(tmp_path: Path) -> None:
+    text = edited("timezone: Europe/Berlin", "timezone: Europe/Berlinn")
+    assert problems_of(tmp_path, text) == [f"example.yaml:{line_of(text, 'timezone:')}: timezone: 'Europe/Berlinn' is not a time zone; did you mean 'Europe/Berlin'?"]
+
+
+@pytest.mark.timeout(10)
+def test_a_file_over_one_megabyte_is_refused_before_parsing(tmp_path: Path) -> None:
+    text = EXAMPLE.replace("  - brief: a creamy tomato soup with no cream\n", "  - brief: " + "x" * (10 * 1024 * 1024) + "\n")
+    kilobytes = -(-len(text.encode("utf-8")) // 1024)
+    assert kilobytes > 10_000
+    assert problems_of(tmp_path, text) == [
+        f"example.yaml:1: the file is {kilobytes:,} kB, larger than a calendar may be (1,024 kB); keep briefs short (2000 characters at most) and remove pasted text"
+    ]
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_an_endless_file_is_refused_without_reading_it_all(tmp_path: Path) -> None:
+    (tmp_path / "zero.yaml").symlink_to("/dev/zero")
+    with pytest.raises(CalendarError) as caught:
+        load_calendar(tmp_path / "zero.yaml", base=tmp_path)
+    [problem] = caught.value.problems
+    assert problem.endswith("zero.yaml:1: the file is larger than a calendar may be (1,024 kB); keep briefs short (2000 characters at most) and remove pasted text")
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    ("label", "text", "expected"),
+    [
+        ("alias bomb", BILLION_LAUGHS, "example.yaml:4: alias *c repeats too much"),
+        ("deep nesting", "extra: " + "[" * 100_000 + "]" * 100_000 + "\n", "example.yaml:1: lists and mappings are nested more than 20 levels deep"),
+        ("huge file", "brief: " + "x" * (2 * 1024 * 1024) + "\n", "example.yaml:1: the file is 2,049 kB, larger than a calendar may be"),
+        ("long value", EXAMPLE.replace("timezone: Europe/Berlin", "timezone: " + "Z" * 500_000), f"example.yaml:{line_of(EXAMPLE, 'timezone:')}: timezone: 'ZZZZ"),
+    ],
+)
+def test_calendar_check_refuses_hostile_files_with_one_line_and_exit_2(tmp_path: Path, label: str, text: str, expected: str) -> None:
+    line = _check(tmp_path, text)
+    assert line.startswith(expected), (label, line[:1000])

@@ -23,7 +23,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli_helpers import REELTWIN, clean_env, reeltwin  # noqa: E402
-COMMANDS = ("init", "doctor", "config", "db", "calendar", "queue", "show", "approve", "reject", "edit")
+COMMANDS = ("init", "doctor", "config", "db", "calendar", "queue", "show", "approve", "reject", "edit", "retry")
 ERROR_LINE = re.compile(r"^error: \S")
 
 
@@ -383,7 +383,22 @@ def queue_errors(queue_base: QueueProject, tmp_path_factory: pytest.TempPathFact
         "edit unknown": ["edit", "999", "--script-file", "empty.txt"],
         "reject without feedback": ["reject", str(first)],
         "reject blank feedback": ["reject", str(first), "--feedback", "   "],
+        "retry drafted": ["retry", str(first)],
+        "retry rejected json": ["retry", str(third), "--json"],
+        "retry unknown": ["retry", "999"],
+        # Bad reel ids: one line naming the input, before anything is opened or changed, for every command taking ids.
         "approve not a number": ["approve", "one"],
+        "approve one bad of two": ["approve", str(first), "2x", "--json"],
+        "show not a number": ["show", "abc"],
+        "show huge": ["show", "99999999999999999999", "--json"],
+        "show zero": ["show", "0"],
+        "show negative": ["show", "-5"],
+        "reject not a number": ["reject", "abc", "--feedback", "shorter"],
+        "edit huge": ["edit", str(2**31), "--script-file", "empty.txt"],
+        "retry not a number": ["retry", "abc", "--json"],
+        "publish not a number": ["publish", "1e3"],
+        "render huge": ["render", "99999999999999999999"],
+        "show largest": ["show", str(2**31 - 1)],   # the largest id reaches the database without an OverflowError
         "queue json": ["queue", "--json"],
         "show json": ["show", str(first), "--json"],
         "approve unknown json": ["approve", "--json", str(first), "999"],
@@ -414,6 +429,21 @@ ONE_LINE_ERRORS = {
     "reject unknown json": ("error: reel 999 does not exist", True),
     "edit missing file json": ("error: --script-file 'nope.txt': no such file", True),
     "edit empty file json": ("error: the script is empty", True),
+    "retry drafted": ("error: reel {first}: is drafted, not failed, so there is nothing to retry; approve it first (`reeltwin approve {first}`)", False),
+    "retry rejected json": ("error: reel {third}: is rejected, not failed, so there is nothing to retry; the next `reeltwin draft`", True),
+    "retry unknown": ("error: reel 999 does not exist; list reels with `reeltwin queue`", False),
+    "approve not a number": ("error: reel id 'one': not a number; list reels with `reeltwin queue`", False),
+    "approve one bad of two": ("error: reel id '2x': not a number; list reels with `reeltwin queue`", True),
+    "show not a number": ("error: reel id 'abc': not a number; list reels with `reeltwin queue`", False),
+    "show huge": ("error: reel id '99999999999999999999': too large (reel ids go up to 2147483647); list reels with `reeltwin queue`", True),
+    "show zero": ("error: reel id '0': reel ids start at 1; list reels with `reeltwin queue`", False),
+    "show negative": ("error: reel id '-5': reel ids start at 1; list reels with `reeltwin queue`", False),
+    "reject not a number": ("error: reel id 'abc': not a number; list reels with `reeltwin queue`", False),
+    "edit huge": (f"error: reel id '{2**31}': too large (reel ids go up to {2**31 - 1}); list reels with `reeltwin queue`", False),
+    "retry not a number": ("error: reel id 'abc': not a number; list reels with `reeltwin queue`", True),
+    "publish not a number": ("error: reel id '1e3': not a number; list reels with `reeltwin queue`", False),
+    "render huge": ("error: reel id '99999999999999999999': too large (reel ids go up to 2147483647); list reels with `reeltwin queue`", False),
+    "show largest": ("error: reel 2147483647 does not exist; list reels with `reeltwin queue`", False),
 }
 
 
@@ -422,12 +452,13 @@ def test_queue_errors_are_one_line(queue_errors: dict, run: str) -> None:
     prefix, json_asked = ONE_LINE_ERRORS[run]
     result = queue_errors["runs"][run]
     (line,) = assert_user_error(result, json_asked=json_asked)
-    assert line.startswith(prefix.format(third=queue_errors["project"].ids[2])), line
+    first, _second, third = queue_errors["project"].ids
+    assert line.startswith(prefix.format(first=first, third=third)), line
     assert ERROR_LINE.match(line)
     assert result.stdout == ""  # nothing half-done was reported
 
 
-@pytest.mark.parametrize(("run", "option"), [("reject without feedback", "Missing option '--feedback'"), ("approve not a number", "Invalid value for 'ID...'")])
+@pytest.mark.parametrize(("run", "option"), [("reject without feedback", "Missing option '--feedback'")])
 def test_usage_errors(queue_errors: dict, run: str, option: str) -> None:
     result = queue_errors["runs"][run]
     assert result.returncode == 2, described(result)
@@ -626,6 +657,98 @@ def test_edit_json(cli, queue_project: QueueProject) -> None:  # noqa: ANN001
     payload = json.loads(longer.stdout)  # the warning is in the object, not printed around it
     assert (payload["version"], payload["status"]) == (3, "drafted")
     assert len(payload["warnings"]) == 1 and "400 words" in payload["warnings"][0]
+
+
+def fail_reel(project: Path, reel_id: int, stage: str) -> None:
+    """Put a reel into ``failed`` the way a crashed stage leaves it (no command gets it there by itself)."""
+    connection = sqlite3.connect(db_path(project))
+    try:
+        connection.execute("update reel set status = 'failed', failed_stage = ?, last_error = ?, attempts = 3 where id = ?",
+                           (stage, f"{stage} crashed: out of disk", reel_id))
+        connection.commit()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(("stage", "expected", "next_step"), [("render", "approved", "reeltwin render"), ("publish", "rendered", "reeltwin publish")])
+def test_retry_sends_a_failed_reel_back_to_the_step_that_failed(cli, queue_project: QueueProject, stage: str, expected: str,  # noqa: ANN001
+                                                                 next_step: str) -> None:
+    first, second, third = queue_project.ids
+    fail_reel(queue_project.path, first, stage)
+    events_before = len(show(cli, first)["events"])
+
+    result = cli("retry", str(first))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(f"reel {first}: {expected} again; `reeltwin run` retries it, or `{next_step} {first}`"), result.stdout
+    payload = show(cli, first)
+    assert payload["status"] == expected and len(payload["events"]) == events_before + 1
+    assert payload["events"][-1] | {"at": None} == {"at": None, "from": "failed", "to": expected, "actor": "creator:cli",
+                                                     "reason": f"retry after: {stage} crashed: out of disk"}
+    assert statuses(queue_project.path) == {first: expected, second: "drafted", third: "drafted"}
+
+    # Retrying again: the reel is no longer failed. One line naming its state and what to do; nothing changes.
+    before = snapshot(queue_project.path)
+    again = cli("retry", str(first))
+    assert again.exit_code == 2 and again.stdout == ""
+    (line,) = again.stderr.splitlines()
+    assert line.startswith(f"error: reel {first}: is {expected}, not failed, so there is nothing to retry; ") and f"`{next_step} {first}`" in line, line
+    assert snapshot(queue_project.path) == before
+
+
+def test_retry_json(cli, queue_project: QueueProject) -> None:  # noqa: ANN001
+    first = queue_project.ids[0]
+    fail_reel(queue_project.path, first, "publish")
+    result = cli("retry", str(first), "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"id": first, "status": "rendered", "attempts": 3, "last_error": "publish crashed: out of disk"}
+    assert statuses(queue_project.path)[first] == "rendered"
+
+    refused = cli("retry", str(first), "--json")
+    assert refused.exit_code == 2 and refused.stdout == ""
+    (line,) = refused.stderr.splitlines()
+    assert line.startswith(f"error: reel {first}: is rendered, not failed")
+
+
+def test_retry_is_the_web_retry(cli, queue_project: QueueProject, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """One function, one set of rules: the CLI calls agent.approval.queue.retry, as the web's Retry button does."""
+    import agent.approval.queue
+    import agent.web.routes.reels
+
+    calls = []
+    real = agent.approval.queue.retry
+
+    def spy(session, reel_id, *, actor):  # noqa: ANN001, ANN202
+        calls.append((reel_id, actor))
+        return real(session, reel_id, actor=actor)
+
+    monkeypatch.setattr(agent.approval.queue, "retry", spy)
+    assert agent.web.routes.reels.retry is real
+    first = queue_project.ids[0]
+    fail_reel(queue_project.path, first, "render")
+    assert cli("retry", str(first)).exit_code == 0
+    assert calls == [(first, "creator:cli")]
+
+
+@pytest.mark.parametrize(("text", "expected"), [("1", 1), (" 42 ", 42), ("007", 7), (str(2**31 - 1), 2**31 - 1)])
+def test_reel_ids_in_range_parse(text: str, expected: int) -> None:
+    from agent.cli.context import parse_reel_id
+
+    assert parse_reel_id(text) == expected
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("abc", "not a number"), ("", "not a number"), ("1.5", "not a number"), ("1_000", "not a number"), ("٣", "not a number"),
+    ("0", "reel ids start at 1"), ("-3", "reel ids start at 1"), (str(2**31), "too large"), ("9" * 40, "too large"),
+])
+def test_bad_reel_ids_are_one_user_error(text: str, problem: str) -> None:
+    from agent.cli.context import BadReelId, parse_reel_id
+    from agent.errors import AgentError
+
+    with pytest.raises(BadReelId) as raised:
+        parse_reel_id(text)
+    message = str(raised.value)
+    assert isinstance(raised.value, AgentError) and not isinstance(raised.value, ValueError)  # a ValueError would become typer's usage box
+    assert message.startswith(f"reel id {text!r}: {problem}") and message.endswith("; list reels with `reeltwin queue`") and "\n" not in message
 
 
 def test_password_json(cli, queue_project: QueueProject) -> None:  # noqa: ANN001

@@ -122,11 +122,26 @@ def approve(session: Session, reel_ids: list[int], *, actor: str = "creator") ->
     return outcome
 
 
+#: What to do instead when ``retry`` is asked for a reel that has not failed.
+_NOT_FAILED_HINTS = {
+    ReelStatus.DRAFTED: "approve it first (`reeltwin approve {id}`)",
+    ReelStatus.APPROVED: "it waits for its render; `reeltwin render {id}` renders it now",
+    ReelStatus.RENDERING: "a worker is rendering it; wait for the result",
+    ReelStatus.RENDERED: "it waits for its slot; `reeltwin publish {id}` posts it now",
+    ReelStatus.PUBLISHING: "a publisher is posting it; wait for the result",
+    ReelStatus.PUBLISHED: "it is already published",
+    ReelStatus.REJECTED: "the next `reeltwin draft` writes a new version from your feedback",
+    ReelStatus.SKIPPED: "it was skipped and will not be posted",
+}
+
+
 def retry(session: Session, reel_id: int, *, actor: str = "creator") -> Reel:
     """A failed reel goes back to the step that failed: rendering (approved) or publishing (rendered)."""
     reel = get_reel(session, reel_id)
-    if ReelStatus(reel.status) != ReelStatus.FAILED:
-        raise ValidationFailed(f"reel {reel_id}: is {reel.status}, not failed; nothing to retry")
+    status = ReelStatus(reel.status)
+    if status != ReelStatus.FAILED:
+        hint = _NOT_FAILED_HINTS[status].format(id=reel.id)
+        raise ValidationFailed(f"reel {reel.id}: is {status.value}, not failed, so there is nothing to retry; {hint}")
     target = ReelStatus.RENDERED if reel.failed_stage == "publish" else ReelStatus.APPROVED
     transition(session, reel, target, actor=actor, reason=f"retry after: {reel.last_error or 'failure'}", next_attempt_at=None)
     session.commit()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from functools import cached_property
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 from rich.console import Console
 
-from agent.errors import EXIT_USER_ERROR
+from agent.errors import EXIT_USER_ERROR, AgentError
 
 if TYPE_CHECKING:
     from agent.settings import LoadedSettings, Settings
@@ -75,3 +76,34 @@ def fail(message: str) -> NoReturn:
 
 def interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty() and not os.environ.get("CI")
+
+
+#: The largest reel id the database holds.
+MAX_REEL_ID = 2**31 - 1   # the reel id column is a 32-bit INTEGER on PostgreSQL (the web's bound too)
+#: The one hint every bad reel id ends with.
+_LIST_REELS = "list reels with `reeltwin queue`"
+
+
+class BadReelId(AgentError):
+    """A reel id on the command line that is not a whole number from 1 to ``MAX_REEL_ID``.
+
+    Deliberately not a ValueError: typer (pydantic, or click's FuncParamType in older versions) turns a
+    ValueError from a parser into its multi-line usage box; this one reaches ``ReelTwinGroup`` and becomes one line.
+    """
+
+
+def parse_reel_id(value: object) -> int:
+    """The parser of every reel id argument (``typer.Argument(..., parser=parse_reel_id)``): checked before the command runs,
+    so a bad id changes nothing and never reaches the database (where 2**64 would be an OverflowError)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        text = str(value).strip()
+        if not re.fullmatch(r"[+-]?[0-9]+", text):
+            raise BadReelId(f"reel id {str(value)!r}: not a number; {_LIST_REELS}")
+        number = int(text)
+    if number < 1:
+        raise BadReelId(f"reel id {str(value)!r}: reel ids start at 1; {_LIST_REELS}")
+    if number > MAX_REEL_ID:
+        raise BadReelId(f"reel id {str(value)!r}: too large (reel ids go up to {MAX_REEL_ID}); {_LIST_REELS}")
+    return number

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import typer
 from typer.core import TyperGroup
 
 from agent import __version__
-from agent.cli.context import AppContext, exit_user_error, fail
+from agent.cli.context import AppContext, BadReelId, exit_user_error, fail, parse_reel_id
 from agent.errors import EXIT_USER_ERROR, AgentError, CalendarError
 
 __all__ = ["EXIT_USER_ERROR", "ReelTwinGroup", "app", "main"]
@@ -22,6 +24,23 @@ class ReelTwinGroup(TyperGroup):
             exit_user_error(*error.problems)
         except AgentError as error:
             fail(str(error) or type(error).__name__)
+        except Exception as error:
+            option = _negative_reel_id(error)
+            if option is None:
+                raise
+            try:
+                parse_reel_id(option)
+            except BadReelId as bad:
+                fail(str(bad))
+            raise
+
+
+def _negative_reel_id(error: Exception) -> str | None:
+    """``reeltwin show -5``: click reads ``-5`` as an unknown option. For a command that takes reel ids, it is a bad id."""
+    option, ctx = getattr(error, "option_name", None), getattr(error, "ctx", None)
+    if type(error).__name__ != "NoSuchOption" or not isinstance(option, str) or not re.fullmatch(r"-[0-9]+", option) or ctx is None:
+        return None
+    return option if any(param.name in ("reel_id", "reel_ids") for param in ctx.command.params) else None
 
 
 app = typer.Typer(

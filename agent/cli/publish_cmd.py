@@ -7,12 +7,12 @@ import socket
 
 import typer
 
-from agent.cli.context import err, out, print_json
+from agent.cli.context import err, out, parse_reel_id, print_json
 
 
 def publish(
     ctx: typer.Context,
-    reel_id: int = typer.Argument(..., metavar="ID"),
+    reel_id: int = typer.Argument(..., metavar="ID", parser=parse_reel_id),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be posted, post nothing, change nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:

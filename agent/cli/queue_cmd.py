@@ -1,4 +1,4 @@
-"""The approval queue: ``queue``, ``show``, ``approve``, ``reject``, ``edit``."""
+"""The approval queue: ``queue``, ``show``, ``approve``, ``reject``, ``edit``, ``retry``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from agent.cli.context import err, interactive, out, print_json
+from agent.cli.context import err, interactive, out, parse_reel_id, print_json
 from agent.errors import AgentError, ValidationFailed
 
 if TYPE_CHECKING:  # the models import sqlalchemy: not at `reeltwin --help` time
@@ -86,7 +86,7 @@ def queue(
     out.print(table)
 
 
-def show(ctx: typer.Context, reel_id: int = typer.Argument(..., metavar="ID"),
+def show(ctx: typer.Context, reel_id: int = typer.Argument(..., metavar="ID", parser=parse_reel_id),
          as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """Everything about one reel: script, caption, hashtags, versions and its history."""
     from agent.db.models import Creator, Slot
@@ -123,7 +123,7 @@ def show(ctx: typer.Context, reel_id: int = typer.Argument(..., metavar="ID"),
     out.print(table)
 
 
-def approve(ctx: typer.Context, reel_ids: list[int] = typer.Argument(..., metavar="ID..."),
+def approve(ctx: typer.Context, reel_ids: list[int] = typer.Argument(..., metavar="ID...", parser=parse_reel_id),
             as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """Approve drafted reels (all or none: one bad id changes nothing)."""
     from agent.approval.queue import approve as approve_reels
@@ -137,7 +137,7 @@ def approve(ctx: typer.Context, reel_ids: list[int] = typer.Argument(..., metava
         out.print(f"reel {reel_id}: {result}")
 
 
-def reject(ctx: typer.Context, reel_id: int = typer.Argument(..., metavar="ID"),
+def reject(ctx: typer.Context, reel_id: int = typer.Argument(..., metavar="ID", parser=parse_reel_id),
            feedback: str = typer.Option(..., "--feedback", "-f", help="What to change; the next draft uses it."),
            as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """Reject a reel with feedback; it is drafted again from the feedback."""
@@ -150,7 +150,7 @@ def reject(ctx: typer.Context, reel_id: int = typer.Argument(..., metavar="ID"),
     out.print(f"reel {reel.id}: rejected; the next `reeltwin draft` writes a new version from your feedback")
 
 
-def edit(ctx: typer.Context, reel_id: int = typer.Argument(..., metavar="ID"),
+def edit(ctx: typer.Context, reel_id: int = typer.Argument(..., metavar="ID", parser=parse_reel_id),
          script_file: Path = typer.Option(None, "--script-file", help="A text file with the new script ('-' for stdin). Without it, opens $EDITOR."),
          as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """Replace a reel's script; the earlier version is kept. An approved reel goes back to drafted."""
@@ -178,6 +178,19 @@ def edit(ctx: typer.Context, reel_id: int = typer.Argument(..., metavar="ID"),
     out.print(f"reel {reel.id}: saved as version {reel.version} ({reel.status}); earlier versions are kept (`reeltwin show {reel.id}`)")
 
 
+def retry(ctx: typer.Context, reel_id: int = typer.Argument(..., metavar="ID", parser=parse_reel_id),
+          as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+    """Send a failed reel back to the step that failed: rendering (approved) or publishing (rendered). Same rules as the web page's Retry."""
+    from agent.approval.queue import retry as retry_reel
+
+    reel = retry_reel(ctx.obj.session, reel_id, actor="creator:cli")
+    if as_json:
+        print_json({"id": reel.id, "status": str(reel.status), "attempts": reel.attempts, "last_error": reel.last_error})
+        return
+    step = f"`reeltwin publish {reel.id}` posts it now" if str(reel.status) == "rendered" else f"`reeltwin render {reel.id}` renders it now"
+    out.print(f"reel {reel.id}: {reel.status} again; `reeltwin run` retries it, or {step}")
+
+
 def _edit_in_editor(current: str) -> str:
     if not interactive():
         raise ValidationFailed("no terminal to open an editor in; pass --script-file FILE (or '-' for stdin)")
@@ -194,9 +207,10 @@ def _edit_in_editor(current: str) -> str:
 
 
 def register(root: typer.Typer) -> None:
-    """Add `queue`, `show`, `approve`, `reject`, `edit` to the root command."""
+    """Add `queue`, `show`, `approve`, `reject`, `edit`, `retry` to the root command."""
     root.command("queue")(queue)
     root.command("show")(show)
     root.command("approve")(approve)
     root.command("reject")(reject)
     root.command("edit")(edit)
+    root.command("retry")(retry)

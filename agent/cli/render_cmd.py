@@ -6,13 +6,13 @@ from pathlib import Path
 
 import typer
 
-from agent.cli.context import err, out, print_json
+from agent.cli.context import err, out, parse_reel_id, print_json
 from agent.errors import AgentError
 
 
 def render(
     ctx: typer.Context,
-    reel_id: int = typer.Argument(None, metavar="[ID]", help="Render this approved reel with the creator's enrolled avatar and voice."),
+    reel_id: int = typer.Argument(None, metavar="[ID]", parser=parse_reel_id, help="Render this approved reel with the creator's enrolled avatar and voice."),
     photo: Path = typer.Option(None, "--photo", help="A front-facing photo of one face (JPEG, PNG, WebP)."),
     audio: Path = typer.Option(None, "--audio", help="Recorded speech to lip-sync (WAV, MP3, M4A...)."),
     text: str = typer.Option(None, "--text", help="The words: spoken with the voice backend when no --audio is given; captions either way."),

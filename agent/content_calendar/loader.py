@@ -17,14 +17,91 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from agent.content_calendar.schema import Calendar, cross_reference_problems
+from agent.content_calendar.schema import Calendar, cross_reference_problems, excerpt
 from agent.errors import CalendarError
 
 TEMPLATE_PREFIXES = ("example", "_")
 
+#: Bounds that keep a hostile or broken file from hanging ``reeltwin run`` (which rereads calendars every sweep).
+MAX_FILE_BYTES = 1024 * 1024  # the example is a few kB; a year of 2000-character briefs still fits
+MAX_DEPTH = 20  # levels of nested lists/mappings; a calendar uses at most 4
+MAX_ALIAS_VALUES = 1000  # values that *aliases may repeat, in all (a "billion laughs" file repeats 10^9)
+MAX_ALIAS_CHARS = 100_000  # characters of text that *aliases may repeat, in all
+MAX_PROBLEM_CHARS = 500  # one problem line, at most
+_NO_ALIASES = "write the values out instead of using &anchors and *aliases"
+
+
+class _Refused(Exception):
+    """A file the loader will not expand: reported as ``file:line: message``."""
+
+    def __init__(self, line: int, message: str):
+        super().__init__(message)
+        self.line, self.message = line, message
+
 
 class _CalendarYamlLoader(yaml.SafeLoader):
-    """SafeLoader without YAML 1.1's surprises: 12:30 stays a string (not 750), no yes/no booleans; dates are checked by pydantic."""
+    """SafeLoader without YAML 1.1's surprises: 12:30 stays a string (not 750), no yes/no booleans; dates are checked by pydantic.
+
+    Composition is bounded: at most :data:`MAX_DEPTH` levels of nesting (PyYAML composes recursively, so a deep
+    file would end in ``RecursionError``), no alias inside the value it names (a loop), and at most
+    :data:`MAX_ALIAS_VALUES` values and :data:`MAX_ALIAS_CHARS` characters repeated by aliases in all (an alias
+    bomb composes to a few nodes but expands to billions of values when walked or validated).
+    """
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._depth = 0  # open lists/mappings
+        self._open_anchors: list[str | None] = []  # anchors of the open lists/mappings
+        self._alias_values = 0
+        self._alias_chars = 0
+        self._sizes: dict[int, tuple[int, int, int]] = {}  # id(node) -> (values, characters, depth) when expanded
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        line = event.start_mark.line + 1 if event.start_mark else 1
+        if isinstance(event, yaml.AliasEvent):
+            name = event.anchor if len(event.anchor) <= 40 else event.anchor[:40] + "…"
+            if event.anchor in self._open_anchors:
+                raise _Refused(line, f"alias *{name} is inside the value it names (a loop); {_NO_ALIASES}")
+            target = self.anchors.get(event.anchor)
+            if target is not None:  # an undefined alias: PyYAML reports it
+                values, chars, depth = self._size(target)
+                if self._depth + depth > MAX_DEPTH:
+                    raise _Refused(line, f"alias *{name} nests the file more than {MAX_DEPTH} levels deep; {_NO_ALIASES}")
+                self._alias_values += values
+                self._alias_chars += chars
+                if self._alias_values > MAX_ALIAS_VALUES or self._alias_chars > MAX_ALIAS_CHARS:
+                    raise _Refused(
+                        line,
+                        f"alias *{name} repeats too much (aliases may repeat at most {MAX_ALIAS_VALUES:,} values and "
+                        f"{MAX_ALIAS_CHARS:,} characters in all); {_NO_ALIASES}",
+                    )
+            return super().compose_node(parent, index)
+        if not isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            return super().compose_node(parent, index)
+        if self._depth >= MAX_DEPTH:
+            raise _Refused(line, f"lists and mappings are nested more than {MAX_DEPTH} levels deep; a calendar needs a few levels, check the brackets and indentation")
+        self._depth += 1
+        self._open_anchors.append(event.anchor)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+            self._open_anchors.pop()
+
+    def _size(self, node: yaml.Node) -> tuple[int, int, int]:
+        """(values, characters, levels of nesting) of ``node`` with every alias in it written out; memoized, so linear."""
+        known = self._sizes.get(id(node))
+        if known is not None:
+            return known
+        if isinstance(node, yaml.ScalarNode):
+            size = (1, len(node.value), 0)
+        else:
+            children = [child for pair in node.value for child in pair] if isinstance(node, yaml.MappingNode) else list(node.value)
+            parts = [self._size(child) for child in children]
+            size = (1 + sum(p[0] for p in parts), sum(p[1] for p in parts), 1 + max((p[2] for p in parts), default=0))
+        self._sizes[id(node)] = size
+        return size
 
 
 _CalendarYamlLoader.yaml_implicit_resolvers = {
@@ -32,7 +109,8 @@ _CalendarYamlLoader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _CalendarYamlLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
-_CalendarYamlLoader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789"))
+# At most 100 digits: Python refuses to convert an int of more than 4300 (a longer one stays text, which pydantic refuses).
+_CalendarYamlLoader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]{1,100}$"), list("-+0123456789"))
 _CalendarYamlLoader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$"), list("-+0123456789."))
 
 
@@ -69,14 +147,29 @@ def load_calendar(path: Path, *, base: Path | None = None) -> LoadedCalendar:
     """Load and validate one calendar file; raise :class:`CalendarError` listing every problem."""
     shown = display_path(path, base)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)  # never more: a huge file (or /dev/zero) is refused, not read
+        if len(data) > MAX_FILE_BYTES:
+            raise CalendarError([_too_big(shown, path)])
+        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # what read_text() gives
     except FileNotFoundError:
         raise CalendarError([f"{shown}: no such file; create it from calendar/example.yaml"]) from None
     except IsADirectoryError:
         raise CalendarError([f"{shown}: is a folder, not a calendar file"]) from None
     except UnicodeDecodeError:
         raise CalendarError([f"{shown}: not UTF-8 text; save it as UTF-8"]) from None
+    except OSError as error:
+        raise CalendarError([f"{shown}: cannot be read ({error.strerror or error}); check the file's permissions"]) from None
     return parse_calendar(text, path, shown)
+
+
+def _too_big(shown: str, path: Path | None = None, text: str | None = None) -> str:
+    try:
+        size = len(text.encode("utf-8")) if text is not None else path.stat().st_size if path is not None else 0
+    except OSError:
+        size = 0
+    what = f"{-(-size // 1024):,} kB, " if size > MAX_FILE_BYTES else ""  # a device or pipe has no size
+    return f"{shown}:1: the file is {what}larger than a calendar may be ({MAX_FILE_BYTES // 1024:,} kB); keep briefs short (2000 characters at most) and remove pasted text"
 
 
 def load_all(paths: list[Path], *, base: Path | None = None) -> list[LoadedCalendar]:
@@ -94,6 +187,15 @@ def load_all(paths: list[Path], *, base: Path | None = None) -> list[LoadedCalen
 
 def parse_calendar(text: str, path: Path, shown: str | None = None) -> LoadedCalendar:
     shown = shown or str(path)
+    if len(text) > MAX_FILE_BYTES:
+        raise CalendarError([_too_big(shown, text=text)])
+    try:
+        return _parse(text, path, shown)
+    except RecursionError:  # a last line of defence: the depth bounds should stop it first
+        raise CalendarError([f"{shown}:1: lists and mappings are nested too deeply; a calendar needs a few levels, check the brackets and indentation"]) from None
+
+
+def _parse(text: str, path: Path, shown: str) -> LoadedCalendar:
     try:
         loader = _CalendarYamlLoader(text)  # rejects control characters (e.g. NUL) before parsing
     except yaml.reader.ReaderError as error:
@@ -109,9 +211,11 @@ def parse_calendar(text: str, path: Path, shown: str | None = None) -> LoadedCal
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 1
         reason = (error.problem or error.context or "invalid YAML").strip()
-        raise CalendarError([f"{shown}:{line}: not valid YAML: {reason}; check the indentation and quotes on this line"]) from None
+        raise CalendarError([f"{shown}:{line}: not valid YAML: {_clip(reason, 160)}; check the indentation and quotes on this line"]) from None
+    except _Refused as refused:
+        raise CalendarError([f"{shown}:{refused.line}: {refused.message}"]) from None
     except yaml.YAMLError as error:
-        raise CalendarError([f"{shown}:1: not valid YAML: {error}"]) from None
+        raise CalendarError([f"{shown}:1: not valid YAML: {_clip(str(error), 160)}"]) from None
     finally:
         loader.dispose()
     if not isinstance(data, dict):
@@ -137,9 +241,15 @@ def parse_calendar(text: str, path: Path, shown: str | None = None) -> LoadedCal
         if not is_template(path) and path.stem != calendar.handle:
             problems.append(f"{shown}:{_line_for(root, ('handle',))}: handle {calendar.handle!r} does not match the file name; rename the file to {calendar.handle}.yaml")
     if problems:
-        raise CalendarError(sorted(set(problems), key=_line_order))
+        raise CalendarError(sorted({_clip(problem, MAX_PROBLEM_CHARS) for problem in problems}, key=_line_order))
     assert calendar is not None
     return LoadedCalendar(path=path, calendar=calendar)
+
+
+def _clip(text: str, limit: int) -> str:
+    """``text`` on one line, cut to ``limit`` characters with "…"."""
+    text = text.replace("\r", " ").replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _line_order(problem: str) -> tuple[int, str]:
@@ -157,7 +267,7 @@ def _duplicate_keys(node: yaml.Node) -> list[tuple[int, str]]:
                 continue
             key = key_node.value
             if key in seen:
-                found.append((key_node.start_mark.line + 1, f"{key!r} is given twice (first on line {seen[key]}); keep one"))
+                found.append((key_node.start_mark.line + 1, f"{excerpt(key)} is given twice (first on line {seen[key]}); keep one"))
             else:
                 seen[key] = key_node.start_mark.line + 1
             found.extend(_duplicate_keys(value_node))
@@ -218,6 +328,8 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
 
 def _suggestion(loc: tuple[Any, ...]) -> str | None:
     """The known key closest to an unknown key at ``loc``, if any is close."""
+    if len(str(loc[-1])) > 100:
+        return None
     close = difflib.get_close_matches(str(loc[-1]), _known_fields(loc[:-1]), n=1, cutoff=0.6)
     return close[0] if close else None
 
@@ -231,16 +343,16 @@ def _describe(item: dict[str, Any]) -> str:
         known = _known_fields(loc[:-1])
         close = _suggestion(loc)
         hint = f"did you mean {close!r}?" if close else (f"allowed here: {', '.join(known)}" if known else "remove it")
-        return f"unknown key {key!r}; {hint}"
+        return f"unknown key {excerpt(key)}; {hint}"
     if kind == "missing":
         parent = _dotted(loc[:-1])
         return f"missing required key {loc[-1]!r}" + (f" in {parent}" if parent else "")
     message = item["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
     value = item.get("input")
     if kind not in ("value_error",) and value is not None and not isinstance(value, (dict, list)):
-        message += f" (got {value!r})"
+        message += f" (got {excerpt(value)})"
     if kind == "date_from_datetime_parsing" or kind.startswith("date_"):
-        message = f"{value!r} is not a date; write YYYY-MM-DD, e.g. 2026-12-24"
+        message = f"{excerpt(value)} is not a date; write YYYY-MM-DD, e.g. 2026-12-24"
     return f"{where}: {message}" if where else message
 
 

@@ -18,6 +18,34 @@ _HANDLE = re.compile(r"^[A-Za-z0-9._]{1,30}$")
 _HASHTAG = re.compile(r"^#\w{1,100}$", re.UNICODE)
 
 
+#: At most this many characters of an input value are quoted in an error message.
+EXCERPT_CHARS = 80
+
+
+def excerpt(value: Any) -> str:
+    """``repr(value)`` for an error message, cut to about :data:`EXCERPT_CHARS` characters with "…" (and the length) when longer.
+
+    A calendar error is one short line: a 500 kB brief must not be echoed whole.
+    """
+    if isinstance(value, str):
+        if len(value) <= EXCERPT_CHARS:
+            return repr(value)
+        quoted = repr(value[:EXCERPT_CHARS])
+        return f"{quoted[:-1]}…{quoted[-1]} ({len(value):,} characters)"
+    if isinstance(value, (list, tuple, dict, set)) and len(value) > EXCERPT_CHARS:
+        return f"a {type(value).__name__} of {len(value):,} items"
+    text = repr(value)
+    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…"
+
+
+def _close_match(word: str, choices: Any, cutoff: float) -> str | None:
+    """The choice closest to ``word``, if any is close (a long word is never close: no slow matching of pasted text)."""
+    if len(word) > 100:
+        return None
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -26,10 +54,10 @@ def _parse_time(value: Any) -> Any:
     if isinstance(value, time):
         return value
     if not isinstance(value, str) or not re.fullmatch(r"\d{1,2}:\d{2}", value.strip()):
-        raise ValueError(f"{value!r} is not a time; write \"HH:MM\" (24-hour, in quotes) or peak")
+        raise ValueError(f"{excerpt(value)} is not a time; write \"HH:MM\" (24-hour, in quotes) or peak")
     hours, minutes = (int(part) for part in value.strip().split(":"))
     if hours > 23 or minutes > 59:
-        raise ValueError(f"{value!r} is not a time of day; use 00:00 to 23:59")
+        raise ValueError(f"{excerpt(value)} is not a time of day; use 00:00 to 23:59")
     return time(hours, minutes)
 
 
@@ -44,7 +72,7 @@ TimeOrPeak = Annotated[time | Literal["peak"], BeforeValidator(_time_or_peak)]
 
 def _weekday(value: Any) -> list[str]:
     if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not a weekday; use mon tue wed thu fri sat sun")
+        raise ValueError(f"{excerpt(value)} is not a weekday; use mon tue wed thu fri sat sun")
     word = value.strip().lower()
     if word in WEEKDAYS:
         return [word]
@@ -52,9 +80,9 @@ def _weekday(value: Any) -> list[str]:
         return [_FULL_NAMES[word]]
     if word in _DAY_GROUPS:
         return list(_DAY_GROUPS[word])
-    close = difflib.get_close_matches(word, [*WEEKDAYS, *_FULL_NAMES, *_DAY_GROUPS], n=1, cutoff=0.5)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise ValueError(f"{value!r} is not a weekday; use mon tue wed thu fri sat sun, weekdays, weekends or daily{hint}")
+    close = _close_match(word, [*WEEKDAYS, *_FULL_NAMES, *_DAY_GROUPS], cutoff=0.5)
+    hint = f"; did you mean {close!r}?" if close else ""
+    raise ValueError(f"{excerpt(value)} is not a weekday; use mon tue wed thu fri sat sun, weekdays, weekends or daily{hint}")
 
 
 class Persona(_Strict):
@@ -75,7 +103,7 @@ class Pillar(_Strict):
     @classmethod
     def _number(cls, value: Any) -> Any:
         if isinstance(value, bool) or (isinstance(value, str) and not re.fullmatch(r"\s*\d+(\.\d+)?\s*", value)):
-            raise ValueError(f"{value!r} is not a weight; use a positive number such as 1, 2 or 0.5")
+            raise ValueError(f"{excerpt(value)} is not a weight; use a positive number such as 1, 2 or 0.5")
         return value
 
 
@@ -130,7 +158,7 @@ class Hashtags(_Strict):
             for tag in tags:
                 tag = "#" + str(tag).strip().lstrip("#")
                 if not _HASHTAG.match(tag):
-                    raise ValueError(f"{tag!r} in set {pillar!r} is not a hashtag; use letters, digits and _ only")
+                    raise ValueError(f"{excerpt(tag)} in set {excerpt(pillar)} is not a hashtag; use letters, digits and _ only")
                 if tag.lower() not in {t.lower() for t in seen}:
                     seen.append(tag)
             cleaned[pillar] = seen
@@ -164,7 +192,7 @@ class Calendar(_Strict):
     def _handle(cls, value: str) -> str:
         value = value.strip().lstrip("@")
         if not _HANDLE.match(value):
-            raise ValueError(f"{value!r} is not an Instagram username; use up to 30 letters, digits, '.' or '_'")
+            raise ValueError(f"{excerpt(value)} is not an Instagram username; use up to 30 letters, digits, '.' or '_'")
         return value
 
     @field_validator("timezone")
@@ -173,10 +201,9 @@ class Calendar(_Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder of zones such as "Europe"
-            zones = available_timezones()
-            close = difflib.get_close_matches(value, sorted(zones), n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else "; use an IANA name such as Europe/Berlin or America/New_York"
-            raise ValueError(f"{value!r} is not a time zone{hint}") from None
+            close = _close_match(value, sorted(available_timezones()), cutoff=0.6)
+            hint = f"; did you mean {close!r}?" if close else "; use an IANA name such as Europe/Berlin or America/New_York"
+            raise ValueError(f"{excerpt(value)} is not a time zone{hint}") from None
         return value
 
     @field_validator("quiet_hours")
@@ -184,7 +211,7 @@ class Calendar(_Strict):
     def _quiet_hours(cls, value: str) -> str:
         match = re.fullmatch(r"\s*(\d{1,2}):00\s*-\s*(\d{1,2}):00\s*", value)
         if not match or int(match.group(1)) > 23 or int(match.group(2)) > 23:
-            raise ValueError(f"{value!r} is not a range of whole hours; write e.g. \"22:00-07:00\" (or \"00:00-00:00\" for none)")
+            raise ValueError(f"{excerpt(value)} is not a range of whole hours; write e.g. \"22:00-07:00\" (or \"00:00-00:00\" for none)")
         return f"{int(match.group(1)):02d}:00-{int(match.group(2)):02d}:00"
 
     def quiet_hour_range(self) -> tuple[int, int]:
@@ -195,14 +222,14 @@ class Calendar(_Strict):
     @classmethod
     def _language(cls, value: str) -> str:
         if not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z]{2,4})?", value):
-            raise ValueError(f"{value!r} is not a language code; use ISO 639-1 such as en, de or pt-BR")
+            raise ValueError(f"{excerpt(value)} is not a language code; use ISO 639-1 such as en, de or pt-BR")
         return value
 
     @field_validator("approval", mode="before")
     @classmethod
     def _approval(cls, value: Any) -> Any:
         if not isinstance(value, (str, dict, AutoAfter)) or (isinstance(value, str) and value.strip() not in ("manual", "skip_if_unapproved")):
-            raise ValueError(f"{value!r} is not an approval policy; use manual, skip_if_unapproved or auto_after_hours: N")
+            raise ValueError(f"{excerpt(value)} is not an approval policy; use manual, skip_if_unapproved or auto_after_hours: N")
         return value
 
     @model_validator(mode="after")
@@ -226,13 +253,13 @@ def cross_reference_problems(calendar: Calendar) -> list[tuple[tuple[Any, ...], 
 
     def check(loc: tuple[Any, ...], pillar: str | None, what: str) -> None:
         if pillar is not None and pillar not in names:
-            close = difflib.get_close_matches(pillar, names, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"pillars are: {', '.join(names)}"
-            problems.append((loc, f"{what} names pillar {pillar!r}, which is not in pillars; {hint}"))
+            close = _close_match(pillar, names, cutoff=0.6)
+            hint = f"did you mean {close!r}?" if close else f"pillars are: {', '.join(names)}"
+            problems.append((loc, f"{what} names pillar {excerpt(pillar)}, which is not in pillars; {hint}"))
 
     for index, name in enumerate(names):
         if names.index(name) != index:
-            problems.append((("pillars", index, "name"), f"pillar {name!r} is listed twice; give each pillar one entry"))
+            problems.append((("pillars", index, "name"), f"pillar {excerpt(name)} is listed twice; give each pillar one entry"))
     seen: set[tuple[str, Any]] = set()
     for index, entry in enumerate(calendar.cadence):
         for day in entry.days:
