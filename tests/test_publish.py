@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from cli_helpers import make_test_video
+from cli_helpers import make_test_video, reeltwin
 from sqlalchemy import select
 
 from agent.content_calendar.loader import load_calendar
@@ -261,3 +261,25 @@ def test_make_publisher_picks_and_checks_the_configured_backend(tmp_path: Path) 
         make_publisher(settings_with('[publishing]\nbackend = "instagrapi"\n'))
     insta = make_publisher(settings_with('[publishing]\nbackend = "instagrapi"\ninstagrapi_username = "your.handle"\n'))
     assert isinstance(insta, InstagrapiPublisher)
+
+
+def test_a_dry_run_shows_what_would_be_posted_and_posts_nothing(session, project) -> None:
+    folder, settings, video = project
+    reel_id = _rendered_reel(session, video)
+    shown = reeltwin(folder, "publish", str(reel_id), "--dry-run", "--json")
+    assert shown.returncode == 0, shown.stderr
+    payload = json.loads(shown.stdout)
+    assert payload["would_publish"] is True and payload["video"] == str(video) and "#cookingtips" in payload["caption"]
+    assert _state(session, reel_id).status == ReelStatus.RENDERED
+    assert not settings.outbox_dir.exists() or list(settings.outbox_dir.iterdir()) == []
+
+
+def test_a_dry_run_of_an_unrendered_reel_is_one_line_and_exit_2(session, project) -> None:
+    folder, _settings, video = project
+    reel_id = _rendered_reel(session, video)
+    session.execute(Reel.__table__.update().where(Reel.id == reel_id).values(status="drafted", artifacts={}))
+    session.commit()
+    refused = reeltwin(folder, "publish", str(reel_id), "--dry-run")
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr.strip().splitlines() == [f"error: reel {reel_id}: is drafted, not rendered; nothing would be posted: "
+                                                   f"approve and render it first (`reeltwin render {reel_id}`), then publish"]

@@ -27,6 +27,10 @@ def publish(
     session = ctx.obj.session
     reel = get_reel(session, reel_id)
     if dry_run:
+        if reel.status != ReelStatus.RENDERED:
+            # Nothing would be posted: say why and what to do, as a real publish would (exit 2).
+            raise ValidationFailed(f"reel {reel.id}: is {reel.status}, not rendered; nothing would be posted: "
+                                   f"approve and render it first (`reeltwin render {reel.id}`), then publish")
         payload = {
             "reel_id": reel.id, "status": str(reel.status), "backend": settings.publishing.backend, "would_publish": reel.status == ReelStatus.RENDERED,
             "video": (reel.artifacts or {}).get("video"), "cover": (reel.artifacts or {}).get("cover"),
@@ -35,7 +39,7 @@ def publish(
         if as_json:
             print_json(payload)
         else:
-            out.print(f"reel {reel.id} ({reel.status}) via {payload['backend']}: {'would be published' if payload['would_publish'] else 'not rendered: nothing would be posted'}")
+            out.print(f"reel {reel.id} ({reel.status}) via {payload['backend']}: would be published")
             out.print(f"video: {payload['video']}\ncover: {payload['cover']}\nAI label: {payload['ai_label']}\ncaption:\n{payload['caption']}")
         return
     # Instagram processes a reel for up to minutes before it can be published: show that something is happening.
