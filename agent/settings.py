@@ -100,7 +100,8 @@ class VoiceSettings(_Section):
 
 
 class AvatarSettings(_Section):
-    backend: str = "cpu-mesh"
+    backend: str = "cpu-mesh"            # renders photo avatars
+    footage_backend: str = "footage"     # renders clip (footage) avatars
     fps: int = Field(30, ge=12, le=60)
     width: int = Field(1080, ge=240, le=2160)
     height: int = Field(1920, ge=426, le=3840)

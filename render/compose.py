@@ -147,6 +147,37 @@ def master(voice: np.ndarray, rate: int, *, music: np.ndarray | None = None, tar
     return mix.astype(np.float32), float(final)
 
 
+#: the hook title's top edge, as a share of the frame height (just under Instagram's top overlay)
+TITLE_TOP_SHARE = 0.15
+TITLE_FACE_MARGIN_SHARE = 0.012
+MIN_TITLE_FONT_PX = 36
+
+
+def _place_title(text: str, stream: Any) -> tuple[np.ndarray, int]:
+    """The hook title card and its top row: above the face, never over it, inside the safe top.
+
+    The card starts at 15 % of the height; when the face's box begins before the card would end,
+    the card moves up to the safe area's top (14 %), then shrinks its font (down to 36 px) until
+    it ends above the forehead. A face so high that even that does not fit keeps the smallest card."""
+    from render.captions.layout import safe_area
+
+    top = int(TITLE_TOP_SHARE * stream.height)
+    face = getattr(stream, "face_box", None)
+    card = render_title(text, stream.width)[0]
+    if face is None:
+        return card.copy(), top
+    safe_top = safe_area(stream.width, stream.height).y_px
+    limit = int(face.y) - int(TITLE_FACE_MARGIN_SHARE * stream.height)
+    if top + card.shape[0] <= limit:
+        return card.copy(), top
+    top = safe_top
+    size = 64
+    while top + card.shape[0] > limit and size > MIN_TITLE_FONT_PX:
+        size -= 4
+        card = render_title(text, stream.width, font_size_px=size)[0]
+    return card.copy(), top
+
+
 def render_title(text: str, width: int, *, font_size_px: int = 64) -> tuple[np.ndarray, int]:
     """A hook title card (RGBA) that fits ``width`` px: bold white text on a rounded translucent panel."""
     from PIL import Image, ImageDraw, ImageFont
@@ -304,9 +335,8 @@ def compose(
     out_path.parent.mkdir(parents=True, exist_ok=True)
 
     fps, n_frames = stream.fps, stream.n_frames
-    title = render_title(hook_title, stream.width)[0].copy() if hook_title else None
+    title, title_y = _place_title(hook_title, stream) if hook_title else (None, 0)
     title_alpha = title[..., 3].copy() if title is not None else None
-    title_y = int(0.15 * stream.height)
     cover_index = min(n_frames - 1, int((cover_at_s if cover_at_s is not None else min(1.0, duration / 3)) * fps))
     cover_path = out_path.with_suffix(".jpg")
 

@@ -14,6 +14,7 @@ def render(
     ctx: typer.Context,
     reel_id: int = typer.Argument(None, metavar="[ID]", parser=parse_reel_id, help="Render this approved reel with the creator's enrolled avatar and voice."),
     photo: Path = typer.Option(None, "--photo", help="A front-facing photo of one face (JPEG, PNG, WebP)."),
+    video: Path = typer.Option(None, "--video", help="A clip of you facing the camera, 5-120 s (MP4, MOV, WebM, M4V): its mouth is re-driven."),
     audio: Path = typer.Option(None, "--audio", help="Recorded speech to lip-sync (WAV, MP3, M4A...)."),
     text: str = typer.Option(None, "--text", help="The words: spoken with the voice backend when no --audio is given; captions either way."),
     voice: str = typer.Option(None, "--voice", help="An enrolled voice to speak --text with (default: the bundled voice)."),
@@ -31,8 +32,8 @@ def render(
     if reel_id is not None:
         _render_reel(ctx, reel_id, as_json)
         return
-    if photo is None or out_path is None:
-        raise AgentError("give --photo PHOTO and --out MP4 (and --audio WAV or --text TEXT)")
+    if (photo is None) == (video is None) or out_path is None:
+        raise AgentError("give --photo PHOTO or --video CLIP, and --out MP4 (and --audio WAV or --text TEXT)")
     if out_path.suffix.lower() != ".mp4":
         raise AgentError(f"--out {str(out_path)!r}: write an .mp4 file")
     if audio is None and not text:
@@ -45,9 +46,12 @@ def render(
         from agent.enrollment.voices import load_profile
 
         profile = load_profile(ctx.obj.session, settings, voice)
+    footage = None
     progress_bar = _Progress(quiet=as_json)
+    if video is not None:
+        footage, video = _analyse_clip(video, settings, progress_bar, as_json)
     with progress_bar:
-        outcome = render_files(settings, photo=photo, out=out_path, audio=audio, text=text, voice_profile=profile,
+        outcome = render_files(settings, photo=photo, video=video, footage=footage, out=out_path, audio=audio, text=text, voice_profile=profile,
                                music=music, hook_title=title, progress=progress_bar.update)
     payload = outcome.to_dict()
     if as_json:
@@ -63,6 +67,46 @@ def render(
         failed = outcome.qa.failures if outcome.qa is not None else ()
         reason = "; ".join(f"{c.name}: {c.message}" for c in failed) or "see the report"
         raise AgentError(f"{outcome.video}: rendered, but QA failed: {reason} (report: {outcome.report})")
+
+
+def _analyse_clip(video: Path, settings, progress_bar: "_Progress", as_json: bool):  # noqa: ANN001, ANN202
+    """(FootageAnalysis, normalized clip) for --video: normalized and analysed once, in a cache under the data folder keyed by
+    the clip's content, so rendering the same clip again starts at once."""
+    from agent.enrollment import avatars
+    from render import RenderError
+    from render.face.analysis import sha256_of
+    from render.face.footage import FootageAnalysis, probe_clip
+
+    label = f"clip {str(video)!r}"
+    try:
+        probe_clip(video, label=label)
+    except RenderError as error:
+        raise AgentError(str(error)) from None
+    cache = Path(settings.data_dir) / "clip-cache" / sha256_of(video)[:16]
+    if (cache / "track.npz").is_file() and (cache / "clip.mp4").is_file():
+        try:
+            return FootageAnalysis.load(cache / "track.npz"), cache / "clip.mp4"
+        except RenderError:
+            pass
+    with progress_bar:
+        inspection = avatars.inspect_clip(video, settings.data_dir, label=label,
+                                          progress=lambda done, total: progress_bar.update("analyse clip", done, total))
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        if cache.exists():
+            import shutil
+
+            shutil.rmtree(cache)
+        import os
+
+        os.replace(inspection.work_dir, cache)
+        inspection.work_dir = None
+    finally:
+        inspection.discard()
+    for warning in inspection.warnings:
+        if not as_json:
+            err.print(f"warning: {warning}")
+    return inspection.analysis, cache / "clip.mp4"
 
 
 def _render_reel(ctx: typer.Context, reel_id: int, as_json: bool) -> None:
@@ -93,9 +137,10 @@ class _Progress:
         self.quiet = quiet
         self.bar = None
         self.task = None
+        self.stage = ""
 
     def __enter__(self) -> "_Progress":
-        if not self.quiet:
+        if self.bar is None and not self.quiet:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -106,13 +151,17 @@ class _Progress:
     def update(self, stage: str, done: int, total: int) -> None:
         if self.bar is None:
             return
-        if self.task is None:
-            self.task = self.bar.add_task("rendering frames", total=total)
-        self.bar.update(self.task, completed=done)
+        label = "analysing the clip" if stage == "analyse clip" else "rendering frames"
+        if self.task is None or stage != self.stage:
+            if self.task is not None:
+                self.bar.remove_task(self.task)
+            self.task, self.stage = self.bar.add_task(label, total=total), stage
+        self.bar.update(self.task, completed=done, total=max(total, done))
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.__exit__(*exc)
+            self.bar, self.task, self.stage = None, None, ""
 
 
 def register(root: typer.Typer) -> None:

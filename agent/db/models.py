@@ -76,8 +76,13 @@ class Avatar(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True, unique=True, max_length=64)
     creator_id: int | None = Field(default=None, foreign_key="creator.id")
+    #: the enrolled photo, or for a footage avatar the normalized clip (its face track lies beside it: track.npz)
     photo_path: str
+    #: of the file the creator gave (the photo, or the original clip)
     photo_sha256: str = Field(max_length=64)
+    kind: str = Field(default="photo", max_length=16, sa_column_kwargs={"server_default": "photo"})   # photo | footage
+    #: the avatar renders of this creator use (one per creator); without one, the creator's newest
+    is_default: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     consent_at: datetime = _time()
     consent_by: str = Field(max_length=128)
     consent_text: str

@@ -100,8 +100,10 @@ def check_speakable_length(text: str) -> None:
 def render_files(
     settings: Settings,
     *,
-    photo: Path,
+    photo: Path | None = None,
     out: Path,
+    video: Path | None = None,
+    footage: Any = None,
     audio: Path | None = None,
     text: str | None = None,
     voice_profile: Any = None,
@@ -112,11 +114,14 @@ def render_files(
     language: str = "en",
     progress: Progress | None = None,
 ) -> RenderResult:
-    """Render a finished reel from a photo and either recorded audio or a script to speak."""
+    """Render a finished reel from a photo or a clip of the creator (``video``, with its stored ``footage``
+    track when enrolled) and either recorded audio or a script to speak."""
     from render import RenderError
     from render.avatar import base as avatar_base
     from render.compose import compose
 
+    if (photo is None) == (video is None):
+        raise AgentError("give the avatar as --photo PHOTO or --video CLIP (one of them)")
     if audio is None and not (text and text.strip()):
         raise AgentError("give --audio WAV (with --text for captions) or --text to speak")
     if audio is None and text:
@@ -143,10 +148,11 @@ def render_files(
             audio = speech.path
             phonemes, words = speech.phonemes, speech.words
         started = time.perf_counter()
-        avatar = avatar_base.get(settings.avatar.backend)
-        request = avatar_base.RenderRequest(photo_path=Path(photo), audio_path=Path(audio), words=words, phonemes=phonemes,
-                                            fps=settings.avatar.fps, width=settings.avatar.width, height=settings.avatar.height,
-                                            seed=settings.avatar.seed, face=face)
+        avatar = avatar_base.get(settings.avatar.backend if video is None else settings.avatar.footage_backend)
+        request = avatar_base.RenderRequest(photo_path=Path(photo) if photo is not None else None, audio_path=Path(audio), words=words,
+                                            phonemes=phonemes, fps=settings.avatar.fps, width=settings.avatar.width,
+                                            height=settings.avatar.height, seed=settings.avatar.seed, face=face,
+                                            video_path=Path(video) if video is not None else None, footage=footage)
         stream = avatar.render(request)
         _stage(stages, "avatar setup", started)
         captions = None
@@ -184,9 +190,12 @@ def _captions(settings: Settings, audio: Path, text: str, speech: Any, stream: A
                             whisperx_model_dir=settings.captions.whisperx_model_dir)
     warnings += list(alignment.warnings)
     style = caption_style(settings.captions)
-    box = stream.mouth_box
+    # Captions keep clear of the whole face (forehead to chin) and the mouth's reach below it.
+    face, mouth = stream.face_box, stream.mouth_box
+    x0, y0 = min(face.x, mouth.x), min(face.y, mouth.y)
+    x1, y1 = max(face.x + face.width, mouth.x + mouth.width), max(face.y + face.height, mouth.y + mouth.height)
     track = CaptionTrack(alignment.words, style=style, frame_width_px=stream.width, frame_height_px=stream.height,
-                         keep_out=(box.x, box.y, box.width, box.height))
+                         keep_out=(x0, y0, x1 - x0, y1 - y0))
     return track, StageTiming("align + captions", time.perf_counter() - started, alignment.backend)
 
 

@@ -52,13 +52,11 @@ class RenderOutcome:
 
 
 def _pick(rows: list[Any], creator: Creator, what: str, command: str) -> Any:
-    """The creator's own enrollment; else the one named like the handle; else the only one there is."""
-    own = [row for row in rows if row.creator_id == creator.id]
+    """The creator's own enrollment (its default, else its newest); else the one named like the handle; else the only one there is."""
+    own = [row for row in rows if row.creator_id == creator.id or (row.creator_id is None and row.name == creator.handle)]
     if own:
-        return own[-1]
-    named = [row for row in rows if row.name == creator.handle]
-    if named:
-        return named[0]
+        marked = [row for row in own if getattr(row, "is_default", False)]
+        return (marked or sorted(own, key=lambda row: (row.created_at, row.id or 0)))[-1]
     if len(rows) == 1:
         return rows[0]
     if not rows:
@@ -86,7 +84,7 @@ def due_for_render(session: Session, *, now: datetime, lead: timedelta) -> list[
 def render_reel(session: Session, settings: Settings, reel_id: int, *, worker: str, progress: Progress | None = None,
                 claimed: bool = False) -> RenderOutcome:
     """Claim an approved reel, render it with the creator's avatar and voice, and mark it rendered (or failed, with the reason)."""
-    from agent.enrollment.avatars import face_of
+    from agent.enrollment.avatars import face_of, footage_of
     from agent.jobs.pipeline import render_files
     from agent.enrollment.voices import profile_data
 
@@ -100,8 +98,12 @@ def render_reel(session: Session, settings: Settings, reel_id: int, *, worker: s
         attempt = (reel.attempts or 0) + 1
         out = folder / f"reel-v{reel.version}-a{attempt}.mp4"
         profile = profile_data(voice) if voice is not None else None
-        outcome = render_files(settings, photo=Path(avatar.photo_path), out=out, text=reel.script, voice_profile=profile,
-                               voice_backend=(voice.backend if voice is not None else "piper"), face=face_of(avatar),
+        if avatar.kind == "footage":
+            source: dict = {"video": Path(avatar.photo_path), "footage": footage_of(avatar)}
+        else:
+            source = {"photo": Path(avatar.photo_path), "face": face_of(avatar)}
+        outcome = render_files(settings, **source, out=out, text=reel.script, voice_profile=profile,
+                               voice_backend=(voice.backend if voice is not None else "piper"),
                                hook_title=reel.on_screen_title or None, language=creator.language or "en", progress=progress)
         if not outcome.qa_passed:
             raise AgentError(f"the rendered reel failed QA ({outcome.qa_failures()}); see {outcome.report}")
@@ -119,7 +121,7 @@ def render_reel(session: Session, settings: Settings, reel_id: int, *, worker: s
                       "captions": str(outcome.captions_json) if outcome.captions_json else None,
                       "report": str(outcome.report) if outcome.report else None, "audio": str(outcome.video.with_suffix(".voice.wav")),
                       "render_seconds": round(outcome.render_seconds, 2), "duration_s": round(outcome.duration_s, 2),
-                      "avatar": avatar.name, "voice": voice.name if voice is not None else "bundled"})
+                      "avatar": avatar.name, "avatar_kind": avatar.kind, "voice": voice.name if voice is not None else "bundled"})
     reel = session.get(Reel, reel_id)
     transition(session, reel, ReelStatus.RENDERED, actor=worker, reason=f"rendered in {outcome.render_seconds:.0f} s",
                expected=ReelStatus.RENDERING, artifacts=artifacts, claimed_by=None, last_error=None)

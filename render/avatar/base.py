@@ -1,4 +1,4 @@
-"""The avatar stage's interface: one photo + speech (+ its timings) -> a stream of video frames.
+"""The avatar stage's interface: one photo or clip of the creator + speech (+ its timings) -> a stream of video frames.
 
 A backend renders frames; it does not encode them. The composer (``render.compose``)
 overlays captions and encodes once, so frames stream straight to the encoder and
@@ -24,7 +24,8 @@ class AvatarError(RenderError):
 
 @dataclass(frozen=True)
 class RenderRequest:
-    photo_path: Path
+    #: the photo (photo backends); None when the avatar is a clip (``video_path``)
+    photo_path: Path | None
     audio_path: Path
     words: tuple[WordTiming, ...] = ()
     phonemes: tuple[PhonemeTiming, ...] = ()
@@ -34,6 +35,10 @@ class RenderRequest:
     seed: int = 7
     #: a face analysis computed at enrollment (render.face.FaceAnalysis); analysed again when None
     face: Any = None
+    #: a normalized clip of the creator (footage backends, see render.face.footage) and its stored face track
+    video_path: Path | None = None
+    #: render.face.footage.FootageAnalysis computed at enrollment; analysed again when None
+    footage: Any = None
 
 
 @runtime_checkable
@@ -44,7 +49,7 @@ class AvatarBackend(Protocol):
         """Start a render: checks the inputs (raising AvatarError) and returns the lazy frame stream."""
 
 
-_REGISTRY: Registry[AvatarBackend] = Registry("avatar backend", AvatarError, ("render.avatar.cpu_mesh",))
+_REGISTRY: Registry[AvatarBackend] = Registry("avatar backend", AvatarError, ("render.avatar.cpu_mesh", "render.avatar.footage"))
 register = _REGISTRY.register
 names = _REGISTRY.names
 get = _REGISTRY.get

@@ -76,10 +76,49 @@ def _clip_box(x0: float, y0: float, x1: float, y1: float, width: int, height: in
     return ix0, iy0, ix1 - ix0, iy1 - iy0
 
 
+@dataclass(frozen=True)
+class MouthColours:
+    """The mouth interior's colours, from the lips of one frame (cavity from the lip colour, teeth lit like the face)."""
+
+    cavity: np.ndarray
+    cavity_deep: np.ndarray
+    teeth: np.ndarray
+    tongue: np.ndarray
+
+    @classmethod
+    def measure(cls, points: np.ndarray, source: np.ndarray) -> "MouthColours":
+        import cv2
+
+        outer = np.concatenate([points[list(lm.LIPS_OUTER_UPPER), :2], points[list(lm.LIPS_OUTER_LOWER)[::-1], :2]])
+        inner = np.concatenate([points[list(lm.LIPS_INNER_UPPER), :2], points[list(lm.LIPS_INNER_LOWER)[::-1], :2]])
+        # Only the lips' bounding box is rasterised (a full-frame mask costs more than the rest of a frame).
+        height, width = source.shape[:2]
+        x0, y0 = np.floor(outer.min(axis=0)).astype(int) - 1
+        x1, y1 = np.ceil(outer.max(axis=0)).astype(int) + 2
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+        lip = np.array([150, 80, 80], dtype=np.float64)
+        if x1 - x0 > 1 and y1 - y0 > 1:
+            mask = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
+            shift = np.array([x0, y0], dtype=np.float32)
+            cv2.fillPoly(mask, [np.round(outer - shift).astype(np.int32)], 1)
+            cv2.fillPoly(mask, [np.round(inner - shift).astype(np.int32)], 0)
+            lips = source[y0:y1, x0:x1][mask.astype(bool)]
+            if len(lips):
+                lip = lips.mean(axis=0)
+        face_lum = float(np.clip(lip.mean() / 150.0, 0.55, 1.05))
+        cavity = np.array([lip[0] * 0.42 + 6, lip[1] * 0.2 + 3, lip[2] * 0.2 + 4], dtype=np.float32)
+        return cls(cavity=cavity, cavity_deep=cavity * 0.4, teeth=np.array([236, 230, 218], dtype=np.float32) * face_lum,
+                   tongue=np.array([lip[0] * 0.85 + 25, lip[1] * 0.55 + 10, lip[2] * 0.6 + 12], dtype=np.float32) * 0.85)
+
+
 class _MouthRig:
     U_MAX = 3.0            # the region reaches 3 half-mouth-widths to each side
 
-    def __init__(self, points: np.ndarray, source: np.ndarray, face_height: float):
+    def __init__(self, points: np.ndarray, source: np.ndarray, face_height: float, *, rest: bool = False,
+                 colours: "MouthColours | None" = None):
+        """``rest``: the frame's own mouth is first brought to rest (lips together), whatever it was doing
+        (footage: a clip in which the creator talks); the new opening is then made from there.
+        ``colours``: the interior's colours (measured once per clip, so they do not flicker); measured here when None."""
         height, width = source.shape[:2]
         origin = 0.5 * (points[lm.UPPER_LIP_INNER_MID, :2] + points[lm.LOWER_LIP_INNER_MID, :2])
         self.f = _frame_from(points[lm.MOUTH_LEFT, :2], points[lm.MOUTH_RIGHT, :2], origin)
@@ -91,7 +130,8 @@ class _MouthRig:
         self.rest_gap = np.maximum(lo_in - up_in, 0.0)
         # A photo that shows teeth (a smile): split just above the lower lip so the real upper teeth
         # stay with the upper jaw; a closed mouth splits along the lip line.
-        self.photo_teeth = float(self.rest_gap[len(grid) // 2]) > 0.12 * self.f.unit
+        self.rest = rest
+        self.photo_teeth = (not rest) and float(self.rest_gap[len(grid) // 2]) > 0.12 * self.f.unit
         self.split = lo_in - 0.12 * self.rest_gap if self.photo_teeth else 0.5 * (up_in + lo_in)
         self.upper_thickness = float(max(self.split[20] - up_out[20], 2.0))
         self.lower_thickness = float(max(lo_out[20] - self.split[20], 2.0))
@@ -127,24 +167,15 @@ class _MouthRig:
         # How far the upper lip must come down to meet the lower one (p/b/m) where the photo shows teeth.
         rest_above = np.maximum(self.split - up_in, 0.0)
         self.rest_above2 = np.interp(np.clip(self.u2, -1, 1), grid, rest_above).astype(np.float32) * (np.abs(self.u2) < 1.0)
+        if rest:
+            # How far each lip must move to meet the other at the split line (the frame's own opening, halved).
+            inside = (np.abs(self.u2) < 1.0).astype(np.float32)
+            self.rest_up2 = np.interp(np.clip(self.u2, -1, 1), grid, np.maximum(self.split - up_in, 0.0)).astype(np.float32) * inside
+            self.rest_lo2 = np.interp(np.clip(self.u2, -1, 1), grid, np.maximum(lo_in - self.split, 0.0)).astype(np.float32) * inside
+            self.rest_lo_mid = float(max(lo_in[20] - self.split[20], 0.0))
         self.box = Box(self.x0, self.y0, self.w, self.h)
-        self._colours(points, source)
-
-    def _colours(self, points: np.ndarray, source: np.ndarray) -> None:
-        import cv2
-
-        mask = np.zeros(source.shape[:2], dtype=np.uint8)
-        outer = np.concatenate([points[list(lm.LIPS_OUTER_UPPER), :2], points[list(lm.LIPS_OUTER_LOWER)[::-1], :2]])
-        inner = np.concatenate([points[list(lm.LIPS_INNER_UPPER), :2], points[list(lm.LIPS_INNER_LOWER)[::-1], :2]])
-        cv2.fillPoly(mask, [np.round(outer).astype(np.int32)], 1)
-        cv2.fillPoly(mask, [np.round(inner).astype(np.int32)], 0)
-        lips = source[mask.astype(bool)]
-        lip = lips.mean(axis=0) if len(lips) else np.array([150, 80, 80], dtype=np.float64)
-        face_lum = float(np.clip(lip.mean() / 150.0, 0.55, 1.05))
-        self.cavity = np.array([lip[0] * 0.42 + 6, lip[1] * 0.2 + 3, lip[2] * 0.2 + 4], dtype=np.float32)
-        self.cavity_deep = self.cavity * 0.4
-        self.teeth = np.array([236, 230, 218], dtype=np.float32) * face_lum
-        self.tongue = np.array([lip[0] * 0.85 + 25, lip[1] * 0.55 + 10, lip[2] * 0.6 + 12], dtype=np.float32) * 0.85
+        c = colours if colours is not None else MouthColours.measure(points, source)
+        self.cavity, self.cavity_deep, self.teeth, self.tongue = c.cavity, c.cavity_deep, c.teeth, c.tongue
 
     def apply(self, source: np.ndarray, canvas: np.ndarray, offset: tuple[int, int], params: np.ndarray) -> float:
         """Deform the mouth region of ``source`` into ``canvas`` (the face-region buffer at ``offset``); returns the lip gap in px."""
@@ -173,15 +204,21 @@ class _MouthRig:
         dv_up = np.zeros_like(v2)
         # Lips pressed together (p/b/m) where the photo's lips are apart: the upper lip comes down.
         lift = g_up * profile2 - (0.95 * close) * self.rest_above2
-        if g_up > 0.05 or close > 0.02:
+        if self.rest:
+            lift = lift - self.rest_up2
+        if g_up > 0.05 or close > 0.02 or self.rest:
             for _ in range(2):
                 dv_up = lift * _smoothstep((v_abs + dv_up - self.v_nose) / span_up)
         # Lower region: near the lip line the lower lip follows the opening profile; further down the whole jaw drops.
         dv_lo = np.zeros_like(v2)
-        if g_lo > 0.05:
+        if g_lo > 0.05 or self.rest:
             ramp_len = self.lower_thickness + 0.5 * max(self.v_chin - self.lower_thickness, 1.0)
             near = g_lo * profile2
             far = 0.95 * g_lo * self.jaw_shape2
+            if self.rest:
+                # the frame's own jaw comes up as far as its lips were apart, then drops for the new sound
+                near = near - self.rest_lo2
+                far = far - self.rest_lo_mid * self.jaw_shape2
             for _ in range(3):
                 src = v2 - dv_lo
                 r = _smoothstep(src / ramp_len)
@@ -440,13 +477,15 @@ class CpuMeshBackend:
     def prepare(self, request: RenderRequest) -> tuple[FaceRig, "np.ndarray", int]:
         from render.face.analysis import PhotoError, analyze, check, load_photo
 
+        if request.photo_path is None:
+            raise AvatarError("the cpu-mesh avatar renders a photo; give --photo, or use the footage backend for a clip")
         try:
             photo = load_photo(request.photo_path)
             face = request.face if request.face is not None else analyze(photo)
             check(face, label=f"photo {str(request.photo_path)!r}")
         except PhotoError as error:
             raise AvatarError(str(error)) from None
-        samples, rate = _load_audio(request.audio_path)
+        samples, rate = load_audio(request.audio_path)
         plan = framing_mod.plan(face.image_width, face.image_height, tuple(0.5 * (face.point(lm.FOREHEAD) + face.point(lm.CHIN))),
                                 face.face_height_px, request.width, request.height)
         background, _inside = framing_mod.compose_background(photo, plan)
@@ -459,15 +498,7 @@ class CpuMeshBackend:
         duration = len(samples) / rate
         n_frames = max(1, int(math.ceil(duration * fps)))
         times = np.arange(n_frames, dtype=np.float32) / fps
-        envelope = motion.loudness_envelope(samples, rate, fps, n_frames)
-        if request.phonemes:
-            track = motion.articulation(request.phonemes, times)
-        else:
-            track = motion.audio_articulation(samples, rate, fps, n_frames)
-        # Lips lead the sound slightly (they open before the voice is heard): one frame of anticipation
-        # also cancels the envelope's smoothing delay (measured lag +1 frame without it).
-        leading = np.concatenate([envelope[1:], envelope[-1:]]) if n_frames > 1 else envelope
-        track = motion.couple_to_audio(track, leading)
+        track, envelope = speech_track(request.phonemes, samples, rate, fps, n_frames)
         life = motion.life(times, envelope, seed=request.seed, stresses_s=motion.stressed_times(request.phonemes, envelope, fps))
         trace: dict[str, list[float]] = {"mouth_gap_px": [], "jaw": [], "blink": [], "envelope": envelope.tolist()}
 
@@ -485,7 +516,22 @@ class CpuMeshBackend:
                            backend=self.name, frames=frames(), face_box=rig.face_box, mouth_box=mouth, trace=trace)
 
 
-def _load_audio(path: Path) -> tuple[np.ndarray, int]:
+def speech_track(phonemes: tuple, samples: np.ndarray, rate: int, fps: int, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """(articulation per frame (n_frames, 6), loudness envelope per frame): from the phoneme timings when
+    there are any, else from the audio, coupled to the audio's loudness either way."""
+    times = np.arange(n_frames, dtype=np.float32) / fps
+    envelope = motion.loudness_envelope(samples, rate, fps, n_frames)
+    if phonemes:
+        track = motion.articulation(phonemes, times)
+    else:
+        track = motion.audio_articulation(samples, rate, fps, n_frames)
+    # Lips lead the sound slightly (they open before the voice is heard): one frame of anticipation
+    # also cancels the envelope's smoothing delay (measured lag +1 frame without it).
+    leading = np.concatenate([envelope[1:], envelope[-1:]]) if n_frames > 1 else envelope
+    return motion.couple_to_audio(track, leading), envelope
+
+
+def load_audio(path: Path) -> tuple[np.ndarray, int]:
     from render.media.audio import read_mono
 
     samples, rate = read_mono(path, error=AvatarError, label=f"audio {Path(path).name!r}", fix="give a WAV, MP3 or M4A of the speech",
