@@ -1,10 +1,11 @@
 """ReelTwin benchmarks: figures and ratios against baselines measured in the same run.
 
-    .venv/bin/python bench/run.py [--quick] [--skip-reel]
+    .venv/bin/python bench/run.py [--quick] [--skip-reel] [--skip-footage]
 
 Prints a markdown table and writes it to bench/results/latest.md, then runs
-bench/reel.py (a reel stage by stage; bench/results/reel.md). Not a test:
-nothing here asserts a time.
+bench/reel.py (a reel stage by stage; bench/results/reel.md) and bench/footage.py
+(a reel from a 12 s clip against ffmpeg looping it; bench/results/footage.md).
+Not a test: nothing here asserts a time.
 """
 
 from __future__ import annotations
@@ -186,6 +187,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--skip-reel", action="store_true", help="do not run bench/reel.py (one reel, stage by stage) afterwards")
+    parser.add_argument("--skip-footage", action="store_true", help="do not run bench/footage.py (a reel from a 12 s clip) afterwards")
     args = parser.parse_args()
     runs = 3 if args.quick else 7
     results = []
@@ -210,6 +212,11 @@ def main() -> None:
         print("running reel ...", file=sys.stderr, flush=True)
         reel = ["--seconds", "8", "--out", str(out / "reel-quick.md")] if args.quick else ["--seconds", "30"]
         subprocess.run([sys.executable, str(REPO / "bench" / "reel.py"), *reel], cwd=REPO, check=True)
+    if not args.skip_footage:
+        # A reel from a 12 s clip of the creator against ffmpeg looping it: bench/footage.py (writes bench/results/footage.md).
+        print("running footage ...", file=sys.stderr, flush=True)
+        footage = ["--seconds", "8", "--out", str(out / "footage-quick.md")] if args.quick else ["--seconds", "30"]
+        subprocess.run([sys.executable, str(REPO / "bench" / "footage.py"), *footage], cwd=REPO, check=True)
 
 
 if __name__ == "__main__":
