@@ -384,3 +384,85 @@ def test_default_avatar_chooses_between_a_photo_and_a_clip(tmp_path: Path, folde
         Path(clip.analysis["track"]).unlink()
         with pytest.raises(AgentError, match="enroll the clip again"):
             avatars.footage_of(clip)
+
+
+# --------------------------------------------------------------------------- QA for both kinds of avatar
+
+
+def test_jump_check_flags_a_leap_and_passes_steady_motion() -> None:
+    from render.qa.checks import _jump_check
+    from render.qa.report import ReelSpec
+
+    rng = np.random.default_rng(3)
+    steady = np.abs(rng.normal(0.005, 0.002, 300))
+    steady[0] = np.nan
+    check, figures = _jump_check(steady, 30.0, ReelSpec())
+    assert check.passed and check.value == 0 and figures["jumps_at_s"] == []
+    leap = steady.copy()
+    leap[150] = 0.12
+    check, figures = _jump_check(leap, 30.0, ReelSpec())
+    assert not check.passed and check.hard and check.value == 1 and "the face jumps at 5.00 s" in check.message
+
+
+def test_closure_check_counts_the_bilabials_that_close(tmp_path: Path) -> None:
+    from render.qa.checks import _closure_check
+    from render.qa.report import ReelSpec
+
+    opening = np.full(90, 0.06)
+    opening[29:31] = 0.004           # closed around 1.0 s: the 'b' there closes
+    timing = tmp_path / "reel.timing.json"
+    timing.write_text(json.dumps({"version": 1, "phonemes": [["b", 0.98, 1.02], ["a", 1.02, 1.2], ["m", 2.0, 2.05], ["t", 2.3, 2.4]]}))
+    check, figures = _closure_check(timing, opening, 30.0, ReelSpec())
+    assert check.value == 0.5 and figures["bilabials"] == 2 and figures["bilabials_missed_at_s"] == [2.0]
+    assert not check.passed and "1 of 2 p/b/m" in check.message
+    timing.write_text("{broken")
+    from render.qa.report import QAError
+
+    with pytest.raises(QAError, match="render the reel again"):
+        _closure_check(timing, opening, 30.0, ReelSpec())
+
+
+def test_qa_passes_a_footage_reel_and_fails_one_with_a_jump(handheld: tuple[Path, F.FootageAnalysis], folder: Path, tmp_path: Path) -> None:
+    from render.compose import compose
+    from render.qa import check_reel
+
+    clip, analysis = handheld
+    audio = clips.tone_wav(tmp_path / "speech.wav", seconds=5.0)
+    reel = tmp_path / "reel.mp4"
+    compose(FootageBackend().render(RenderRequest(photo_path=None, audio_path=audio, video_path=clip, footage=analysis)), audio, reel)
+    report = check_reel(reel)
+    checks = {c.name: c for c in report.checks}
+    assert checks["no_jumps"].passed and checks["lipsync_correlation"].passed and abs(checks["lipsync_lag"].value) <= 1
+    jumpy = tmp_path / "jumpy.mp4"
+    # the picture leaps 90 px sideways at frame 60, as at a bad loop seam or a cut (the camera in a footage
+    # render follows the face, so a seam shows as exactly this: the whole face moving at once)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(reel), "-vf", "pad=iw+90:ih:0:0,crop=1080:1920:'if(gte(n,60),90,0)':0",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "copy", str(jumpy)], check=True)
+    checks = {c.name: c for c in check_reel(jumpy).checks}
+    assert not checks["no_jumps"].passed and "the face jumps at 2.0" in checks["no_jumps"].message
+
+
+# --------------------------------------------------------------------------- the photo avatar fills the frame
+
+
+def test_photo_frame_is_filled_from_a_blurred_copy_not_stretched_edges(folder: Path) -> None:
+    from PIL import Image
+
+    from render.avatar import framing
+    from render.face.analysis import analyze
+
+    photo = np.asarray(Image.open(clips.astronaut_png(folder)).convert("RGB"))
+    face = analyze(photo)
+    centre = 0.5 * (face.point(lm.FOREHEAD) + face.point(lm.CHIN))
+    plan = framing.plan(512, 512, (float(centre[0]), float(centre[1])), face.face_height_px, 1080, 1920)
+    frame, inside = framing.compose_background(photo, plan)
+    top = int(np.argmax(inside[:, 540] > 0.99))
+    assert top > 100, "the astronaut photo does not reach the top of the frame: there is a band to fill"
+    band = frame[: top - 40].astype(float)
+    first_row = frame[top + 5].astype(float)
+    # stretched edges would repeat the photo's first row all the way up: the fill is its own picture
+    assert np.abs(band - first_row[None]).mean() > 8.0
+    # and it varies down the band (a blurred picture, not one colour per column)
+    assert band[:, :, 0].std(axis=0).mean() > 2.0
+    # dimmed: darker than the photo itself
+    assert band.mean() < frame[top + 5: top + 200].astype(float).mean()

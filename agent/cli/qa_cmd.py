@@ -37,12 +37,13 @@ def qa(
     sidecar = captions
     if sidecar is None and mp4.with_suffix(".captions.json").is_file():
         sidecar = mp4.with_suffix(".captions.json")
+    timing = mp4.with_suffix(".timing.json") if mp4.with_suffix(".timing.json").is_file() else None
     try:
         if as_json:
-            report = check_reel(mp4, sidecar=sidecar, lipsync=lipsync)
+            report = check_reel(mp4, sidecar=sidecar, lipsync=lipsync, timing=timing)
         else:
             with err.status(f"checking {mp4}…"):
-                report = check_reel(mp4, sidecar=sidecar, lipsync=lipsync)
+                report = check_reel(mp4, sidecar=sidecar, lipsync=lipsync, timing=timing)
         if report_path is not None:
             write_report(report, report_path)
     except QAError as error:

@@ -254,7 +254,7 @@ def preview_path(avatar: Avatar) -> Path:
 
 def framed_preview(avatar: Avatar) -> Path:
     """A JPEG of the photo placed in the 1080x1920 reel frame as a render places it (face in the upper middle,
-    the rest extended with stretched, blurred edges); made on first use, then cached."""
+    the rest filled with a blurred, dimmed copy of the photo); made on first use, then cached."""
     target = preview_path(avatar)
     if target.is_file():
         return target

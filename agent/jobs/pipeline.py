@@ -171,7 +171,8 @@ def render_files(
         warnings += list(result.warnings)
     except RenderError as error:
         raise AgentError(str(error)) from None
-    qa, report_path = _qa(result.path, result.captions_json_path, stages)
+    timing = _write_timing(result.path, phonemes)
+    qa, report_path = _qa(result.path, result.captions_json_path, stages, timing=timing)
     return RenderResult(
         video=result.path, cover=result.cover_path, srt=result.srt_path, captions_json=result.captions_json_path, report=report_path,
         duration_s=result.duration_s, frames=result.frames, fps=result.fps, width=result.width, height=result.height,
@@ -199,7 +200,19 @@ def _captions(settings: Settings, audio: Path, text: str, speech: Any, stream: A
     return track, StageTiming("align + captions", time.perf_counter() - started, alignment.backend)
 
 
-def _qa(video: Path, sidecar: Path | None, stages: list[StageTiming]) -> tuple[QAReport, Path]:
+def _write_timing(video: Path, phonemes: tuple) -> Path | None:
+    """``<reel>.timing.json``: the phonemes the mouth was driven by, so QA can check the lips close on p/b/m."""
+    if not phonemes:
+        return None
+    import json
+
+    path = video.with_suffix(".timing.json")
+    data = {"version": 1, "phonemes": [[p.phoneme, round(p.start_s, 4), round(p.end_s, 4)] for p in phonemes]}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def _qa(video: Path, sidecar: Path | None, stages: list[StageTiming], *, timing: Path | None = None) -> tuple[QAReport, Path]:
     """Check the reel, store the report beside it and read it back: what was stored is the verdict.
 
     Fails closed: QA that cannot run, or a report that cannot be stored or read back whole, is an error, never a pass.
@@ -211,7 +224,7 @@ def _qa(video: Path, sidecar: Path | None, stages: list[StageTiming]) -> tuple[Q
     started = time.perf_counter()
     path = video.with_suffix(".qa.json")
     try:
-        report = check_reel(video, sidecar=sidecar)
+        report = check_reel(video, sidecar=sidecar, timing=timing)
         write_report(report, path)
         stored = read_report(path)
     except QAError as error:

@@ -2,8 +2,9 @@
 
 The face (forehead to chin) is scaled to about a fifth of the frame height and its
 centre put at ~36 % from the top, so the lower third stays free for captions. Where
-the photo does not reach the frame's edges the picture is extended by stretching its edges
-and blurring the extension progressively — never black bars.
+the photo does not reach the frame's edges, a blurred, dimmed, enlarged copy of the
+photo fills the frame behind it (as Instagram does around landscape clips) — never
+stretched edge pixels, never black bars.
 """
 
 from __future__ import annotations
@@ -51,7 +52,13 @@ def plan(image_width: int, image_height: int, face_center: tuple[float, float], 
 
 
 def compose_background(photo: np.ndarray, framing: Framing) -> tuple[np.ndarray, np.ndarray]:
-    """The still frame: the scaled photo, extended by stretched edges + blur; and a mask (1 = real photo pixels)."""
+    """The still frame and a mask (1 = real photo pixels).
+
+    Where the placed photo does not reach the frame's edges, the frame is filled from the photo
+    itself as Instagram fills around a landscape clip: the whole photo enlarged to cover the frame,
+    blurred strongly and dimmed, behind the sharp photo, with a soft seam. Never stretched edge
+    pixels, never black bars.
+    """
     import cv2
 
     width, height = framing.width, framing.height
@@ -62,15 +69,25 @@ def compose_background(photo: np.ndarray, framing: Framing) -> tuple[np.ndarray,
     inside = cv2.warpAffine(ones, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
     if inside.min() >= 0.999:
         return sharp, inside
-    # The extension: the photo's edges stretched outward, blurred more the farther it is from the real pixels, slightly darkened.
-    small = cv2.resize(sharp, (width // 8, height // 8), interpolation=cv2.INTER_AREA)
-    blurred = cv2.resize(cv2.GaussianBlur(small, (0, 0), 6), (width, height), interpolation=cv2.INTER_LINEAR).astype(np.float32)
-    outside = (inside < 0.5).astype(np.uint8)
-    distance = cv2.distanceTransform(outside, cv2.DIST_L2, 5)
-    ramp = np.clip(distance / (0.06 * height), 0.0, 1.0)[..., None]
-    # A soft band across the seam so the photo's edge does not show as a line.
-    seam = cv2.GaussianBlur(inside, (0, 0), 0.01 * height)[..., None]
-    extended = sharp.astype(np.float32) * (1.0 - ramp) + blurred * ramp
-    extended *= (1.0 - 0.18 * ramp)
-    out = sharp.astype(np.float32) * seam + extended * (1.0 - seam)
+    backdrop = blurred_backdrop(photo, width, height)
+    # A soft seam: the sharp photo fades into the backdrop over ~1.5 % of the frame height, inside its own edge.
+    feather = max(2.0, 0.015 * height)
+    seam = cv2.GaussianBlur(cv2.erode(inside, np.ones((3, 3), np.uint8), iterations=int(feather)), (0, 0), feather / 2)[..., None]
+    out = sharp.astype(np.float32) * seam + backdrop * (1.0 - seam)
     return np.clip(out + 0.5, 0, 255).astype(np.uint8), inside
+
+
+def blurred_backdrop(photo: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The photo scaled to cover a width x height frame (centred), blurred strongly and dimmed: float32 RGB."""
+    import cv2
+
+    ph, pw = photo.shape[:2]
+    cover = max(width / pw, height / ph)
+    # Blur at a sixteenth of the size (cheap, and the blur hides the enlargement), then enlarge.
+    small_w, small_h = max(8, width // 16), max(8, height // 16)
+    matrix = np.array([[cover / 16, 0.0, (small_w - pw * cover / 16) / 2], [0.0, cover / 16, (small_h - ph * cover / 16) / 2]])
+    small = cv2.warpAffine(photo, matrix, (small_w, small_h), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
+    small = cv2.GaussianBlur(small.astype(np.float32), (0, 0), 2.2)
+    big = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
+    big = cv2.GaussianBlur(big, (0, 0), 6)
+    return big * 0.62

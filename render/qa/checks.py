@@ -30,9 +30,11 @@ def _fps_text(rate: Fraction | None) -> str:
 
 def check_reel(
     mp4_path: str | Path, *, sidecar: str | Path | None = None, expect: ReelSpec = ReelSpec(), lipsync: bool = True,
+    timing: str | Path | None = None,
 ) -> QAReport:
-    """Check the reel at ``mp4_path`` against ``expect``; ``sidecar`` is the captions JSON (safe-area check), ``lipsync=False``
-    skips the frame-by-frame face measurement. QAError when the file is missing or not a video at all."""
+    """Check the reel at ``mp4_path`` against ``expect``; ``sidecar`` is the captions JSON (safe-area check), ``timing``
+    the render's phoneme timings (``.timing.json``: lips close on p/b/m), ``lipsync=False`` skips the frame-by-frame face
+    measurement (and the jump and lip-closure checks with it). QAError when the file is missing or not a video at all."""
     started = time.perf_counter()
     path = Path(mp4_path)
     if path.is_dir():
@@ -66,7 +68,7 @@ def check_reel(
 
     lipsync_figures: dict[str, object] = {}
     if lipsync:
-        lipsync_checks, lipsync_figures = _lipsync_checks(path, info, tools.ffmpeg, samples, expect)
+        lipsync_checks, lipsync_figures = _lipsync_checks(path, info, tools.ffmpeg, samples, expect, timing=timing)
         checks += lipsync_checks
     figures.update(lipsync_figures.pop("extra", {}))  # type: ignore[arg-type]
     if sidecar is not None:
@@ -277,9 +279,9 @@ def _duration_checks(duration: float | None, expect: ReelSpec) -> list[Check]:
 
 
 def _lipsync_checks(
-    path: Path, info: MediaInfo, ffmpeg: str, samples: np.ndarray | None, expect: ReelSpec,
+    path: Path, info: MediaInfo, ffmpeg: str, samples: np.ndarray | None, expect: ReelSpec, *, timing: str | Path | None = None,
 ) -> tuple[list[Check], dict[str, object]]:
-    names = ("lipsync_lag", "lipsync_correlation", "face_visible")
+    names = ("lipsync_lag", "lipsync_correlation", "face_visible", "no_jumps")
     if info.video is None:
         return [Check(name, None, "", False, True, "no video stream") for name in names], {}
     try:
@@ -326,6 +328,12 @@ def _lipsync_checks(
         "face_visible", share, f">= {expect.min_face_visible_share:g} of frames", face_ok, True,
         "" if face_ok else f"a face was found on {share:.1%} of {measured.frames} frames",
     ))
+    jump_check, jump_figures = _jump_check(measured.stable_motion, fps, expect)
+    checks.append(jump_check)
+    closure_figures: dict[str, object] = {}
+    if timing is not None:
+        closure_check, closure_figures = _closure_check(Path(timing), measured.mouth_opening, fps, expect)
+        checks.append(closure_check)
     figures: dict[str, object] = {
         "lipsync_correlation": round(correlation, 4) if correlation is not None else None,
         "lipsync_lag_frames": lag,
@@ -336,9 +344,74 @@ def _lipsync_checks(
             "lipsync_correlation_by_lag": {str(key): round(value, 4) for key, value in sorted(measured.correlation_by_lag.items())},
             "face_crop": list(measured.crop) if measured.crop else None,
             "mouth_box_px": [round(value, 1) for value in measured.mouth_box] if measured.mouth_box else None,
+            **jump_figures, **closure_figures,
         },
     }
     return checks, figures
+
+
+def _jump_check(motion: np.ndarray, fps: float, expect: ReelSpec) -> tuple[Check, dict[str, object]]:
+    """A loop seam or a cut shows as the face's stable points (eyes, nose, outline) leaping between two frames:
+    far more than the reel's own typical frame-to-frame movement, and more than a few percent of the face height."""
+    finite = motion[np.isfinite(motion)] if len(motion) else motion
+    if len(finite) < 10:
+        return Check("no_jumps", None, "no jump", True, False, "too few frames with a face to judge"), {}
+    typical = float(np.median(finite))
+    limit = max(expect.jump_ratio * typical, expect.jump_min_share)
+    jumps = [int(i) for i in np.flatnonzero(np.nan_to_num(motion, nan=0.0) > limit)]
+    at = ", ".join(f"{i / fps:.2f} s" for i in jumps[:5])
+    figures = {"stable_motion_median": round(typical, 5), "stable_motion_max": round(float(finite.max()), 5),
+               "jump_limit": round(limit, 5), "jumps_at_s": [round(i / fps, 3) for i in jumps]}
+    return Check("no_jumps", len(jumps), "0 frames where the face leaps", not jumps, True,
+                 "" if not jumps else f"the face jumps at {at} (a loop seam or a cut): the stable points moved "
+                                      f"{float(finite.max()):.1%} of the face height in one frame"), figures
+
+
+BILABIALS = ("p", "b", "m")
+
+
+def read_timing(path: Path) -> list[tuple[str, float, float]]:
+    """The phonemes of a render's ``.timing.json`` as (symbol, start_s, end_s)."""
+    import json
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return [(str(p[0]), float(p[1]), float(p[2])) for p in data.get("phonemes", [])]
+    except (OSError, ValueError, TypeError, IndexError, AttributeError) as error:
+        raise QAError(f"timing {str(path)!r}: cannot be read ({error}); render the reel again") from None
+
+
+def _closure_check(timing: Path, opening: np.ndarray, fps: float, expect: ReelSpec) -> tuple[Check, dict[str, object]]:
+    """Where the timings say p, b or m is spoken, the lips measured on the output close (within one frame either side).
+
+    Closed: the inner-lip gap under ``closed_share`` of the face height, or under a fifth of the reel's typical open gap."""
+    phonemes = read_timing(timing)
+    spans = [(start, end) for symbol, start, end in phonemes if symbol.strip("ˈˌː") in BILABIALS]
+    if not spans or not len(opening):
+        return Check("lips_close_on_pbm", None, f">= {expect.min_bilabial_closed_share:.0%}", True, False,
+                     "no p, b or m in the speech"), {"bilabials": 0}
+    finite = opening[np.isfinite(opening)]
+    open_typical = float(np.percentile(finite, 90)) if len(finite) else 0.0
+    closed_limit = max(expect.closed_share, 0.2 * open_typical)
+    closed = 0
+    missed: list[float] = []
+    for start, end in spans:
+        first = max(0, int(np.floor(start * fps)) - 1)
+        last = min(len(opening) - 1, int(np.ceil(end * fps)) + 1)
+        window = opening[first:last + 1]
+        window = window[np.isfinite(window)]
+        if len(window) and float(window.min()) <= closed_limit:
+            closed += 1
+        else:
+            missed.append(round(start, 2))
+    share = closed / len(spans)
+    ok = share >= expect.min_bilabial_closed_share
+    figures = {"bilabials": len(spans), "bilabials_closed": closed, "bilabial_closed_limit": round(closed_limit, 4),
+               "bilabials_missed_at_s": missed[:20]}
+    # Soft for now: measured on the photo and footage avatars, the lips seal on only part of the voiced p/b/m
+    # (the jaw follows the loudness, which an m or a b keeps up); the share is reported on every reel.
+    return Check("lips_close_on_pbm", round(share, 3), f">= {expect.min_bilabial_closed_share:.0%} of p/b/m", ok, False,
+                 "" if ok else f"the lips stay apart on {len(missed)} of {len(spans)} p/b/m sounds (first at {missed[0]:.2f} s)"), figures
 
 
 # --------------------------------------------------------------------------- captions

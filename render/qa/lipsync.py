@@ -39,6 +39,8 @@ from render.qa.report import QAError
 UPPER_INNER_LIP, LOWER_INNER_LIP, FOREHEAD_TOP, CHIN = 13, 14, 10, 152
 #: the outer lip contour's extremes: corners, top of the upper lip, bottom of the lower lip
 OUTER_LIPS = (61, 291, 0, 17)
+#: points a talking mouth does not move (render.face.landmarks.STABLE): eye corners, nose, cheeks' outline, brows, forehead
+STABLE_POINTS = (33, 133, 362, 263, 1, 2, 4, 6, 168, 197, 195, 5, 98, 327, 234, 454, 127, 356, 70, 300, 105, 334, 10)
 ENVELOPE_RANGE_DB = 40.0
 MIN_FRAMES_FOR_CORRELATION = 45
 QUIET_FRAMES = 5
@@ -57,6 +59,8 @@ class LipSyncMeasurement:
     crop: tuple[int, int, int, int] | None = None   # x, y, width, height in source pixels; None for the whole frame
     #: the smallest box holding the lips on every frame with a face (left, top, right, bottom, source pixels)
     mouth_box: tuple[float, float, float, float] | None = None
+    #: per frame: movement of the face's stable points since the frame before (share of face height), NaN without a face
+    stable_motion: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 @contextlib.contextmanager
@@ -124,6 +128,9 @@ class MouthTrack:
     openings: np.ndarray                                   # share of face height per frame, NaN without a face
     crop: tuple[int, int, int, int] | None                 # x, y, width, height in source pixels
     mouth_box: tuple[float, float, float, float] | None    # left, top, right, bottom in source pixels, over all frames
+    #: per frame, how far the points a talking mouth does not move (eyes, nose, brows, face outline) moved since
+    #: the frame before, as a share of the face height; NaN where either frame has no face
+    stable_motion: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def mouth_openings(path: Path, ffmpeg: str, width: int, height: int, *, crop_px: int = 256, timeout_s: float = 900) -> MouthTrack:
@@ -144,6 +151,8 @@ def mouth_openings(path: Path, ffmpeg: str, width: int, height: int, *, crop_px:
     lips = np.array([np.inf, np.inf, -np.inf, -np.inf])
     frame_bytes = out_width * out_height * 3
     openings: list[float] = []
+    motion: list[float] = []
+    previous: np.ndarray | None = None
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(
             [ffmpeg, "-v", "error", "-nostdin", "-i", str(path), "-map", "0:v:0", "-fps_mode", "passthrough", "-vf", filters,
@@ -171,9 +180,18 @@ def mouth_openings(path: Path, ffmpeg: str, width: int, height: int, *, crop_px:
                             result = mesh.process(frame)
                     if not result.multi_face_landmarks:
                         openings.append(np.nan)
+                        motion.append(np.nan)
+                        previous = None
                         continue
                     face = result.multi_face_landmarks[0]
                     openings.append(_opening(face, out_width, out_height))
+                    stable = np.array([(face.landmark[i].x * out_width, face.landmark[i].y * out_height) for i in STABLE_POINTS])
+                    face_height = _face_height(face, out_width, out_height)
+                    if previous is None or face_height <= 1e-6:
+                        motion.append(np.nan)
+                    else:
+                        motion.append(float(np.linalg.norm(stable - previous, axis=1).mean()) / face_height)
+                    previous = stable
                     xs = [face.landmark[index].x * out_width for index in OUTER_LIPS]
                     ys = [face.landmark[index].y * out_height for index in OUTER_LIPS]
                     lips = np.minimum(lips, [min(xs), min(ys), -np.inf, -np.inf])
@@ -194,7 +212,12 @@ def mouth_openings(path: Path, ffmpeg: str, width: int, height: int, *, crop_px:
             float(origin[0] + lips[0] * to_source[0]), float(origin[1] + lips[1] * to_source[1]),
             float(origin[0] + lips[2] * to_source[0]), float(origin[1] + lips[3] * to_source[1]),
         )
-    return MouthTrack(np.asarray(openings, dtype=np.float64), crop, mouth_box)
+    return MouthTrack(np.asarray(openings, dtype=np.float64), crop, mouth_box, np.asarray(motion, dtype=np.float64))
+
+
+def _face_height(landmarks, width: int, height: int) -> float:  # noqa: ANN001 - mediapipe's proto
+    top, chin = landmarks.landmark[FOREHEAD_TOP], landmarks.landmark[CHIN]
+    return float(np.hypot((top.x - chin.x) * width, (top.y - chin.y) * height))
 
 
 def _opening(landmarks, width: int, height: int) -> float:  # noqa: ANN001 - mediapipe's proto
@@ -262,13 +285,14 @@ def measure_lipsync(
     frames = len(mouth)
     share = float(np.isfinite(mouth).mean()) if frames else 0.0
     if audio is None or not len(audio) or frames == 0:
-        return LipSyncMeasurement(mouth, np.zeros(0), frames, share, None, None, None, {}, crop, track.mouth_box)
+        return LipSyncMeasurement(mouth, np.zeros(0), frames, share, None, None, None, {}, crop, track.mouth_box, track.stable_motion)
     envelope = loudness_envelope(audio, sample_rate_hz, fps, frames)
     by_lag = correlate(mouth, envelope, search_frames)
     if not by_lag:
-        return LipSyncMeasurement(mouth, envelope, frames, share, None, None, None, {}, crop, track.mouth_box)
+        return LipSyncMeasurement(mouth, envelope, frames, share, None, None, None, {}, crop, track.mouth_box, track.stable_motion)
     best = max(by_lag, key=lambda lag: (round(by_lag[lag], 6), -abs(lag)))
     return LipSyncMeasurement(
         mouth_opening=mouth, envelope_db=envelope, frames=frames, face_visible_share=share, best_lag_frames=best,
         correlation=by_lag[best], correlation_at_zero=by_lag.get(0), correlation_by_lag=by_lag, crop=crop, mouth_box=track.mouth_box,
+        stable_motion=track.stable_motion,
     )

@@ -47,6 +47,13 @@ class ReelSpec:
     lipsync_min_correlation: float = 0.6
     lipsync_search_frames: int = 5
     min_face_visible_share: float = 0.98
+    #: a face leaping between two frames (a loop seam, a cut): more than this many times the reel's typical
+    #: frame-to-frame movement of the face's stable points, and more than this share of the face height
+    jump_ratio: float = 6.0
+    jump_min_share: float = 0.04
+    #: lips closed: inner-lip gap under this share of the face height (or a fifth of the reel's open gap)
+    closed_share: float = 0.012
+    min_bilabial_closed_share: float = 0.8
     #: captions must sit inside this part of the frame (fractions of width and height)
     safe_x: tuple[float, float] = (0.06, 0.94)
     safe_y: tuple[float, float] = (0.14, 0.65)
