@@ -20,6 +20,7 @@ COPY render ./render
 COPY publishing ./publishing
 COPY calendar ./calendar
 COPY config ./config
+COPY scripts ./scripts
 # Same target as a developer's machine: Debian packages (as root) and .venv.
 RUN make install EXTRAS=local,postgres,instagram,s3 APT_PACKAGES="ffmpeg fonts-noto-color-emoji" && rm -rf /var/lib/apt/lists/* /root/.cache
 

@@ -40,9 +40,21 @@ $(BIN)/python:
 $(UV): $(BIN)/python
 	$(BIN)/python -m pip install -q "uv>=0.5,<1"
 
+# llama-cpp-python compiles llama.cpp on install. Tuned for the building CPU (GGML_NATIVE) it may use
+# AMX tiles, which many VMs do not let a process use: the drafting server then dies on its first request.
+# On x86-64 it is built for a portable AVX2 CPU instead; scripts/check_llm_engine.py proves it runs, and a
+# build that does not (an older cached wheel) is rebuilt once with these flags.
+LLAMA_CMAKE_ARGS ?= $(if $(filter x86_64,$(shell uname -m)),-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON,)
+
 install: system-deps $(UV)
 	@echo "installing ReelTwin and its dependencies (the first time compiles llama-cpp-python: about 8 minutes on 2 cores)"
-	VIRTUAL_ENV=$(VENV) $(UV) pip install -e ".[$(EXTRAS)]"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" VIRTUAL_ENV=$(VENV) $(UV) pip install -e ".[$(EXTRAS)]"
+	@if echo ",$(EXTRAS)," | grep -q ",local," && ! $(BIN)/python scripts/check_llm_engine.py; then \
+	  echo "rebuilding llama-cpp-python for a portable CPU ($(LLAMA_CMAKE_ARGS)): about 8 minutes"; \
+	  VIRTUAL_ENV=$(VENV) $(UV) cache clean llama-cpp-python >/dev/null 2>&1 || true; \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" VIRTUAL_ENV=$(VENV) $(UV) pip install --reinstall-package llama-cpp-python --no-deps "llama-cpp-python[server]==$$($(BIN)/python -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))')" && \
+	  $(BIN)/python scripts/check_llm_engine.py; \
+	fi
 
 # The main job: the whole pipeline offline on bundled samples, in ./demo (your project is not touched).
 demo: install

@@ -1,4 +1,4 @@
-"""Uploaded photos and voice samples: size-limited, recognised by their first bytes, stored under generated names.
+"""Uploaded photos, clips and voice samples: size-limited, recognised by their first bytes, stored under generated names.
 
 The client's filename is only ever shown, never used in a path: every upload is
 written to ``<data_dir>/uploads/<uuid><suffix>`` (the suffix from the sniffed
@@ -25,7 +25,13 @@ SNIFF_BYTES = 64
 FORM_OVERHEAD_BYTES = 256 * 1024
 HEIC_BRANDS = (b"heic", b"heix", b"mif1", b"hevc", b"heim", b"heis", b"hevm", b"hevs", b"msf1")
 PHOTO_FORMATS = "JPEG, PNG or WebP"
+VIDEO_FORMATS = "MP4, MOV, WebM or M4V"
 AUDIO_FORMATS = "WAV, MP3, M4A, OGG or FLAC"
+#: ISO base media brands that are not video: HEIC/AVIF stills and audio-only M4A/M4B.
+NOT_VIDEO_BRANDS = (*HEIC_BRANDS, b"avif", b"avis", b"M4A ", b"M4B ", b"M4P ")
+#: Names that say "photo" or "clip", for the message when the content says neither.
+PHOTO_NAMES = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".gif", ".bmp", ".tif", ".tiff", ".avif")
+VIDEO_NAMES = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".3gp", ".qt")
 
 
 class UploadRefused(AgentError):
@@ -54,6 +60,25 @@ def sniff_photo(head: bytes) -> str | None:
     return None
 
 
+def sniff_video(head: bytes) -> str | None:
+    """The file suffix for a video's first bytes (MP4, M4V, MOV, WebM/Matroska), or None (never for HEIC or audio-only M4A)."""
+    if head[4:8] == b"ftyp" and len(head) >= 12:
+        brand = head[8:12]
+        if brand in NOT_VIDEO_BRANDS:
+            return None
+        return {b"qt  ": ".mov", b"M4V ": ".m4v", b"M4VH": ".m4v", b"M4VP": ".m4v"}.get(brand, ".mp4")
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return ".webm"  # EBML: WebM, or Matroska (ffmpeg reads both)
+    if head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"):
+        return ".mov"  # an old QuickTime file, without an ftyp box
+    return None
+
+
+def sniff_avatar(head: bytes) -> str | None:
+    """A photo's suffix (see :func:`sniff_photo`), else a clip's (see :func:`sniff_video`), else None."""
+    return sniff_photo(head) or sniff_video(head)
+
+
 def sniff_audio(head: bytes) -> str | None:
     """The file suffix for an audio file's first bytes (WAV, MP3, M4A/MP4, OGG, FLAC), or None."""
     if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
@@ -76,27 +101,39 @@ def shown_name(filename: str | None, fallback: str) -> str:
     return (name or fallback)[:80]
 
 
+def is_clip(suffix: str) -> bool:
+    """Whether a suffix :func:`incoming` chose is a video's."""
+    return suffix in (".mp4", ".m4v", ".mov", ".webm")
+
+
 @contextmanager
 def incoming(upload: Any, data_dir: Path, *, kind: str, max_bytes: int) -> Iterator[Path]:
     """Store ``upload`` (a Starlette UploadFile) as ``<data_dir>/uploads/<uuid><suffix>``; deleted on leaving the block.
 
-    ``kind`` is "photo" or "audio": it picks the formats recognised. Raises
+    ``kind`` is "photo", "avatar" (a photo or a clip) or "audio": it picks the formats recognised. Raises
     :class:`UploadRefused` for a missing, empty or unrecognised file and
-    :class:`UploadTooLarge` past ``max_bytes``.
+    :class:`UploadTooLarge` past ``max_bytes`` (checked while the file is copied, so a huge one is never kept whole).
     """
-    sniff, formats = (sniff_photo, PHOTO_FORMATS) if kind == "photo" else (sniff_audio, AUDIO_FORMATS)
-    what = "photo" if kind == "photo" else "voice sample"
+    if kind == "avatar":
+        sniff, what, formats = sniff_avatar, "photo or clip", f"a {PHOTO_FORMATS} photo, or an {VIDEO_FORMATS} clip"
+    elif kind == "photo":
+        sniff, what, formats = sniff_photo, "photo", PHOTO_FORMATS
+    else:
+        sniff, what, formats = sniff_audio, "voice sample", AUDIO_FORMATS
     if upload is None or not getattr(upload, "filename", None):
         raise UploadRefused(f"choose a {what} file to upload ({formats})")
-    label = f"{what} {shown_name(upload.filename, kind)!r}"
+    shown = shown_name(upload.filename, "upload" if kind == "avatar" else kind)
+    label = f"{what} {shown!r}" if kind != "avatar" else f"{_avatar_noun(shown)} {shown!r}"
     source: BinaryIO = upload.file
     source.seek(0)
     head = source.read(SNIFF_BYTES)
     if not head:
-        raise UploadRefused(f"{label}: the file is empty; choose the {what} again")
+        raise UploadRefused(f"{label}: the file is empty; choose the {what if kind != 'avatar' else _avatar_noun(shown)} again")
     suffix = sniff(head)
     if suffix is None:
-        raise UploadRefused(f"{label}: not a {formats} file (whatever its name says); export it as {formats.split(',')[0]} and upload it again")
+        raise UploadRefused(_unrecognised(label, kind, shown, formats))
+    if kind == "avatar":
+        label = f"{'clip' if is_clip(suffix) else 'photo'} {shown!r}"  # what the content says it is
     folder = Path(data_dir) / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{uuid.uuid4().hex}{suffix}"
@@ -111,7 +148,8 @@ def incoming(upload: Any, data_dir: Path, *, kind: str, max_bytes: int) -> Itera
                 size += len(block)
                 out.write(block)
         if size > max_bytes:
-            raise UploadTooLarge(f"{label}: larger than {max_bytes // (1024 * 1024)} MB; upload a smaller file "
+            smaller = "trim the clip to 10-20 s or export it at 1080p" if is_clip(suffix) else "upload a smaller file"
+            raise UploadTooLarge(f"{label}: larger than {max_bytes // (1024 * 1024)} MB; {smaller} "
                                  "(web.max_upload_mb sets the limit)")
         yield target
     finally:
@@ -119,6 +157,23 @@ def incoming(upload: Any, data_dir: Path, *, kind: str, max_bytes: int) -> Itera
             os.unlink(target)
         except FileNotFoundError:
             pass
+
+
+def _avatar_noun(shown: str) -> str:
+    """How to call an avatar upload before its content is known: by its name's suffix."""
+    suffix = Path(shown).suffix.lower()
+    return "clip" if suffix in VIDEO_NAMES else "photo" if suffix in PHOTO_NAMES else "file"
+
+
+def _unrecognised(label: str, kind: str, shown: str, formats: str) -> str:
+    if kind != "avatar":
+        return f"{label}: not a {formats} file (whatever its name says); export it as {formats.split(',')[0]} and upload it again"
+    noun = _avatar_noun(shown)
+    if noun == "clip":
+        return f"{label}: not an {VIDEO_FORMATS} video (whatever its name says); export the clip from your phone as MP4 and upload it again"
+    if noun == "photo":
+        return f"{label}: not a {PHOTO_FORMATS} file (whatever its name says); export it as JPEG and upload it again"
+    return f"{label}: not a {PHOTO_FORMATS} photo or an {VIDEO_FORMATS} clip (whatever its name says); upload a JPEG photo or an MP4 clip"
 
 
 def sweep(data_dir: Path, *, older_than_s: float = 3600.0) -> int:
