@@ -174,20 +174,23 @@ class FootageBackend:
                 if current is None:
                     raise AvatarError(f"clip {str(request.video_path)!r}: it ended early while rendering; enroll the clip again")
                 index, source = current
-                if camera.scale == 1.0 and float(camera.offsets[index, 0]).is_integer() and float(camera.offsets[index, 1]).is_integer():
-                    ox, oy = int(-camera.offsets[index, 0]), int(-camera.offsets[index, 1])
-                    frame = source[oy:oy + request.height, ox:ox + request.width].copy()
-                else:
-                    frame = cv2.warpAffine(source, camera.matrix(index), size, flags=interpolation, borderMode=cv2.BORDER_REFLECT)
-                points = camera.points(analysis.landmarks[index], index)
+                # The mouth is re-rendered at the clip's own resolution (fewer pixels than the enlarged frame,
+                # and no detail is lost: the clip holds no more), then the camera frames the result.
+                picture = np.array(source)
+                points = analysis.landmarks[index]
                 if colours is None:
-                    colours = MouthColours.measure(points, frame)
+                    colours = MouthColours.measure(points, picture)
                 face_h = float(np.linalg.norm(points[lm.FOREHEAD, :2] - points[lm.CHIN, :2]))
                 try:
-                    rig = _MouthRig(points, frame, face_h, rest=float(analysis.mouth_open[index]) > REST_OPEN, colours=colours)
-                    gap = rig.apply(frame, frame, (0, 0), track[i])
+                    rig = _MouthRig(points, picture, face_h, rest=float(analysis.mouth_open[index]) > REST_OPEN, colours=colours)
+                    gap = rig.apply(picture, picture, (0, 0), track[i]) * camera.scale
                 except AvatarError:
                     gap = 0.0        # the mouth is at the frame's edge on this frame: show the frame as it is
+                if camera.scale == 1.0 and float(camera.offsets[index, 0]).is_integer() and float(camera.offsets[index, 1]).is_integer():
+                    ox, oy = int(-camera.offsets[index, 0]), int(-camera.offsets[index, 1])
+                    frame = np.ascontiguousarray(picture[oy:oy + request.height, ox:ox + request.width])
+                else:
+                    frame = cv2.warpAffine(picture, camera.matrix(index), size, flags=interpolation, borderMode=cv2.BORDER_REFLECT)
                 trace["mouth_gap_px"].append(round(float(gap), 2))
                 trace["jaw"].append(round(float(track[i, 0]), 3))
                 trace["source_frame"].append(int(index))
