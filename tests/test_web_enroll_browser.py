@@ -7,6 +7,7 @@ and desktop 1280×900) go to $REELTWIN_TEST_SCREENSHOTS if set, else the test's 
 from __future__ import annotations
 
 import importlib.util
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,16 @@ def astronaut(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("photo") / "astronaut.png"
     Image.fromarray(data.astronaut()).save(path)
     return path
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """6 s of the astronaut on a tripod, 480x860 (tests/footage_clips.py), named like a phone's clip."""
+    import footage_clips
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("needs ffmpeg (make install)")
+    return footage_clips.make_clip(tmp_path_factory.mktemp("clip"), "IMG_0042.mov", seconds=6.0, size=(480, 860), motion="still")
 
 
 def _avatars(project: Path) -> list[Avatar]:
@@ -84,6 +95,65 @@ def test_phone_avatar_upload_shows_the_framed_preview(browser, server: str, proj
     for name in ("phone-avatar.png", "desktop-avatar.png"):
         assert (shots / name).stat().st_size > 10_000
     desktop.close()
+    page.close()
+
+
+def test_phone_clip_upload_shows_the_strip_and_the_default_moves(browser, server: str, project: Path, shots: Path,  # noqa: ANN001, F811
+                                                                  astronaut: Path, clip: Path) -> None:
+    page = browser.new_page(**PHONE)
+    _login(page, server)
+    page.goto(f"{server}/avatars")
+    consent = page.get_by_label("This is my face, or I have the right to use it")
+    if "your.handle" not in [a.name for a in _avatars(project)]:  # the photo, unless the photo test above enrolled it
+        page.set_input_files("#photo", str(astronaut))
+        consent.check()
+        page.get_by_role("button", name="Check and enroll").click()
+        page.wait_for_url(f"{server}/avatars#avatar-your.handle")
+
+    # The clip, without consent first: checked, nothing stored, its notes and both consents on the page.
+    page.set_input_files("#photo", str(clip))
+    page.fill("#name", "your.handle-clip")
+    page.evaluate("document.querySelector('input[name=consent]').required = false")  # what a browser without validation sends
+    page.get_by_role("button", name="Check and enroll").click()
+    page.wait_for_load_state()
+    assert "Nothing was stored" in page.locator(".error").inner_text()
+    assert "clip 'IMG_0042.mov': 480x860 is under 720p" in page.locator(".problems").first.inner_text()
+    assert "I confirm this clip shows me" in page.locator(".consent").inner_text()
+    assert "your.handle-clip" not in [a.name for a in _avatars(project)]
+
+    page.set_input_files("#photo", str(clip))
+    page.get_by_label("This is my face, or I have the right to use it").check()
+    page.get_by_role("button", name="Check and enroll").click()
+    page.wait_for_url(f"{server}/avatars#avatar-your.handle-clip", timeout=120_000)
+    assert "Renders for @your.handle use this clip now." in page.locator(".flash").inner_text()
+    card = page.locator("#avatar-your\\.handle-clip")
+    text = card.inner_text()
+    assert "Clip" in text and "Default for renders" in text and "6.0 s at 480×860" in text and "blinks" in text.lower()
+    strip = card.locator(".strip img")
+    strip.scroll_into_view_if_needed()
+    page.wait_for_function("image => image.complete && image.naturalWidth > 0", arg=strip.element_handle())
+    assert strip.evaluate("image => [image.naturalWidth, image.naturalHeight]") == [1080, 480]
+    box = strip.bounding_box()
+    assert box["width"] >= 300 and abs(box["width"] / box["height"] - 9 / 4) < 0.05  # across the card, four frames in 9:16
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=shots / "phone-avatar-clip.png", full_page=True)
+    page.screenshot(path="/tmp/avatar-clip.png", full_page=True)
+    desktop = browser.new_page(viewport={"width": 1280, "height": 900})
+    _login(desktop, server)
+    desktop.goto(f"{server}/avatars#avatar-your.handle-clip")
+    desktop.screenshot(path=shots / "desktop-avatar-clip.png", full_page=True)
+    desktop.close()
+
+    # The photo becomes the default again, with its card's button.
+    photo_card = page.locator("#avatar-your\\.handle")
+    photo_card.get_by_role("button", name="Make default").click()
+    page.wait_for_url(f"{server}/avatars#avatar-your.handle")
+    assert "Renders for @your.handle now use the photo 'your.handle'." in page.locator(".flash").inner_text()
+    assert "Default for renders" in page.locator("#avatar-your\\.handle").inner_text()
+    assert "Make default" in page.locator("#avatar-your\\.handle-clip").inner_text()
+    defaults = {a.name: a.is_default for a in _avatars(project)}
+    assert defaults["your.handle"] and not defaults["your.handle-clip"]
     page.close()
 
 

@@ -498,7 +498,7 @@ class CpuMeshBackend:
         duration = len(samples) / rate
         n_frames = max(1, int(math.ceil(duration * fps)))
         times = np.arange(n_frames, dtype=np.float32) / fps
-        track, envelope = speech_track(request.phonemes, samples, rate, fps, n_frames)
+        track, envelope = speech_track(request.phonemes, samples, rate, fps, n_frames, seal_bilabials=not rig.mouth.photo_teeth)
         life = motion.life(times, envelope, seed=request.seed, stresses_s=motion.stressed_times(request.phonemes, envelope, fps))
         trace: dict[str, list[float]] = {"mouth_gap_px": [], "jaw": [], "blink": [], "envelope": envelope.tolist()}
 
@@ -516,9 +516,13 @@ class CpuMeshBackend:
                            backend=self.name, frames=frames(), face_box=rig.face_box, mouth_box=mouth, trace=trace)
 
 
-def speech_track(phonemes: tuple, samples: np.ndarray, rate: int, fps: int, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+def speech_track(phonemes: tuple, samples: np.ndarray, rate: int, fps: int, n_frames: int, *,
+                 seal_bilabials: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(articulation per frame (n_frames, 6), loudness envelope per frame): from the phoneme timings when
-    there are any, else from the audio, coupled to the audio's loudness either way."""
+    there are any, else from the audio, coupled to the audio's loudness either way.
+
+    ``seal_bilabials``: the lips close on every p/b/m however loud (see ``motion.bilabial_closure``). Off for a
+    photo that shows its teeth: that rig brings the upper lip onto the teeth, which reads as a half-open mouth."""
     times = np.arange(n_frames, dtype=np.float32) / fps
     envelope = motion.loudness_envelope(samples, rate, fps, n_frames)
     if phonemes:
@@ -528,7 +532,10 @@ def speech_track(phonemes: tuple, samples: np.ndarray, rate: int, fps: int, n_fr
     # Lips lead the sound slightly (they open before the voice is heard): one frame of anticipation
     # also cancels the envelope's smoothing delay (measured lag +1 frame without it).
     leading = np.concatenate([envelope[1:], envelope[-1:]]) if n_frames > 1 else envelope
-    return motion.couple_to_audio(track, leading), envelope
+    track = motion.couple_to_audio(track, leading)
+    if phonemes and seal_bilabials:
+        track[:, 3] = np.maximum(track[:, 3], motion.bilabial_closure(phonemes, fps, n_frames))
+    return track, envelope
 
 
 def load_audio(path: Path) -> tuple[np.ndarray, int]:

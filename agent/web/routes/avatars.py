@@ -117,7 +117,7 @@ def avatar_page(request: Request, db: Session, settings: Settings, status_code: 
     handles = {c.id: c.handle for c in creators}
     # The kind is known only once the file is read: the form shows both consents (each kind records its own).
     consent_text = escape(avatars.CONSENT_TEXT) + Markup('<span class="consent-clip">') + escape(avatars.FOOTAGE_CONSENT_TEXT) + Markup("</span>")
-    return render_page(request, "avatars.html", status_code=status_code, avatars=[_avatar_row(db, a, handles) for a in avatars.list_avatars(db)],
+    return render_page(request, "avatars.html", status_code=status_code, avatars=[_avatar_row(a, handles) for a in avatars.list_avatars(db)],
                        consent_text=consent_text, max_upload_mb=settings.web.max_upload_mb, zone=creator_zone(db),
                        creators=[c.handle for c in creators], **context)
 
@@ -154,7 +154,7 @@ def _no_creator(db: Session, name: str) -> str:
     return f"avatar {name!r} belongs to no creator yet, so there is no default to choose; renders use it while it is the only avatar"
 
 
-def _avatar_row(db: Session, avatar: Any, handles: dict[int, str]) -> dict[str, Any]:
+def _avatar_row(avatar: Any, handles: dict[int, str]) -> dict[str, Any]:
     analysis = avatar.analysis or {}
     pose = analysis.get("pose") or {}
     footage = avatar.kind == "footage"
