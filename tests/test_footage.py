@@ -510,3 +510,30 @@ def test_lipsync_correlation_leaves_out_the_closure_frames(tmp_path: Path) -> No
     assert frames[closing].all()
     cleaned = _without_closures(measured, frames, ReelSpec())
     assert cleaned.correlation > measured.correlation and cleaned.correlation > 0.95 and cleaned.best_lag_frames == 0
+
+
+def test_identity_drift_is_measured_against_the_source_frame_shown(tmp_path: Path) -> None:
+    from render.qa.checks import _identity_check
+    from render.qa.lipsync import STABLE_POINTS
+    from render.qa.report import ReelSpec
+
+    assert tuple(STABLE_POINTS) == tuple(lm.STABLE)
+    rng = np.random.default_rng(5)
+    base = rng.uniform(300, 700, (len(lm.STABLE), 2))
+    base[0], base[3] = (420.0, 600.0), (660.0, 600.0)         # outer eye corners 240 px apart
+    moving = np.stack([base + [3.0 * np.sin(i / 9), 2.0 * i / 60] for i in range(60)])   # the clip's own head motion
+    timing = tmp_path / "reel.timing.json"
+    timing.write_text(json.dumps({"version": 1, "phonemes": [], "stable_points": list(lm.STABLE),
+                                  "stable_px": [row.reshape(-1).round(1).tolist() for row in moving]}))
+    measured = moving + rng.normal(0, 1.0, moving.shape)          # the tracker's own noise
+    check, figures = _identity_check(timing, measured, ReelSpec())
+    assert check.passed and check.value < 0.02 and figures["identity_drift_p95"] == check.value
+    # a face pulled out of shape on a third of the frames (its points 25 px off) is reported
+    warped = measured.copy()
+    warped[::3] += rng.normal(0, 25.0, warped[::3].shape)
+    check, _ = _identity_check(timing, warped, ReelSpec())
+    assert not check.passed and not check.hard and "drifts from its source frame" in check.message
+    # a photo render records no reference: no check
+    photo = tmp_path / "photo.timing.json"
+    photo.write_text(json.dumps({"version": 1, "phonemes": [["b", 0.1, 0.2]]}))
+    assert _identity_check(photo, measured, ReelSpec()) is None

@@ -171,7 +171,7 @@ def render_files(
         warnings += list(result.warnings)
     except RenderError as error:
         raise AgentError(str(error)) from None
-    timing = _write_timing(result.path, phonemes)
+    timing = _write_timing(result.path, phonemes, result.trace)
     qa, report_path = _qa(result.path, result.captions_json_path, stages, timing=timing)
     return RenderResult(
         video=result.path, cover=result.cover_path, srt=result.srt_path, captions_json=result.captions_json_path, report=report_path,
@@ -200,14 +200,21 @@ def _captions(settings: Settings, audio: Path, text: str, speech: Any, stream: A
     return track, StageTiming("align + captions", time.perf_counter() - started, alignment.backend)
 
 
-def _write_timing(video: Path, phonemes: tuple) -> Path | None:
-    """``<reel>.timing.json``: the phonemes the mouth was driven by, so QA can check the lips close on p/b/m."""
-    if not phonemes:
+def _write_timing(video: Path, phonemes: tuple, trace: dict | None = None) -> Path | None:
+    """``<reel>.timing.json``: the phonemes the mouth was driven by (QA checks the lips close on p/b/m) and, for a
+    footage avatar, where each frame's source face should be (QA measures the identity drift against it)."""
+    stable = (trace or {}).get("stable_px") or []
+    if not phonemes and not stable:
         return None
     import json
 
+    from render.face.landmarks import STABLE
+
     path = video.with_suffix(".timing.json")
-    data = {"version": 1, "phonemes": [[p.phoneme, round(p.start_s, 4), round(p.end_s, 4)] for p in phonemes]}
+    data: dict = {"version": 1, "phonemes": [[p.phoneme, round(p.start_s, 4), round(p.end_s, 4)] for p in phonemes]}
+    if stable:
+        data["stable_points"] = list(STABLE)
+        data["stable_px"] = stable
     path.write_text(json.dumps(data), encoding="utf-8")
     return path
 

@@ -153,7 +153,7 @@ class FootageBackend:
         face_box = _union_box(face_boxes, request.width, request.height)
         mouth_box = _union_box(mouth_boxes, request.width, request.height)
         reader = ClipReader(Path(request.video_path), analysis.width, analysis.height)
-        trace: dict[str, list[float]] = {"mouth_gap_px": [], "jaw": [], "source_frame": [], "envelope": envelope.tolist()}
+        trace: dict[str, list] = {"mouth_gap_px": [], "jaw": [], "source_frame": [], "stable_px": [], "envelope": envelope.tolist()}
         size = (request.width, request.height)
         interpolation = cv2.INTER_LINEAR if camera.scale >= 1.0 else cv2.INTER_AREA
 
@@ -194,6 +194,9 @@ class FootageBackend:
                 trace["mouth_gap_px"].append(round(float(gap), 2))
                 trace["jaw"].append(round(float(track[i, 0]), 3))
                 trace["source_frame"].append(int(index))
+                # where the source frame's stable points (eyes, nose, outline) land in the output: QA's identity reference
+                stable = camera.points(analysis.landmarks[index, list(lm.STABLE), :2], index)
+                trace["stable_px"].append([round(float(v), 1) for v in stable.reshape(-1)])
                 produced += 1
                 yield frame
 

@@ -337,6 +337,10 @@ def _lipsync_checks(
     if timing is not None:
         closure_check, closure_figures = _closure_check(Path(timing), measured.mouth_opening, fps, expect)
         checks.append(closure_check)
+        identity = _identity_check(Path(timing), measured.stable_px, expect)
+        if identity is not None:
+            checks.append(identity[0])
+            closure_figures.update(identity[1])
     figures: dict[str, object] = {
         "lipsync_correlation": round(correlation, 4) if correlation is not None else None,
         "lipsync_lag_frames": lag,
@@ -371,6 +375,42 @@ def _jump_check(motion: np.ndarray, fps: float, expect: ReelSpec) -> tuple[Check
 
 
 BILABIALS = ("p", "b", "m")
+
+
+def _identity_check(timing: Path, measured_px: np.ndarray, expect: ReelSpec) -> tuple[Check, dict[str, object]] | None:
+    """Identity against the source frame being shown (footage): the stable points the tracker finds on each output
+    frame against where that frame's source face put them, as a share of the distance between the outer eye corners.
+    None when the render recorded no reference (photo avatars)."""
+    import json
+
+    try:
+        data = json.loads(Path(timing).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise QAError(f"timing {str(timing)!r}: cannot be read ({error}); render the reel again") from None
+    expected_rows = data.get("stable_px") if isinstance(data, dict) else None
+    if not expected_rows:
+        return None
+    try:
+        expected = np.asarray(expected_rows, dtype=np.float64).reshape(len(expected_rows), -1, 2)
+    except ValueError:
+        raise QAError(f"timing {str(timing)!r}: its reference points are malformed; render the reel again") from None
+    frames = min(len(expected), len(measured_px))
+    if frames == 0 or expected.shape[1] != measured_px.shape[1]:
+        return Check("identity_drift", None, f"<= {expect.max_identity_drift:.0%} of the eye distance", False, False,
+                     "no frames to compare with the source"), {}
+    exp, got = expected[:frames], measured_px[:frames]
+    eyes = np.linalg.norm(exp[:, 0] - exp[:, 3], axis=1)            # outer eye corners (landmarks 33 and 263)
+    drift = np.linalg.norm(got - exp, axis=2).mean(axis=1) / np.maximum(eyes, 1.0)
+    drift = drift[np.isfinite(drift)]
+    if not len(drift):
+        return Check("identity_drift", None, f"<= {expect.max_identity_drift:.0%} of the eye distance", False, False,
+                     "no face found to compare with the source"), {}
+    p95 = float(np.percentile(drift, 95))
+    ok = p95 <= expect.max_identity_drift
+    figures = {"identity_drift_median": round(float(np.median(drift)), 4), "identity_drift_p95": round(p95, 4)}
+    return Check("identity_drift", round(p95, 4), f"<= {expect.max_identity_drift:.0%} of the eye distance (p95)", ok, False,
+                 "" if ok else f"the face drifts from its source frame by {p95:.0%} of the eye distance (95th percentile): "
+                               "the re-rendered mouth pulls the face out of shape"), figures
 
 
 def _bilabial_frames(timing: Path, frames: int, fps: float) -> np.ndarray:

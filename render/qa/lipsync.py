@@ -61,6 +61,8 @@ class LipSyncMeasurement:
     mouth_box: tuple[float, float, float, float] | None = None
     #: per frame: movement of the face's stable points since the frame before (share of face height), NaN without a face
     stable_motion: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: per frame: the stable points where the tracker found them, in source pixels ((frames, points, 2), NaN without a face)
+    stable_px: np.ndarray = field(default_factory=lambda: np.zeros((0, len(STABLE_POINTS), 2)))
 
 
 @contextlib.contextmanager
@@ -131,6 +133,8 @@ class MouthTrack:
     #: per frame, how far the points a talking mouth does not move (eyes, nose, brows, face outline) moved since
     #: the frame before, as a share of the face height; NaN where either frame has no face
     stable_motion: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: per frame: the stable points where the tracker found them, in source pixels ((frames, points, 2), NaN without a face)
+    stable_px: np.ndarray = field(default_factory=lambda: np.zeros((0, len(STABLE_POINTS), 2)))
 
 
 def mouth_openings(path: Path, ffmpeg: str, width: int, height: int, *, crop_px: int = 256, timeout_s: float = 900) -> MouthTrack:
@@ -152,6 +156,7 @@ def mouth_openings(path: Path, ffmpeg: str, width: int, height: int, *, crop_px:
     frame_bytes = out_width * out_height * 3
     openings: list[float] = []
     motion: list[float] = []
+    stable_source: list[np.ndarray] = []
     previous: np.ndarray | None = None
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(
@@ -181,6 +186,7 @@ def mouth_openings(path: Path, ffmpeg: str, width: int, height: int, *, crop_px:
                     if not result.multi_face_landmarks:
                         openings.append(np.nan)
                         motion.append(np.nan)
+                        stable_source.append(np.full((len(STABLE_POINTS), 2), np.nan))
                         previous = None
                         continue
                     face = result.multi_face_landmarks[0]
@@ -192,6 +198,7 @@ def mouth_openings(path: Path, ffmpeg: str, width: int, height: int, *, crop_px:
                     else:
                         motion.append(float(np.linalg.norm(stable - previous, axis=1).mean()) / face_height)
                     previous = stable
+                    stable_source.append(np.stack([origin[0] + stable[:, 0] * to_source[0], origin[1] + stable[:, 1] * to_source[1]], axis=1))
                     xs = [face.landmark[index].x * out_width for index in OUTER_LIPS]
                     ys = [face.landmark[index].y * out_height for index in OUTER_LIPS]
                     lips = np.minimum(lips, [min(xs), min(ys), -np.inf, -np.inf])
@@ -212,7 +219,8 @@ def mouth_openings(path: Path, ffmpeg: str, width: int, height: int, *, crop_px:
             float(origin[0] + lips[0] * to_source[0]), float(origin[1] + lips[1] * to_source[1]),
             float(origin[0] + lips[2] * to_source[0]), float(origin[1] + lips[3] * to_source[1]),
         )
-    return MouthTrack(np.asarray(openings, dtype=np.float64), crop, mouth_box, np.asarray(motion, dtype=np.float64))
+    return MouthTrack(np.asarray(openings, dtype=np.float64), crop, mouth_box, np.asarray(motion, dtype=np.float64),
+                      np.asarray(stable_source, dtype=np.float64).reshape(-1, len(STABLE_POINTS), 2))
 
 
 def _face_height(landmarks, width: int, height: int) -> float:  # noqa: ANN001 - mediapipe's proto
@@ -285,14 +293,14 @@ def measure_lipsync(
     frames = len(mouth)
     share = float(np.isfinite(mouth).mean()) if frames else 0.0
     if audio is None or not len(audio) or frames == 0:
-        return LipSyncMeasurement(mouth, np.zeros(0), frames, share, None, None, None, {}, crop, track.mouth_box, track.stable_motion)
+        return LipSyncMeasurement(mouth, np.zeros(0), frames, share, None, None, None, {}, crop, track.mouth_box, track.stable_motion, track.stable_px)
     envelope = loudness_envelope(audio, sample_rate_hz, fps, frames)
     by_lag = correlate(mouth, envelope, search_frames)
     if not by_lag:
-        return LipSyncMeasurement(mouth, envelope, frames, share, None, None, None, {}, crop, track.mouth_box, track.stable_motion)
+        return LipSyncMeasurement(mouth, envelope, frames, share, None, None, None, {}, crop, track.mouth_box, track.stable_motion, track.stable_px)
     best = max(by_lag, key=lambda lag: (round(by_lag[lag], 6), -abs(lag)))
     return LipSyncMeasurement(
         mouth_opening=mouth, envelope_db=envelope, frames=frames, face_visible_share=share, best_lag_frames=best,
         correlation=by_lag[best], correlation_at_zero=by_lag.get(0), correlation_by_lag=by_lag, crop=crop, mouth_box=track.mouth_box,
-        stable_motion=track.stable_motion,
+        stable_motion=track.stable_motion, stable_px=track.stable_px,
     )

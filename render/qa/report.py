@@ -54,6 +54,9 @@ class ReelSpec:
     #: lips closed: inner-lip gap under this share of the face height (or a fifth of the reel's open gap)
     closed_share: float = 0.012
     min_bilabial_closed_share: float = 0.8
+    #: footage: the stable face points may sit this far (share of the outer-eye distance, 95th percentile of frames)
+    #: from where the source frame being shown puts them
+    max_identity_drift: float = 0.08
     #: captions must sit inside this part of the frame (fractions of width and height)
     safe_x: tuple[float, float] = (0.06, 0.94)
     safe_y: tuple[float, float] = (0.14, 0.65)
