@@ -260,18 +260,19 @@ class _MouthRig:
         if self.photo_teeth and labio < 0.5:
             teeth_mask[:] = 0.0      # the photo's own upper teeth stay attached to the upper lip
         teeth_alpha = teeth_mask * np.clip((0.8 * corner - np.abs(uu)) * 12.0, 0.0, 1.0)
-        # Incisor edges: faint gaps between teeth, a shadow under the lip, darker to the sides.
-        seams = np.abs(((uu / 0.22) + 0.5) % 1.0 - 0.5) < 0.04
-        tooth_shade = (0.72 + 0.28 * np.clip((vv - top) / 3.0, 0.0, 1.0)) * (1.0 - 0.35 * side) * np.where(seams, np.float32(0.86), np.float32(1.0))
-        teeth_colour = self.teeth * tooth_shade[..., None]
+        teeth_colour = self.teeth * _tooth_shading(uu, vv - top, teeth_h, corner, side)[..., None]
+        # the biting edge is a little translucent: it takes on the cavity's colour
+        tip = np.clip(((vv - top) - 0.82 * teeth_h) / max(0.18 * teeth_h, 0.5), 0.0, 1.0)[..., None] * 0.35
+        teeth_colour = teeth_colour * (1.0 - tip) + (0.55 * self.teeth + 0.45 * self.cavity) * tip
         colour = colour * (1.0 - teeth_alpha[..., None]) + teeth_colour * teeth_alpha[..., None]
         # Lower teeth show on wide-open vowels.
         if gap > 0.45 * self.gap_max and not self.photo_teeth:
             lower_h = 0.12 * self.half_width * min((gap - 0.45 * self.gap_max) / (0.3 * self.gap_max), 1.0)
-            lower_mask = ((bottom - vv) < lower_h) & (np.abs(uu) < 0.55 * corner)
-            colour = np.where(lower_mask[..., None], self.teeth * 0.8, colour)
-        # A hint of tongue at the bottom, raised for l/t/d/n/th.
-        if labio < 0.5:
+            lower_mask = ((bottom - vv) < lower_h) & (np.abs(uu) < 0.5 * corner)
+            lower = self.teeth[None, None, :] * (0.62 * _tooth_shading(uu * 1.6, bottom - vv, lower_h, corner, side))[..., None]
+            colour = np.where(lower_mask[..., None], lower, colour)
+        # The tongue, only where it shows: a wide-open vowel, or raised for l/t/d/n/th.
+        if labio < 0.5 and (gap > 0.5 * self.gap_max or tongue > 0.3):
             tongue_top = 0.55 - 0.3 * tongue
             tongue_mask = (depth > tongue_top) & (np.abs(uu) < 0.5 * corner) & (np.abs(uu) / (0.5 * corner) + (1.0 - depth) / (1.0 - tongue_top + 1e-3) < 1.15)
             blend = np.where(tongue_mask, np.float32(0.9), np.float32(0.0))[..., None]
@@ -282,6 +283,24 @@ class _MouthRig:
         region = patch[sub].astype(np.float32)
         a = alpha[..., None]
         patch[sub] = np.clip(region * (1.0 - a) + colour * a, 0, 255).astype(np.uint8)
+
+
+#: where the upper teeth meet, as a share of the mouth's half-width from the middle: the central incisors are
+#: the widest, each tooth further back looks narrower (it turns away from the camera)
+_TOOTH_EDGES = np.array([0.0, 0.27, 0.48, 0.64, 0.77, 0.88, 1.01], dtype=np.float32)
+
+
+def _tooth_shading(u: np.ndarray, below_lip: np.ndarray, teeth_h: float, corner: float, side: np.ndarray) -> np.ndarray:
+    """Light on the upper teeth: each tooth rounded (brighter in its middle, softly darker at its edges, no drawn
+    lines), a shadow under the upper lip, and the row darker toward the back of the mouth."""
+    a = np.abs(u) / max(corner, 0.3)
+    index = np.clip(np.searchsorted(_TOOTH_EDGES, a, side="right") - 1, 0, len(_TOOTH_EDGES) - 2)
+    left, right = _TOOTH_EDGES[index], _TOOTH_EDGES[index + 1]
+    phase = np.clip((a - left) / np.maximum(right - left, 1e-3), 0.0, 1.0)
+    rounded = 0.8 + 0.2 * np.clip(np.sin(np.pi * phase), 0.0, 1.0) ** 0.6
+    under_lip = 0.62 + 0.38 * np.clip(below_lip / max(0.35 * teeth_h, 1.5), 0.0, 1.0)
+    back = 1.0 - 0.55 * np.clip(side, 0.0, 1.0) ** 1.5
+    return (rounded * under_lip * back).astype(np.float32)
 
 
 class _EyeRig:
