@@ -24,10 +24,41 @@ def web(
     settings = ctx.obj.settings
     application = create_app(settings, ctx.obj.loaded.project_dir)
     host, port = host or settings.web.host, port or settings.web.port
+    listener = _bind(host, port)
     if host not in ("127.0.0.1", "localhost", "::1"):
         out.print(f"[yellow]listening on {host}: put it behind HTTPS (see README) and set web.cookie_secure = true[/]")
     out.print(f"ReelTwin web on http://{host}:{port}/  (Ctrl-C stops)")
-    uvicorn.run(application, host=host, port=port, log_level="warning", proxy_headers=False, server_header=False)
+    config = uvicorn.Config(application, log_level="warning", proxy_headers=False, server_header=False)
+    uvicorn.Server(config).run(sockets=[listener])
+
+
+def _bind(host: str, port: int):  # noqa: ANN202 - socket.socket
+    """The listening socket, bound before the address is announced: a busy port or an address this machine does
+    not have is one line naming the fix (exit 2), not uvicorn's raw error after a misleading start message."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise AgentError(f"--host {host!r}: not an address of this machine ({error.strerror}); use 127.0.0.1, or 0.0.0.0 for every address") from None
+    family, kind, proto, _name, address = infos[0]
+    listener = socket.socket(family, kind, proto)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(address)
+        listener.listen(128)
+    except OSError as error:
+        listener.close()
+        if error.errno == errno.EADDRINUSE:
+            raise AgentError(f"port {port} on {host} is already in use (another `reeltwin web`?); stop that, or pick another with --port") from None
+        if error.errno == errno.EACCES:
+            raise AgentError(f"port {port} on {host} needs administrator rights; use a port above 1023 with --port") from None
+        if error.errno == errno.EADDRNOTAVAIL:
+            raise AgentError(f"--host {host!r}: not an address of this machine; use 127.0.0.1, or 0.0.0.0 for every address") from None
+        raise AgentError(f"cannot listen on {host}:{port} ({error.strerror}); pick another --port or --host") from None
+    listener.set_inheritable(True)
+    return listener
 
 
 def password(
