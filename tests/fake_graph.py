@@ -33,6 +33,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
@@ -148,6 +149,10 @@ class FakeGraph:
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        #: random faults for soaks: called per request whose endpoint has no queued fault; returns a Fault or None
+        self.chaos: Callable[[str], Fault | None] | None = None
+        #: random container outcomes for soaks: called per created container when none is queued; (polls, outcome, text) or None
+        self.container_chaos: Callable[[], tuple[int | None, str, str] | None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -231,7 +236,8 @@ class FakeGraph:
         return media
 
     def _create_container(self, params: dict[str, str]) -> Container:
-        polls, outcome, status_text = self._next_containers.popleft() if self._next_containers else (None, "FINISHED", "")
+        chosen = self.container_chaos() if self.container_chaos is not None and not self._next_containers else None
+        polls, outcome, status_text = self._next_containers.popleft() if self._next_containers else (chosen or (None, "FINISHED", ""))
         container = Container(
             id=self._new_id("1790000000"), params=dict(params), created_at=datetime.now(UTC),
             polls_left=self.polls_to_finish if polls is None else polls, outcome=outcome,
@@ -281,6 +287,8 @@ class _Handler(BaseHTTPRequestHandler):
         with graph._lock:
             graph.requests.append(Recorded(method, url.path, endpoint, params, "access_token" in query))
             fault = graph._faults[endpoint].popleft() if graph._faults.get(endpoint) else None
+            if fault is None and graph.chaos is not None:
+                fault = graph.chaos(endpoint)
 
         if fault is not None and fault.kind == "drop":
             self.close_connection = True
