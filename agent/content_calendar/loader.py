@@ -195,6 +195,25 @@ def parse_calendar(text: str, path: Path, shown: str | None = None) -> LoadedCal
         raise CalendarError([f"{shown}:1: lists and mappings are nested too deeply; a calendar needs a few levels, check the brackets and indentation"]) from None
 
 
+def _unconstructable(loader: Any, root: Any) -> tuple[int, str]:
+    """(line, text) of the first scalar PyYAML cannot build (a number or a date it recognises but cannot make)."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.ScalarNode):
+            loader.constructed_objects, loader.recursive_objects = {}, {}   # the failed build left them half-filled
+            try:
+                loader.construct_object(node, deep=True)
+            except (ValueError, OverflowError, TypeError):
+                return node.start_mark.line + 1, str(node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in reversed(node.value):
+                stack.extend([value, key])
+    return 1, "a value"
+
+
 def _parse(text: str, path: Path, shown: str) -> LoadedCalendar:
     try:
         loader = _CalendarYamlLoader(text)  # rejects control characters (e.g. NUL) before parsing
@@ -206,7 +225,12 @@ def _parse(text: str, path: Path, shown: str) -> LoadedCalendar:
         if root is None:
             raise CalendarError([f"{shown}:1: the file is empty; start from calendar/example.yaml"])
         problems = [f"{shown}:{line}: {message}" for line, message in _duplicate_keys(root)]
-        data = loader.construct_document(root)
+        try:
+            data = loader.construct_document(root)
+        except (ValueError, OverflowError, TypeError):
+            # PyYAML's own constructors fail on scalars such as 08 (an octal-looking int) or 2026-02-30 (no such day)
+            line, value = _unconstructable(loader, root)
+            raise CalendarError([f"{shown}:{line}: {_clip(value, 60)!r} cannot be read as a number or a date; put it in quotes if it is text"]) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 1

@@ -159,6 +159,8 @@ def normalise_hashtags(tags: Any, allowed: list[str], limit: int) -> list[str]:
         tag = "#" + re.sub(r"[^\w]", "", str(tag).strip().lstrip("#"))
         if len(tag) > 1 and tag.lower() not in (t.lower() for t in cleaned):
             cleaned.append(tag)
+    # the calendar's own set, kept only where it holds real tags (a loader bypassed, an empty entry)
+    allowed = [tag for tag in allowed if isinstance(tag, str) and re.fullmatch(r"#\w+", tag)]
     if allowed:
         by_lower = {tag.lower(): tag for tag in allowed}
         chosen = [by_lower[tag.lower()] for tag in cleaned if tag.lower() in by_lower]
