@@ -190,7 +190,7 @@ class FootageBackend:
                     ox, oy = int(-camera.offsets[index, 0]), int(-camera.offsets[index, 1])
                     frame = np.ascontiguousarray(picture[oy:oy + request.height, ox:ox + request.width])
                 else:
-                    frame = cv2.warpAffine(picture, camera.matrix(index), size, flags=interpolation, borderMode=cv2.BORDER_REFLECT)
+                    frame = cv2.warpAffine(picture, camera.matrix(index), size, flags=interpolation, borderMode=cv2.BORDER_REPLICATE)  # REFLECT is 10x slower
                 trace["mouth_gap_px"].append(round(float(gap), 2))
                 trace["jaw"].append(round(float(track[i, 0]), 3))
                 trace["source_frame"].append(int(index))
