@@ -647,7 +647,8 @@ def test_edit_json(cli, queue_project: QueueProject) -> None:  # noqa: ANN001
     new_script.write_text("A brand new script.\n", encoding="utf-8")
     result = cli("edit", str(first), "--script-file", str(new_script), "--json")
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout) == {"id": first, "version": 2, "status": "drafted", "warnings": []}
+    # A new script leaves the fields written for the old one stale (the seeded reel has no on-screen title: nothing to mark there).
+    assert json.loads(result.stdout) == {"id": first, "version": 2, "status": "drafted", "warnings": [], "stale_fields": ["hook", "caption", "hashtags"]}
     assert show(cli, first)["script"] == "A brand new script."
 
     long_script = queue_project.path / "long.txt"
@@ -657,6 +658,49 @@ def test_edit_json(cli, queue_project: QueueProject) -> None:  # noqa: ANN001
     payload = json.loads(longer.stdout)  # the warning is in the object, not printed around it
     assert (payload["version"], payload["status"]) == (3, "drafted")
     assert len(payload["warnings"]) == 1 and "400 words" in payload["warnings"][0]
+
+
+def test_a_new_script_marks_the_old_fields_stale_until_edited_or_kept(cli, queue_project: QueueProject) -> None:  # noqa: ANN001
+    first, second, _third = queue_project.ids
+    new_script = queue_project.path / "herbs.txt"
+    new_script.write_text("Keep herbs in a glass of water in the fridge. They last two weeks.\n", encoding="utf-8")
+    assert cli("edit", str(first), "--script-file", str(new_script)).exit_code == 0
+    assert show(cli, first)["stale_fields"] == ["hook", "caption", "hashtags"]
+    table = cli("show", str(first)).stdout
+    assert "hook: hook 1 (stale)" in table and "caption: caption 1 (stale)" in table and "stale: hook, caption, hashtags were written" in table
+
+    # The real command refuses to approve: one line, exit 2, naming both ways out; nothing changes.
+    before = snapshot(queue_project.path)
+    (line,) = assert_user_error(reeltwin(queue_project.path, "approve", str(second), str(first)))
+    assert line.startswith(f"error: reel {first}: hook, caption, hashtags still describe the earlier script")
+    assert f"reeltwin edit {first}" in line and "--keep-stale" in line
+    assert snapshot(queue_project.path) == before
+
+    # Every field can be edited; a field edited itself is no longer stale.
+    caption = queue_project.path / "caption.txt"
+    caption.write_text("Herbs that last two weeks.\nSave this for your next shop.\n", encoding="utf-8")
+    result = cli("edit", str(first), "--caption-file", str(caption), "--title", "Herbs for two weeks", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["stale_fields"] == ["hook", "hashtags"]
+    assert cli("edit", str(first), "--hook", "Your herbs die too fast.", "--hashtags", "#herbs, kitchenhacks").exit_code == 0
+    payload = show(cli, first)
+    assert payload["stale_fields"] == []
+    assert (payload["hook"], payload["on_screen_title"], payload["caption"], payload["hashtags"]) == (
+        "Your herbs die too fast.", "Herbs for two weeks", "Herbs that last two weeks.\nSave this for your next shop.", ["#herbs", "#kitchenhacks"])
+    assert payload["script"].startswith("Keep herbs")  # the field edits did not touch the script
+    assert "stale" not in cli("show", str(first)).stdout
+
+    # --keep-stale approves anyway, and the history says what was kept.
+    assert cli("edit", str(second), "--script-file", str(new_script)).exit_code == 0
+    kept = cli("approve", str(second), "--keep-stale")
+    assert kept.exit_code == 0, kept.stderr
+    payload = show(cli, second)
+    assert payload["status"] == "approved" and payload["stale_fields"] == []
+    assert payload["events"][-1]["reason"] == "approved; kept hook, caption, hashtags from the earlier script"
+
+    both = reeltwin(queue_project.path, "edit", str(first), "--caption", "x", "--caption-file", str(caption))
+    (line,) = assert_user_error(both)
+    assert line == "error: --caption and --caption-file both given; pass one of them"
 
 
 def fail_reel(project: Path, reel_id: int, stage: str) -> None:

@@ -329,10 +329,12 @@ def test_approve_from_the_queue(logged_in: TestClient, seeded: Seeded, session: 
 
 def test_unknown_reel_is_a_404_page(logged_in: TestClient) -> None:
     response = logged_in.get("/reels/99999")
-    assert response.status_code == 404 and "reel 99999 does not exist" in response.text
+    # In the web's words: no "list reels with `reeltwin queue`" on a page.
+    assert response.status_code == 404 and "Reel 99999 does not exist." in response.text and "reeltwin" not in response.text
     response = logged_in.post("/reels/99999/approve", data={"csrf": csrf_of(logged_in, "/")}, follow_redirects=False)
     assert response.status_code == 303  # back, with the reason as a flash
-    assert "reel 99999 does not exist" in logged_in.get("/").text
+    page = logged_in.get("/").text
+    assert "Reel 99999 does not exist." in page and "reeltwin" not in page
 
 
 def test_an_overlong_caption_is_refused_and_the_text_kept_on_the_page(logged_in: TestClient, seeded: Seeded, session: Session) -> None:
@@ -345,8 +347,8 @@ def test_an_overlong_caption_is_refused_and_the_text_kept_on_the_page(logged_in:
                                                                "hashtags": "#budgetrecipes"}, follow_redirects=False)
     assert response.status_code == 422
     page = text_of(response)
-    assert f"the caption is {len(caption)} characters; Instagram allows {MAX_CAPTION_CHARS}" in page
-    assert caption in page and script in page and 'value="New title"' in response.text  # nothing the creator typed is lost
+    assert f"The caption is {len(caption)} characters; Instagram allows {MAX_CAPTION_CHARS}." in page
+    assert caption in page and script in page and ">New title</textarea>" in response.text  # nothing the creator typed is lost
     assert snapshot(session, reel_id) == before  # nothing stored: same version, no new ScriptVersion, no event
 
 
@@ -369,7 +371,9 @@ def test_a_valid_edit_adds_a_version_and_sends_an_approved_reel_back(logged_in: 
     page = text_of(logged_in.get(f"/reels/{reel_id}"))
     assert "Saved as version 2." in page and "Approve it again" in page
     assert "v2 · edit" in page and "v1 · llm" in page
-    assert "approved → drafted by creator:web:creator — edited; approve again" in re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page))
+    # Who did it in the web's words, not "by creator:web:creator".
+    assert "approved → waiting for you by you (on the web) — edited; approve again" in re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page))
+    assert "creator:web" not in page
 
 
 def test_reject_needs_feedback_and_a_failed_redraft_loses_nothing(app, logged_in: TestClient, seeded: Seeded, session: Session,
@@ -378,7 +382,7 @@ def test_reject_needs_feedback_and_a_failed_redraft_loses_nothing(app, logged_in
     before = snapshot(session, reel_id)
     token = csrf_of(logged_in, f"/reels/{reel_id}")
     response = logged_in.post(f"/reels/{reel_id}/reject", data={"csrf": token, "feedback": "   "}, follow_redirects=False)
-    assert response.status_code == 422 and "feedback is empty" in response.text
+    assert response.status_code == 422 and "Say what to change before rejecting" in text_of(response) and "--feedback" not in response.text
     assert snapshot(session, reel_id) == before
 
     caplog.set_level(logging.INFO, logger="agent.web")
@@ -398,7 +402,7 @@ def test_reject_needs_feedback_and_a_failed_redraft_loses_nothing(app, logged_in
     # A second click on "Reject" (or a stale tab) is a conflict shown on the page, not a server error; no second redraft.
     before = snapshot(session, reel_id)
     response = logged_in.post(f"/reels/{reel_id}/reject", data={"csrf": token, "feedback": "again"}, follow_redirects=False)
-    assert response.status_code == 409 and "cannot go from 'rejected' to 'rejected'" in text_of(response)
+    assert response.status_code == 409 and f"Reel {reel_id} is already being redrafted." in text_of(response)
     assert not app.state.drafter.busy() and snapshot(session, reel_id) == before
     assert reel_of(session, reel_id).feedback == "shorter hook, talk about the price"
     other = seeded.reel_ids[1]
@@ -451,8 +455,8 @@ def test_reel_page_shows_versions_and_history(logged_in: TestClient, seeded: See
     assert f"Reel {reel_id}" in page and "version 1" in page and "@your.handle" in page
     assert SCRIPTS[1] in page and "Dinner for two euros." in page and "#budgetrecipes" in page
     assert local(seeded.slots[1].scheduled_at) in page and seeded.slots[1].brief in page
-    assert "v1 · llm" in page and "new → drafted" in re.sub(r"<[^>]+>", "", page)
-    assert f'action="/reels/{reel_id}/approve"' in page and f'action="/reels/{reel_id}/reject"' in page
+    assert "v1 · llm" in page and "new → waiting for you" in re.sub(r"<[^>]+>", "", page)
+    assert f'formaction="/reels/{reel_id}/approve"' in page and f'action="/reels/{reel_id}/reject"' in page
 
 
 def test_calendar_lists_the_slots(logged_in: TestClient, seeded: Seeded) -> None:
@@ -494,7 +498,7 @@ def test_security_headers_on_every_response(client: TestClient, logged_in: TestC
     responses = [
         client.get("/login"), client.get("/"), client.get(f"/reels/{seeded.reel_ids[0]}"), client.get("/calendar"), client.get("/history"),
         client.get("/reels/99999"), client.post(f"/reels/{seeded.reel_ids[0]}/approve", data={}, follow_redirects=False),
-        TestClient(client.app).get("/", follow_redirects=False), client.get("/static/style.css"),
+        TestClient(client.app).get("/", follow_redirects=False),
     ]
     for response in responses:
         csp = response.headers["content-security-policy"]
@@ -503,6 +507,12 @@ def test_security_headers_on_every_response(client: TestClient, logged_in: TestC
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["referrer-policy"] == "same-origin"
         assert response.headers["cache-control"] == "no-store"
+    # Static files: named by their content's hash in the pages, so kept for a year (a change is a new URL); asked for without it, revalidated.
+    stylesheet = re.search(r'href="(/static/style\.css\?v=[0-9a-f]{12})"', client.get("/").text).group(1)
+    for response in (client.get(stylesheet), client.head(stylesheet)):
+        assert response.status_code == 200 and response.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert response.headers["content-security-policy"] and response.headers["x-content-type-options"] == "nosniff"
+    assert client.get("/static/style.css").headers["cache-control"] == "no-cache"
     page = client.get("/").text
     # Nothing inline that the CSP would have to allow.
     assert "<script" not in page and " style=" not in page and not re.search(r"\son[a-z]+=", page)
@@ -671,3 +681,128 @@ def test_an_edit_that_sends_only_some_fields_keeps_the_others(logged_in: TestCli
     # An explicit empty field still clears it.
     logged_in.post(f"/reels/{reel_id}/edit", data={"csrf": token, "script": script, "hashtags": ""}, follow_redirects=False)
     assert reel_of(session, reel_id).hashtags == []
+
+
+# -- issue 19: what you approve is what ships -------------------------------------------------------
+
+def form_of(response_or_text) -> dict[str, str]:
+    """The reel page's form as a browser would send it: every field with what the page shows."""
+    page = response_or_text if isinstance(response_or_text, str) else response_or_text.text
+    fields = {name: html.unescape(value) for name, value in re.findall(r'<textarea id="[^"]+" name="([^"]+)"[^>]*>(.*?)</textarea>', page, re.S)}
+    fields.pop("feedback", None)  # the reject form's
+    fields["csrf"] = CSRF_FIELD.search(page).group(1)
+    return fields
+
+
+def test_a_new_script_marks_the_old_fields_stale_and_approving_asks(logged_in: TestClient, seeded: Seeded, session: Session) -> None:
+    reel_id = seeded.reel_ids[0]
+    form = form_of(logged_in.get(f"/reels/{reel_id}"))
+    assert set(form) == {"csrf", "script", "hook", "on_screen_title", "caption", "hashtags"}  # every field can be edited on the page
+    herbs = "Keep herbs in a glass of water in the fridge. They last two weeks. Follow for a cheap dinner every week."
+    response = logged_in.post(f"/reels/{reel_id}/edit", data={**form, "script": herbs}, follow_redirects=False)
+    assert response.status_code == 303
+    reel = reel_of(session, reel_id)
+    assert reel.script == herbs and reel.artifacts["stale_fields"] == ["hook", "on_screen_title", "caption", "hashtags"]
+
+    page = logged_in.get(f"/reels/{reel_id}").text
+    assert page.count('class="badge stale"') == 4 and "The script changed after the hook, on-screen title, caption, hashtags were written" in html.unescape(page)
+    assert 'name="keep_stale"' in page  # the explicit "approve anyway" control
+    queue = logged_in.get("/").text
+    [card] = [card for card in queue.split('class="card reel-card"')[1:] if f"/reels/{reel_id}" in card]
+    assert "stale hook, on-screen title, caption, hashtags" in card and f"/reels/{reel_id}/approve" not in card and "Check, then approve" in card
+
+    # Approve without the box ticked: asked, not approved; from the queue's button: sent to the page that shows the fields.
+    before = snapshot(session, reel_id)
+    response = logged_in.post(f"/reels/{reel_id}/approve", data=form_of(page), follow_redirects=False)
+    assert response.status_code == 409 and snapshot(session, reel_id) == before
+    assert "Not approved yet. The hook, on-screen title, caption and hashtags were written for the earlier script." in text_of(response)
+    response = logged_in.post(f"/reels/{reel_id}/approve", data={"csrf": form["csrf"], "next": "/"}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == f"/reels/{reel_id}" and snapshot(session, reel_id) == before
+
+    # Editing a field clears its mark; the rest stay.
+    response = logged_in.post(f"/reels/{reel_id}/edit", data={**form_of(page), "caption": "Herbs that last two weeks."}, follow_redirects=False)
+    assert response.status_code == 303
+    assert reel_of(session, reel_id).artifacts["stale_fields"] == ["hook", "on_screen_title", "hashtags"]
+
+    # Ticked: approved, and the history says what was kept.
+    response = logged_in.post(f"/reels/{reel_id}/approve", data={**form_of(logged_in.get(f"/reels/{reel_id}")), "keep_stale": "1"}, follow_redirects=False)
+    assert response.status_code == 303
+    reel = reel_of(session, reel_id)
+    assert reel.status == ReelStatus.APPROVED and "stale_fields" not in reel.artifacts
+    last = session.execute(select(ReelEvent).where(ReelEvent.reel_id == reel_id).order_by(ReelEvent.id.desc())).scalars().first()
+    assert last.reason == "approved; kept hook, on-screen title, hashtags from the earlier script"
+
+
+def test_approve_saves_what_is_on_the_screen_first(logged_in: TestClient, seeded: Seeded, session: Session) -> None:
+    reel_id = seeded.reel_ids[1]
+    form = form_of(logged_in.get(f"/reels/{reel_id}"))
+    response = logged_in.post(f"/reels/{reel_id}/approve", data={**form, "caption": "Velvety soup, no cream.", "on_screen_title": "No cream needed"},
+                              follow_redirects=False)
+    assert response.status_code == 303
+    reel = reel_of(session, reel_id)
+    assert (reel.status, reel.version, reel.caption, reel.on_screen_title) == (ReelStatus.APPROVED, 2, "Velvety soup, no cream.", "No cream needed")
+    assert "Your changes are saved as version 2. Reel 2 approved." in text_of(logged_in.get(f"/reels/{reel_id}")).replace(f"Reel {reel_id}", "Reel 2")
+
+    # Unchanged fields: approved as it is, no empty version.
+    other = seeded.reel_ids[2]
+    response = logged_in.post(f"/reels/{other}/approve", data=form_of(logged_in.get(f"/reels/{other}")), follow_redirects=False)
+    assert response.status_code == 303 and reel_of(session, other).status == ReelStatus.APPROVED and version_count(session, other) == 1
+
+
+def test_approve_with_an_invalid_edit_refuses_and_keeps_the_text(logged_in: TestClient, seeded: Seeded, session: Session) -> None:
+    reel_id = seeded.reel_ids[1]
+    before = snapshot(session, reel_id)
+    caption = "Typed on the phone " + "x" * MAX_CAPTION_CHARS
+    response = logged_in.post(f"/reels/{reel_id}/approve", data={**form_of(logged_in.get(f"/reels/{reel_id}")), "caption": caption}, follow_redirects=False)
+    assert response.status_code == 422 and snapshot(session, reel_id) == before
+    page = text_of(response)
+    assert f"Not approved: The caption is {len(caption)} characters; Instagram allows {MAX_CAPTION_CHARS}." in page and caption in page
+
+
+def test_the_quality_report_is_a_page_without_server_paths(logged_in: TestClient, seeded: Seeded, session: Session, settings: Settings) -> None:
+    from render.qa import write_report
+    from render.types import Check, QAReport
+
+    reel_id = seeded.reel_ids[2]
+    video = settings.data_dir / "renders" / f"reel-{reel_id}" / "reel.mp4"
+    report = QAReport(path=video, duration_s=28.4, loudness_lufs=-19.5, checks=(
+        Check("resolution", "1080x1920", "1080x1920", True, True),
+        Check("loudness", -19.5, "-14 ± 2 LUFS", False, True, f"{video}: -19.5 LUFS is too quiet; normalise it"),
+        Check("keyframe_interval", 2.5, "<= 2 s", False, False, "keyframes 2.5 s apart"),
+    ))
+    path = write_report(report, video.with_name("qa.json"))
+    force(session, reel_id, status=ReelStatus.RENDERED, artifacts={"video": str(video), "report": str(path)})
+
+    page = logged_in.get(f"/reels/{reel_id}/qa")
+    assert page.status_code == 200
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text_of(page)))
+    assert text.index("Failed: 1 check did not pass") < text.index("Loudness") < text.index("Keyframe interval") < text.index("Resolution")
+    assert "The voice is as loud as other reels" in text and "measured -19.5 · expected -14 ± 2 LUFS" in text
+    assert "reel.mp4: -19.5 LUFS is too quiet" in text
+    assert str(settings.data_dir) not in page.text and "/renders/" not in page.text
+
+    assert f'href="/reels/{reel_id}/qa"' in logged_in.get(f"/reels/{reel_id}").text and "QA failed" in logged_in.get(f"/reels/{reel_id}").text
+    rest = logged_in.get("/").text.partition("Everything else")[2]
+    assert "QA failed" in rest and "@your.handle" in rest  # the rows name their handle
+    assert logged_in.get(f"/media/{reel_id}/report").status_code == 404  # the raw JSON (with paths) is not served
+    assert logged_in.get(f"/reels/{seeded.reel_ids[0]}/qa").status_code == 404
+
+
+def test_history_says_the_outbox_not_instagram(logged_in: TestClient, seeded: Seeded, session: Session, settings: Settings) -> None:
+    reel_id = seeded.reel_ids[0]
+    folder = settings.data_dir / "outbox" / "2026-12-05T1800Z-your.handle-1"
+    force(session, reel_id, status=ReelStatus.PUBLISHED, published_at=utcnow(), permalink=(folder / "reel.mp4").as_uri(), media_id="outbox:abc")
+    page = logged_in.get("/history").text
+    assert "In the outbox, folder 2026-12-05T1800Z-your.handle-1 (not posted)" in html.unescape(page)
+    assert "file://" not in page and "On Instagram" not in page and str(settings.data_dir) not in page
+
+
+def test_unknown_urls_are_a_page_and_head_works(client: TestClient, logged_in: TestClient, seeded: Seeded) -> None:
+    response = logged_in.get("/no/such/page")
+    assert response.status_code == 404 and response.headers["content-type"].startswith("text/html")
+    assert "There is no page at this address." in response.text and "Not Found" not in response.text
+    assert logged_in.post("/", data={}).status_code == 405 and "<!doctype html>" in logged_in.post("/", data={}).text
+    for path in ("/", f"/reels/{seeded.reel_ids[0]}", "/history", "/login"):
+        head = logged_in.head(path, follow_redirects=False)
+        assert head.status_code == 200 and head.content == b"" and head.headers["content-type"].startswith("text/html"), path
+    assert TestClient(client.app).head("/", follow_redirects=False).status_code == 303  # logged out: to the login, like GET

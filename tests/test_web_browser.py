@@ -240,3 +240,45 @@ def test_desktop_screens(browser, server: str, shots: Path) -> None:  # noqa: AN
     for name in ("phone-queue.png", "phone-reel.png", "desktop-queue.png"):
         assert (shots / name).stat().st_size > 10_000
     page.close()
+
+
+def test_phone_reel_page_approve_bar_fields_and_what_is_approved(browser, server: str, project: Path, shots: Path) -> None:  # noqa: ANN001
+    """Issue 19: the approve bar stays on the screen, long fields show whole, and "Approve" approves what is typed."""
+    settings = load_settings(project).settings
+    long_script = " ".join([SCRIPT] * 4)
+    tags = [f"#cheapdinnerideasforstudents{n}" for n in range(8)]
+    with open_session(settings.database_url, migrate=False) as db:
+        creator = db.execute(select(Creator)).scalar_one()
+        reel = add_draft(db, creator, slot=None, script=long_script, hook="Pre-cut vegetables cost you twice, every single week, without you noticing.",
+                         on_screen_title="Stop buying pre-cut veg: whole onions keep for a month", caption="Whole vegetables, half the price.", hashtags=tags)
+        db.commit()
+        reel_id = reel.id
+    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
+    _login(page, server)
+
+    # Queue: the two buttons of a card are the same width.
+    approve, review = page.locator(".reel-card .actions").first.locator("button, a.button").all()[:2]
+    assert abs(approve.bounding_box()["width"] - review.bounding_box()["width"]) < 2
+
+    page.goto(f"{server}/reels/{reel_id}")
+    bar = page.locator(".approve-bar")
+    for where in ("top", "script", "caption"):
+        if where != "top":
+            page.locator(f"#{where}").scroll_into_view_if_needed()
+        box = bar.bounding_box()
+        assert box is not None and abs(box["y"] + box["height"] - 844) < 2, (where, box)  # on the screen's bottom edge
+    for field in ("script", "on_screen_title", "hashtags", "hook"):  # the whole text shows: nothing scrolls inside the box
+        assert page.eval_on_selector(f"#{field}", "el => el.scrollHeight <= el.clientHeight + 2"), field
+    page.locator("#caption").scroll_into_view_if_needed()
+    page.screenshot(path="/tmp/reel-page.png")
+    page.screenshot(path=shots / "phone-reel-long.png", full_page=True)
+
+    page.fill("#caption", "Typed on the phone, then approved.")
+    page.get_by_role("button", name="Approve this reel").click()
+    page.wait_for_load_state()
+    assert "approved" in page.locator(".flash").inner_text()
+    status, version, _events = _reel(project, reel_id)
+    assert (status, version) == ("approved", 2)
+    with open_session(settings.database_url, migrate=False) as db:
+        assert db.get(Reel, reel_id).caption == "Typed on the phone, then approved."
+    page.close()

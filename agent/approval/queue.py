@@ -20,6 +20,24 @@ from agent.errors import NotFoundError, ValidationFailed
 MAX_SCRIPT_CHARS = 6000
 MAX_CAPTION_CHARS = 2200
 MAX_FEEDBACK_CHARS = 2000
+#: The fields the writer composes from a script: a new script leaves them describing the old one ("stale").
+STALE_FIELDS = ("hook", "on_screen_title", "caption", "hashtags")
+#: How a stale field is named to a person.
+FIELD_LABELS = {"hook": "hook", "on_screen_title": "on-screen title", "caption": "caption", "hashtags": "hashtags"}
+
+
+class NothingChanged(ValidationFailed):
+    """An edit identical to the current version: nothing is saved."""
+
+
+class StaleFieldsError(ValidationFailed):
+    """Approving a reel whose hook, title, caption or hashtags were written for an earlier script."""
+
+    def __init__(self, reel_id: int, fields: list[str]):
+        self.reel_id, self.fields = reel_id, list(fields)
+        names = ", ".join(FIELD_LABELS[name] for name in self.fields)
+        super().__init__(f"reel {reel_id}: {names} still describe the earlier script; fix them with `reeltwin edit {reel_id} --caption/--title/--hashtags/--hook`, "
+                         f"or approve with `--keep-stale` to keep them")
 
 
 def word_count(text: str) -> int:
@@ -44,6 +62,20 @@ def get_reel(session: Session, reel_id: int) -> Reel:
         raise NotFoundError(f"reel {reel_id} does not exist; list reels with `reeltwin queue`")
     session.refresh(reel)
     return reel
+
+
+def stale_fields(reel: Reel) -> list[str]:
+    """The fields written for an earlier script (stored in ``reel.artifacts["stale_fields"]``, no column of its own)."""
+    marked = (reel.artifacts or {}).get("stale_fields") or []
+    return [name for name in STALE_FIELDS if name in marked]
+
+
+def _with_stale(artifacts: dict | None, fields: set[str]) -> dict:
+    """A copy of ``artifacts`` with the stale set replaced (a new dict, so the JSON column is written)."""
+    updated = {key: value for key, value in (artifacts or {}).items() if key != "stale_fields"}
+    if fields:
+        updated["stale_fields"] = [name for name in STALE_FIELDS if name in fields]
+    return updated
 
 
 def list_queue(session: Session, status: ReelStatus | None = None) -> list[QueueItem]:
@@ -97,13 +129,18 @@ def redraft(session: Session, reel_id: int, *, author: str, note: str | None = N
     new_version = reel.version + 1
     session.add(ScriptVersion(reel_id=reel.id, version=new_version, source="llm", author=author, note=note,
                               **{key: fields.get(key, getattr(reel, key)) for key in ("hook", "script", "on_screen_title", "caption", "hashtags", "cta")}))
+    fields.setdefault("artifacts", _with_stale(reel.artifacts, set()))  # the writer wrote every field for this script
     transition(session, reel, ReelStatus.DRAFTED, actor=author, reason="redrafted from the creator's feedback", expected=ReelStatus.REJECTED, version=new_version, **fields)
     session.commit()
     return get_reel(session, reel_id)
 
 
-def approve(session: Session, reel_ids: list[int], *, actor: str = "creator") -> list[tuple[int, str]]:
-    """Approve drafted reels; all or nothing. Returns (id, "approved" | "already approved") pairs."""
+def approve(session: Session, reel_ids: list[int], *, actor: str = "creator", keep_stale: bool = False) -> list[tuple[int, str]]:
+    """Approve drafted reels; all or nothing. Returns (id, "approved" | "already approved") pairs.
+
+    A reel with stale fields (see :func:`stale_fields`) is refused with :class:`StaleFieldsError`
+    unless ``keep_stale``: then the creator has looked at them, and the marks are cleared.
+    """
     reels = [get_reel(session, reel_id) for reel_id in dict.fromkeys(reel_ids)]
     outcome = []
     for reel in reels:
@@ -113,11 +150,16 @@ def approve(session: Session, reel_ids: list[int], *, actor: str = "creator") ->
         if not reel.script.strip():
             raise ValidationFailed(f"reel {reel.id}: has no script; write one with `reeltwin edit {reel.id}` first")
         check_transition(reel.status, ReelStatus.APPROVED, reel.id)
+        if (stale := stale_fields(reel)) and not keep_stale:
+            raise StaleFieldsError(reel.id, stale)
         outcome.append((reel.id, "approved"))
     now = utcnow()
     for reel, (_id, result) in zip(reels, outcome):
         if result == "approved":
-            transition(session, reel, ReelStatus.APPROVED, actor=actor, reason="approved", approved_at=now, approved_by=actor)
+            stale = stale_fields(reel)
+            reason = "approved" + (f"; kept {', '.join(FIELD_LABELS[name] for name in stale)} from the earlier script" if stale else "")
+            extra = {"artifacts": _with_stale(reel.artifacts, set())} if stale else {}
+            transition(session, reel, ReelStatus.APPROVED, actor=actor, reason=reason, approved_at=now, approved_by=actor, **extra)
     session.commit()
     return outcome
 
@@ -198,7 +240,7 @@ def edit(
         raise ValidationFailed("nothing to change; pass --script-file (or edit in your $EDITOR)")
     current = {key: getattr(reel, key) for key in changes}
     if current == changes:
-        raise ValidationFailed(f"reel {reel_id}: the edit is identical to version {reel.version}; nothing saved")
+        raise NothingChanged(f"reel {reel_id}: the edit is identical to version {reel.version}; nothing saved")
 
     creator = session.get(Creator, reel.creator_id)
     warnings = []
@@ -208,15 +250,22 @@ def edit(
         if words > budget * 1.15:
             warnings.append(f"script has {words} words; about {budget} fit in {creator.reel_length_s} s")
 
+    # A new script leaves the fields written for the old one stale; a field edited itself is fresh again.
+    stale = set(stale_fields(reel))
+    if "script" in changes and changes["script"] != current["script"]:
+        stale |= set(STALE_FIELDS)
+    stale -= {key for key, value in changes.items() if value != current[key]}
     fields = {key: getattr(reel, key) for key in ("hook", "script", "on_screen_title", "caption", "hashtags", "cta")} | changes
+    stale = {name for name in stale if fields[name]}  # an empty field describes nothing
     new_version = reel.version + 1
     session.add(ScriptVersion(reel_id=reel.id, version=new_version, source="edit", author=actor, note=note, **fields))
     if status != ReelStatus.DRAFTED:
         reason = "edited; approve again" if status in (ReelStatus.APPROVED, ReelStatus.RENDERED, ReelStatus.FAILED) else "edited by the creator"
-        transition(session, reel, ReelStatus.DRAFTED, actor=actor, reason=reason, version=new_version, artifacts={}, **changes)
+        transition(session, reel, ReelStatus.DRAFTED, actor=actor, reason=reason, version=new_version, artifacts=_with_stale({}, stale), **changes)
     else:
         for key, value in changes.items():
             setattr(reel, key, value)
+        reel.artifacts = _with_stale(reel.artifacts, stale)
         reel.version = new_version
         reel.updated_at = utcnow()
     session.commit()

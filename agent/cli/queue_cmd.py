@@ -38,7 +38,7 @@ def _status(value: str | None) -> ReelStatus | None:
 
 
 def _reel_json(item) -> dict:  # noqa: ANN001
-    from agent.approval.queue import word_count
+    from agent.approval.queue import stale_fields, word_count
 
     reel, slot, creator = item.reel, item.slot, item.creator
     zone = ZoneInfo(creator.timezone)
@@ -56,6 +56,7 @@ def _reel_json(item) -> dict:  # noqa: ANN001
         "attempts": reel.attempts,
         "last_error": reel.last_error,
         "permalink": reel.permalink,
+        "stale_fields": stale_fields(reel),
     }
 
 
@@ -82,7 +83,7 @@ def queue(
         style = STATUS_STYLE.get(row["status"], "")
         local = row["slot_local"]
         table.add_row(str(row["id"]), f"[{style}]{row['status']}[/]", f"{local[:10]} {local[11:16]}" if local else "ad hoc",
-                      row["handle"], row["pillar"] or "", row["hook"] or "", str(row["words"]))
+                      row["handle"], row["pillar"] or "", (row["hook"] or "") + (" [yellow](stale)[/]" if row["stale_fields"] else ""), str(row["words"]))
     out.print(table)
 
 
@@ -99,6 +100,7 @@ def show(ctx: typer.Context, reel_id: int = typer.Argument(..., metavar="ID", pa
         "script": reel.script, "on_screen_title": reel.on_screen_title, "caption": reel.caption,
         "hashtags": reel.hashtags, "cta": reel.cta, "feedback": reel.feedback, "artifacts": reel.artifacts,
         "brief": item.slot.brief if item.slot else None,
+        "draft_warnings": list((reel.artifacts or {}).get("draft_warnings") or []),
         "versions": [{"version": v.version, "source": v.source, "author": v.author, "at": v.created_at.isoformat(), "note": v.note, "script": v.script} for v in versions(session, reel.id)],
         "events": [{"at": e.at.isoformat(), "from": e.from_status, "to": e.to_status, "actor": e.actor, "reason": e.reason} for e in events(session, reel.id)],
     }
@@ -109,8 +111,18 @@ def show(ctx: typer.Context, reel_id: int = typer.Argument(..., metavar="ID", pa
     out.print(f"[bold]reel {reel.id}[/] @{payload['handle']}  [{style}]{payload['status']}[/]  slot {payload['slot_local'] or 'ad hoc'}  pillar {payload['pillar'] or '-'}  v{reel.version}")
     if payload["brief"]:
         out.print(f"[dim]brief:[/] {payload['brief']}")
-    out.print(f"[dim]hook:[/] {reel.hook}\n[dim]title:[/] {reel.on_screen_title}\n[dim]script ({payload['words']} words):[/]\n{reel.script}")
-    out.print(f"[dim]caption:[/] {reel.caption}\n[dim]hashtags:[/] {' '.join(reel.hashtags)}")
+    stale = payload["stale_fields"]
+    mark = {name: " [yellow](stale)[/]" if name in stale else "" for name in ("hook", "on_screen_title", "caption", "hashtags")}
+    out.print(f"[dim]hook:[/] {reel.hook}{mark['hook']}\n[dim]title:[/] {reel.on_screen_title}{mark['on_screen_title']}\n[dim]script ({payload['words']} words):[/]\n{reel.script}")
+    out.print(f"[dim]caption:[/] {reel.caption}{mark['caption']}\n[dim]hashtags:[/] {' '.join(reel.hashtags)}{mark['hashtags']}")
+    if stale:
+        out.print(f"[yellow]stale:[/] {_stale_hint(reel.id, stale)}")
+    if payload["draft_warnings"]:
+        from rich.markup import escape
+
+        out.print("[yellow]warnings:[/]")
+        for warning in payload["draft_warnings"]:
+            out.print(f"  - {escape(warning)}")
     if reel.feedback:
         out.print(f"[dim]last feedback:[/] {reel.feedback}")
     if reel.last_error:
@@ -124,11 +136,12 @@ def show(ctx: typer.Context, reel_id: int = typer.Argument(..., metavar="ID", pa
 
 
 def approve(ctx: typer.Context, reel_ids: list[int] = typer.Argument(..., metavar="ID...", parser=parse_reel_id),
+            keep_stale: bool = typer.Option(False, "--keep-stale", help="Approve even if the hook, title, caption or hashtags were written for an earlier script."),
             as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """Approve drafted reels (all or none: one bad id changes nothing)."""
     from agent.approval.queue import approve as approve_reels
 
-    outcome = approve_reels(ctx.obj.session, reel_ids, actor="creator:cli")
+    outcome = approve_reels(ctx.obj.session, reel_ids, actor="creator:cli", keep_stale=keep_stale)
     if as_json:
         print_json({"approved": [reel_id for reel_id, result in outcome if result == "approved"],
                     "already_approved": [reel_id for reel_id, result in outcome if result == "already approved"]})
@@ -151,31 +164,72 @@ def reject(ctx: typer.Context, reel_id: int = typer.Argument(..., metavar="ID", 
 
 
 def edit(ctx: typer.Context, reel_id: int = typer.Argument(..., metavar="ID", parser=parse_reel_id),
-         script_file: Path = typer.Option(None, "--script-file", help="A text file with the new script ('-' for stdin). Without it, opens $EDITOR."),
+         script_file: Path = typer.Option(None, "--script-file", help="A text file with the new script ('-' for stdin). Without it or a field option, opens $EDITOR."),
+         hook: str = typer.Option(None, "--hook", help="The new hook (the first line said)."),
+         title: str = typer.Option(None, "--title", help="The new on-screen title."),
+         caption: str = typer.Option(None, "--caption", help="The new caption."),
+         hashtags: str = typer.Option(None, "--hashtags", help="The new hashtags, separated by spaces or commas ('' for none)."),
+         hook_file: Path = typer.Option(None, "--hook-file", help="The hook from a text file ('-' for stdin)."),
+         title_file: Path = typer.Option(None, "--title-file", help="The on-screen title from a text file ('-' for stdin)."),
+         caption_file: Path = typer.Option(None, "--caption-file", help="The caption from a text file ('-' for stdin)."),
+         hashtags_file: Path = typer.Option(None, "--hashtags-file", help="The hashtags from a text file ('-' for stdin)."),
          as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
-    """Replace a reel's script; the earlier version is kept. An approved reel goes back to drafted."""
+    """Change a reel's script or any of its fields; the earlier version is kept. An approved reel goes back to drafted.
+
+    A new script marks the hook, title, caption and hashtags written for the old one as stale until they are edited too.
+    """
     from agent.approval.queue import edit as edit_reel
-    from agent.approval.queue import get_reel
+    from agent.approval.queue import get_reel, stale_fields
 
     session = ctx.obj.session
-    if script_file is None:
+    from_stdin = [option for option, path in (("--script-file", script_file), ("--hook-file", hook_file), ("--title-file", title_file),
+                                              ("--caption-file", caption_file), ("--hashtags-file", hashtags_file)) if str(path) == "-"]
+    if len(from_stdin) > 1:
+        raise ValidationFailed(f"{' and '.join(from_stdin)} both read stdin ('-'); give all but one of them a file")
+    pairs = {"--hook": (hook, hook_file), "--title": (title, title_file), "--caption": (caption, caption_file), "--hashtags": (hashtags, hashtags_file)}
+    fields: dict[str, str | None] = {}
+    for option, (value, path) in pairs.items():
+        if value is not None and path is not None:
+            raise ValidationFailed(f"{option} and {option}-file both given; pass one of them")
+        fields[option] = _read_text(f"{option}-file", path) if path is not None else value
+    if script_file is None and all(value is None for value in fields.values()):
         text = _edit_in_editor(get_reel(session, reel_id).script)
-    elif str(script_file) == "-":
-        text = sys.stdin.read()
     else:
-        try:
-            text = script_file.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ValidationFailed(f"--script-file {str(script_file)!r}: no such file") from None
-        except (UnicodeDecodeError, IsADirectoryError):
-            raise ValidationFailed(f"--script-file {str(script_file)!r}: not a UTF-8 text file") from None
-    reel, warnings = edit_reel(session, reel_id, script=text, actor="creator:cli", words_per_minute=ctx.obj.settings.drafting.words_per_minute)
+        text = _read_text("--script-file", script_file) if script_file is not None else None
+    tags = None if fields["--hashtags"] is None else [tag for tag in fields["--hashtags"].replace(",", " ").split() if tag]
+    reel, warnings = edit_reel(session, reel_id, script=text, hook=fields["--hook"], on_screen_title=fields["--title"], caption=fields["--caption"],
+                               hashtags=tags, actor="creator:cli", words_per_minute=ctx.obj.settings.drafting.words_per_minute)
+    stale = stale_fields(reel)
     if as_json:
-        print_json({"id": reel.id, "version": reel.version, "status": str(reel.status), "warnings": list(warnings)})
+        print_json({"id": reel.id, "version": reel.version, "status": str(reel.status), "warnings": list(warnings), "stale_fields": stale})
         return
     for warning in warnings:
         err.print(f"[yellow]warning:[/] {warning}")
+    if stale:
+        err.print(f"[yellow]stale:[/] {_stale_hint(reel.id, stale)}")
     out.print(f"reel {reel.id}: saved as version {reel.version} ({reel.status}); earlier versions are kept (`reeltwin show {reel.id}`)")
+
+
+def _read_text(option: str, path: Path | None) -> str | None:
+    """The text of a ``--…-file`` option ('-' is stdin); a missing or binary file is one user error."""
+    if path is None:
+        return None
+    if str(path) == "-":
+        return sys.stdin.read()
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValidationFailed(f"{option} {str(path)!r}: no such file") from None
+    except (UnicodeDecodeError, IsADirectoryError):
+        raise ValidationFailed(f"{option} {str(path)!r}: not a UTF-8 text file") from None
+
+
+def _stale_hint(reel_id: int, stale: list[str]) -> str:
+    from agent.approval.queue import FIELD_LABELS
+
+    options = {"hook": "--hook", "on_screen_title": "--title", "caption": "--caption", "hashtags": "--hashtags"}
+    return (f"{', '.join(FIELD_LABELS[name] for name in stale)} were written for an earlier script; "
+            f"set them with `reeltwin edit {reel_id} {' '.join(options[name] + ' …' for name in stale)}`, or `reeltwin approve {reel_id} --keep-stale`")
 
 
 def retry(ctx: typer.Context, reel_id: int = typer.Argument(..., metavar="ID", parser=parse_reel_id),

@@ -9,8 +9,10 @@ and the routes' annotations live.
 """
 
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 from pathlib import Path
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -21,11 +23,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.db.engine import ensure_schema, make_engine
 from agent.errors import AgentError, NotFoundError
+from agent.approval.queue import FIELD_LABELS
 from agent.settings import Settings
 from agent.web.deps import LoginRequired, render_page
+from agent.web.messages import destination, error_message
 from agent.web.drafter import BackgroundDrafter
 from agent.web.routes import auth, avatars, calendar, health, history, media, reels, voices
 from agent.web.security import LoginLimiter, SessionSigner
@@ -49,6 +55,8 @@ STATUS_LABEL = {
     "drafted": "waiting for you", "approved": "approved", "rendering": "rendering", "rendered": "scheduled",
     "publishing": "publishing", "published": "published", "rejected": "redrafting", "skipped": "skipped", "failed": "failed",
 }
+#: Static files carry ``?v=<hash of their content>`` in the pages, so a browser may keep them for a year.
+STATIC_MAX_AGE = "public, max-age=31536000, immutable"
 
 
 def create_app(settings: Settings, project_dir: Path) -> FastAPI:
@@ -75,6 +83,7 @@ def create_app(settings: Settings, project_dir: Path) -> FastAPI:
     max_upload_bytes = settings.web.max_upload_mb * 1024 * 1024
     # Outermost: a body over the limit stops while it is read, before the form parser spools it anywhere.
     app.add_middleware(BodyLimit, max_bytes=max_upload_bytes + FORM_OVERHEAD_BYTES)
+    app.add_middleware(HeadAsGet)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.middleware("http")(sessions_and_headers)
 
@@ -82,6 +91,7 @@ def create_app(settings: Settings, project_dir: Path) -> FastAPI:
     app.add_exception_handler(BodyTooLarge, too_large)
     app.add_exception_handler(NotFoundError, not_found)
     app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)  # the router's own 404 and 405: a page, not JSON
     app.add_exception_handler(RequestValidationError, malformed)
 
     for area in (auth, reels, media, avatars, voices, calendar, history, health):
@@ -95,7 +105,32 @@ def make_templates() -> Jinja2Templates:
     templates.env.globals["status_label"] = STATUS_LABEL
     templates.env.filters["degrees"] = lambda value: f"{round(value or 0)}°"  # round() gives an int: never "-0°"
     templates.env.filters["local"] = lambda moment, zone: moment.astimezone(ZoneInfo(zone)).strftime("%a %d %b, %H:%M") if moment else ""
+    templates.env.filters["field_labels"] = lambda names: ", ".join(FIELD_LABELS[name] for name in names)
+    templates.env.globals["destination"] = destination
+    versions = {path.name: hashlib.sha256(path.read_bytes()).hexdigest()[:12] for path in (HERE / "static").iterdir() if path.is_file()}
+    templates.env.globals["static_url"] = lambda name: f"/static/{name}?v={versions[name]}"
     return templates
+
+
+class HeadAsGet:
+    """HEAD is answered like GET, without the body (FastAPI's routes list GET only, so HEAD would be 405)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
 async def sessions_and_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -112,6 +147,9 @@ async def sessions_and_headers(request: Request, call_next: Callable[[Request], 
                             httponly=True, samesite="lax", secure=settings.web.cookie_secure, path="/")
     for header, value in SECURITY_HEADERS.items():
         response.headers.setdefault(header, value)
+    if request.url.path.startswith("/static/") and response.status_code == 200:
+        # The pages name each static file with its content's hash: a new version is a new URL.
+        response.headers.setdefault("Cache-Control", STATIC_MAX_AGE if request.query_params.get("v") else "no-cache")
     response.headers.setdefault("Cache-Control", "no-store")
     return response
 
@@ -130,11 +168,21 @@ async def too_large(request: Request, error: BodyTooLarge) -> HTMLResponse:
 
 
 async def not_found(request: Request, error: NotFoundError) -> HTMLResponse:
-    return render_page(request, "error.html", status_code=404, message=str(error))
+    return render_page(request, "error.html", status_code=404, message=error_message(error))
 
 
-async def http_error(request: Request, error: HTTPException) -> HTMLResponse:
-    return render_page(request, "error.html", status_code=error.status_code, message=str(error.detail))
+#: The router's own refusals, worded for a person (its detail is "Not Found", "Method Not Allowed").
+_ROUTER_MESSAGES = {404: "There is no page at this address.", 405: "This address cannot be used that way; go back and use the page's buttons."}
+
+
+async def http_error(request: Request, error: StarletteHTTPException) -> HTMLResponse:
+    message: Any = error.detail
+    if not isinstance(error, HTTPException) or message in ("Not Found", "Method Not Allowed"):
+        message = _ROUTER_MESSAGES.get(error.status_code, str(message))
+    response = render_page(request, "error.html", status_code=error.status_code, message=str(message))
+    if error.headers:
+        response.headers.update(error.headers)
+    return response
 
 
 async def malformed(request: Request, error: RequestValidationError) -> HTMLResponse:

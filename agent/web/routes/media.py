@@ -28,7 +28,9 @@ def serve(path: str | Path | None, settings: Settings) -> FileResponse:
 @router.get("/media/{reel_id}/{kind}")
 def reel_media(reel_id: ReelId, kind: str, db: SessionDep, _user: CurrentUser, settings: SettingsDep) -> FileResponse:
     reel = get_reel(db, reel_id)
-    return serve((reel.artifacts or {}).get(kind), settings)
+    # Files only (the QA report has its own page, without the server's paths); never the other things artifacts records.
+    path = (reel.artifacts or {}).get(kind) if kind in ("video", "cover", "srt", "audio") else None
+    return serve(path if isinstance(path, str) else None, settings)
 
 
 @router.get("/media/avatar/{name}/{kind}")

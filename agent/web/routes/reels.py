@@ -6,11 +6,18 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
-from agent.approval.queue import MAX_CAPTION_CHARS, approve, edit, events, get_reel, list_queue, reject, retry, versions, word_budget, word_count
-from agent.db.models import Creator, ReelStatus, Slot
+from agent.approval.queue import (
+    FIELD_LABELS, MAX_CAPTION_CHARS, NothingChanged, StaleFieldsError, approve, edit, events, get_reel, list_queue, reject, retry, stale_fields, versions,
+    word_budget, word_count,
+)
+from agent.db.models import Creator, Reel, ReelStatus, Slot
 from agent.errors import AgentError, InvalidTransitionError, ValidationFailed
 from agent.settings import Settings
 from agent.web.deps import CsrfChecked, CurrentUser, DrafterDep, ReelId, SentFields, SessionDep, SettingsDep, flash, redirect_back, render_page
+from agent.web.messages import actor_label, check_rows, error_message
+
+#: The fields of the reel page's form, in the order the page shows them.
+FORM_FIELDS = ("script", "hook", "on_screen_title", "caption", "hashtags")
 
 router = APIRouter()
 
@@ -21,7 +28,8 @@ def queue_page(request: Request, db: SessionDep, _user: CurrentUser, drafter: Dr
     items = list_queue(db, chosen)
     waiting = [item for item in items if item.reel.status == ReelStatus.DRAFTED]
     others = [item for item in items if item.reel.status not in (ReelStatus.DRAFTED, ReelStatus.SKIPPED)]
-    return render_page(request, "queue.html", waiting=waiting, others=others, word_count=word_count, status=chosen, drafting=drafter.busy())
+    return render_page(request, "queue.html", waiting=waiting, others=others, word_count=word_count, status=chosen, drafting=drafter.busy(),
+                       stale_fields=stale_fields, qa={item.reel.id: qa_verdict(item.reel) for item in items})
 
 
 @router.get("/reels/{reel_id}", response_class=HTMLResponse)
@@ -30,38 +38,76 @@ def reel_page(request: Request, reel_id: ReelId, db: SessionDep, _user: CurrentU
 
 
 @router.post("/reels/{reel_id}/approve", dependencies=[CsrfChecked])
-def approve_reel(request: Request, reel_id: ReelId, db: SessionDep, who: CurrentUser, next: Annotated[str, Form()] = "") -> Response:  # noqa: A002
+def approve_reel(
+    request: Request, reel_id: ReelId, db: SessionDep, who: CurrentUser, settings: SettingsDep, sent: SentFields,
+    next: Annotated[str, Form()] = "", keep_stale: Annotated[str, Form()] = "",  # noqa: A002
+    script: Annotated[str, Form()] = "", hook: Annotated[str, Form()] = "", on_screen_title: Annotated[str, Form()] = "",
+    caption: Annotated[str, Form()] = "", hashtags: Annotated[str, Form()] = "",
+) -> Response:
+    """Approve what is on the screen: the reel page's fields come along and are saved first, with the edit's own checks."""
+    fields = sent_fields(sent, script=script, hook=hook, on_screen_title=on_screen_title, caption=caption, hashtags=hashtags)
+    saved = ""
+    if any(value is not None for value in fields.values()):
+        try:
+            reel, warnings = save_edit(db, reel_id, fields, who, settings)
+            saved = f"Your changes are saved as version {reel.version}." + "".join(f" {error_message(ValidationFailed(w))}" for w in warnings)
+        except NothingChanged:
+            db.rollback()
+        except ValidationFailed as error:  # nothing approved, nothing saved; the typed text stays in the form
+            db.rollback()
+            return page_with_form(request, db, reel_id, settings, fields, 422, "Not approved: " + error_message(error))
     try:
-        [(_id, result)] = approve(db, [reel_id], actor=f"creator:web:{who}")
+        [(_id, result)] = approve(db, [reel_id], actor=f"creator:web:{who}", keep_stale=bool(keep_stale))
+    except StaleFieldsError as error:
+        db.rollback()
+        if next == "/":  # from the queue: the reel's page shows the fields to check
+            flash(request, f"Reel {reel_id} not approved yet. " + error_message(error))
+            return RedirectResponse(f"/reels/{reel_id}", status_code=303)
+        return page_with_form(request, db, reel_id, settings, {}, 409, " ".join(filter(None, [saved, "Not approved yet. " + error_message(error)])))
     except AgentError as error:
-        flash(request, str(error))
+        db.rollback()
+        flash(request, " ".join(filter(None, [saved, error_message(error)])))
     else:
-        flash(request, f"Reel {reel_id} {result}.")
+        flash(request, " ".join(filter(None, [saved, f"Reel {reel_id} {result}."])))
     return redirect_back(next, f"/reels/{reel_id}")
 
 
 @router.post("/reels/{reel_id}/edit", dependencies=[CsrfChecked])
 def edit_reel(
     request: Request, reel_id: ReelId, db: SessionDep, who: CurrentUser, settings: SettingsDep,
-    sent: SentFields, script: Annotated[str, Form()] = "", on_screen_title: Annotated[str, Form()] = "",
+    sent: SentFields, script: Annotated[str, Form()] = "", hook: Annotated[str, Form()] = "", on_screen_title: Annotated[str, Form()] = "",
     caption: Annotated[str, Form()] = "", hashtags: Annotated[str, Form()] = "",
 ) -> Response:
-    # A field the form did not send keeps its value; one sent empty clears it.
-    script, on_screen_title, caption, hashtags = (value if name in sent else None for name, value in
-                                                  (("script", script), ("on_screen_title", on_screen_title), ("caption", caption), ("hashtags", hashtags)))
-    tags = None if hashtags is None else [tag for tag in hashtags.replace(",", " ").split() if tag]
+    fields = sent_fields(sent, script=script, hook=hook, on_screen_title=on_screen_title, caption=caption, hashtags=hashtags)
     try:
-        reel, warnings = edit(db, reel_id, script=script, on_screen_title=on_screen_title, caption=caption, hashtags=tags,
-                              actor=f"creator:web:{who}", words_per_minute=settings.drafting.words_per_minute)
+        reel, warnings = save_edit(db, reel_id, fields, who, settings)
     except ValidationFailed as error:
         db.rollback()
-        context = reel_context(db, reel_id, settings)
-        sent = {"script": script, "on_screen_title": on_screen_title, "caption": caption, "hashtags": hashtags}
-        context["form"] = {**context["form"], **{name: value for name, value in sent.items() if value is not None}}
-        return render_page(request, "reel.html", status_code=422, error=str(error), **context)
-    flash(request, f"Saved as version {reel.version}." + (" " + " ".join(warnings) if warnings else "")
+        return page_with_form(request, db, reel_id, settings, fields, 422, error_message(error))
+    stale = stale_fields(reel)
+    flash(request, f"Saved as version {reel.version}." + "".join(f" {error_message(ValidationFailed(w))}" for w in warnings)
+          + (f" Check the {', '.join(FIELD_LABELS[name] for name in stale)}: written for the earlier script." if stale else "")
           + (" Approve it again when you are happy." if reel.status == ReelStatus.DRAFTED else ""))
     return RedirectResponse(f"/reels/{reel_id}", status_code=303)
+
+
+def sent_fields(sent: frozenset[str], **values: str) -> dict[str, str | None]:
+    """The form's fields: ``None`` for one the form did not send (it keeps its value); one sent empty clears it."""
+    return {name: value if name in sent else None for name, value in values.items()}
+
+
+def save_edit(db: Session, reel_id: int, fields: dict[str, str | None], who: str, settings: Settings) -> tuple[Reel, list[str]]:
+    """The web form's fields through :func:`agent.approval.queue.edit` (the CLI's edit): same checks, a new version."""
+    tags = None if fields["hashtags"] is None else [tag for tag in fields["hashtags"].replace(",", " ").split() if tag]
+    return edit(db, reel_id, script=fields["script"], hook=fields["hook"], on_screen_title=fields["on_screen_title"], caption=fields["caption"],
+                hashtags=tags, actor=f"creator:web:{who}", words_per_minute=settings.drafting.words_per_minute)
+
+
+def page_with_form(request: Request, db: Session, reel_id: int, settings: Settings, fields: dict[str, str | None], status_code: int, error: str) -> Response:
+    """The reel page again with a message, and the text the creator typed still in the form."""
+    context = reel_context(db, reel_id, settings)
+    context["form"] = {**context["form"], **{name: value for name, value in fields.items() if value is not None}}
+    return render_page(request, "reel.html", status_code=status_code, error=error, **context)
 
 
 @router.post("/reels/{reel_id}/reject", dependencies=[CsrfChecked])
@@ -70,11 +116,13 @@ def reject_reel(
     feedback: Annotated[str, Form()] = "",
 ) -> Response:
     try:
+        if not feedback.strip():
+            raise ValidationFailed("Say what to change before rejecting, e.g. “shorter hook, talk about the price”.")
         reject(db, reel_id, feedback, actor=f"creator:web:{who}")
     except (ValidationFailed, InvalidTransitionError) as error:  # e.g. a second click on "Reject": 409, not a 500
         db.rollback()
         return render_page(request, "reel.html", status_code=409 if isinstance(error, InvalidTransitionError) else 422,
-                           error=str(error), **reel_context(db, reel_id, settings))
+                           error=error_message(error), **reel_context(db, reel_id, settings))
     drafter.redraft(reel_id)
     flash(request, "Rejected. A new version is being written from your feedback; it appears here when ready.")
     return RedirectResponse(f"/reels/{reel_id}", status_code=303)
@@ -84,9 +132,9 @@ def reject_reel(
 def retry_reel(request: Request, reel_id: ReelId, db: SessionDep, who: CurrentUser) -> Response:
     try:
         reel = retry(db, reel_id, actor=f"creator:web:{who}")
-        flash(request, f"Reel {reel_id} is {reel.status} again and will be retried.")
+        flash(request, f"Reel {reel_id} is {'scheduled' if reel.status == ReelStatus.RENDERED else str(reel.status)} again and will be retried.")
     except AgentError as error:
-        flash(request, str(error))
+        flash(request, error_message(error))
     return RedirectResponse(f"/reels/{reel_id}", status_code=303)
 
 
@@ -101,7 +149,40 @@ def reel_context(db: Session, reel_id: ReelId, settings: Settings) -> dict[str, 
         "reel": reel, "state": str(ReelStatus(reel.status)), "creator": creator, "slot": slot,
         "versions": list(reversed(versions(db, reel_id))), "events": list(reversed(events(db, reel_id))),
         "words": words, "budget": budget, "over_budget": words > budget * 1.15, "max_caption": MAX_CAPTION_CHARS,
-        "form": {"script": reel.script, "on_screen_title": reel.on_screen_title, "caption": reel.caption, "hashtags": " ".join(reel.hashtags)},
+        "form": {"script": reel.script, "hook": reel.hook, "on_screen_title": reel.on_screen_title, "caption": reel.caption, "hashtags": " ".join(reel.hashtags)},
         "editable": reel.status in (ReelStatus.DRAFTED, ReelStatus.APPROVED, ReelStatus.RENDERED, ReelStatus.FAILED, ReelStatus.REJECTED),
-        "artifacts": {kind: path for kind, path in (reel.artifacts or {}).items() if path},
+        "artifacts": {kind: path for kind, path in (reel.artifacts or {}).items() if path and kind != "stale_fields"},
+        "stale": stale_fields(reel), "actor_label": actor_label, "qa": qa_verdict(reel),
     }
+
+
+@router.get("/reels/{reel_id}/qa", response_class=HTMLResponse)
+def qa_page(request: Request, reel_id: ReelId, db: SessionDep, _user: CurrentUser, settings: SettingsDep) -> HTMLResponse:
+    """The quality report of a rendered reel: the verdict first, then each check with its value and what it means; no server paths."""
+    from render.qa import QAError, read_report
+
+    reel = get_reel(db, reel_id)
+    creator = db.get(Creator, reel.creator_id)
+    path = (reel.artifacts or {}).get("report")
+    if not isinstance(path, str) or not path:
+        return render_page(request, "error.html", status_code=404, message=f"Reel {reel_id} has no quality report yet: it is made when the reel is rendered.")
+    try:
+        report = read_report(path)
+    except QAError:
+        return render_page(request, "error.html", status_code=404,
+                           message=f"The quality report of reel {reel_id} is missing or cannot be read; render the reel again to check it.")
+    return render_page(request, "qa.html", reel=reel, creator=creator, report=report, rows=check_rows(report.checks))
+
+
+def qa_verdict(reel: Reel) -> str | None:
+    """"passed", "warnings" or "failed" for a reel with a readable QA report; None without one (not rendered yet)."""
+    from render.qa import QAError, read_report
+
+    path = (reel.artifacts or {}).get("report")
+    if not isinstance(path, str) or not path:
+        return None
+    try:
+        report = read_report(path)
+    except QAError:
+        return "unreadable"
+    return "failed" if not report.passed else "warnings" if report.warnings else "passed"
