@@ -182,3 +182,32 @@ def test_media_loaders_on_any_bytes(tmp_path_factory: pytest.TempPathFactory, he
     except SampleError as error:
         assert "\n" not in str(error).strip() and str(error).startswith("sample 'upload.wav'")
     assert time.monotonic() - started < 30
+
+
+# --------------------------------------------------------------------------- text fields of a reel (issue 17)
+
+
+@FUZZ
+@given(text=st.text(max_size=300))
+def test_clean_text_keeps_no_control_or_bidi_character(text: str) -> None:
+    from agent.approval.queue import clean_text
+
+    cleaned = clean_text(text, field="hook", limit=10_000)
+    assert not any(0x00 <= ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or 0x202A <= ord(c) <= 0x202E or 0x2066 <= ord(c) <= 0x2069
+                   or c == "\ufeff" for c in cleaned)
+    assert cleaned == cleaned.strip()
+
+
+def test_text_fields_are_bounded_and_cleaned(tmp_path: Path) -> None:
+    from agent.approval.queue import MAX_TITLE_CHARS, ValidationFailed, _fit, clean_hashtags, clean_text
+
+    with pytest.raises(ValidationFailed, match=r"the on-screen title is 500,000 characters; keep it under 100"):
+        clean_text("x" * 500_000, field="on-screen title", limit=MAX_TITLE_CHARS)
+    assert clean_text("Buy\x00 now\u202e!\x1b[31m", field="hook", limit=50) == "Buy now![31m"
+    assert clean_text("line one\r\nline\ttwo\u2066", field="caption", limit=50, lines=True) == "line one\nline\ttwo"
+    assert "\u200d" in clean_text("👩\u200d🍳 chef", field="hook", limit=50)          # emoji joiners stay
+    assert _fit("A very long drafted title " * 20, MAX_TITLE_CHARS).endswith(" drafted") and len(_fit("word " * 100, 100)) <= 100
+    with pytest.raises(ValidationFailed, match="keep each under 100"):
+        clean_hashtags(["#" + "a" * 5000])
+    with pytest.raises(ValidationFailed, match="Instagram allows at most 30"):
+        clean_hashtags([f"#t{i}" for i in range(100_000)])

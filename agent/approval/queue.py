@@ -20,6 +20,26 @@ from agent.errors import NotFoundError, ValidationFailed
 MAX_SCRIPT_CHARS = 6000
 MAX_CAPTION_CHARS = 2200
 MAX_FEEDBACK_CHARS = 2000
+#: the hook is the first spoken line and the queue's headline; the on-screen title is drawn on the video
+MAX_HOOK_CHARS = 200
+MAX_TITLE_CHARS = 100
+MAX_HASHTAG_CHARS = 100
+
+# Characters no creator means to type and a reel must not carry: C0/C1 controls (NUL, ESC, ...; tab and
+# newline are kept where a field has lines), bidi embeddings/overrides/isolates (they reorder what a viewer
+# sees: "Trojan Source"), and the BOM/zero-width no-break space. Zero-width joiners stay: emoji need them.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def clean_text(value: str, *, field: str, limit: int, lines: bool = False) -> str:
+    """``value`` without control and bidi-override characters, trimmed; one line unless ``lines``.
+    Longer than ``limit`` characters: ValidationFailed naming the field, its length and the limit."""
+    text = _CONTROLS.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
+    text = text.replace("\t", " ") if not lines else text
+    text = text.strip() if lines else " ".join(text.split())
+    if len(text) > limit:
+        raise ValidationFailed(f"the {field} is {len(text):,} characters; keep it under {limit:,}")
+    return text
 #: The fields the writer composes from a script: a new script leaves them describing the old one ("stale").
 STALE_FIELDS = ("hook", "on_screen_title", "caption", "hashtags")
 #: How a stale field is named to a person.
@@ -112,7 +132,8 @@ def add_draft(
     note: str | None = None,
 ) -> Reel:
     """A new reel in ``drafted`` with its first script version; the caller commits."""
-    fields: dict[str, Any] = dict(hook=hook, script=_clean_script(script), on_screen_title=on_screen_title, caption=_clean_caption(caption), hashtags=list(hashtags or []), cta=cta)
+    fields: dict[str, Any] = dict(hook=_fit(hook, MAX_HOOK_CHARS), script=_clean_script(script), on_screen_title=_fit(on_screen_title, MAX_TITLE_CHARS),
+                                  caption=_clean_caption(caption), hashtags=list(hashtags or []), cta=_fit(cta, MAX_HOOK_CHARS))
     reel = Reel(creator_id=creator.id, slot_id=slot.id if slot else None, status=ReelStatus.DRAFTED, version=1, **fields)
     session.add(reel)
     session.flush()
@@ -126,6 +147,9 @@ def redraft(session: Session, reel_id: int, *, author: str, note: str | None = N
     """A rejected reel gets new words from the drafting stage: a new version, back to ``drafted``; commits."""
     reel = get_reel(session, reel_id)
     fields = dict(fields, script=_clean_script(fields["script"]), caption=_clean_caption(fields.get("caption", "")))
+    for key, limit in (("hook", MAX_HOOK_CHARS), ("on_screen_title", MAX_TITLE_CHARS), ("cta", MAX_HOOK_CHARS)):
+        if key in fields:
+            fields[key] = _fit(fields[key], limit)
     new_version = reel.version + 1
     session.add(ScriptVersion(reel_id=reel.id, version=new_version, source="llm", author=author, note=note,
                               **{key: fields.get(key, getattr(reel, key)) for key in ("hook", "script", "on_screen_title", "caption", "hashtags", "cta")}))
@@ -192,7 +216,9 @@ def retry(session: Session, reel_id: int, *, actor: str = "creator") -> Reel:
 
 def reject(session: Session, reel_id: int, feedback: str, *, actor: str = "creator") -> Reel:
     """Reject with feedback; the drafting stage writes a new version from it."""
-    feedback = " ".join(feedback.split())
+    if len(feedback) > 4 * MAX_FEEDBACK_CHARS:
+        raise ValidationFailed(f"feedback is {len(feedback):,} characters; keep it under {MAX_FEEDBACK_CHARS:,}")
+    feedback = clean_text(feedback, field="feedback", limit=4 * MAX_FEEDBACK_CHARS)
     if not feedback:
         raise ValidationFailed("--feedback is empty; say what to change, e.g. --feedback 'shorter hook, less jargon'")
     if len(feedback) > MAX_FEEDBACK_CHARS:
@@ -233,9 +259,9 @@ def edit(
     if hashtags is not None:
         changes["hashtags"] = clean_hashtags(hashtags)
     if on_screen_title is not None:
-        changes["on_screen_title"] = on_screen_title.strip()
+        changes["on_screen_title"] = clean_text(on_screen_title, field="on-screen title", limit=MAX_TITLE_CHARS)
     if hook is not None:
-        changes["hook"] = hook.strip()
+        changes["hook"] = clean_text(hook, field="hook", limit=MAX_HOOK_CHARS)
     if not changes:
         raise ValidationFailed("nothing to change; pass --script-file (or edit in your $EDITOR)")
     current = {key: getattr(reel, key) for key in changes}
@@ -272,8 +298,19 @@ def edit(
     return get_reel(session, reel_id), warnings
 
 
+def _fit(value: str | None, limit: int) -> str:
+    """A drafted one-line field, cleaned and cut at a word to ``limit`` (a model's overlong title is shortened, not refused)."""
+    text = " ".join(_CONTROLS.sub("", value or "").split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
+    return cut.rstrip(" ,;:-")
+
+
 def _clean_script(script: str) -> str:
-    text = script.replace("\r\n", "\n").strip()
+    if len(script) > 4 * MAX_SCRIPT_CHARS:   # refused before any cleaning work on a huge paste
+        raise ValidationFailed(f"the script is {len(script):,} characters; keep it under {MAX_SCRIPT_CHARS:,} (a reel is at most 90 s)")
+    text = clean_text(script, field="script", limit=4 * MAX_SCRIPT_CHARS, lines=True)
     if not text:
         raise ValidationFailed("the script is empty; write the words the creator should say")
     if len(text) > MAX_SCRIPT_CHARS:
@@ -282,7 +319,7 @@ def _clean_script(script: str) -> str:
 
 
 def _clean_caption(caption: str) -> str:
-    text = caption.strip()
+    text = clean_text(caption, field="caption", limit=4 * MAX_CAPTION_CHARS, lines=True)
     if len(text) > MAX_CAPTION_CHARS:
         raise ValidationFailed(f"the caption is {len(text)} characters; Instagram allows {MAX_CAPTION_CHARS}")
     return text
@@ -290,8 +327,12 @@ def _clean_caption(caption: str) -> str:
 
 def clean_hashtags(tags: list[str], limit: int = 30) -> list[str]:
     cleaned: list[str] = []
+    if len(tags) > 10 * limit:
+        raise ValidationFailed(f"{len(tags):,} hashtags; Instagram allows at most {limit}")
     for tag in tags:
-        tag = "#" + tag.strip().lstrip("#")
+        tag = "#" + _CONTROLS.sub("", str(tag)).strip().lstrip("#")
+        if len(tag) > MAX_HASHTAG_CHARS + 1:
+            raise ValidationFailed(f"a hashtag of {len(tag):,} characters; keep each under {MAX_HASHTAG_CHARS}")
         if not re.fullmatch(r"#\w{1,100}", tag):
             raise ValidationFailed(f"{tag!r} is not a hashtag; use letters, digits and _ only")
         if tag.lower() not in (existing.lower() for existing in cleaned):
