@@ -1,6 +1,6 @@
 """Test clips made here with ffmpeg from the public-domain astronaut photo (never downloaded).
 
-``handheld``: the photo drifting, turning slightly and breathing in zoom like a phone held
+``handheld``: the photo drifting, turning slightly and zooming in and out like a phone held
 in a hand; ``still``: a tripod; ``landscape``: the same, 16:9; ``cut``: two framings spliced
 with a hard cut; ``faceless``: ffmpeg's test pattern; ``talking``: a photo reel of ours (the
 mouth moves), for dubbing.
@@ -45,8 +45,11 @@ def make_clip(folder: Path, name: str, *, seconds: float = 12.0, size: tuple[int
     cx, cy = 615, 715                       # the face centre in the tall source
     x0, y0 = cx - width // 2, cy - int(0.4 * height)
     if motion == "handheld":
-        vf = (f"rotate=0.035*sin(2*PI*t/3.7):fillcolor=0x5a6470,"
-              f"crop={width}:{height}:{x0}+36*sin(2*PI*t/5.3)+9*sin(2*PI*t/1.3):{y0}+24*sin(2*PI*t/4.1)+7*sin(2*PI*t/1.7)")
+        # zooming (the phone drifts nearer and away by 4 %), turning and moving, as a hand holds a phone
+        zoom = "(1+0.04*sin(2*PI*t/4.7))"
+        vf = (f"scale=w='trunc(1536*{zoom}/2)*2':h='trunc(1936*{zoom}/2)*2':eval=frame,"
+              f"rotate=0.035*sin(2*PI*t/3.7):fillcolor=0x5a6470,"
+              f"crop={width}:{height}:{x0}*{zoom}+36*sin(2*PI*t/5.3)+9*sin(2*PI*t/1.3):{y0}*{zoom}+24*sin(2*PI*t/4.1)+7*sin(2*PI*t/1.7)")
     else:
         vf = f"crop={width}:{height}:{x0}:{y0}"
     _ffmpeg("-loop", "1", "-framerate", str(fps), "-i", str(_source(folder)), "-t", f"{seconds}", "-vf", vf + ",format=yuv420p",
