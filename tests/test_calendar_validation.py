@@ -583,3 +583,45 @@ def test_an_endless_file_is_refused_without_reading_it_all(tmp_path: Path) -> No
 def test_calendar_check_refuses_hostile_files_with_one_line_and_exit_2(tmp_path: Path, label: str, text: str, expected: str) -> None:
     line = _check(tmp_path, text)
     assert line.startswith(expected), (label, line[:1000])
+
+
+# --------------------------------------------------------------------------- points and must_say (issue 20)
+
+
+def test_the_example_carries_points_and_they_reach_the_brief() -> None:
+    calendar = load_calendar(EXAMPLE_PATH).calendar
+    soup = calendar.backlog[1]
+    assert soup.points and "30 minutes" in soup.points[0] and soup.must_say == []
+    assert calendar.entry_for(soup.key) is soup and calendar.entry_for("one_off:2026-12-24:1") is calendar.one_offs[0]
+    assert calendar.entry_for("b:gone") is None and calendar.entry_for("one_off:2026-12-24:2") is None and calendar.entry_for(None) is None
+
+
+def test_points_and_must_say_are_parsed(tmp_path: Path) -> None:
+    text = edited("    brief: three lunches from one tray bake\n",
+                  "    brief: three lunches from one tray bake\n    points: one tray, three boxes\n    must_say: [code SAVE20, link in bio]\n")
+    item = load_text(tmp_path, text).calendar.backlog[2]
+    assert item.points == ["one tray, three boxes"] and item.must_say == ["code SAVE20", "link in bio"]  # one string is a list of one
+
+
+@pytest.mark.parametrize(
+    ("new", "marker", "message"),
+    [
+        ("    points:\n      - fine point\n      - 7\n", "- 7", "backlog[2].points[1]: must be a valid string (got 7)"),
+        ("    points: [ok point, 'no']\n", "[ok point", "backlog[2].points[1]: String should have at least 3 characters (got 'no')"),
+        ("    must_say:\n      - see www.cook.net\n", "- see www", "backlog[2].must_say[0]: 'see www.cook.net' cannot be said as written"),
+        ("    must_say:\n      - '#budget'\n", "- '#budget'", "backlog[2].must_say[0]: '#budget' cannot be said as written"),
+        ("    must_sya: [x]\n", "must_sya:", "unknown key 'must_sya'; did you mean 'must_say'?"),
+    ],
+    ids=["number point", "short point", "link", "hashtag", "typo"],
+)
+def test_bad_points_and_must_say_are_one_message_on_their_line(tmp_path: Path, new: str, marker: str, message: str) -> None:
+    text = edited("    brief: three lunches from one tray bake\n", "    brief: three lunches from one tray bake\n" + new)
+    [problem] = problems_of(tmp_path, text)
+    assert problem.startswith(f"example.yaml:{line_of(text, marker)}: {message}"), problem
+
+
+def test_a_persona_diet_is_validated(tmp_path: Path) -> None:
+    assert load_text(tmp_path, edited("  # diet: vegetarian\n", "  diet: vegetarian\n")).calendar.persona.diet == "vegetarian"
+    text = edited("  # diet: vegetarian\n", "  diet: carnivore\n")
+    [problem] = problems_of(tmp_path, text)
+    assert problem.startswith(f"example.yaml:{line_of(text, 'diet: carnivore')}: persona.diet: must be 'vegetarian', 'vegan'"), problem

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -90,9 +91,11 @@ def test_trim_keeps_whole_sentences_within_budget() -> None:
     assert trim_to_budget("one two three four five six", 3) == "one two three."
 
 
-def test_hashtags_come_from_the_pillar_set_deduplicated_and_capped() -> None:
-    assert normalise_hashtags(["#mealprep", "#MealPrep", "#random"], ["#cookingtips", "#mealprep"], 8) == ["#mealprep", "#cookingtips"]
-    assert normalise_hashtags(["a", "#b", "#b", "c d"], [], 2) == ["#a", "#b"]
+def test_hashtags_come_from_the_pillar_set_first_deduplicated_and_capped() -> None:
+    # The set first (the model's picks from it, then the rest), then the model's own real tags (issue 20: "sets first").
+    assert normalise_hashtags(["#mealprep", "#MealPrep", "#random"], ["#cookingtips", "#mealprep"], 8) == ["#mealprep", "#cookingtips", "#random"]
+    assert normalise_hashtags(["#mealprep", "#random"], ["#cookingtips", "#mealprep"], 2) == ["#mealprep", "#cookingtips"]
+    assert normalise_hashtags(["ab", "#bc", "#bc", "c d"], [], 2) == ["#ab", "#bc"]
     assert len(normalise_hashtags([f"#t{i}" for i in range(50)], [], 99)) == 30
 
 
@@ -118,7 +121,8 @@ def test_check_accepts_a_good_draft_and_repairs_safely() -> None:
     [
         ({"script": "Too short."}, "too short"),
         ({"script": "", "hook": "", "cta": "Go."}, "empty"),
-        ({"hook": "Here is one opening sentence that makes viewers stay."}, "repeats the instructions"),
+        ({"script": "Here is one opening sentence that makes viewers stay. Spoken words only, no stage directions. Reply with the JSON object. Chop onions."},
+         "repeats the instructions"),
         ({"hook": "This hack is a game-changer for dinner."}, "avoids: hack, game-changer"),
         ({"script": " ".join(["Cooking is great."] * 40)}, "the limit is 75"),
     ],
@@ -196,7 +200,7 @@ def test_off_topic_answers_are_sent_back_and_flagged_if_they_persist() -> None:
     draft = write_draft(request(), lambda m, _s: (seen.append(m), next(answers))[1], max_attempts=3)
     assert draft.attempts == 2 and "does not talk about the topic" in seen[1][-1]["content"]
     stubborn = write_draft(request(), lambda _m, _s: json.dumps(off), max_attempts=2)
-    assert any("may not be about the brief" in warning for warning in stubborn.warnings)
+    assert any(warning.startswith("off brief: missing") for warning in stubborn.warnings)  # was "may not be about the brief"
 
 
 def test_write_draft_gives_up_with_a_clear_error() -> None:
@@ -319,3 +323,256 @@ def test_draft_is_idempotent_and_reject_redrafts_with_feedback(session, project:
     assert reel.status == ReelStatus.DRAFTED and reel.version == 2
     assert [v.source for v in versions(session, reel_id)] == ["llm", "llm"]
     assert approve(session, [reel_id]) == [(reel_id, "approved")]
+
+
+# -- what a reader notices (issue 20) ------------------------------------------------
+
+class Scripted:
+    """A completion function that answers from a script (the last answer repeats) and keeps what it was sent."""
+
+    def __init__(self, *answers: dict | str, seconds_each: float = 0.0):
+        self.answers = [a if isinstance(a, str) else json.dumps(a) for a in answers]
+        self.seen: list[list[dict]] = []
+        self.now = 0.0
+        self.seconds_each = seconds_each
+
+    def __call__(self, messages, _schema) -> str:
+        self.seen.append(messages)
+        self.now += self.seconds_each
+        return self.answers[min(len(self.seen), len(self.answers)) - 1]
+
+    def clock(self) -> float:
+        return self.now
+
+    def feedback(self, attempt: int) -> str:
+        """What the model was told after attempt ``attempt`` (1-based)."""
+        return self.seen[attempt][-1]["content"]
+
+
+SOUP = "a creamy tomato soup with no cream"
+#: The demo's draft from issue 20: repeats a sentence, never mentions soup, caption about homework.
+DEMO_DRAFT = {
+    "hook": "Cooking is easy when you know how.",
+    "script": "Cooking is easy when you know how. The best way to cook is to have one less dish and just eat them all the time. This recipe is for you. "
+              "Just eat them all the time. This recipe is for you. If I didn't tell you how to do it, you wouldn't know what to do.",
+    "on_screen_title": "Cook less", "caption": "Homework can wait until the weekend, honestly friends.", "hashtags": ["#homework"], "cta": "",
+}
+SOUP_DRAFT = {
+    "hook": "This tomato soup is creamy with no cream at all.",
+    "script": "This tomato soup is creamy with no cream at all. Roast tomatoes, an onion and garlic for 30 minutes. Blend them with a handful of "
+              "soaked cashews instead of cream. Four bowls cost about three euros, so it is a cheap dinner for the whole week.",
+    "on_screen_title": "Creamy soup, no cream", "caption": "A creamy tomato soup without cream: roasted tomatoes and cashews.",
+    "hashtags": ["#tomatosoup", "#budgetrecipes"], "cta": "Follow for a cheap dinner every week.",
+}
+
+
+def soup_request(**changes) -> DraftRequest:
+    return request(brief=SOUP, pillar="recipes", hashtag_set=["#budgetrecipes", "#easydinner"], **changes)
+
+
+def test_the_calendar_call_to_action_ends_the_script_once() -> None:
+    script = GOOD["script"].replace("Follow for a cheap dinner every week.", "Follow for a cheap dinner every week. Like and subscribe for more!")
+    draft = check(dict(GOOD, script=script, cta="Like and subscribe for more!"), request()).draft
+    assert draft.script.endswith("Buy whole, chop on Sunday, and keep it in a jar. Follow for a cheap dinner every week.")
+    assert draft.cta == "Follow for a cheap dinner every week." and "subscribe" not in draft.script.lower()
+    assert draft.script.lower().count("follow for") == 1
+    # The model's own call to action anywhere after the hook is replaced, never said next to ours.
+    own = dict(GOOD, script="Pre-cut vegetables cost you twice. Follow me for more tips! A whole onion keeps for weeks and takes one minute to chop.", cta="Follow me for more tips!")
+    draft = check(own, request()).draft
+    assert draft.script == "Pre-cut vegetables cost you twice. A whole onion keeps for weeks and takes one minute to chop. Follow for a cheap dinner every week."
+
+
+def test_labels_and_echoed_instructions_never_reach_the_draft() -> None:
+    labelled = dict(
+        GOOD,
+        hook="Reel 1: Hook: Pre-cut vegetables cost you twice.",
+        script="Reel 1:\nScript (75 words): " + GOOD["script"].replace("Follow for", "The call to action is one line. Follow for"),
+        caption="Caption: Whole vegetables, one minute of chopping, half the price. (30 words)",
+        on_screen_title="No more than 6 words",
+    )
+    checked = check(labelled, request())
+    draft = checked.draft
+    assert checked.problems == [], checked.problems
+    assert draft.hook == "Pre-cut vegetables cost you twice." and draft.script.startswith("Pre-cut vegetables cost you twice. Once at the till")
+    assert draft.caption == "Whole vegetables, one minute of chopping, half the price."
+    assert draft.on_screen_title == "Pre-cut vegetables cost you twice."
+    for text in (draft.hook, draft.script, draft.caption, draft.on_screen_title, " ".join(draft.hashtags)):
+        assert not re.search(r"reel 1|hook:|script|caption:|call to action|no more than|30 words", text, re.I), text
+    # An echoed hook is dropped; the script's first sentence becomes the hook.
+    assert check(dict(GOOD, hook="Here is one opening sentence that makes viewers stay."), request()).draft.hook == "Pre-cut vegetables cost you twice."
+
+
+def test_hashtags_are_real_tags_from_the_set_first() -> None:
+    tags = ["#Thecalltoaction", "#Nomorethan6words", "#" + "a" * 200, "#1", "#x", "hook", "#Homework", "#CookingTips", "#cookingtips", "#precutveg", "#MealPrep"]
+    draft = check(dict(GOOD, hashtags=tags), request()).draft
+    assert draft.hashtags == ["#cookingtips", "#mealprep", "#kitchenskills", "#precutveg"]
+    assert all(re.fullmatch(r"#\w{2,30}", tag) for tag in draft.hashtags)
+
+
+def test_a_caption_that_is_only_a_number_is_not_a_caption() -> None:
+    answers = Scripted(dict(GOOD, caption="1"), GOOD)
+    draft = write_draft(request(), answers, max_attempts=3)
+    assert draft.attempts == 2 and "'1' is not a caption" in answers.feedback(1) and draft.caption == GOOD["caption"]
+    stubborn = write_draft(request(), Scripted(dict(GOOD, caption="1")), max_attempts=2)
+    assert stubborn.caption == stubborn.hook and any("caption '1'" in warning for warning in stubborn.warnings)
+    assert any("not about the reel" in p for p in check(dict(GOOD, caption="Homework can wait until the weekend, honestly."), request()).problems)
+
+
+def test_a_repeated_sentence_or_phrase_is_sent_back_and_filler_is_a_warning() -> None:
+    repeated = dict(GOOD, script=GOOD["script"].replace("A whole onion", "Buy whole, chop on Sunday. A whole onion"))
+    checked = check(repeated, request())
+    assert any("repeats the phrase 'buy whole chop on'" in p for p in checked.problems), checked.problems
+    again = dict(GOOD, script=GOOD["script"].replace("A whole onion", "Once at the till, and once when they go soft by Wednesday. A whole onion"))
+    assert any("repeats the sentence" in p for p in check(again, request()).problems)
+    filler = dict(GOOD, script=GOOD["script"].replace("A whole onion", "This recipe is for you. Trust the process. A whole onion"))
+    checked = check(filler, request())
+    assert checked.problems == [] and checked.warnings == ["filler: 'This recipe is for you.'", "filler: 'Trust the process.'"]
+    draft = write_draft(request(), Scripted(filler), max_attempts=3)
+    assert draft.attempts == 1 and draft.warnings == checked.warnings  # a warning alone is not a reason to ask again
+
+
+def test_the_demo_soup_draft_is_retried_then_kept_with_warnings() -> None:
+    answers = Scripted(DEMO_DRAFT)
+    draft = write_draft(soup_request(), answers, max_attempts=3)
+    assert draft.attempts == 3 and len(answers.seen) == 3
+    told = answers.feedback(1)
+    assert "repeats the sentence 'This recipe is for you.'" in told and "it never says creamy, tomato, soup" in told
+    assert "off brief: missing creamy, tomato, soup" in draft.warnings
+    assert any(w.startswith("repetition: 'This recipe is for you.'") for w in draft.warnings)
+    assert "filler: 'This recipe is for you.'" in draft.warnings and "#homework" not in draft.hashtags
+    # A model that listens is taken at once.
+    fixed = write_draft(soup_request(), Scripted(DEMO_DRAFT, SOUP_DRAFT), max_attempts=3)
+    assert fixed.attempts == 2 and fixed.warnings == [] and fixed.hashtags[:2] == ["#budgetrecipes", "#easydinner"] and "#tomatosoup" in fixed.hashtags
+
+
+def test_the_best_attempt_is_kept() -> None:
+    off_brief_and_repeated = DEMO_DRAFT
+    only_repeated = dict(SOUP_DRAFT, script=SOUP_DRAFT["script"] + " Roast tomatoes, an onion and garlic for 30 minutes.")
+    draft = write_draft(soup_request(), Scripted(off_brief_and_repeated, only_repeated, "not json"), max_attempts=3)
+    assert "cashews" in draft.script and not any(w.startswith("off brief") for w in draft.warnings)
+    assert any(w.startswith("repetition") for w in draft.warnings)
+
+
+def test_a_number_keeps_its_unit_when_checking_the_brief() -> None:
+    brief = "my 2-week meal plan on a budget"
+    weeks = dict(GOOD, hook="Meal planning saves money.", script="Meal planning saves money. I plan my budget for weeks at a time and shop once.")
+    assert any("2-week" in p or "2 week" in p for p in check(weeks, request(brief=brief)).problems)
+    two_weeks = dict(weeks, script="Meal planning saves money. My two weeks plan fits any budget and I shop once.")
+    assert not any("topic" in p for p in check(two_weeks, request(brief=brief)).problems)
+
+
+def test_points_and_must_say_are_in_the_prompt_and_checked() -> None:
+    points = ["roast tomatoes, onion and garlic for 30 minutes", "blend in soaked cashews instead of cream", "four bowls cost about three euros"]
+    req = soup_request(points=points, must_say=["code SOUP10"])
+    system, user = (m["content"] for m in build_messages(req))
+    assert "Add no facts" in system and "exactly as written" in system and "Say all 3 points" in user
+    data = json.loads(user.split("<data>\n", 1)[1].rsplit("\n</data>", 1)[0])
+    assert data["points"] == points and data["must_say_word_for_word"] == ["code SOUP10"]
+    problems = check(SOUP_DRAFT, req).problems
+    assert problems == ["script: must say 'code SOUP10' exactly, word for word"], problems
+    said = dict(SOUP_DRAFT, script=SOUP_DRAFT["script"] + " Use code SOUP10 for the pot.")
+    assert check(said, req).problems == []
+    no_time = dict(said, script=said["script"].replace(" for 30 minutes", ""))
+    assert check(no_time, req).problems == [f"script: leaves out the point {points[0]!r}; say it in your own words"]  # the number is a fact
+    draft = write_draft(req, Scripted(no_time), max_attempts=2)
+    assert draft.warnings == [f"point not covered: {points[0]!r}"]
+
+
+def test_a_vegetarian_persona_never_gets_meat() -> None:
+    beef = dict(SOUP_DRAFT, script=SOUP_DRAFT["script"].replace("soaked cashews", "beef stock"))
+    req = soup_request(persona={"name": "Alex", "niche": "cooking", "diet": "vegetarian"})
+    assert any("mentions 'beef' (the persona is vegetarian)" in h for h in check(beef, req).hard)
+    assert check(SOUP_DRAFT, req).hard == []   # "no cream" is not a diet problem; cashews are fine
+    meat_free = dict(SOUP_DRAFT, script=SOUP_DRAFT["script"] + " No chicken stock needed, it is meat-free.", hashtags=["#chickenrecipes"])
+    checked = check(meat_free, req)
+    assert checked.hard == [] and "#chickenrecipes" not in checked.draft.hashtags
+    vegan = soup_request(persona={"name": "Alex", "niche": "vegan cooking"})   # a diet named in the niche counts too
+    oat = dict(SOUP_DRAFT, script=SOUP_DRAFT["script"].replace("soaked cashews", "oat milk"))
+    assert check(oat, vegan).hard == [] and any("'milk' (the persona is vegan)" in h for h in check(dict(oat, script=oat["script"].replace("oat milk", "milk")), vegan).hard)
+
+
+def test_a_redraft_never_repeats_what_the_feedback_rejected() -> None:
+    chicken = dict(SOUP_DRAFT, script=SOUP_DRAFT["script"].replace("soaked cashews", "shredded chicken"))
+    req = soup_request(feedback="vegetarian channel: no chicken", previous_script=chicken["script"])
+    data = json.loads(build_messages(req)[1]["content"].split("<data>\n", 1)[1].rsplit("\n</data>", 1)[0])
+    assert data["must_not_mention"] == ["chicken"]
+    answers = Scripted(chicken, SOUP_DRAFT)
+    draft = write_draft(req, answers, max_attempts=3)
+    assert draft.attempts == 2 and "mentions 'chicken' (the creator's feedback rejected it)" in answers.feedback(1)
+    assert "chicken" not in draft.script.lower()
+    bacon = dict(SOUP_DRAFT, script=SOUP_DRAFT["script"].replace("soaked cashews", "crispy bacon"))
+    assert any("'bacon' (the persona is vegetarian)" in h for h in check(bacon, req).hard)  # "vegetarian" in the feedback is a diet
+    with pytest.raises(DraftingError, match="mentions 'chicken'"):
+        write_draft(req, Scripted(chicken), max_attempts=2)  # never offered: the reel stays rejected with the reason
+
+
+@pytest.mark.parametrize(
+    ("feedback", "banned"),
+    [
+        ("vegetarian channel: no chicken", ["chicken"]),
+        ("no chicken, beef or pork please", ["chicken", "beef", "pork"]),
+        ("without raw onions. Don't mention the price", ["raw onions", "price"]),
+        ("avoid sugar and make the hook shorter", ["sugar"]),
+        ("no need for an intro; no more than one joke", []),
+    ],
+)
+def test_feedback_bans_are_parsed(feedback: str, banned: list[str]) -> None:
+    from agent.drafting.quality import feedback_bans
+
+    assert feedback_bans(feedback) == banned
+
+
+def test_the_hook_is_the_first_line() -> None:
+    late = dict(GOOD, script="Once at the till, and once when they go soft by Wednesday. Pre-cut vegetables cost you twice. A whole onion keeps for weeks.")
+    script = check(late, request()).draft.script
+    assert script.startswith("Pre-cut vegetables cost you twice. Once at the till") and script.count("Pre-cut vegetables cost you twice") == 1
+
+
+def test_the_time_budget_keeps_the_best_valid_attempt_or_fails_with_the_reason() -> None:
+    slow = Scripted(DEMO_DRAFT, seconds_each=50)
+    draft = write_draft(soup_request(), slow, max_attempts=5, max_seconds=90, clock=slow.clock)
+    assert len(slow.seen) == 2 and draft.attempts == 2
+    assert draft.warnings[-1] == "stopped after 100 s (drafting.max_seconds = 90) at attempt 2 of 5; kept attempt 1"
+    nothing = Scripted("no json here", seconds_each=50)
+    with pytest.raises(DraftingError, match=r"no valid draft within drafting.max_seconds \(90 s, 2 attempt"):
+        write_draft(soup_request(), nothing, max_attempts=5, max_seconds=90, clock=nothing.clock)
+
+
+def test_the_provider_bounds_a_request_by_the_deadline() -> None:
+    replay = Replay(httpx.ReadTimeout("timed out"))
+    with pytest.raises(DraftingError, match="no time left in drafting.max_seconds"):
+        provider(replay).complete([{"role": "user", "content": "x"}], {}, deadline=time.monotonic() + 0.5)
+    assert replay.requests == []
+    with pytest.raises(DraftingError, match="did not answer within the 3 s left of drafting.max_seconds"):
+        provider(replay, retries=3).complete([{"role": "user", "content": "x"}], {}, deadline=time.monotonic() + 3)
+    assert len(replay.requests) == 1   # 3 s left of a 5 s timeout: one try, no retries
+    assert load_settings(REPO / "tests").settings.drafting.max_seconds == 90
+
+
+def test_warnings_are_stored_on_the_reel_and_shown(session, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from agent.cli.main import app
+
+    settings = load_settings(project).settings
+    work = [item for item in _work(session, project, days=14) if item.slot and item.slot.brief == SOUP]
+    assert work, "the example calendar's soup brief should be planned within 14 days"
+    replay = Replay("good_draft")   # a draft about pre-cut vegetables, on every attempt
+    [outcome] = draft_all(session, settings, provider(replay), work[:1])
+    assert outcome.result == "drafted" and "off brief: missing creamy, tomato, soup" in outcome.warnings
+    prompt = replay.requests[0]["messages"][1]["content"]
+    assert "roast tomatoes, onion and garlic for 30 minutes" in prompt   # the brief's points reach the model
+    reel = session.get(Reel, outcome.reel_id)
+    session.refresh(reel)
+    assert reel.artifacts["draft_warnings"] == outcome.warnings
+    assert any(w.startswith("point not covered: 'roast tomatoes") for w in reel.artifacts["draft_warnings"])
+
+    for name in [name for name in __import__("os").environ if name.upper().startswith("REELTWIN_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.chdir(project)
+    shown = CliRunner().invoke(app, ["show", str(reel.id), "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["draft_warnings"] == outcome.warnings
+    text = CliRunner().invoke(app, ["show", str(reel.id)])
+    assert "warnings:" in text.stdout and "off brief: missing creamy, tomato, soup" in text.stdout

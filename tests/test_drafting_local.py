@@ -43,7 +43,9 @@ def _check_draft(reel: dict, calendar) -> None:  # noqa: ANN001
     pillar = reel["pillar"]
     allowed = {tag.lower() for tag in calendar.hashtags.sets.get(pillar, [])}
     assert reel["hashtags"] and len(reel["hashtags"]) <= calendar.hashtags.max_per_post
-    assert not allowed or {tag.lower() for tag in reel["hashtags"]} <= allowed
+    # The pillar's set first (issue 20: "from the calendar's sets first"), then the model's own tags if any are real and related.
+    assert not allowed or {tag.lower() for tag in reel["hashtags"][: len(allowed)]} == allowed
+    assert all(re.fullmatch(r"#\w{2,30}", tag) for tag in reel["hashtags"])
     assert len(reel["caption"]) <= 2200 and reel["on_screen_title"]
 
 

@@ -9,7 +9,7 @@ from datetime import date, time
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAY_GROUPS = {"weekdays": WEEKDAYS[:5], "weekends": WEEKDAYS[5:], "daily": WEEKDAYS, "everyday": WEEKDAYS}
@@ -91,6 +91,31 @@ class Persona(_Strict):
     audience: str = Field("", max_length=500)
     tone: str = Field("", max_length=500)
     avoid_words: list[str] = Field(default_factory=list)
+    # Checked on every draft: a vegetarian persona never gets chicken (agent.drafting.quality.DIET_FORBIDDEN).
+    diet: Literal["vegetarian", "vegan", "pescatarian", "halal", "kosher"] | None = None
+
+
+def _phrases(value: Any) -> Any:
+    """One string is a list of one (``points: one fact``)."""
+    return [value] if isinstance(value, str) else value
+
+
+_SPOKEN_ONLY = re.compile(r"[#\[\]{}()<>*_`~]|https?://|www\.|\b[\w-]+\.(?:com|net|org|io|co|app|dev|me|ly|tv|shop)\b", re.I)
+
+
+def _speakable(phrase: str) -> str:
+    if _SPOKEN_ONLY.search(phrase):
+        raise ValueError(f"{excerpt(phrase)} cannot be said as written (links, hashtags, brackets and markdown are cut from a spoken script); "
+                         "write it as it is spoken, e.g. 'link in bio' or 'code SAVE20'")
+    return phrase
+
+
+Point = Annotated[str, Field(min_length=3, max_length=300)]
+Phrase = Annotated[str, Field(min_length=2, max_length=120), AfterValidator(_speakable)]
+#: Facts, numbers or steps in the creator's words; the script carries every one (the model connects them, invents nothing).
+Points = Annotated[list[Point], BeforeValidator(_phrases), Field(max_length=12)]
+#: Exact phrases the script says word for word (case and punctuation aside).
+MustSay = Annotated[list[Phrase], BeforeValidator(_phrases), Field(max_length=6)]
 
 
 class Pillar(_Strict):
@@ -129,6 +154,8 @@ class BacklogItem(_Strict):
     brief: str = Field(min_length=3, max_length=2000)
     pillar: str | None = None
     id: str | None = Field(None, max_length=60, pattern=r"^[\w.-]+$")
+    points: Points = Field(default_factory=list)
+    must_say: MustSay = Field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -143,6 +170,8 @@ class OneOff(_Strict):
     time: TimeOrPeak = "peak"
     brief: str = Field(min_length=3, max_length=2000)
     pillar: str | None = None
+    points: Points = Field(default_factory=list)
+    must_say: MustSay = Field(default_factory=list)
 
 
 class Hashtags(_Strict):
@@ -240,6 +269,16 @@ class Calendar(_Strict):
 
     def pillar_names(self) -> list[str]:
         return [pillar.name for pillar in self.pillars]
+
+    def entry_for(self, brief_key: str | None) -> BacklogItem | OneOff | None:
+        """The backlog brief or one-off a slot's ``brief_key`` names (for its ``points`` and ``must_say``), if still in the file."""
+        if not brief_key:
+            return None
+        if brief_key.startswith("one_off:"):
+            _, day, ordinal = brief_key.split(":", 2)
+            on_day = [item for item in self.one_offs if item.date.isoformat() == day]
+            return on_day[int(ordinal) - 1] if ordinal.isdigit() and 0 < int(ordinal) <= len(on_day) else None
+        return next((item for item in self.backlog if item.key == brief_key), None)
 
 
 def _show_time(value: time | str) -> str:

@@ -44,6 +44,8 @@ class DraftRequest:
     recent_topics: list[str] = field(default_factory=list)
     feedback: str | None = None
     previous_script: str | None = None
+    points: list[str] = field(default_factory=list)     # facts the script must carry (calendar `points:`)
+    must_say: list[str] = field(default_factory=list)   # phrases said word for word (calendar `must_say:`)
 
 
 @dataclass(frozen=True)

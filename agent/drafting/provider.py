@@ -9,6 +9,7 @@ to change.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,9 +64,20 @@ class ChatProvider:
             return {"type": "json_object", "schema": schema} if self.config.embedded else {"type": "json_object"}
         return None
 
-    def complete(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> str:
+    def complete(self, messages: list[dict[str, str]], schema: dict[str, Any], *, deadline: float | None = None) -> str:
+        """The model's text; with ``deadline`` (a ``time.monotonic()`` value) the request and its retries end by then."""
         import openai
 
+        client, timeout_s, retries, cut = self.client, self.config.timeout_s, self.config.max_retries, False
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining < 1:
+                raise DraftingError("drafting: no time left in drafting.max_seconds for another request; raise drafting.max_seconds")
+            if remaining < timeout_s * (retries + 1):
+                cut = True
+                timeout_s = min(timeout_s, remaining)
+                retries = max(0, int(remaining // timeout_s) - 1)
+                client = self.client.with_options(timeout=timeout_s, max_retries=retries)
         response_format = self._response_format(schema)
         kwargs: dict[str, Any] = dict(model=self.config.model, messages=messages, temperature=self.config.temperature, max_tokens=self.config.max_tokens)
         if response_format is not None:
@@ -75,12 +87,12 @@ class ChatProvider:
             # answer and the feedback) and each later sweep's retry of a failed slot (seed_offset) samples anew.
             kwargs["seed"] = self.config.seed + self.seed_offset + max(0, (len(messages) - 2) // 2)
         try:
-            response = self.client.chat.completions.create(**kwargs)
+            response = client.chat.completions.create(**kwargs)
         except openai.BadRequestError as error:
             if response_format is not None and "response_format" in str(error).lower():
                 log.warning("%s does not support response_format %s; falling back to parse-and-repair", self.where, self.format)
                 self.format = "none"
-                return self.complete(messages, schema)
+                return self.complete(messages, schema, deadline=deadline)
             raise DraftingError(f"drafting: {self.where} refused the request (400: {_detail(error)}); check drafting.model ({self.config.model!r})") from None
         except openai.AuthenticationError:
             raise DraftingError(f"drafting: {self.where} rejected the API key (401); set REELTWIN_DRAFTING__API_KEY in .env") from None
@@ -91,6 +103,9 @@ class ChatProvider:
         except openai.RateLimitError as error:
             raise DraftingError(f"drafting: {self.where} is rate limiting (429) after {self.config.max_retries} retries{_retry_after(error)}; try again later or raise drafting.max_retries") from None
         except openai.APITimeoutError:
+            if cut:
+                raise DraftingError(f"drafting: {self.where} did not answer within the {timeout_s:.0f} s left of drafting.max_seconds; "
+                                    "raise drafting.max_seconds or use a faster model") from None
             raise DraftingError(f"drafting: {self.where} did not answer within {self.config.timeout_s:g} s ({self.config.max_retries} retries); raise drafting.timeout_s or check the server") from None
         except openai.APIConnectionError:
             raise DraftingError(f"drafting: cannot reach {self.where}; check drafting.base_url and that the server runs") from None

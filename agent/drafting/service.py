@@ -3,12 +3,15 @@
 Idempotent: a slot with a live reel is never drafted again, so `reeltwin draft`
 twice drafts once; a rejected reel is redrafted in place (a new version, the
 feedback in the prompt). A failure leaves the slot open and everything else as
-it was.
+it was. Each slot gets ``drafting.max_seconds``; what is still wrong with a kept
+draft is stored in ``reel.artifacts["draft_warnings"]``.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -130,6 +133,7 @@ def build_request(session: Session, settings: Settings, item: WorkItem) -> Draft
     if item.reel_id is not None:
         reel = session.get(Reel, item.reel_id)
         feedback, previous = reel.feedback, reel.script
+    entry = calendar.entry_for(item.slot.brief_key) if item.slot and item.topic is None else None
     return DraftRequest(
         handle=calendar.handle,
         language=calendar.language,
@@ -147,6 +151,8 @@ def build_request(session: Session, settings: Settings, item: WorkItem) -> Draft
         recent_topics=[brief for brief in covered if brief and brief != (item.slot.brief if item.slot else None)],
         feedback=feedback,
         previous_script=previous,
+        points=list(entry.points) if entry else [],
+        must_say=list(entry.must_say) if entry else [],
     )
 
 
@@ -160,16 +166,29 @@ def store(session: Session, item: WorkItem, draft: Draft, request: DraftRequest)
                            words=len(draft.script.split()), warnings=list(draft.warnings))
     try:
         if item.reel_id is not None:
-            redraft(session, item.reel_id, author=f"drafting:{draft.model}", note=f"from feedback: {request.feedback}; {note}", **fields)
+            # The new words replace the old warnings; stale marks go too (the writer wrote every field for this script).
+            kept = {key: value for key, value in (session.get(Reel, item.reel_id).artifacts or {}).items() if key not in ("stale_fields", "draft_warnings")}
+            redraft(session, item.reel_id, author=f"drafting:{draft.model}", note=f"from feedback: {request.feedback}; {note}",
+                    artifacts=with_warnings(kept, draft.warnings), **fields)
             outcome.result = DraftResult.REDRAFTED
         else:
             reel = add_draft(session, creator, slot=item.slot, source="llm", author=f"drafting:{draft.model}", note=note, **fields)
+            reel.artifacts = with_warnings(reel.artifacts, draft.warnings)
             session.commit()
             outcome.reel_id = reel.id
     except (IntegrityError, ConcurrentChangeError):
         session.rollback()
         outcome.result = DraftResult.ALREADY_DRAFTED
     return outcome
+
+
+def with_warnings(artifacts: dict | None, warnings: list[str]) -> dict:
+    """A copy of a reel's ``artifacts`` with ``draft_warnings`` (what is still wrong with the draft, shown on the queue
+    card and by ``reeltwin show``) replaced; a new dict, so the JSON column is written."""
+    updated = {key: value for key, value in (artifacts or {}).items() if key != "draft_warnings"}
+    if warnings:
+        updated["draft_warnings"] = [warning[:300] for warning in warnings]
+    return updated
 
 
 def draft_all(
@@ -184,7 +203,10 @@ def draft_all(
     for item in work:
         request = build_request(session, settings, item)
         try:
-            draft = write_draft(request, provider.complete, max_attempts=settings.drafting.max_attempts, model_name=provider.config.model)
+            budget = settings.drafting.max_seconds
+            deadline = time.monotonic() + budget   # bounds the request in flight too, not only new attempts
+            draft = write_draft(request, functools.partial(provider.complete, deadline=deadline), max_attempts=settings.drafting.max_attempts,
+                                model_name=provider.config.model, max_seconds=budget)
         except DraftingError as error:
             session.rollback()
             outcome = DraftOutcome(handle=item.calendar.handle, slot_id=item.slot.id if item.slot else None, reel_id=item.reel_id, result=DraftResult.FAILED, error=str(error))
