@@ -79,6 +79,7 @@ class DraftingSettings(_Section):
     timeout_s: float = Field(60.0, gt=0, le=3600)
     max_retries: int = Field(3, ge=0, le=10)          # HTTP retries (429, 5xx, timeouts), with backoff
     max_attempts: int = Field(3, ge=1, le=10)         # answers that fail validation are sent back this often
+    max_seconds: float = Field(90.0, gt=0, le=3600)   # per slot, retries included: then the best valid attempt, or the slot stays open
     response_format: Literal["auto", "json_schema", "json_object", "none"] = "auto"
     embedded_model_path: Path | None = None           # another GGUF for the embedded server
     seed: int | None = None                           # fixed sampling seed (reproducible drafts where the server supports it)
@@ -194,6 +195,21 @@ class WebSettings(_Section):
     cookie_secure: bool = False                       # true behind HTTPS: cookies only over TLS
     session_hours: int = Field(24 * 14, ge=1, le=24 * 90)
     login_attempts_per_15_min: int = Field(5, ge=1, le=100)
+    # Reverse proxies (addresses or CIDRs) whose X-Forwarded-For names the real client; empty: nobody's is believed.
+    # In .env as JSON: REELTWIN_WEB__TRUSTED_PROXIES='["127.0.0.1", "::1"]'
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an address or CIDR (e.g. 127.0.0.1, ::1, 10.0.0.0/8)") from None
+        return value
 
 
 _project_dir: ContextVar[Path] = ContextVar("reeltwin_project_dir")
