@@ -90,6 +90,11 @@ def stale_fields(reel: Reel) -> list[str]:
     return [name for name in STALE_FIELDS if name in marked]
 
 
+def draft_warnings(reel: Reel) -> list[str]:
+    """What the drafting checks still found wrong with the model's draft ("off brief: missing …"), for the queue and show."""
+    return [str(w) for w in ((reel.artifacts or {}).get("draft_warnings") or [])]
+
+
 def _with_stale(artifacts: dict | None, fields: set[str]) -> dict:
     """A copy of ``artifacts`` with the stale set replaced (a new dict, so the JSON column is written)."""
     updated = {key: value for key, value in (artifacts or {}).items() if key != "stale_fields"}
@@ -283,15 +288,19 @@ def edit(
     stale -= {key for key, value in changes.items() if value != current[key]}
     fields = {key: getattr(reel, key) for key in ("hook", "script", "on_screen_title", "caption", "hashtags", "cta")} | changes
     stale = {name for name in stale if fields[name]}  # an empty field describes nothing
+    base_artifacts = dict(reel.artifacts or {})
+    if "script" in changes and changes["script"] != current["script"]:
+        base_artifacts.pop("draft_warnings", None)   # they were about the model's words, which the creator replaced
     new_version = reel.version + 1
     session.add(ScriptVersion(reel_id=reel.id, version=new_version, source="edit", author=actor, note=note, **fields))
     if status != ReelStatus.DRAFTED:
         reason = "edited; approve again" if status in (ReelStatus.APPROVED, ReelStatus.RENDERED, ReelStatus.FAILED) else "edited by the creator"
-        transition(session, reel, ReelStatus.DRAFTED, actor=actor, reason=reason, version=new_version, artifacts=_with_stale({}, stale), **changes)
+        kept = {key: value for key, value in base_artifacts.items() if key == "draft_warnings"}
+        transition(session, reel, ReelStatus.DRAFTED, actor=actor, reason=reason, version=new_version, artifacts=_with_stale(kept, stale), **changes)
     else:
         for key, value in changes.items():
             setattr(reel, key, value)
-        reel.artifacts = _with_stale(reel.artifacts, stale)
+        reel.artifacts = _with_stale(base_artifacts, stale)
         reel.version = new_version
         reel.updated_at = utcnow()
     session.commit()

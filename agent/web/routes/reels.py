@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
 from agent.approval.queue import (
-    FIELD_LABELS, MAX_CAPTION_CHARS, NothingChanged, StaleFieldsError, approve, edit, events, get_reel, list_queue, reject, retry, stale_fields, versions,
+    FIELD_LABELS, MAX_CAPTION_CHARS, NothingChanged, StaleFieldsError, approve, edit, events, get_reel, list_queue, reject, retry, stale_fields, versions, draft_warnings,
     word_budget, word_count,
 )
 from agent.db.models import Creator, Reel, ReelStatus, Slot
@@ -29,7 +29,7 @@ def queue_page(request: Request, db: SessionDep, _user: CurrentUser, drafter: Dr
     waiting = [item for item in items if item.reel.status == ReelStatus.DRAFTED]
     others = [item for item in items if item.reel.status not in (ReelStatus.DRAFTED, ReelStatus.SKIPPED)]
     return render_page(request, "queue.html", waiting=waiting, others=others, word_count=word_count, status=chosen, drafting=drafter.busy(),
-                       stale_fields=stale_fields, qa={item.reel.id: qa_verdict(item.reel) for item in items})
+                       stale_fields=stale_fields, draft_warnings=draft_warnings, qa={item.reel.id: qa_verdict(item.reel) for item in items})
 
 
 @router.get("/reels/{reel_id}", response_class=HTMLResponse)
@@ -151,7 +151,8 @@ def reel_context(db: Session, reel_id: ReelId, settings: Settings) -> dict[str, 
         "words": words, "budget": budget, "over_budget": words > budget * 1.15, "max_caption": MAX_CAPTION_CHARS,
         "form": {"script": reel.script, "hook": reel.hook, "on_screen_title": reel.on_screen_title, "caption": reel.caption, "hashtags": " ".join(reel.hashtags)},
         "editable": reel.status in (ReelStatus.DRAFTED, ReelStatus.APPROVED, ReelStatus.RENDERED, ReelStatus.FAILED, ReelStatus.REJECTED),
-        "artifacts": {kind: path for kind, path in (reel.artifacts or {}).items() if path and kind != "stale_fields"},
+        "artifacts": {kind: path for kind, path in (reel.artifacts or {}).items() if path and kind not in ("stale_fields", "draft_warnings")},
+        "draft_warnings": draft_warnings(reel),
         "stale": stale_fields(reel), "actor_label": actor_label, "qa": qa_verdict(reel),
     }
 
