@@ -85,6 +85,8 @@ class Capability(StrEnum):
     AUDIENCE_INSIGHTS = "audience_insights"
     #: ``PublishRequest.ai_generated`` reaches the published reel (Instagram's AI label, or the outbox's metadata)
     AI_LABEL = "ai_label"
+    #: ``fetch_media_insights(media_id)``: what Instagram reports for one published reel (views, reach, likes, ...)
+    MEDIA_INSIGHTS = "media_insights"
 
 
 @runtime_checkable
@@ -121,6 +123,18 @@ class AudienceInsights(Protocol):
 
     def fetch_audience(self, *, posts: int = 50) -> dict[str, Any]:
         """``{"online_followers": {hour: count} | None, "posts": [[iso time, engagement], ...]}``; raises PublishError."""
+
+
+@runtime_checkable
+class MediaInsights(Protocol):
+    """A publisher with :attr:`Capability.MEDIA_INSIGHTS`."""
+
+    def fetch_media_insights(self, media_id: str) -> dict[str, float]:
+        """The reel's metrics Instagram reports (names from :data:`REEL_METRICS`; a metric it does not give is absent); raises PublishError."""
+
+
+#: per-reel metrics, in Instagram's names ("saved" is saves)
+REEL_METRICS = ("views", "reach", "likes", "comments", "saved", "shares", "total_interactions")
 
 
 @runtime_checkable

@@ -126,7 +126,7 @@ class GraphPublisher(Publisher):
     """
 
     name = "graph"
-    capabilities = frozenset({Capability.AUDIENCE_INSIGHTS, Capability.AI_LABEL})
+    capabilities = frozenset({Capability.AUDIENCE_INSIGHTS, Capability.AI_LABEL, Capability.MEDIA_INSIGHTS})
 
     def __init__(
         self,
@@ -420,6 +420,49 @@ class GraphPublisher(Publisher):
             if when is not None:
                 recent.append([when.isoformat(), float(item.get("like_count") or 0) + 2.0 * float(item.get("comments_count") or 0)])
         return {"online_followers": online, "posts": recent}
+
+    def fetch_media_insights(self, media_id: str) -> dict[str, float]:
+        """``GET /{media-id}/insights`` for the reel metrics. A metric Instagram rejects (an older API version, a
+        renamed metric) is left out and the rest asked one by one; "not enough viewers yet" is no metrics, not an
+        error; a missing permission names the fix. Metrics come back as ``values[0].value`` or ``total_value.value``."""
+        from publishing.base import REEL_METRICS
+
+        action = f"read the insights of media {media_id!r}"
+        status, body, headers = self._send("GET", f"{media_id}/insights", {"metric": ",".join(REEL_METRICS)}, action=action)
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict) and error.get("code") == 100:
+            found: dict[str, float] = {}
+            for metric in REEL_METRICS:
+                status, body, headers = self._send("GET", f"{media_id}/insights", {"metric": metric}, action=action)
+                single = body.get("error") if isinstance(body, dict) else None
+                if isinstance(single, dict) and single.get("code") == 100:
+                    continue
+                found.update(self._insight_values(status, body, headers, action=action))
+            return found
+        return self._insight_values(status, body, headers, action=action)
+
+    def _insight_values(self, status: int, body: Any, headers: httpx.Headers, *, action: str) -> dict[str, float]:
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict) and error.get("code") == 10 and "viewers" in str(error.get("message") or "").lower():
+            return {}
+        if isinstance(error, dict) and (error.get("code") == 10 or (isinstance(error.get("code"), int) and 200 <= error["code"] <= 299)):
+            said = self._redact(str(error.get("message") or "no message"))
+            raise PublishRefused(f"Instagram Graph API: permission denied trying to {action}; Meta said {said!r}. The token needs the "
+                                 f"instagram_manage_insights permission (instagram_business_manage_insights with Instagram Login): "
+                                 f"grant it in the app's login flow, then set the new token in {TOKEN_SETTING}")
+        data = self._ok_body(status, body, headers, action=action).get("data") or []
+        values: dict[str, float] = {}
+        for item in data:
+            if not isinstance(item, dict) or not item.get("name"):
+                continue
+            value = None
+            if isinstance(item.get("total_value"), dict):
+                value = item["total_value"].get("value")
+            elif isinstance(item.get("values"), list) and item["values"] and isinstance(item["values"][0], dict):
+                value = item["values"][0].get("value")
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                values[str(item["name"])] = float(value)
+        return values
 
     def _container_error_message(self, container_id: str, status_text: str) -> str:
         subcode = _subcode_in(status_text)

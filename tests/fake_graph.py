@@ -37,7 +37,7 @@ from collections.abc import Callable
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
-ENDPOINTS = ("quota", "create", "publish", "list", "container", "media", "insights")
+ENDPOINTS = ("quota", "create", "publish", "list", "container", "media", "insights", "media_insights")
 
 
 def graph_time(when: datetime) -> str:
@@ -114,6 +114,8 @@ class Media:
     params: dict[str, str] = field(default_factory=dict)
     like_count: int = 0
     comments_count: int = 0
+    #: what GET /{media-id}/insights reports (Instagram's metric names); empty: "not enough viewers"
+    metrics: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,10 @@ class FakeGraph:
         self.polls_to_finish = polls_to_finish
         self.accept_ai_label = accept_ai_label
         self.token_valid = True
+        #: metrics this fake's API version rejects with (#100), as an older or newer version would
+        self.unsupported_metrics: set[str] = set()
+        #: media insights need instagram_manage_insights: False answers (#10) permission denied
+        self.insights_permission = True
         self.online_followers: list[dict[str, Any]] | None = None   # the insight's "values"; None: not enough followers
         self.containers: dict[str, Container] = {}
         self.media: dict[str, Media] = {}
@@ -313,6 +319,8 @@ class _Handler(BaseHTTPRequestHandler):
         if len(parts) == 3 and parts[1] == graph.ig_user_id:
             return {("GET", "content_publishing_limit"): "quota", ("POST", "media"): "create",
                     ("POST", "media_publish"): "publish", ("GET", "media"): "list", ("GET", "insights"): "insights"}.get((method, parts[2]), "unknown")
+        if len(parts) == 3 and parts[2] == "insights" and method == "GET":
+            return "media_insights"
         if len(parts) == 2 and method == "GET":
             with graph._lock:
                 return "container" if parts[1] in graph.containers else "media"
@@ -362,6 +370,8 @@ class _Handler(BaseHTTPRequestHandler):
                     return self._error(10, "(#10) Not enough followers to show insights")
                 return 200, {"data": [{"name": "online_followers", "period": "lifetime", "values": graph.online_followers,
                                        "title": "Online followers", "id": f"{graph.ig_user_id}/insights/online_followers/lifetime"}]}
+            if endpoint == "media_insights":
+                return self._media_insights(parts[1], params)
             if endpoint == "container":
                 container = graph._read_status(graph.containers[parts[1]])
                 return 200, self._fields({"id": container.id, "status_code": container.status_code, "status": container.status_text}, params)
@@ -369,6 +379,23 @@ class _Handler(BaseHTTPRequestHandler):
                 return 200, self._fields(self._media_json(graph.media[parts[1]]), params)
         return self._error(100, f"Unsupported {method.lower()} request. Object with ID '{parts[-1]}' does not exist, cannot be loaded "
                                 "due to missing permissions, or does not support this operation", subcode=33)
+
+    def _media_insights(self, media_id: str, params: dict[str, str]) -> tuple[int, Any]:
+        graph = self.graph
+        media = graph.media.get(media_id)
+        if media is None:
+            return self._error(100, f"Unsupported get request. Object with ID '{media_id}' does not exist", subcode=33)
+        if not graph.insights_permission:
+            return self._error(10, "(#10) Application does not have permission for this action")
+        asked = [name for name in params.get("metric", "").split(",") if name]
+        rejected = [name for name in asked if name in graph.unsupported_metrics]
+        if rejected:
+            return self._error(100, f"(#100) metric[{asked.index(rejected[0])}] must be one of the following values: reach, likes, comments, saved, shares")
+        if not media.metrics:
+            return self._error(10, "(#10) Not enough viewers for the media to show insights")
+        data = [{"name": name, "period": "lifetime", "values": [{"value": media.metrics[name]}], "id": f"{media_id}/insights/{name}/lifetime"}
+                for name in asked if name in media.metrics]
+        return 200, {"data": data}
 
     def _create(self, params: dict[str, str]) -> tuple[int, Any]:
         graph = self.graph

@@ -46,6 +46,8 @@ class DraftRequest:
     previous_script: str | None = None
     points: list[str] = field(default_factory=list)     # facts the script must carry (calendar `points:`)
     must_say: list[str] = field(default_factory=list)   # phrases said word for word (calendar `must_say:`)
+    #: the account's best-performing published hooks (by Instagram's engagement), as examples of what this audience likes
+    best_hooks: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

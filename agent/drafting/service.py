@@ -153,7 +153,14 @@ def build_request(session: Session, settings: Settings, item: WorkItem) -> Draft
         previous_script=previous,
         points=list(entry.points) if entry else [],
         must_say=list(entry.must_say) if entry else [],
+        best_hooks=[example["hook"] for example in best_examples(session, creator.id) if example["hook"]],
     )
+
+
+def best_examples(session: Session, creator_id: int) -> list[dict]:
+    from agent.jobs.insights import best_examples as ranked
+
+    return ranked(session, creator_id)
 
 
 def store(session: Session, item: WorkItem, draft: Draft, request: DraftRequest) -> DraftOutcome:

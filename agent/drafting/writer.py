@@ -66,6 +66,7 @@ def build_messages(request: DraftRequest) -> list[dict[str, str]]:
         "hashtags_to_choose_from": request.hashtag_set or None,
         "points": request.points or None,
         "must_say_word_for_word": request.must_say or None,
+        "hooks_this_audience_liked_most": request.best_hooks[:3] or None,
     }
     if request.feedback:
         data["creator_feedback_on_the_last_version"] = request.feedback
@@ -80,6 +81,8 @@ def build_messages(request: DraftRequest) -> list[dict[str, str]]:
                   "Add no facts, numbers, ingredients or steps that are not in the data.")
     if request.must_say:
         extra += "\nSay each phrase in must_say_word_for_word exactly as written."
+    if request.best_hooks:
+        extra += "\nThe hooks this audience liked most show the style that works here: write a new hook in that style, never a copy."
     if data.get("must_not_mention"):
         extra += "\nNever mention anything in must_not_mention."
     ask = f"Write the reel about this topic: {json.dumps(data['topic'], ensure_ascii=False)}."

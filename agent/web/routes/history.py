@@ -14,4 +14,26 @@ router = APIRouter()
 def history_page(request: Request, db: SessionDep, _user: CurrentUser) -> HTMLResponse:
     items = list_queue(db, ReelStatus.PUBLISHED)
     items.sort(key=lambda item: item.reel.published_at or utcnow(), reverse=True)
-    return render_page(request, "history.html", items=items)
+    return render_page(request, "history.html", items=items, charts=_charts(db))
+
+
+def _charts(db) -> list[dict]:  # noqa: ANN001 - Session
+    """Per creator with metrics: one bar per pillar (engagement per view), scaled to the best pillar, as SVG geometry
+    (the page's CSP allows no inline style, so the bars are SVG attributes)."""
+    from sqlalchemy import select
+
+    from agent.db.models import Creator
+    from agent.jobs.insights import summarize
+
+    charts = []
+    for creator in db.execute(select(Creator).order_by(Creator.handle)).scalars():
+        summary = summarize(db, creator)
+        groups = [g for g in summary.by_pillar if g.engagement is not None]
+        if not groups:
+            continue
+        top = max(g.engagement for g in groups) or 1.0
+        bars = [{"name": g.name, "reels": g.reels, "rate": g.engagement, "views": g.views,
+                 "y": 8 + 34 * index, "width": max(2, round(220 * g.engagement / top))} for index, g in enumerate(groups)]
+        charts.append({"handle": creator.handle, "reels": summary.reels_with_metrics, "bars": bars, "height": 16 + 34 * len(bars),
+                       "best": summary.best[:3]})
+    return charts
