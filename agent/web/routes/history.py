@@ -33,7 +33,7 @@ def _charts(db) -> list[dict]:  # noqa: ANN001 - Session
             continue
         top = max(g.engagement for g in groups) or 1.0
         bars = [{"name": g.name, "reels": g.reels, "rate": g.engagement, "views": g.views,
-                 "y": 8 + 34 * index, "width": max(2, round(220 * g.engagement / top))} for index, g in enumerate(groups)]
+                 "y": 8 + 34 * index, "width": max(2, round(160 * g.engagement / top))} for index, g in enumerate(groups)]
         charts.append({"handle": creator.handle, "reels": summary.reels_with_metrics, "bars": bars, "height": 16 + 34 * len(bars),
                        "best": summary.best[:3]})
     return charts
