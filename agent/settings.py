@@ -82,6 +82,9 @@ class DraftingSettings(_Section):
     max_seconds: float = Field(90.0, gt=0, le=3600)   # per slot, retries included: then the best valid attempt, or the slot stays open
     response_format: Literal["auto", "json_schema", "json_object", "none"] = "auto"
     embedded_model_path: Path | None = None           # another GGUF for the embedded server
+    #: threads for the embedded model; 0: half the cores (at least 1). llama.cpp's threads spin at every step:
+    #: with as many threads as cores and anything else running, it crawls (measured 4 tokens/s instead of 40)
+    embedded_threads: int = Field(0, ge=0, le=256)
     seed: int | None = None                           # fixed sampling seed (reproducible drafts where the server supports it)
     lead_days: int = Field(7, ge=1, le=60)
     words_per_minute: int = Field(150, ge=60, le=300)

@@ -74,7 +74,7 @@ def open_provider(settings: Settings) -> Iterator[ChatProvider]:
         from agent.drafting.local_server import LocalLLMServer, embedded_model_path
 
         path = embedded_model_path(drafting.embedded_model_path)
-        with LocalLLMServer(path, settings.data_dir / "logs" / "llm-server.log") as server:
+        with LocalLLMServer(path, settings.data_dir / "logs" / "llm-server.log", threads=settings.drafting.embedded_threads or None) as server:
             yield ChatProvider(ProviderConfig(
                 base_url=server.base_url, api_key=None, model=EMBEDDED_MODEL, temperature=drafting.temperature,
                 timeout_s=drafting.timeout_s, max_retries=drafting.max_retries, response_format=drafting.response_format, embedded=True,
