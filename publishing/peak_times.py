@@ -317,26 +317,44 @@ def priors() -> HourScores:
     )
 
 
+#: The source last announced per account in this process: a service asks every sweep, the log says it once (and again when it changes).
+_announced: dict[str, str] = {}
+
+
+def _announce(account: str | None, source: str, message: str, *args: Any) -> None:
+    if account is not None and _announced.get(account) == source:
+        log.debug(message, *args)
+        return
+    if account is not None:
+        _announced[account] = source
+    log.info(message, *args)
+
+
 def best_scores(
     online_followers: Any = None,
     posts: Iterable[tuple[datetime, float]] | None = None,
     *,
     timezone: str,
     now: datetime | None = None,
+    account: str | None = None,
 ) -> HourScores:
-    """The first source that has enough data: ``online_followers``, then ``posts``' engagement, then :func:`priors`."""
+    """The first source that has enough data: ``online_followers``, then ``posts``' engagement, then :func:`priors`.
+
+    With ``account`` the source is logged once per account per process (and again when it changes); without, every time.
+    """
     _zone(timezone)
+    prefix = f"@{account}: " if account else ""
     if online_followers is not None:
         scores = from_online_followers(online_followers, timezone)
         if scores is not None:
-            log.info("peak times from online_followers: %s", scores.explanation)
+            _announce(account, scores.source, "%speak times from online_followers: %s", prefix, scores.explanation)
             return scores
     if posts is not None:
         scores = from_engagement(posts, timezone, now or datetime.now(tz=UTC))
         if scores is not None:
-            log.info("peak times from engagement: %s", scores.explanation)
+            _announce(account, scores.source, "%speak times from engagement: %s", prefix, scores.explanation)
             return scores
-    log.info("peak times from generic priors: no usable insights or post history")
+    _announce(account, "priors", "%speak times from generic priors: no usable insights or post history", prefix)
     return priors()
 
 

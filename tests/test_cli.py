@@ -337,6 +337,18 @@ def _window(entry: dict, start: str, end: str) -> list[str]:
     return [slot["id"] for slot in entry["slots"] if start <= slot["utc"] < end]
 
 
+def test_calendar_show_gives_the_utc_date_not_only_the_time(queue_project: QueueProject) -> None:
+    from datetime import datetime
+
+    (entry,) = queue_project.plan["calendars"]
+    result = reeltwin(queue_project.path, "calendar", "show", "--days", "14")
+    assert result.returncode == 0, result.stderr
+    for slot in entry["slots"]:
+        utc, local = datetime.fromisoformat(slot["utc"]), datetime.fromisoformat(slot["local_time"])
+        row = next(line for line in result.stdout.splitlines() if f"{local:%a %d %b %H:%M}" in line)
+        assert f"{utc:%a %d %b %H:%M}" in row.split("│")[2], row
+
+
 def test_calendar_show_saves_the_plan_with_stable_slot_ids(queue_project: QueueProject) -> None:
     (first,) = queue_project.plan["calendars"]
     assert first["saved"] is True and first["handle"] == "alex" and first["file"] == "calendar/alex.yaml"
@@ -615,6 +627,23 @@ def test_show_table(cli, queue_project: QueueProject) -> None:  # noqa: ANN001
     assert result.exit_code == 0, result.stderr
     assert f"reel {first} @alex" in result.stdout
     assert "Script number 1. Cheap dinner tonight." in result.stdout and "history" in result.stdout
+
+
+def test_show_lists_the_versions_like_json_does(cli, queue_project: QueueProject) -> None:  # noqa: ANN001
+    first = queue_project.ids[0]
+    new_script = queue_project.path / "herbs.txt"
+    new_script.write_text("Keep herbs in a glass of water in the fridge and they last two whole weeks, even basil.\n", encoding="utf-8")
+    assert cli("edit", str(first), "--script-file", str(new_script)).exit_code == 0
+    versions = show(cli, first)["versions"]
+    assert [v["version"] for v in versions] == [1, 2]
+    text = cli("show", str(first)).stdout
+    assert "versions (* = current):" in text
+    one = next(line for line in text.splitlines() if line.startswith("  v1 "))
+    two = next(line for line in text.splitlines() if line.startswith("* v2 "))
+    assert f"{versions[0]['source']} " in one and f"by {versions[0]['author']}" in one and versions[0]["at"][:16].replace("T", " ") + " UTC" in one
+    assert one.endswith("Script number 1. Cheap dinner tonight.")
+    assert f"{versions[1]['source']} " in two and f"by {versions[1]['author']}" in two
+    assert two.endswith("Keep herbs in a glass of water in …")  # the first eight words
 
 
 # --- --json on the queue's verbs: one JSON object on stdout, nothing else there ------------------------------
@@ -944,6 +973,41 @@ def test_doctor_on_a_fresh_project(doctor_runs: dict) -> None:
     assert missing == []
     assert result.returncode == 0, described(result)
     assert json.loads(result.stdout)["ok"] is True
+
+
+def test_doctor_on_a_fresh_project_says_there_is_no_login_and_no_creator(doctor_runs: dict) -> None:
+    checks = _checks(doctor_runs["fresh"])
+    assert checks["web password"]["status"] == "warn" and checks["web password"]["fix"] == "run `reeltwin password`"
+    assert checks["creators"]["status"] == "warn" and checks["creators"]["required"] is False
+
+
+def test_doctor_names_the_web_password_and_each_creators_avatar_and_voice(queue_project: QueueProject) -> None:
+    checks = _checks(reeltwin(queue_project.path, "doctor", "--json"))
+    assert checks["web password"]["status"] == "warn" and "not set" in checks["web password"]["detail"]
+    avatar, voice = checks["@alex avatar"], checks["@alex voice"]
+    assert avatar["status"] == "warn" and avatar["required"] is False and "no avatar enrolled" in avatar["detail"]
+    assert avatar["fix"] == "reeltwin avatar enroll PHOTO --name alex --consent"
+    assert voice["status"] == "warn" and "bundled voice" in voice["detail"] and voice["fix"] == "reeltwin voice enroll SAMPLE --name alex --consent"
+
+    password = subprocess.run([*REELTWIN, "password", "--password-stdin"], cwd=queue_project.path, env=clean_env(), input="correct horse battery\n",
+                              capture_output=True, text=True, timeout=120)
+    assert password.returncode == 0, password.stderr
+    (creator_id,) = query(queue_project.path, "select id from creator where handle = 'alex'")[0]
+    connection = sqlite3.connect(db_path(queue_project.path))
+    with connection:  # an enrolled avatar and voice as the rows say (enrolling for real needs the face and voice models)
+        connection.execute("insert into avatar (name, creator_id, photo_path, photo_sha256, kind, is_default, consent_at, consent_by, consent_text,"
+                           " analysis, created_at) values ('alex-avatar', ?, 'x', 'x', 'photo', 0, '2026-01-01 00:00:00', 'alex', 'yes', '{}',"
+                           " '2026-01-01 00:00:00')", (creator_id,))
+        connection.execute("insert into voiceprofile (name, creator_id, sample_path, sample_sha256, consent_at, consent_by, consent_text, backend,"
+                           " artifacts, stats, created_at) values ('alex-voice', ?, 'x', 'x', '2026-01-01 00:00:00', 'alex', 'yes', 'piper-world',"
+                           " '{}', '{}', '2026-01-01 00:00:00')", (creator_id,))
+    connection.close()
+    result = reeltwin(queue_project.path, "doctor")
+    checks = _checks(reeltwin(queue_project.path, "doctor", "--json"))
+    assert checks["web password"] == {**checks["web password"], "status": "ok", "detail": "set"}
+    assert (checks["@alex avatar"]["status"], checks["@alex avatar"]["detail"]) == ("ok", "alex-avatar (photo)")
+    assert (checks["@alex voice"]["status"], checks["@alex voice"]["detail"]) == ("ok", "alex-voice (piper-world)")
+    assert "web password" in result.stdout and "@alex avatar" in result.stdout and "@alex voice" in result.stdout
 
 
 def test_doctor_flags_missing_instagram_credentials(doctor_runs: dict) -> None:

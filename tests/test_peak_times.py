@@ -412,3 +412,33 @@ def test_peak_times_command_shows_the_heat_map_and_slot_placement(tmp_path) -> N
     for slot in peaks:
         hour = int(slot["local_time"][11:13])
         assert 7 <= hour < 22  # never in the example's quiet hours
+
+
+def test_the_source_is_logged_once_per_account_and_again_when_it_changes(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    import publishing.peak_times as peak_times
+    from agent.content_calendar.peaks import next_good_time, peak_time_for, scores_for
+
+    monkeypatch.setattr(peak_times, "_announced", {})
+    calendar = peak_calendar(BERLIN)
+    other = calendar.model_copy(update={"handle": "bo"})
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+    def told() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "publishing.peak_times" and r.levelname == "INFO"]
+
+    with caplog.at_level("INFO", logger="publishing.peak_times"):
+        for _sweep in range(3):  # what `reeltwin run` does every sweep: plan, then find the next good time
+            peak_time_for(calendar, now, 14)
+            next_good_time(calendar, now)
+        assert told() == ["@ana: peak times from generic priors: no usable insights or post history"]
+        scores_for(other, now=now)
+        assert len(told()) == 2 and told()[1].startswith("@bo: peak times from generic priors")
+        online = online_followers({date(2026, 2, 20) + timedelta(days=n): spike(6) for n in range(7)})
+        assert scores_for(calendar, audience={"online_followers": online}, now=now).source == "online_followers"
+        assert len(told()) == 3 and told()[2].startswith("@ana: peak times from online_followers")  # insights arrived: news, told once
+        scores_for(calendar, audience={"online_followers": online}, now=now)
+        assert len(told()) == 3
+        before = len(told())
+        best_scores(timezone=BERLIN)
+        best_scores(timezone=BERLIN)  # without an account: every time, as before
+        assert len(told()) == before + 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -81,3 +82,31 @@ def test_a_render_abandoned_by_a_dead_worker_is_released_and_not_lost(setup, ses
     events = [(e.from_status, e.to_status) for e in session.exec(select(ReelEvent).where(ReelEvent.reel_id == reel_id).order_by(ReelEvent.id))]
     assert ("rendering", "approved") in events
     assert session.get(Reel, reel_id).status in (ReelStatus.FAILED, ReelStatus.RENDERED)
+
+
+def test_render_id_asks_to_approve_first_then_prints_the_qa_verdict_and_timing(setup, session: Session, tmp_path: Path) -> None:
+    from cli_helpers import reeltwin
+
+    settings, creator, photo = setup
+    enroll(session, settings.data_dir, photo, name="astro", consent=True)
+    draft = add_draft(session, creator, slot=None, script="Pick one habit. Keep it small, and do it every day.", on_screen_title="Tiny habits")
+    session.commit()
+
+    refused = reeltwin(tmp_path, "render", str(draft.id))
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+    (line,) = refused.stderr.splitlines()
+    assert line == f"error: reel {draft.id} is a draft: approve it first (`reeltwin approve {draft.id}`), then render it"
+    session.expire_all()
+    assert session.get(Reel, draft.id).status == ReelStatus.DRAFTED  # nothing claimed, nothing failed
+
+    approve(session, [draft.id])
+    session.commit()
+    result = reeltwin(tmp_path, "render", str(draft.id), timeout=240)
+    assert result.returncode == 0, result.stderr
+    assert f"reel {draft.id}: rendered" in result.stdout
+    assert "rendered in" in result.stdout and "x real time)" in result.stdout  # the timing, as file mode prints it
+    assert re.search(r"^QA: passed \(\d+ checks", result.stdout, re.M), result.stdout
+
+    again = reeltwin(tmp_path, "render", str(draft.id))
+    (line,) = again.stderr.splitlines()
+    assert again.returncode == 2 and line.startswith(f"error: reel {draft.id} is already rendered")

@@ -806,3 +806,125 @@ def test_unknown_urls_are_a_page_and_head_works(client: TestClient, logged_in: T
         head = logged_in.head(path, follow_redirects=False)
         assert head.status_code == 200 and head.content == b"" and head.headers["content-type"].startswith("text/html"), path
     assert TestClient(client.app).head("/", follow_redirects=False).status_code == 303  # logged out: to the login, like GET
+
+
+# -- sessions end on logout and on a password change; the login limit behind a proxy (issue 19) --------
+
+def visit_with(app, cookie: str):
+    return TestClient(app, base_url="http://testserver").get("/", headers={"Cookie": f"{COOKIE}={cookie}"}, follow_redirects=False)
+
+
+def test_logging_out_ends_that_session_and_only_that_one(app, logged_in: TestClient, session: Session) -> None:
+    saved = logged_in.cookies.get(COOKIE)
+    other = TestClient(app, base_url="http://testserver")
+    assert login(other, PASSWORD).status_code == 303  # a second device
+    assert visit_with(app, saved).status_code == 200  # the control: the saved copy works before logging out
+
+    response = logged_in.post("/logout", data={"csrf": csrf_of(logged_in, "/")}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+    refused = visit_with(app, saved)
+    assert refused.status_code == 303 and refused.headers["location"].startswith("/login")
+    assert set_cookies(refused)  # the dead cookie is replaced by an anonymous one
+    token = SessionSigner(SECRET, 3600).load(saved).csrf
+    posted = TestClient(app, base_url="http://testserver").post(
+        "/logout", data={"csrf": token}, headers={"Cookie": f"{COOKIE}={saved}"}, follow_redirects=False)
+    assert posted.status_code == 403  # its CSRF token died with it
+    assert other.get("/", follow_redirects=False).status_code == 200  # the other device stays logged in
+    assert login(logged_in, PASSWORD).status_code == 303 and logged_in.get("/").status_code == 200  # and logging in again works
+
+
+def test_a_cookie_from_before_sessions_had_ids_must_log_in_again(app, logged_in: TestClient) -> None:
+    signer = SessionSigner(SECRET, 3600)
+    old = signer.new()
+    old.user = "creator"  # signed with the right secret, but no session id nor issue time
+    assert visit_with(app, signer.dump(old)).status_code == 303
+
+
+def test_changing_the_password_with_the_cli_ends_every_earlier_session(app, logged_in: TestClient, project: Path) -> None:
+    import subprocess
+
+    from cli_helpers import REELTWIN, clean_env
+
+    other = TestClient(app, base_url="http://testserver")
+    assert login(other, PASSWORD).status_code == 303
+    saved = logged_in.cookies.get(COOKIE)
+    result = subprocess.run([*REELTWIN, "password", "--password-stdin"], cwd=project, env=clean_env(), input="a brand new password\n",
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    for client in (logged_in, other):
+        assert client.get("/", follow_redirects=False).status_code == 303
+    assert visit_with(app, saved).status_code == 303
+    assert login(logged_in, PASSWORD).status_code == 401
+    assert login(logged_in, "a brand new password").status_code == 303 and logged_in.get("/").status_code == 200
+
+
+def proxied_app(settings: Settings, project: Path, trusted: list[str]):
+    settings.web.trusted_proxies = trusted
+    return create_app(settings, project)
+
+
+def test_behind_a_trusted_proxy_each_client_is_limited_on_its_own(settings: Settings, project: Path, account: None) -> None:
+    application = proxied_app(settings, project, ["127.0.0.1", "10.1.0.0/16"])
+    try:
+        def via_proxy(client_ip: str, proxy: str = "127.0.0.1") -> TestClient:
+            return TestClient(application, base_url="http://testserver", client=(proxy, 40000),
+                              headers={"X-Forwarded-For": f"203.0.113.77, {client_ip}"})  # the left entry is the client's own claim
+
+        guesser = via_proxy("198.51.100.1")
+        for _ in range(3):  # login_attempts_per_15_min = 3
+            assert login(guesser, "wrong password!").status_code == 401
+        assert login(guesser, PASSWORD).status_code == 429
+        # Another visitor through the same proxy is not locked out.
+        creator = via_proxy("198.51.100.2")
+        assert login(creator, PASSWORD).status_code == 303 and creator.get("/").status_code == 200
+        # Two proxies in a row (both trusted): the address the outer one saw is the client.
+        chained = TestClient(application, base_url="http://testserver", client=("127.0.0.1", 40000),
+                             headers={"X-Forwarded-For": "198.51.100.1, 10.1.2.3"})
+        assert login(chained, PASSWORD).status_code == 429
+    finally:
+        application.state.drafter.wait(10)
+
+
+def test_an_untrusted_peers_forwarded_for_is_ignored(settings: Settings, project: Path, account: None) -> None:
+    for trusted in ([], ["10.9.9.9"]):
+        application = proxied_app(settings, project, trusted)
+        try:
+            guesser = TestClient(application, base_url="http://testserver", client=("192.0.2.10", 40000),
+                                 headers={"X-Forwarded-For": "198.51.100.1"})
+            for attempt in range(3):
+                # A new made-up address each time does not buy new guesses.
+                guesser.headers["X-Forwarded-For"] = f"198.51.100.{attempt + 10}"
+                assert login(guesser, "wrong password!").status_code == 401
+            guesser.headers["X-Forwarded-For"] = "198.51.100.99"
+            assert login(guesser, PASSWORD).status_code == 429, trusted
+        finally:
+            application.state.drafter.wait(10)
+
+
+@pytest.mark.parametrize(("peer", "forwarded", "expected"), [
+    ("127.0.0.1", [], "127.0.0.1"),
+    ("127.0.0.1", ["198.51.100.1"], "198.51.100.1"),
+    ("127.0.0.1", ["1.1.1.1, 198.51.100.1"], "198.51.100.1"),                 # the client's own claim on the left is not believed
+    ("127.0.0.1", ["1.1.1.1", "10.0.0.5, 198.51.100.1"], "198.51.100.1"),     # several headers are one list
+    ("127.0.0.1", ["198.51.100.1, 10.0.0.5"], "198.51.100.1"),                # through two trusted proxies
+    ("127.0.0.1", ["10.0.0.5"], "10.0.0.5"),                                  # every hop trusted: the leftmost
+    ("192.0.2.1", ["198.51.100.1"], "192.0.2.1"),                             # an untrusted peer's header is ignored
+    ("::ffff:127.0.0.1", ["198.51.100.1"], "198.51.100.1"),
+    ("127.0.0.1", ["[2001:db8::1]:4711"], "2001:db8::1"),
+    ("127.0.0.1", ["198.51.100.1:4711"], "198.51.100.1"),
+    (None, ["198.51.100.1"], "unknown"),
+])
+def test_client_address_reads_forwarded_for_only_from_trusted_hops(peer, forwarded, expected) -> None:
+    resolve = security.ClientAddress(["127.0.0.1", "10.0.0.0/8"])
+    assert resolve(peer, forwarded) == expected
+    assert security.ClientAddress([])("192.0.2.1", ["198.51.100.1"]) == "192.0.2.1"
+
+
+def test_trusted_proxies_must_be_addresses(project: Path) -> None:
+    from agent.errors import ConfigError
+
+    (project / "config" / "settings.toml").write_text(
+        (project / "config" / "settings.toml").read_text(encoding="utf-8").replace("[web]\n", '[web]\ntrusted_proxies = ["127.0.0.1", "proxy.lan"]\n'),
+        encoding="utf-8")
+    with pytest.raises(ConfigError, match="'proxy.lan' is not an address or CIDR"):
+        load_settings(project)

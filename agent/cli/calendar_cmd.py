@@ -132,7 +132,7 @@ def show(
             local = datetime.fromisoformat(row["local_time"])
             table.add_row(
                 f"{local:%a %d %b %H:%M}" + (" peak" if row["peak"] else ""),
-                row["utc"][11:16],
+                f"{datetime.fromisoformat(row['utc']):%a %d %b %H:%M}",  # the date too: it differs from the local one near midnight
                 row["pillar"] or "",
                 row["brief"] or "[dim](LLM picks from the pillar)[/]",
                 row["reel_status"] or "[dim]not drafted[/]",

@@ -50,12 +50,15 @@ def run_checks(ctx: typer.Context) -> list[Check]:
     from agent.db.engine import current_revision, head_revision, make_engine
     from agent.settings import redact_url
 
+    engine = None
     try:
         engine = make_engine(settings.database_url)
         current, head = current_revision(engine), head_revision(engine)
         state = "up to date" if current == head else f"at {current or 'empty'}, migrates to {head} on start"
         checks.append(Check("database", "ok", f"{redact_url(settings.database_url)} ({state})"))
+        empty = current is None  # doctor only looks, it migrates nothing: an empty database has no login and no creators yet
     except Exception as error:  # any failure to connect is reported, not raised
+        engine = None
         checks.append(Check("database", "missing", f"{redact_url(settings.database_url)}: {str(error).splitlines()[0]}", "check database.url or start the server"))
 
     from agent.content_calendar.loader import calendar_files, load_calendar
@@ -82,6 +85,50 @@ def run_checks(ctx: typer.Context) -> list[Check]:
         checks.append(Check(label, status, "installed" if present else f"not installed (the {stage} stage's embedded default needs it)", f"make install (or pip install {package})", required=needed))
 
     checks.extend(_credentials(settings))
+    if engine is not None:
+        checks.extend(_people(None if empty else engine))
+    return checks
+
+
+def _people(engine) -> list[Check]:  # noqa: ANN001 - sqlalchemy Engine, None for an empty database
+    """The web login, and each creator's avatar and voice: what `reeltwin render` would use, or why it cannot."""
+    from sqlmodel import Session, select
+
+    from agent.db.models import Avatar, Creator, VoiceProfile, WebAccount
+    from agent.jobs.render import _pick as pick_enrollment
+
+    checks = []
+    if engine is None:
+        return [Check("web password", "warn", "not set: nobody can log in to the web queue", "run `reeltwin password`", required=False),
+                Check("creators", "warn", "none yet", "`reeltwin calendar show` adds each calendar/<handle>.yaml's creator", required=False)]
+    try:
+        with Session(engine) as session:
+            has_password = session.exec(select(WebAccount.id)).first() is not None
+            creators = list(session.exec(select(Creator).order_by(Creator.handle)))
+            avatars, voices = list(session.exec(select(Avatar))), list(session.exec(select(VoiceProfile)))
+            checks.append(Check("web password", "ok" if has_password else "warn", "set" if has_password else "not set: nobody can log in to the web queue",
+                                "run `reeltwin password`", required=False))
+            if not creators:
+                checks.append(Check("creators", "warn", "none yet", "`reeltwin calendar show` adds each calendar/<handle>.yaml's creator", required=False))
+            for creator in creators:
+                enroll = f"reeltwin avatar enroll PHOTO --name {creator.handle} --consent"
+                try:
+                    avatar = pick_enrollment(avatars, creator, "avatar", enroll)
+                    checks.append(Check(f"@{creator.handle} avatar", "ok", f"{avatar.name} ({avatar.kind})"))
+                except AgentError as error:
+                    checks.append(Check(f"@{creator.handle} avatar", "warn", f"{str(error).split(': ', 1)[-1].split(';')[0]}: its reels cannot be rendered",
+                                        enroll, required=False))
+                speak = f"reeltwin voice enroll SAMPLE --name {creator.handle} --consent"
+                if not voices:
+                    checks.append(Check(f"@{creator.handle} voice", "warn", "no voice enrolled: reels speak with the bundled voice", speak, required=False))
+                    continue
+                try:
+                    voice = pick_enrollment(voices, creator, "voice", speak)
+                    checks.append(Check(f"@{creator.handle} voice", "ok", f"{voice.name} ({voice.backend})"))
+                except AgentError as error:
+                    checks.append(Check(f"@{creator.handle} voice", "warn", str(error).split(": ", 1)[-1].split(";")[0], speak, required=False))
+    except Exception as error:  # a database that answers the revision query but not this one: reported, not raised
+        checks.append(Check("enrollments", "warn", f"could not be read: {str(error).splitlines()[0]}", "run `reeltwin db upgrade`", required=False))
     return checks
 
 

@@ -127,12 +127,30 @@ def show(ctx: typer.Context, reel_id: int = typer.Argument(..., metavar="ID", pa
         out.print(f"[dim]last feedback:[/] {reel.feedback}")
     if reel.last_error:
         out.print(f"[red]last error:[/] {reel.last_error}")
+    out.print("[dim]versions (* = current):[/]")
+    for line in _version_lines(payload["versions"], reel.version):
+        out.print(line, highlight=False)
     table = Table(title="history", title_justify="left")
     for column in ("when (UTC)", "from", "to", "by", "why"):
         table.add_column(column, overflow="fold")
     for event in payload["events"]:
         table.add_row(event["at"][:19].replace("T", " "), event["from"] or "", event["to"], event["actor"], event["reason"])
     out.print(table)
+
+
+def _version_lines(rows: list[dict], current: int) -> list[str]:
+    """The script's versions, oldest first, one line each: which one is live, its source, who wrote it, when, how it begins."""
+    from rich.markup import escape
+
+    author_width = max((len(row["author"] or "") for row in rows), default=0)
+    lines = []
+    for row in rows:
+        words = row["script"].split()
+        opening = " ".join(words[:8]) + (" …" if len(words) > 8 else "")
+        mark = "*" if row["version"] == current else " "
+        lines.append(f"{mark} v{row['version']:<3} {row['source']:<6} by {escape((row['author'] or '').ljust(author_width))}  "
+                     f"{row['at'][:16].replace('T', ' ')} UTC  {escape(opening)}")
+    return lines
 
 
 def approve(ctx: typer.Context, reel_ids: list[int] = typer.Argument(..., metavar="ID...", parser=parse_reel_id),

@@ -57,16 +57,28 @@ def render(
     if as_json:
         print_json(payload)
     else:
-        out.print(f"wrote {outcome.video}: {outcome.duration_s:.1f} s, {outcome.frames} frames at {outcome.fps} fps, "
-                  f"{outcome.width}x{outcome.height}, rendered in {outcome.render_seconds:.1f} s "
-                  f"({outcome.render_seconds / max(outcome.duration_s, 1e-6):.2f}x real time)")
-        out.print(f"cover: {outcome.cover}" + (f"\ncaptions: {outcome.srt}" if outcome.srt else "") + (f"\nQA report: {outcome.report}" if outcome.report else ""))
-        for warning in outcome.warnings:
-            err.print(f"warning: {warning}")
+        _print_result(outcome)
     if not outcome.qa_passed:
         failed = outcome.qa.failures if outcome.qa is not None else ()
         reason = "; ".join(f"{c.name}: {c.message}" for c in failed) or "see the report"
         raise AgentError(f"{outcome.video}: rendered, but QA failed: {reason} (report: {outcome.report})")
+
+
+def _print_result(outcome) -> None:  # noqa: ANN001 - agent.jobs.pipeline.RenderResult, imported lazily
+    """What a render made, how long it took, and the QA verdict: the same lines for files and for a reel."""
+    out.print(f"wrote {outcome.video}: {outcome.duration_s:.1f} s, {outcome.frames} frames at {outcome.fps} fps, "
+              f"{outcome.width}x{outcome.height}, rendered in {outcome.render_seconds:.1f} s "
+              f"({outcome.render_seconds / max(outcome.duration_s, 1e-6):.2f}x real time)")
+    out.print(f"cover: {outcome.cover}" + (f"\ncaptions: {outcome.srt}" if outcome.srt else "") + (f"\nQA report: {outcome.report}" if outcome.report else ""))
+    qa = outcome.qa
+    if qa is None:
+        out.print("QA: no verdict (no report)")
+    else:
+        verdict = "passed" if qa.passed else "FAILED: " + "; ".join(f"{c.name}: {c.message or c.expected}" for c in qa.failures)
+        soft = f"; {len(qa.warnings)} soft check(s) warn: {', '.join(c.name for c in qa.warnings)}" if qa.warnings else ""
+        out.print(f"QA: {verdict} ({len(qa.checks)} checks{soft})")
+    for warning in outcome.warnings:
+        err.print(f"warning: {warning}")
 
 
 def _analyse_clip(video: Path, settings, progress_bar: "_Progress", as_json: bool):  # noqa: ANN001, ANN202
@@ -118,16 +130,48 @@ def _render_reel(ctx: typer.Context, reel_id: int, as_json: bool) -> None:
     from agent.jobs.render import render_reel
 
     session = ctx.obj.session
-    get_reel(session, reel_id)
+    reel = get_reel(session, reel_id)
+    _refuse_unless_renderable(reel)
     progress_bar = _Progress(quiet=as_json)
     with progress_bar:
         outcome = render_reel(session, ctx.obj.settings, reel_id, worker=f"cli:{socket.gethostname()}:{os.getpid()}", progress=progress_bar.update)
+    rendered = outcome.rendered
     if as_json:
-        print_json({"reel_id": reel_id, "result": outcome.result, "detail": outcome.detail, "video": outcome.video})
-    elif outcome.result == "rendered":
-        out.print(f"reel {reel_id}: rendered {outcome.video}")
+        print_json({"reel_id": reel_id, "result": outcome.result, "detail": outcome.detail, "video": outcome.video}
+                   | ({"render_seconds": round(rendered.render_seconds, 2), "duration_s": round(rendered.duration_s, 3),
+                       "qa_passed": rendered.qa_passed, "warnings": list(rendered.warnings)} if rendered is not None else {}))
+    elif rendered is not None:
+        out.print(f"reel {reel_id}: rendered")
+        _print_result(rendered)
+    if outcome.result == "not claimed":
+        raise ValidationFailed(f"reel {reel_id}: another worker (`reeltwin run`?) claimed it first; see `reeltwin show {reel_id}`")
     if outcome.result != "rendered":
         raise ValidationFailed(f"reel {reel_id}: {outcome.result}: {outcome.detail}")
+
+
+#: What to do first, for a reel that is not waiting to be rendered (one line each, exit 2).
+_NOT_RENDERABLE = {
+    "drafted": "is a draft: approve it first (`reeltwin approve {id}`), then render it",
+    "rejected": "was rejected and is being redrafted: approve the new draft first (`reeltwin show {id}`), then render it",
+    "failed": "failed ({error}): `reeltwin retry {id}` first, then render it",
+    "failed to publish": "is rendered but failed to publish ({error}): `reeltwin retry {id}` tries the publish again",
+    "rendered": "is already rendered; it waits for its slot (`reeltwin publish {id}` posts it now)",
+    "publishing": "is already rendered and being published",
+    "published": "is already published",
+    "skipped": "was skipped; nothing to render",
+}
+
+
+def _refuse_unless_renderable(reel) -> None:  # noqa: ANN001 - agent.db.models.Reel
+    """One line naming the next step when the reel is not approved (a reel left "rendering" is the claim's to judge)."""
+    from agent.errors import ValidationFailed
+
+    status = str(reel.status)
+    if status == "failed" and reel.failed_stage == "publish":
+        status = "failed to publish"
+    if status in _NOT_RENDERABLE:
+        error = " ".join((reel.last_error or "no reason recorded").split())[:200]
+        raise ValidationFailed(f"reel {reel.id} " + _NOT_RENDERABLE[status].format(id=reel.id, error=error))
 
 
 class _Progress:

@@ -28,6 +28,7 @@ def web(
     if host not in ("127.0.0.1", "localhost", "::1"):
         out.print(f"[yellow]listening on {host}: put it behind HTTPS (see README) and set web.cookie_secure = true[/]")
     out.print(f"ReelTwin web on http://{host}:{port}/  (Ctrl-C stops)")
+    # proxy_headers off: the app reads X-Forwarded-For itself, from web.trusted_proxies only (uvicorn would trust 127.0.0.1).
     config = uvicorn.Config(application, log_level="warning", proxy_headers=False, server_header=False)
     uvicorn.Server(config).run(sockets=[listener])
 

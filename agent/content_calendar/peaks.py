@@ -14,7 +14,8 @@ def scores_for(calendar: Calendar, *, audience: dict | None = None, now: datetim
     engagement by hour, then priors (``audience`` is what :func:`agent.jobs.insights.refresh_audience` stored)."""
     audience = audience or {}
     posts = [(datetime.fromisoformat(when), float(value)) for when, value in audience.get("posts") or []]
-    return best_scores(online_followers=audience.get("online_followers"), posts=posts or None, timezone=calendar.timezone, now=now)
+    return best_scores(online_followers=audience.get("online_followers"), posts=posts or None, timezone=calendar.timezone, now=now,
+                       account=calendar.handle)
 
 
 def peak_time_for(calendar: Calendar, start: datetime, days: int, scores: HourScores | None = None, *, audience: dict | None = None) -> PeakTime:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-__all__ = ["Avatar", "Creator", "Reel", "ReelEvent", "ReelStatus", "ScriptVersion", "Slot", "VoiceProfile", "WebAccount", "UTCDateTime", "utcnow"]
+__all__ = ["Avatar", "Creator", "Reel", "ReelEvent", "ReelStatus", "ScriptVersion", "Slot", "RevokedSession", "VoiceProfile", "WebAccount", "UTCDateTime", "utcnow"]
 
 
 class ReelStatus(str, enum.Enum):
@@ -202,3 +202,10 @@ class WebAccount(SQLModel, table=True):
     username: str = Field(default="creator", unique=True, max_length=64)
     password_hash: str = Field(max_length=255)
     updated_at: datetime = _time(default_factory=utcnow)
+
+
+class RevokedSession(SQLModel, table=True):
+    """A web session ended by logging out, refused until its cookie would have expired anyway."""
+
+    session_id: str = Field(primary_key=True, max_length=64)
+    expires_at: datetime = _time()

@@ -26,7 +26,7 @@ from agent.jobs import leases
 if TYPE_CHECKING:
     from threading import Event
 
-    from agent.jobs.pipeline import Progress
+    from agent.jobs.pipeline import Progress, RenderResult
     from agent.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,8 @@ class RenderOutcome:
     result: RenderJobResult
     detail: str = ""
     video: str | None = None
+    #: The render's files, figures, timing and QA report (only when it rendered).
+    rendered: RenderResult | None = None
 
 
 def _pick(rows: list[Any], creator: Creator, what: str, command: str) -> Any:
@@ -127,7 +129,7 @@ def render_reel(session: Session, settings: Settings, reel_id: int, *, worker: s
                expected=ReelStatus.RENDERING, artifacts=artifacts, claimed_by=None, last_error=None)
     session.commit()
     log.info("reel %d: rendered %s (%.1f s of video in %.1f s)", reel_id, outcome.video, outcome.duration_s, outcome.render_seconds)
-    return RenderOutcome(reel_id, RenderJobResult.RENDERED, "", str(outcome.video))
+    return RenderOutcome(reel_id, RenderJobResult.RENDERED, "", str(outcome.video), rendered=outcome)
 
 
 def render_due(session: Session, settings: Settings, *, worker: str, now: datetime, stopping: Event | None = None,
@@ -139,5 +141,8 @@ def render_due(session: Session, settings: Settings, *, worker: str, now: dateti
     for reel_id in due_for_render(session, now=now, lead=lead)[:limit]:
         if stopping is not None and stopping.is_set():
             break
-        outcomes.append(render_reel(session, settings, reel_id, worker=worker))
+        outcome = render_reel(session, settings, reel_id, worker=worker)
+        for warning in outcome.rendered.warnings if outcome.rendered is not None else ():
+            log.warning("reel %d: %s", reel_id, warning)  # the one place a sweep's render warnings are told (`render ID` prints them)
+        outcomes.append(outcome)
     return outcomes

@@ -280,7 +280,10 @@ class Service:
         except AgentError as error:
             log.warning("web UI not started: %s", error)
             return None
-        server = uvicorn.Server(uvicorn.Config(app, host=self.settings.web.host, port=self.settings.web.port, log_level="warning", server_header=False))
+        # proxy_headers off: uvicorn would believe any X-Forwarded-For from 127.0.0.1; the app itself believes
+        # only web.trusted_proxies (agent.web.security.ClientAddress), as under `reeltwin web`.
+        server = uvicorn.Server(uvicorn.Config(app, host=self.settings.web.host, port=self.settings.web.port, log_level="warning",
+                                               proxy_headers=False, server_header=False))
         threading.Thread(target=server.run, name="web", daemon=True).start()
         log.info("web approval queue on http://%s:%d/", self.settings.web.host, self.settings.web.port)
         return server

@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -34,7 +35,7 @@ from agent.web.deps import LoginRequired, render_page
 from agent.web.messages import destination, error_message
 from agent.web.drafter import BackgroundDrafter
 from agent.web.routes import auth, avatars, calendar, health, history, media, reels, voices
-from agent.web.security import LoginLimiter, SessionSigner
+from agent.web.security import ClientAddress, LoginLimiter, SessionSigner
 from agent.web.uploads import FORM_OVERHEAD_BYTES, BodyLimit, BodyTooLarge, sweep
 
 __all__ = ["COOKIE", "SECURITY_HEADERS", "STATUS_LABEL", "BackgroundDrafter", "LoginRequired", "create_app"]
@@ -77,6 +78,7 @@ def create_app(settings: Settings, project_dir: Path) -> FastAPI:
     app.state.engine = engine
     app.state.signer = signer
     app.state.limiter = limiter
+    app.state.client_address = ClientAddress(settings.web.trusted_proxies)
     app.state.drafter = drafter
     app.state.templates = make_templates()
 
@@ -138,6 +140,10 @@ async def sessions_and_headers(request: Request, call_next: Callable[[Request], 
     signer: SessionSigner = request.app.state.signer
     settings: Settings = request.app.state.settings
     session = signer.load(request.cookies.get(COOKIE))
+    if session is not None and session.user and not request.url.path.startswith("/static/"):
+        # Logged out since, or the password changed since: a saved copy of the cookie is a stranger's.
+        if not await run_in_threadpool(auth.session_is_live, request.app.state.engine, session):
+            session = None
     fresh = session is None
     request.state.session = session or signer.new()
     request.state.session_changed = fresh

@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from agent.settings import Settings
 from agent.web.drafter import BackgroundDrafter
-from agent.web.security import LoginLimiter, SessionData, SessionSigner, same_text
+from agent.web.security import ClientAddress, LoginLimiter, SessionData, SessionSigner, same_text
 
 
 class LoginRequired(Exception):
@@ -41,6 +41,12 @@ def get_signer(request: Request) -> SessionSigner:
 
 def get_limiter(request: Request) -> LoginLimiter:
     return request.app.state.limiter
+
+
+def client_address(request: Request) -> str:
+    """Who is asking: the peer, or the client a trusted proxy (``web.trusted_proxies``) names in X-Forwarded-For."""
+    resolve: ClientAddress = request.app.state.client_address
+    return resolve(request.client.host if request.client else None, request.headers.getlist("x-forwarded-for"))
 
 
 def get_drafter(request: Request) -> BackgroundDrafter:

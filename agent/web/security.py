@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
 import threading
@@ -56,6 +57,9 @@ class SessionData:
     user: str | None = None
     expires: float = 0.0
     flash: str | None = None
+    #: Set on login: the id a logout revokes, and when the login happened (a later password change ends it).
+    sid: str | None = None
+    issued: float = 0.0
 
 
 class SessionSigner:
@@ -68,8 +72,15 @@ class SessionSigner:
     def new(self) -> SessionData:
         return SessionData(csrf=secrets.token_urlsafe(32), expires=time.time() + self.lifetime_s)
 
+    def logged_in(self, user: str) -> SessionData:
+        """A new session (new token: no fixation) for ``user``, with its own id and issue time."""
+        session = self.new()
+        session.user, session.sid, session.issued = user, secrets.token_urlsafe(24), time.time()
+        return session
+
     def dump(self, session: SessionData) -> str:
-        payload = _b64(json.dumps({"c": session.csrf, "u": session.user, "e": session.expires, "f": session.flash}, separators=(",", ":")).encode())
+        fields = {"c": session.csrf, "u": session.user, "e": session.expires, "f": session.flash, "s": session.sid, "i": session.issued}
+        payload = _b64(json.dumps(fields, separators=(",", ":")).encode())
         return f"{payload}.{_b64(hmac.new(self.key, payload.encode(), hashlib.sha256).digest())}"
 
     def load(self, cookie: str | None) -> SessionData | None:
@@ -85,7 +96,44 @@ class SessionSigner:
             return None
         if not isinstance(data, dict) or float(data.get("e", 0)) < time.time():
             return None
-        return SessionData(csrf=str(data["c"]), user=data.get("u"), expires=float(data["e"]), flash=data.get("f"))
+        return SessionData(csrf=str(data["c"]), user=data.get("u"), expires=float(data["e"]), flash=data.get("f"),
+                           sid=data.get("s"), issued=float(data.get("i") or 0))
+
+
+class ClientAddress:
+    """The real client of a request: the direct peer, or, when that peer is a trusted reverse proxy, the
+    address the proxy chain names in X-Forwarded-For (read from the right, stopping at the first untrusted hop:
+    the entries further left are whatever the client chose to send)."""
+
+    def __init__(self, trusted_proxies: list[str] | tuple[str, ...] = ()):
+        self.networks = [ipaddress.ip_network(entry, strict=False) for entry in trusted_proxies]
+
+    def trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        if getattr(ip, "ipv4_mapped", None):
+            ip = ip.ipv4_mapped
+        return any(ip in network for network in self.networks)
+
+    def __call__(self, peer: str | None, forwarded_for: list[str]) -> str:
+        client = peer or "unknown"
+        if not self.networks:
+            return client
+        hops = [hop.strip() for header in forwarded_for for hop in header.split(",") if hop.strip()]
+        while hops and self.trusted(client):
+            client = _bare_address(hops.pop())[:64]
+        return client
+
+
+def _bare_address(hop: str) -> str:
+    """``1.2.3.4:5678`` and ``[::1]:5678`` as some proxies write them: the address alone."""
+    if hop.startswith("[") and "]" in hop:
+        return hop[1:hop.index("]")]
+    if hop.count(":") == 1:
+        return hop.split(":", 1)[0]
+    return hop
 
 
 @dataclass

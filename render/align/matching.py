@@ -373,7 +373,8 @@ def spread_fallback(words: tuple[ScriptWord, ...], segments: list[tuple[float, f
 
     from render.types import Alignment
 
-    logging.getLogger(__name__).warning("alignment fallback: %s", warning)
+    # Returned with the alignment: the caller shows it once (the CLI prints it, the render sweep logs it).
+    logging.getLogger(__name__).debug("alignment fallback: %s", warning)
     return Alignment(words=spread_over_speech(words, segments, duration_s), backend=backend,
                      match_ratio=round(ratio, 3), fallback=True, warnings=(warning,))
 

@@ -190,7 +190,7 @@ class SphinxBackend:
                 notes.append(f"the {self.fallback_aligner} aligner is unavailable ({error})")
             else:
                 warning = f"{first}; word times come from the {self.fallback_aligner} aligner"
-                log.warning("alignment fallback: %s", warning)
+                log.debug("alignment fallback: %s", warning)  # returned with the alignment: the caller shows it once
                 return Alignment(words=backup.words, backend=backup.backend, match_ratio=backup.match_ratio,
                                  fallback=backup.fallback, warnings=(warning, *backup.warnings))
         return _spread(words, segments, duration_s, self.name, [*notes, "words are spread over the detected speech"], ratio=0.0)

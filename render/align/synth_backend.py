@@ -54,7 +54,8 @@ class SynthBackend:
         samples = load_mono(Path(audio_path))
         segments = speech_segments(samples, 16000)
         warnings.append("words are spread over the detected speech; use the faster-whisper aligner for measured times")
-        log.warning("alignment fallback: %s", "; ".join(warnings))
+        # Returned with the alignment: the caller shows them once (the CLI prints them, the service logs them).
+        log.debug("alignment fallback: %s", "; ".join(warnings))
         return Alignment(words=spread_over_speech(written, segments, samples.size / 16000), backend=self.name,
                          match_ratio=round(ratio, 3), fallback=True, warnings=tuple(warnings))
 

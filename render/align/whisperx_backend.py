@@ -402,8 +402,8 @@ class WhisperXBackend:
         words_out = self._written_timings(text, spoken, spoken_times, language, duration_s)
         ratio = aligned_count / len(spoken)
         if warnings:
-            for warning in warnings:
-                log.warning("whisperx: %s", warning)
+            for warning in warnings:  # returned with the alignment: the caller shows them once
+                log.debug("whisperx: %s", warning)
         return Alignment(words=tuple(words_out), backend=self.name, match_ratio=round(ratio, 3),
                          fallback=spread_sentences > 0 and spread_sentences * 2 >= len(sentence_words),
                          warnings=tuple(warnings))

@@ -1,15 +1,18 @@
 """Logging in and out (one account, "creator", whose password `reeltwin password` sets)."""
 
 import logging
+from datetime import datetime, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
-from agent.db.models import WebAccount
-from agent.web.deps import CsrfChecked, LimiterDep, SessionDep, SignerDep, redirect_back, render_page
-from agent.web.security import verify_password
+from agent.db.models import RevokedSession, WebAccount, utcnow
+from agent.web.deps import CsrfChecked, LimiterDep, SessionDep, SignerDep, client_address, redirect_back, render_page
+from agent.web.security import SessionData, verify_password
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -26,7 +29,7 @@ def login(
     request: Request, db: SessionDep, signer: SignerDep, limiter: LimiterDep,
     password: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/",  # noqa: A002
 ) -> Response:
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     wait = limiter.blocked_for(client)
     if wait:
         return render_page(request, "login.html", status_code=429, next=next, has_password=True,
@@ -38,15 +41,32 @@ def login(
         limiter.failed(client)
         log.warning("web: failed login from %s", client)
         return render_page(request, "login.html", status_code=401, next=next, has_password=True, error="Wrong password.")
-    session = signer.new()  # a new token on login: no session fixation
-    session.user = account.username
-    request.state.session = session
+    request.state.session = signer.logged_in(account.username)  # a new token on login: no session fixation
     request.state.session_changed = True
     return redirect_back(next, "/")
 
 
 @router.post("/logout", dependencies=[CsrfChecked])
-def logout(request: Request, signer: SignerDep) -> RedirectResponse:
+def logout(request: Request, db: SessionDep, signer: SignerDep) -> RedirectResponse:
+    ended: SessionData = request.state.session
+    if ended.user and ended.sid:
+        # The cookie stays valid-looking until it expires: refuse its id until then (a copy saved before logging out).
+        now = utcnow()
+        db.execute(delete(RevokedSession).where(RevokedSession.expires_at < now))
+        if db.get(RevokedSession, ended.sid) is None:
+            db.add(RevokedSession(session_id=ended.sid, expires_at=datetime.fromtimestamp(ended.expires, timezone.utc)))
+        db.commit()
     request.state.session = signer.new()
     request.state.session_changed = True
     return RedirectResponse("/login", status_code=303)
+
+
+def session_is_live(engine: Engine, session: SessionData) -> bool:
+    """A logged-in session still counts: not logged out, and started after the password's last change."""
+    if not session.user or not session.sid:
+        return False  # a cookie from before sessions had ids: log in again
+    with Session(engine) as db:
+        if db.get(RevokedSession, session.sid) is not None:
+            return False
+        account = db.execute(select(WebAccount).where(WebAccount.username == session.user)).scalar_one_or_none()
+    return account is not None and account.updated_at.timestamp() <= session.issued
