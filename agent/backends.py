@@ -25,6 +25,8 @@ def voice_config(settings: Settings, backend: str) -> dict[str, Any]:
 
         return {"model_dir": settings.voice.xtts_model_dir, "device": settings.voice.device,
                 "license_accepted": is_accepted(settings.data_dir, "xtts")}
+    if backend == "piper-world":
+        return {"base": "auto"}   # speaks with the base a voice was enrolled with; chooses one for a voice enrolled without
     return {}
 
 

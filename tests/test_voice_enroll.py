@@ -266,11 +266,16 @@ def test_cli_enroll_list_and_say_with_piper_world(man, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     enrolled = json.loads(result.stdout)
     assert set(enrolled) == {"name", "backend", "backends_enrolled", "sample_path", "sample_sha256", "speech_s", "f0_median_hz", "snr_db",
-                             "words_per_minute", "consent_at", "consent_by", "created_at", "replaced", "warnings", "match"}
+                             "words_per_minute", "base_voice", "consent_at", "consent_by", "created_at", "replaced", "warnings", "match"}
     assert enrolled["name"] == "alex" and enrolled["backend"] == "piper-world" and enrolled["backends_enrolled"] == ["piper-world"]
     assert enrolled["replaced"] is False and enrolled["consent_by"].startswith("cli")
     assert 90 < enrolled["f0_median_hz"] < 150 and 100 < enrolled["words_per_minute"] < 260
     assert 0.8 <= enrolled["match"]["length_scale"] <= 1.25 and 0.85 < enrolled["match"]["warp_factor"] < 1.1
+    # The man's voice starts from the male base: the female one scores a little higher on the embedding alone, the pitch decides.
+    assert enrolled["base_voice"]["base"] == "joe" and set(enrolled["base_voice"]["scores"]) == {"joe", "hibari-heart"}
+    shown = reeltwin(tmp_path, "voice", "show", "alex")
+    assert shown.returncode == 0, shown.stderr
+    assert "base joe: similarity" in shown.stdout and " vs hibari-heart " in shown.stdout and "pitch" in shown.stdout
     listed = json.loads(reeltwin(tmp_path, "voice", "list", "--json").stdout)
     assert [v["name"] for v in listed["voices"]] == ["alex"] and listed["voices"][0]["sample_sha256"] == enrolled["sample_sha256"]
 

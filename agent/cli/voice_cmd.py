@@ -20,7 +20,7 @@ def say(
     text: str = typer.Argument(..., help="What to say (numbers, times, handles and links are made speakable)."),
     out_path: Path = typer.Option(..., "--out", help="The WAV file to write."),
     voice: str = typer.Option(None, "--voice", help="An enrolled voice (reeltwin voice list); without it, the bundled voice."),
-    backend: str = typer.Option(None, "--backend", help="Voice backend: piper-world (offline voice matching), xtts (cloning), piper (the bundled voice as is). Default: voice.backend with --voice, else piper."),
+    backend: str = typer.Option(None, "--backend", help="Voice backend: piper-world (offline voice matching), xtts (cloning), piper or hibari (a bundled voice as is). Default: voice.backend with --voice, else piper."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with timings."),
 ) -> None:
     """Synthesize TEXT into a WAV; --json adds duration, speed and word/phoneme timings."""
@@ -92,6 +92,7 @@ def enroll(
     consent: bool = typer.Option(False, "--consent", help="Confirm the voice is yours or that you have the right to use it (asked on a terminal otherwise)."),
     replace: bool = typer.Option(False, "--replace", help="Replace an enrolled voice of the same name (the old one stays until the new one is stored)."),
     backend: str = typer.Option(None, "--backend", help="Enroll for this backend (default: voice.backend); others enroll on first use."),
+    base: str = typer.Option(None, "--base", help="piper-world: the bundled base voice to match from (joe, hibari-heart); default: the one nearest to the sample."),
     as_json: bool = typer.Option(False, "--json", help="Print the stored profile as one JSON object."),
 ) -> None:
     """Check a voice sample (speech time, noise, clipping, music, several speakers), then store it with your consent."""
@@ -118,7 +119,7 @@ def enroll(
     backend_name = backend or settings.voice.backend
     with err.status(f"enrolling {name!r} for {backend_name}…"):
         enrolled = enroll_voice(session, settings, report, name=name, consent=True, consent_by=consent_by(), backend=backend_name,
-                                replace=replace, backend_config=voice_config(settings, backend_name))
+                                replace=replace, backend_config=voice_config(settings, backend_name), base=base)
     payload = profile_json(enrolled.profile) | {"replaced": enrolled.replaced, "warnings": list(enrolled.warnings),
                                                 "match": (enrolled.profile.artifacts.get("piper-world") or {}).get("match")}
     if as_json:
@@ -127,11 +128,41 @@ def enroll(
     stats = enrolled.profile.stats
     out.print(f"{'replaced' if enrolled.replaced else 'enrolled'} voice {name!r}: {stats.get('speech_s', 0):.1f} s of speech, "
               f"median pitch {stats.get('f0_median_hz', 0):.0f} Hz, SNR {stats.get('snr_db', 0):.0f} dB; stored {enrolled.profile.sample_path}")
+    if payload.get("base_voice"):
+        out.print(f"base voice {payload['base_voice']['why']}")
     match = payload["match"]
     if match:
         out.print(f"piper-world matching: pitch to {math.exp(match['log_f0_mean']):.0f} Hz, formant warp {match['warp_factor']:.2f}, "
                   f"tilt {match['tilt_db_per_octave']:+.1f} dB/octave, speaking rate x{1 / match['length_scale']:.2f}")
     out.print(f"speak with: reeltwin voice say \"…\" --out reel.wav --voice {name}")
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="An enrolled voice (reeltwin voice list)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """One enrolled voice: its sample, the base voice piper-world matches from and why, and the match."""
+    from agent.enrollment.voices import get_voice, profile_json
+
+    profile = get_voice(ctx.obj.session, name)
+    payload = profile_json(profile) | {"match": ((profile.artifacts or {}).get("piper-world") or {}).get("match")}
+    if as_json:
+        print_json(payload)
+        return
+    out.print(f"voice {name!r}: {payload['speech_s'] or 0:.1f} s of speech, median pitch {payload['f0_median_hz'] or 0:.0f} Hz, "
+              f"enrolled for {', '.join(payload['backends_enrolled']) or payload['backend']}; sample {payload['sample_path']}")
+    base_voice = payload["base_voice"]
+    if base_voice:
+        out.print(f"base {base_voice['why']}" + (f" ({base_voice['method']})" if base_voice.get("method") else ""))
+    else:
+        out.print("base: not enrolled for piper-world yet (chosen on first use)")
+    match = payload["match"]
+    if match:
+        out.print(f"piper-world matching: pitch to {math.exp(match['log_f0_mean']):.0f} Hz, formant warp {match['warp_factor']:.2f}, "
+                  f"tilt {match['tilt_db_per_octave']:+.1f} dB/octave, speaking rate x{1 / match['length_scale']:.2f}")
+    out.print(f"consent {(payload['consent_at'] or '')[:10]} by {payload['consent_by']}")
 
 
 @app.command("list")

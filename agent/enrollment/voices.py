@@ -124,6 +124,7 @@ def enroll_voice(
     backend: str | None = None,
     replace: bool = False,
     backend_config: dict[str, Any] | None = None,
+    base: str | None = None,
 ) -> EnrolledVoice:
     """Check, store and enroll a voice sample. Without ``consent`` nothing is stored.
 
@@ -150,8 +151,14 @@ def enroll_voice(
     if not consent:
         raise ConsentRequired(f"voice {name!r}: consent is required to enroll a voice; confirm it is yours (or that you may use it) with --consent. Nothing was stored")
     backend_name = backend or settings.voice.backend
+    config = dict(backend_config or {})
+    if backend_name == "piper-world":
+        # The matching starts from the bundled base voice nearest to the sample, unless one is named (--base).
+        config["base"] = base or config.get("base") or "auto"
+    elif base is not None:
+        raise AgentError(f"--base {base!r}: a base voice applies to the piper-world backend, not {backend_name!r}")
     try:
-        speaker = voice_base.get(backend_name, **(backend_config or {}))
+        speaker = voice_base.get(backend_name, **config)
     except RenderError as error:
         raise AgentError(str(error)) from None
 
@@ -178,6 +185,9 @@ def enroll_voice(
         except RenderError as error:
             raise AgentError(str(error)) from None
         backend_seconds = time.perf_counter() - started
+        choice = artifacts[backend_name].get("base_choice") if isinstance(artifacts[backend_name], dict) else None
+        if choice:
+            stats["base_voice"] = choice
         words_per_minute = artifacts[backend_name].get("words_per_minute") if isinstance(artifacts[backend_name], dict) else None
         profile = existing or VoiceProfile(name=name, sample_path="", sample_sha256="", consent_by="", consent_text="")
         profile.sample_path = str(sample_path)
@@ -284,10 +294,23 @@ def profile_json(profile: VoiceProfile) -> dict[str, Any]:
         "f0_median_hz": stats.get("f0_median_hz"),
         "snr_db": stats.get("snr_db"),
         "words_per_minute": profile.words_per_minute,
+        "base_voice": base_voice(profile),
         "consent_at": _iso(profile.consent_at),
         "consent_by": profile.consent_by,
         "created_at": _iso(profile.created_at),
     }
+
+
+def base_voice(profile: VoiceProfile) -> dict[str, Any] | None:
+    """Which bundled base voice piper-world starts from for ``profile``, and why (``None`` before it was enrolled for piper-world)."""
+    artifacts = (profile.artifacts or {}).get("piper-world")
+    if not isinstance(artifacts, dict):
+        return None
+    from render.voice.world_backend import DEFAULT_BASE, describe_choice
+
+    choice = artifacts.get("base_choice") or {"base": artifacts.get("base") or DEFAULT_BASE,
+                                              "method": "enrolled before base voices were chosen"}
+    return {"base": choice["base"], "method": choice.get("method"), "scores": choice.get("scores"), "why": describe_choice(choice)}
 
 
 def _iso(value: datetime | None) -> str | None:

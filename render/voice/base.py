@@ -41,7 +41,7 @@ class VoiceBackend(Protocol):
 
 # Importing a backend module registers it; heavy libraries load only when a backend is used.
 _REGISTRY: Registry[VoiceBackend] = Registry(
-    "voice backend", VoiceError, ("render.voice.piper_backend", "render.voice.world_backend", "render.voice.xtts_backend"))
+    "voice backend", VoiceError, ("render.voice.piper_backend", "render.voice.hibari_backend", "render.voice.world_backend", "render.voice.xtts_backend"))
 register = _REGISTRY.register
 names = _REGISTRY.names
 get = _REGISTRY.get

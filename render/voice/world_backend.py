@@ -415,7 +415,8 @@ def _sounding_segments(x: np.ndarray, rate: int, *, gap_s: float = 0.1) -> list[
     return segments
 
 
-def convert(samples: np.ndarray, rate: int, match: VoiceMatch, *, timbre: bool = True) -> np.ndarray:
+def convert(samples: np.ndarray, rate: int, match: VoiceMatch, *, timbre: bool = True,
+            f0_range_hz: tuple[float, float] = SOURCE_F0_RANGE_HZ) -> np.ndarray:
     """Resynthesize ``samples`` with the matched pitch and envelope; same length, same loudness (RMS).
 
     Silences between sentences are skipped (and stay silent); the log-F0 mean
@@ -424,7 +425,7 @@ def convert(samples: np.ndarray, rate: int, match: VoiceMatch, *, timbre: bool =
     pyworld = _pyworld()
     x = np.ascontiguousarray(samples, dtype=np.float64)
     segments = [(start, end) for start, end in _sounding_segments(x, rate) if end - start >= int(0.05 * rate)]
-    tracks = [track_f0(x[start:end], rate) for start, end in segments]
+    tracks = [track_f0(x[start:end], rate, f0_range_hz=f0_range_hz) for start, end in segments]
     voiced_log_f0 = np.concatenate([np.log(f0[f0 > 0]) for f0, _ in tracks] or [np.zeros(0)])
     if voiced_log_f0.size < 20:
         return np.asarray(samples, dtype=np.float32)
@@ -473,15 +474,17 @@ def convert(samples: np.ndarray, rate: int, match: VoiceMatch, *, timbre: bool =
 SHIPPED_REFERENCE = Path(__file__).with_name("piper_world_reference.json")
 
 
-def calibrate(model_path: Path, *, readings: int = 3) -> VoiceStats:
-    """Measure a Piper voice on ``CALIBRATION_TEXT`` (``readings`` syntheses averaged: Piper varies its prosody)."""
+def calibrate(model_path: Path | None, *, readings: int = 3, base: str = "joe") -> VoiceStats:
+    """Measure a base voice on ``CALIBRATION_TEXT`` (``readings`` syntheses averaged: Piper varies its prosody)."""
     from render.voice.text import prepare
 
-    piper = PiperBackend(model_path=model_path)
+    synthesizer = base_synthesizer(base, model_path=model_path)
     measured = []
-    for _ in range(readings):
-        samples, rate, *_ = piper.synthesize(list(prepare(CALIBRATION_TEXT).sentences))
-        measured.append(measure_voice(samples, rate, f0_range_hz=SOURCE_F0_RANGE_HZ))
+    for reading in range(readings):
+        if hasattr(synthesizer, "seed"):
+            synthesizer.seed = reading   # hibari's noise is seeded: vary it as Piper's prosody varies
+        samples, rate, *_ = synthesizer.synthesize(list(prepare(CALIBRATION_TEXT).sentences))
+        measured.append(measure_voice(samples, rate, f0_range_hz=BASES[base].f0_range_hz))
     mean = lambda name: float(np.mean([getattr(m, name) for m in measured]))  # noqa: E731
     return VoiceStats(
         log_f0_mean=round(mean("log_f0_mean"), 5), log_f0_std=round(mean("log_f0_std"), 5), f0_median_hz=round(mean("f0_median_hz"), 1),
@@ -492,58 +495,201 @@ def calibrate(model_path: Path, *, readings: int = 3) -> VoiceStats:
     )
 
 
-@lru_cache(maxsize=4)
-def _reference_stats(model_path: str) -> VoiceStats:
-    path = Path(model_path)
+@dataclass(frozen=True)
+class BaseVoice:
+    """A bundled voice the matching can start from."""
+
+    name: str
+    backend: str                          # the plain backend that speaks it
+    description: str
+    reference_file: Path                  # its shipped measurements (and speaker embedding)
+    f0_range_hz: tuple[float, float]      # where its pitch lives (Harvest's search range on its speech)
+
+
+#: The bundled base voices, in the order a tie is broken.
+BASES: dict[str, BaseVoice] = {
+    "joe": BaseVoice("joe", "piper", "Piper en_US-joe-medium (male, US)", SHIPPED_REFERENCE, SOURCE_F0_RANGE_HZ),
+    "hibari-heart": BaseVoice("hibari-heart", "hibari", "hibari 'heart', a Kokoro-82M distillation (female, US)",
+                              Path(__file__).with_name("hibari_world_reference.json"), (80.0, 500.0)),
+}
+DEFAULT_BASE = "joe"
+#: the base-voice score: speaker similarity minus this much per octave between the sample's and the base's median pitch
+PITCH_WEIGHT_PER_OCTAVE = 0.15
+
+
+def check_base(name: str) -> BaseVoice:
     try:
-        shipped = json.loads(SHIPPED_REFERENCE.read_text())
+        return BASES[name]
+    except KeyError:
+        raise VoiceError(f"base voice {name!r} is unknown; the bundled ones are {', '.join(BASES)}") from None
+
+
+def base_synthesizer(base: str, *, model_path: Path | None = None, length_scale: float = 1.0) -> Any:
+    """The plain synthesizer of a base voice (``synthesize(sentences)`` as ``PiperBackend.synthesize``)."""
+    check_base(base)
+    if base == "joe":
+        return PiperBackend(model_path=model_path, length_scale=length_scale)
+    from render.voice.hibari_backend import HibariBackend
+
+    return HibariBackend(length_scale=length_scale)
+
+
+def _model_file(base: str, model_path: Path | None = None) -> Path:
+    return Path(base_synthesizer(base, model_path=model_path).model_path)
+
+
+def _shipped(base: str, model: Path) -> dict[str, Any]:
+    try:
+        shipped = json.loads(BASES[base].reference_file.read_text())
     except (OSError, ValueError):
-        shipped = {}
-    if shipped.get("model") == path.name and shipped.get("model_bytes") == path.stat().st_size and shipped.get("version") == ARTIFACTS_VERSION:
+        return {}
+    if shipped.get("model") == model.name and shipped.get("model_bytes") == model.stat().st_size and shipped.get("version") == ARTIFACTS_VERSION:
+        return shipped
+    return {}
+
+
+@lru_cache(maxsize=4)
+def _reference_stats(model_path: str, base: str = DEFAULT_BASE) -> VoiceStats:
+    path = Path(model_path)
+    shipped = _shipped(base, path)
+    if shipped:
         return VoiceStats.from_dict(shipped["stats"])
-    log.info("measuring the Piper voice %s for voice matching (once per process)", path.name)
-    return calibrate(path, readings=1)
+    log.info("measuring the base voice %s for voice matching (once per process)", path.name)
+    return calibrate(path if base == "joe" else None, readings=1, base=base)
+
+
+@lru_cache(maxsize=4)
+def base_embedding(base: str) -> tuple[float, ...]:
+    """The base voice's speaker embedding on the calibration paragraph (shipped; measured once per process otherwise)."""
+    shipped = _shipped(base, _model_file(base))
+    if shipped.get("embedding"):
+        return tuple(float(v) for v in shipped["embedding"])
+    from render.voice import speaker
+    from render.voice.text import prepare
+
+    samples, rate, *_ = base_synthesizer(base).synthesize(list(prepare(CALIBRATION_TEXT).sentences))
+    return tuple(float(v) for v in speaker.embedding(samples, rate))
+
+
+def choose_base(samples: np.ndarray, rate: int, target: VoiceStats, *, candidates: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The bundled base voice nearest to the sample: speaker-embedding similarity minus a pitch-distance penalty.
+
+    Returns ``{"base", "method", "sample_f0_hz", "scores": {base: {"similarity", "f0_hz", "pitch_octaves", "score"}}}``;
+    without resemblyzer the similarity is left out and the pitch alone decides.
+    """
+    from render.voice import speaker
+
+    names = [name for name in (candidates or tuple(BASES)) if name == "joe" or _installed(BASES[name].backend)]
+    use_embedding = speaker.available()
+    sample_embedding = speaker.embedding(samples, rate) if use_embedding else None
+    scores: dict[str, dict[str, float | None]] = {}
+    for name in names:
+        reference = _reference_stats(str(_model_file(name)), name)
+        octaves = abs(math.log2(max(target.f0_median_hz, 1.0) / reference.f0_median_hz))
+        similarity = speaker.similarity(sample_embedding, base_embedding(name)) if sample_embedding is not None else None
+        score = (similarity if similarity is not None else 0.0) - PITCH_WEIGHT_PER_OCTAVE * octaves
+        scores[name] = {"similarity": None if similarity is None else round(similarity, 3), "f0_hz": reference.f0_median_hz,
+                        "pitch_octaves": round(octaves, 3), "score": round(score, 3)}
+    best = max(names, key=lambda name: scores[name]["score"])  # type: ignore[arg-type, return-value]
+    return {"base": best, "method": "speaker embedding + pitch" if use_embedding else "pitch only (resemblyzer is not installed)",
+            "sample_f0_hz": target.f0_median_hz, "pitch_weight_per_octave": PITCH_WEIGHT_PER_OCTAVE, "scores": scores}
+
+
+def describe_choice(choice: dict[str, Any]) -> str:
+    """One line, e.g. 'hibari-heart: similarity 0.58 vs joe 0.46; pitch 233 Hz (hibari-heart 197, joe 139); score 0.55 vs 0.35'."""
+    best, scores = choice["base"], choice.get("scores") or {}
+    if not scores:
+        return f"{best}: {choice.get('method', 'given')}"
+    order = [best, *(name for name in scores if name != best)]
+    if scores[best].get("similarity") is not None:
+        head = f"similarity {scores[best]['similarity']:.2f}" + "".join(f" vs {o} {scores[o]['similarity']:.2f}" for o in order[1:])
+    else:
+        head = "pitch only"
+    pitches = ", ".join(f"{name} {scores[name]['f0_hz']:.0f}" for name in order)
+    totals = " vs ".join(f"{scores[name]['score']:.2f}" for name in order)
+    return f"{best}: {head}; pitch {choice.get('sample_f0_hz', 0):.0f} Hz ({pitches}); score {totals}"
+
+
+def _installed(backend: str) -> bool:
+    if backend == "hibari":
+        from render.voice.hibari_backend import installed
+
+        return installed()
+    return True
 
 
 class WorldBackend:
-    """Piper, then WORLD voice matching toward the enrolled sample (see the module docstring)."""
+    """A bundled base voice (Piper's joe or hibari's heart), then WORLD voice matching toward the enrolled sample.
+
+    ``base``: ``None`` enrolls from ``joe`` (and speaks with the base a profile was enrolled with);
+    ``"auto"`` chooses the base nearest to the sample at enrollment (``choose_base``); a base
+    name forces that base (a profile enrolled with another is measured again on the fly).
+    """
 
     name = "piper-world"
 
-    def __init__(self, *, model_path: Path | None = None, timbre: bool = True):
+    def __init__(self, *, model_path: Path | None = None, timbre: bool = True, base: str | None = None):
+        if base not in (None, "auto"):
+            check_base(base)
         self.model_path = model_path
         self.timbre = timbre
+        self.base = base
 
     def _piper(self, length_scale: float = 1.0) -> PiperBackend:
         return PiperBackend(model_path=self.model_path, length_scale=length_scale)
 
-    def reference_stats(self) -> VoiceStats:
-        """The Piper voice measured on the calibration paragraph (as the sample is measured; cached per model)."""
-        return _reference_stats(str(self._piper().model_path))
+    def _synthesizer(self, base: str, length_scale: float = 1.0) -> Any:
+        return base_synthesizer(base, model_path=self.model_path, length_scale=length_scale)
+
+    def reference_stats(self, base: str | None = None) -> VoiceStats:
+        """The base voice measured on the calibration paragraph (as the sample is measured; cached per model)."""
+        base = base or (self.base if self.base not in (None, "auto") else DEFAULT_BASE)
+        if base == DEFAULT_BASE:
+            return _reference_stats(str(self._piper().model_path))
+        return _reference_stats(str(_model_file(base)), base)
 
     def enroll(self, profile: VoiceProfileData, workdir: Path) -> dict[str, Any]:
         from render.voice.sample_checks import read_sample
 
         samples, rate, _ = read_sample(profile.sample_path)
         target = measure_voice(samples, rate)
-        source = self.reference_stats()
+        choice = None
+        if self.base == "auto":
+            choice = choose_base(samples, rate, target)
+            base = choice["base"]
+        else:
+            base = self.base or DEFAULT_BASE
+        source = self.reference_stats(base)
         match = estimate_match(source, target)
         words_per_minute = target.syllables_per_s * 60.0 / SYLLABLES_PER_WORD if target.syllables_per_s else None
-        log.info("voice %r: F0 %.0f Hz (Piper %.0f), warp %.3f, tilt %+.1f dB/oct, length scale %.2f, envelope distance %.1f -> %.1f dB",
-                 profile.name, target.f0_median_hz, source.f0_median_hz, match.warp_factor, match.tilt_db_per_octave,
+        log.info("voice %r: base %s, F0 %.0f Hz (base %.0f), warp %.3f, tilt %+.1f dB/oct, length scale %.2f, envelope distance %.1f -> %.1f dB",
+                 profile.name, base, target.f0_median_hz, source.f0_median_hz, match.warp_factor, match.tilt_db_per_octave,
                  match.length_scale, match.distance_before_db, match.envelope_distance_db)
-        return {
+        artifacts = {
             "version": ARTIFACTS_VERSION,
             "sample": target.to_dict(),
             "reference": source.to_dict(),
             "match": match.to_dict(),
             "words_per_minute": round(words_per_minute, 1) if words_per_minute else None,
         }
+        if base != DEFAULT_BASE or self.base is not None:
+            artifacts["base"] = base
+            artifacts["base_choice"] = choice or {"base": base, "method": "given"}
+        return artifacts
+
+    def base_for(self, profile: VoiceProfileData | None) -> str:
+        """The base voice to speak ``profile`` with: the forced one, else the one it was enrolled with (joe before bases existed)."""
+        if self.base not in (None, "auto"):
+            return self.base  # type: ignore[return-value]
+        artifacts = (profile.artifacts.get(self.name) or {}) if profile is not None else {}
+        return artifacts.get("base") or DEFAULT_BASE
 
     def match_for(self, profile: VoiceProfileData) -> VoiceMatch:
-        """The stored match, or (for a profile enrolled with another backend or an older version) one measured now."""
+        """The stored match, or (for a profile enrolled with another backend, base or an older version) one measured now."""
         artifacts = profile.artifacts.get(self.name) or {}
-        if artifacts.get("version") == ARTIFACTS_VERSION and "match" in artifacts:
+        wanted = self.base if self.base not in (None, "auto") else None
+        stored_base = artifacts.get("base") or DEFAULT_BASE
+        if artifacts.get("version") == ARTIFACTS_VERSION and "match" in artifacts and (wanted is None or wanted == stored_base):
             return VoiceMatch.from_dict(artifacts["match"])
         if not Path(profile.sample_path).is_file():
             raise VoiceError(f"voice {profile.name!r}: its sample {str(profile.sample_path)!r} is missing; enroll it again")
@@ -556,11 +702,12 @@ class WorldBackend:
         from render.voice.text import prepare
 
         match = self.match_for(profile) if profile is not None else None
+        base = self.base_for(profile)
         prepared = prepare(text, language)
-        piper = self._piper(match.length_scale if match else 1.0)
-        samples, rate, phonemes, words, source = piper.synthesize(list(prepared.sentences))
+        synthesizer = self._synthesizer(base, match.length_scale if match else 1.0)
+        samples, rate, phonemes, words, source = synthesizer.synthesize(list(prepared.sentences))
         if match is not None:
-            samples = convert(samples, rate, match, timbre=self.timbre)
+            samples = convert(samples, rate, match, timbre=self.timbre, f0_range_hz=BASES[base].f0_range_hz)
         write_wav(out_path, samples, rate, round_to_nearest=False)
         return Speech(path=out_path, duration_s=len(samples) / rate, sample_rate_hz=rate, backend=self.name,
                       words=tuple(words), phonemes=tuple(phonemes), timings_source=source)
@@ -574,12 +721,19 @@ def _make_world(**config: Any) -> WorldBackend:
 if __name__ == "__main__":  # pragma: no cover - a maintainer's tool
     import sys
 
-    if sys.argv[1:] != ["--calibrate"]:
-        sys.exit("usage: python -m render.voice.world_backend --calibrate   (re-measures the bundled voice into piper_world_reference.json)")
-    from render.voice.piper_backend import bundled_voice
+    arguments = sys.argv[1:]
+    if not arguments or arguments[0] != "--calibrate" or len(arguments) > 2 or (len(arguments) == 2 and arguments[1] not in BASES):
+        sys.exit("usage: python -m render.voice.world_backend --calibrate [BASE]   (re-measures a bundled base voice, default joe, "
+                 "into its reference file, with its speaker embedding when resemblyzer is installed)")
+    name = arguments[1] if len(arguments) == 2 else DEFAULT_BASE
+    model = _model_file(name)
+    stats = calibrate(model if name == "joe" else None, base=name)
+    record: dict[str, Any] = {"version": ARTIFACTS_VERSION, "model": model.name, "model_bytes": model.stat().st_size, "readings": 3,
+                              "stats": stats.to_dict()}
+    from render.voice import speaker as _speaker
 
-    model = bundled_voice()
-    stats = calibrate(model)
-    SHIPPED_REFERENCE.write_text(json.dumps({"version": ARTIFACTS_VERSION, "model": model.name, "model_bytes": model.stat().st_size,
-                                             "readings": 3, "stats": stats.to_dict()}, indent=1) + "\n")
-    sys.stdout.write(f"wrote {SHIPPED_REFERENCE}\n")
+    if _speaker.available():
+        base_embedding.cache_clear()
+        record["embedding"] = [round(v, 5) for v in base_embedding(name)]
+    BASES[name].reference_file.write_text(json.dumps(record, indent=1) + "\n")
+    sys.stdout.write(f"wrote {BASES[name].reference_file}\n")
