@@ -153,7 +153,7 @@ def test_photo_with_consent_is_enrolled_listed_and_framed(logged_in: TestClient,
     assert "Enrolled avatar 'your.handle'. Its notes are below." in text
     assert "The mouth is open in the photo; a closed, relaxed mouth animates best" in text  # the check's warning, on the card
     face, pose = avatar.analysis["face_height_px"], avatar.analysis["pose"]
-    assert f"Face {face:.0f} px tall in a 512×512 photo" in text and "by creator:web:creator" in text
+    assert f"Face {face:.0f} px tall in a 512×512 photo" in text and "by you (on the web)" in text and "creator:web:creator" not in text
     assert f"Head turned {round(pose['yaw_deg'])}°, chin {round(pose['pitch_deg'])}°, tilted {round(pose['roll_deg'])}°" in text
     assert 'src="/media/avatar/your.handle/preview"' in page.text and 'id="avatar-your.handle"' in page.text
     assert re.search(r"<script src=\"/static/busy\.js\?v=[0-9a-f]{12}\"", page.text) and " style=" not in page.text  # nothing inline for the CSP to allow
@@ -603,7 +603,7 @@ def test_a_voice_is_enrolled_listed_and_previewed(logged_in: TestClient, session
     text = plain(page)
     speech_s = profile.stats["speech_s"]
     assert f"Enrolled voice 'your.handle': {speech_s:.1f} s of speech." in text and f"{speech_s:.1f} s of speech" in text
-    assert "by creator:web:creator" in text and "piper-world" in text
+    assert "by you (on the web)" in text and "piper-world" in text
     assert 'action="/voices/your.handle/preview"' in page.text and "<audio" not in page.text
     assert 6.0 <= speech_s <= 7.5
 

@@ -108,6 +108,7 @@ def make_templates() -> Jinja2Templates:
     templates.env.filters["degrees"] = lambda value: f"{round(value or 0)}°"  # round() gives an int: never "-0°"
     templates.env.filters["local"] = lambda moment, zone: moment.astimezone(ZoneInfo(zone)).strftime("%a %d %b, %H:%M") if moment else ""
     templates.env.filters["field_labels"] = lambda names: ", ".join(FIELD_LABELS[name] for name in names)
+    templates.env.filters["who"] = _consent_label
     templates.env.globals["destination"] = destination
     versions = {path.name: hashlib.sha256(path.read_bytes()).hexdigest()[:12] for path in (HERE / "static").iterdir() if path.is_file()}
     templates.env.globals["static_url"] = lambda name: f"/static/{name}?v={versions[name]}"
@@ -196,3 +197,15 @@ async def malformed(request: Request, error: RequestValidationError) -> HTMLResp
     fields = sorted({str(problem["loc"][-1]) for problem in error.errors() if problem.get("loc")})
     return render_page(request, "error.html", status_code=422,
                        message=f"the request was not understood ({', '.join(fields) or 'its form'}); go back, reload the page and try again")
+
+
+def _consent_label(consent_by: str | None) -> str:
+    """Who consented, as the creator reads it: "you (on the web)", "you (command line, user ana)", "the demo"."""
+    from agent.web.messages import actor_label
+
+    by = consent_by or ""
+    if by.startswith("cli:"):
+        return f"you (command line, user {by.split(':', 1)[1]})" if by.split(":", 1)[1] else "you (command line)"
+    if by == "demo":
+        return "the demo"
+    return actor_label(by)
