@@ -142,6 +142,20 @@ def test_a_sentence_with_an_avoided_word_is_cut_when_the_rest_stands() -> None:
     assert checked.draft.script.startswith(checked.draft.hook.split(".")[0]) and checked.draft.script.endswith("Follow for a cheap dinner every week.")
 
 
+def test_a_script_of_only_the_hook_and_the_call_to_action_goes_back() -> None:
+    # Found in the simulated week: "Why I stopped buying pre-cut vegetables. Follow for a cheap dinner every week." was posted.
+    bare = dict(GOOD, hook="Why I stopped buying pre-cut vegetables.", script="Why I stopped buying pre-cut vegetables.")
+    checked = check(bare, request(word_budget=37))
+    assert any("only the hook and the call to action" in problem for problem in checked.problems), checked.problems
+    # Cutting the sentences with an avoided word must not leave that either: then the answer goes back whole.
+    banned = dict(bare, script="Why I stopped buying pre-cut vegetables. This hack is a game-changer for any cook on a budget.")
+    checked = check(banned, request(word_budget=37))
+    assert checked.hard and "avoids: hack" in checked.hard[0]
+    with_body = dict(bare, script="Why I stopped buying pre-cut vegetables. They cost twice as much and go soft in two days. "
+                                  "A whole carrot takes one minute to chop.")
+    assert not [p for p in check(with_body, request(word_budget=37)).problems if "only the hook" in p]
+
+
 def test_a_seeded_provider_samples_each_retry_anew() -> None:
     # A fixed seed makes the first answer reproducible; the same seed on every retry would repeat the same mistake.
     import dataclasses

@@ -76,7 +76,7 @@ def test_phone_avatar_upload_shows_the_framed_preview(browser, server: str, proj
     page.wait_for_url(f"{server}/avatars#avatar-your.handle")
     assert "Enrolled avatar 'your.handle'." in page.locator(".flash").inner_text()
     card = page.locator("#avatar-your\\.handle")
-    assert card.is_visible() and "Face" in card.inner_text() and "by creator:web:creator" in card.inner_text()
+    assert card.is_visible() and "Face" in card.inner_text() and "by you (on the web)" in card.inner_text() and "creator:web:creator" not in card.inner_text()
     image = card.locator("img")
     image.scroll_into_view_if_needed()
     page.wait_for_function("image => image.complete && image.naturalWidth > 0", arg=image.element_handle())

@@ -40,7 +40,7 @@ class Severity(IntEnum):
 
 @dataclass(frozen=True)
 class Finding:
-    rule: str            # repetition, off_brief, points, must_say, caption, short, long, filler, forbidden, avoided, echo, empty
+    rule: str            # repetition, off_brief, points, must_say, caption, short, long, filler, forbidden, avoided, echo, empty, body
     to_model: str        # the reason sent back to the model
     warning: str         # what the creator reads if the draft is kept anyway
     severity: Severity

@@ -251,7 +251,8 @@ def check(output: dict[str, Any], request: DraftRequest) -> Checked:
         # enough is left; tiny models repeat a banned word on every retry ("delve"), so asking again rarely helps.
         sentences = _SENTENCE_END.split(script)
         kept = [sentence for sentence in sentences if not _avoided(sentence, banned)]
-        if kept and kept[0] == sentences[0] and kept[-1] == sentences[-1] and word_count(" ".join(kept)) >= max(8, minimum_words(request.word_budget) // 2):
+        if (kept and kept[0] == sentences[0] and kept[-1] == sentences[-1] and len(kept) >= 3
+                and word_count(" ".join(kept)) >= minimum_words(request.word_budget)):
             script = " ".join(kept)
             words = word_count(script)
         else:
@@ -266,6 +267,12 @@ def check(output: dict[str, Any], request: DraftRequest) -> Checked:
     # A diet's foods and what the creator's feedback rejected are never offered, wherever they are said.
     for word, why in quality.forbidden_in(f"{script} {caption} {title}", rules):
         hard("forbidden", f"script: mentions {word!r} ({why}); leave it out entirely")
+    sentences = [sentence for sentence in _SENTENCE_END.split(script) if sentence.strip()]
+    body = [sentence for sentence in sentences
+            if quality.normal(sentence) not in (quality.normal(hook), quality.normal(cta or ""))]
+    if words >= 8 and not body:
+        findings.append(Finding("body", "script: says only the hook and the call to action; add two or three sentences about the topic between them",
+                                "the script is only the hook and the call to action", Severity.FAIL))
     if 8 <= words < minimum_words(request.word_budget):
         findings.append(Finding("short", f"script: {words} words is too short; write {minimum_words(request.word_budget)} to {request.word_budget} words",
                                 f"short script: {words} words where about {request.word_budget} fit; consider `reeltwin edit`", Severity.FAIL))
