@@ -1,8 +1,8 @@
 """The reel file: avatar frames + voice (+ music bed) + captions (+ hook title) -> a Reels-spec MP4.
 
 Frames stream from the avatar renderer through the caption overlay into one
-encoder pass (moviepy 2 driving the ffmpeg that ships with imageio-ffmpeg), so a
-reel is encoded once and memory stays flat with its length. The audio is mixed
+encoder pass (the ffmpeg that ships with imageio-ffmpeg, fed planar YUV through a
+pipe), so a reel is encoded once and memory stays flat with its length. The audio is mixed
 in numpy first: the voice, a music bed ducked under speech, loudness normalised
 to about -14 LUFS with a peak limiter, at 48 kHz.
 """
@@ -226,10 +226,12 @@ def _bold_font() -> str | None:
 
 
 class _FrameFeed:
-    """Adapts a one-pass frame iterator to moviepy's frame_function(t) (it asks for frames in order).
+    """Renders, decorates and converts frames on a worker thread a few frames ahead of the encoder.
 
-    The frames are rendered and decorated on a worker thread a few frames ahead, so rendering
-    (numpy and OpenCV release the GIL) overlaps with moviepy handing the previous frame to ffmpeg.
+    The worker hands the encoder planar YUV 4:2:0 (BT.601, limited range: what ffmpeg's own
+    RGB conversion makes), converted by OpenCV, which releases the GIL: the pipe carries half
+    the bytes of RGB, ffmpeg skips its single-threaded colour conversion, and rendering the
+    next frame overlaps with writing this one. ``current`` is the last RGB frame (the cover's fallback).
     """
 
     AHEAD = 3
@@ -259,11 +261,15 @@ class _FrameFeed:
         return False
 
     def _produce(self) -> None:
+        import cv2
+
         index = -1
         try:
             for frame in self.frames:
                 index += 1
-                if not self._put(("frame", self.decorate(frame, index))):
+                rgb = self.decorate(frame, index)
+                self.current = rgb
+                if not self._put(("frame", cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420))):
                     return
                 if self.progress:
                     self.progress(index + 1, self.n_frames)
@@ -274,29 +280,71 @@ class _FrameFeed:
             return
         self._put(("end", None))
 
-    def __call__(self, t: float) -> np.ndarray:
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """The YUV frames in order (at most ``n_frames``); a renderer's error is raised here."""
         if not self._started:
             self._started = True
             self._worker.start()
-        wanted = min(int(round(t * self.fps)), self.n_frames - 1)
-        while self.index < wanted:
+        last = None
+        while self.index + 1 < self.n_frames:
             kind, value = self._queue.get()
             if kind == "error":
                 self._stop.set()
                 raise value
             if kind == "end":
-                self._queue.put(("end", None))   # later calls see the end again
                 break
             self.index += 1
-            self.current = value
-        if self.current is None:
-            raise ComposeError("the avatar renderer produced no frames")
-        return self.current
+            last = value
+            yield value
+        if last is not None:   # a renderer that stops a frame or two short: the last frame holds to the audio's end
+            for _ in range(self.index + 1, self.n_frames):
+                yield last
 
     def close(self) -> None:
         self._stop.set()
         if self._started:
             self._worker.join(timeout=5)
+
+
+def _encode(feed: _FrameFeed, audio_file: Path, out: Path, *, width: int, height: int, fps: int, duration: float,
+            encode: EncodeSettings) -> None:
+    """One ffmpeg process: raw YUV frames on stdin and the mixed WAV in, the Reels-spec MP4 out.
+
+    Measured against moviepy's writer (RGB on the pipe, ffmpeg converting; the audio encoded in a
+    pass of its own first) in ``bench/reel.py``; moviepy's per-frame path cost more than it served here.
+    """
+    import subprocess
+
+    ffmpeg = find_ffmpeg(prefer_bundled=True)
+    if ffmpeg is None:
+        raise ComposeError("ffmpeg not found; install it (pip install imageio-ffmpeg)")
+    command = [ffmpeg, "-y", "-hide_banner", "-loglevel", "error",
+               "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}", "-r", str(fps), "-i", "-",
+               "-t", f"{duration:.6f}", "-i", str(audio_file),
+               "-map", "0:v:0", "-map", "1:a:0", "-c:v", "libx264", "-preset", encode.preset,
+               *(["-threads", str(encode.threads)] if encode.threads else []),
+               *encode.ffmpeg_params(fps),
+               # the frames are sRGB converted with the BT.601 matrix in limited range: say so, so players convert back the same way
+               "-colorspace", "smpte170m", "-color_range", "tv", "-color_primaries", "bt709", "-color_trc", "bt709",
+               "-c:a", "aac", "-b:a", encode.audio_bitrate, "-f", "mp4", str(out)]
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            try:
+                for frame in feed:
+                    process.stdin.write(frame)   # a contiguous array: written from its buffer, no copy
+                process.stdin.close()
+            except BrokenPipeError:
+                pass    # the encoder stopped: its exit status and log say why
+            code = process.wait()
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        if code != 0:
+            log.seek(0)
+            lines = [line for line in log.read().decode("utf-8", "replace").splitlines() if line.strip()]
+            raise OSError(lines[-1] if lines else f"ffmpeg exited with status {code}")
 
 
 def compose(
@@ -313,8 +361,6 @@ def compose(
     cover_at_s: float | None = None,
 ) -> ComposeResult:
     """Encode a FrameStream with its voice into a Reels-spec MP4 plus a JPEG cover (and .srt when captions are given)."""
-    from moviepy import AudioFileClip, VideoClip
-
     from render.captions import blend_patch
 
     started = time.perf_counter()
@@ -368,29 +414,28 @@ def compose(
         blend_patch(frame, rgba, x, y)
         memo["blended"] = under.copy()
 
+    if stream.width % 2 or stream.height % 2:
+        raise ComposeError(f"output {str(out_path)!r}: {stream.width}x{stream.height} has an odd side; H.264 4:2:0 needs even width and height")
     feed = _FrameFeed(iter(stream), fps, n_frames, decorate, progress)
+    video_duration = n_frames / fps
     with tempfile.TemporaryDirectory(prefix="reeltwin-compose-") as tmp:
         audio_file = write_wav(Path(tmp) / "mix.wav", mixed, AUDIO_RATE_HZ, channels=2, round_to_nearest=False)
-        audio = AudioFileClip(str(audio_file))
-        video_duration = n_frames / fps
-        clip = VideoClip(frame_function=feed, duration=video_duration).with_audio(audio.with_duration(min(audio.duration, video_duration)))
         partial = out_path.with_name(out_path.stem + ".partial.mp4")
         try:
-            clip.write_videofile(
-                str(partial), fps=fps, codec="libx264", audio_codec="aac", audio_bitrate=encode.audio_bitrate,
-                audio_fps=AUDIO_RATE_HZ, preset=encode.preset, threads=encode.threads, ffmpeg_params=encode.ffmpeg_params(fps),
-                logger=None, temp_audiofile_path=tmp,
-            )
+            _encode(feed, audio_file, partial, width=stream.width, height=stream.height, fps=fps, duration=video_duration, encode=encode)
         except OSError as error:
             partial.unlink(missing_ok=True)
+            if feed.index < 0:
+                raise ComposeError("the avatar renderer produced no frames") from None
             raise ComposeError(f"output {str(out_path)!r}: the encoder failed ({str(error).splitlines()[0][:200]}); check free disk space") from None
         except BaseException:
             partial.unlink(missing_ok=True)   # a failed render leaves no half-written file behind
             raise
         finally:
             feed.close()
-            audio.close()
-            clip.close()
+        if feed.index < 0:
+            partial.unlink(missing_ok=True)
+            raise ComposeError("the avatar renderer produced no frames")
         partial.replace(out_path)
     if not cover_path.exists() and feed.current is not None:
         _save_cover(feed.current, cover_path)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("moviepy")
+pytest.importorskip("imageio_ffmpeg")
 
 from render.compose import ComposeError, compose  # noqa: E402
 from render.types import Box, FrameStream  # noqa: E402
@@ -142,3 +142,53 @@ def test_captions_are_blended_the_same_whether_reused_or_not(tmp_path: Path) -> 
     # red at half alpha over 60 -> ~(157, 30, 30); over 200 -> ~(227, 100, 100) (x264 moves values a little)
     assert abs(early[0] - 157) < 12 and abs(early[1] - 30) < 12
     assert abs(late[0] - 227) < 12 and abs(late[1] - 100) < 12
+
+
+def test_the_file_says_how_its_colours_were_converted_and_they_come_back(tmp_path: Path) -> None:
+    # The composer converts RGB to BT.601 limited-range YUV itself; the stream must be tagged so, or
+    # players guess (BT.709 on HD) and skin tones shift. Decoding with the tag gives the colours back.
+    colours = [(200, 150, 120), (30, 90, 200), (240, 240, 240), (20, 20, 20)]
+
+    def frames() -> Iterator[np.ndarray]:
+        for _ in range(15):
+            frame = np.zeros((H, W, 3), dtype=np.uint8)
+            for k, colour in enumerate(colours):
+                frame[k * 96:(k + 1) * 96] = colour
+            yield frame
+
+    result = compose(_stream(15, frames()), _voice(tmp_path / "v.wav", 0.5), tmp_path / "r.mp4")
+    video = next(s for s in _probe(result.path)["streams"] if s["codec_type"] == "video")
+    assert video["color_space"] == "smpte170m" and video["color_range"] == "tv"
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(result.path))
+    next(reader)
+    frame = np.frombuffer(next(reader), dtype=np.uint8).reshape(H, W, 3)
+    for k, colour in enumerate(colours):
+        got = frame[k * 96 + 48, W // 2].astype(int)
+        assert np.abs(got - np.array(colour)).max() <= 6, (colour, got.tolist())
+
+
+def test_a_renderer_that_stops_short_holds_its_last_frame_to_the_audio_end(tmp_path: Path) -> None:
+    def frames() -> Iterator[np.ndarray]:
+        for i in range(27):
+            yield np.full((H, W, 3), 40 + 5 * i, dtype=np.uint8)
+
+    result = compose(_stream(30, frames()), _voice(tmp_path / "v.wav", 1.0), tmp_path / "r.mp4")
+    video = next(s for s in _probe(result.path)["streams"] if s["codec_type"] == "video")
+    assert int(video["nb_read_frames"]) == 30
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(result.path))
+    next(reader)
+    last = [np.frombuffer(raw, dtype=np.uint8).reshape(H, W, 3)[200, 100, 0] for raw in reader][-4:]
+    assert max(last) - min(last) <= 3 and abs(int(last[-1]) - (40 + 5 * 26)) <= 4
+
+
+def test_an_odd_frame_size_is_a_clear_error_before_encoding(tmp_path: Path) -> None:
+    stream = FrameStream(fps=FPS, width=W + 1, height=H, n_frames=10, duration_s=10 / FPS, backend="test",
+                         frames=iter([np.zeros((H, W + 1, 3), dtype=np.uint8)] * 10),
+                         face_box=Box(60, 60, 96, 120), mouth_box=Box(90, 150, 40, 20))
+    with pytest.raises(ComposeError, match="odd side"):
+        compose(stream, _voice(tmp_path / "v.wav", 0.4), tmp_path / "r.mp4")
+    assert not (tmp_path / "r.mp4").exists()
