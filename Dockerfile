@@ -22,7 +22,7 @@ COPY calendar ./calendar
 COPY config ./config
 COPY scripts ./scripts
 # Same target as a developer's machine: Debian packages (as root) and .venv.
-RUN make install EXTRAS=local,postgres,instagram,s3 APT_PACKAGES="ffmpeg fonts-noto-color-emoji" && rm -rf /var/lib/apt/lists/* /root/.cache
+RUN make install EXTRAS=local,postgres,instagram,s3,workers APT_PACKAGES="ffmpeg fonts-noto-color-emoji" && rm -rf /var/lib/apt/lists/* /root/.cache
 
 RUN useradd --create-home --uid 10001 reeltwin && mkdir -p /project && chown reeltwin /project
 USER reeltwin

@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
-EXTRAS ?= dev,local,voicematch,instagram,xtts,whisperx
+EXTRAS ?= dev,local,voicematch,instagram,xtts,whisperx,workers
 # Debian packages: ffmpeg for the media stages, fonts for captions, chromium for
 # the web UI's browser tests, real speech samples (codec2-examples, alsa-utils) for the demo voice and tests.
 APT_PACKAGES ?= ffmpeg fonts-noto-color-emoji chromium codec2-examples alsa-utils
@@ -21,7 +21,7 @@ help:
 	@echo "make test    set up, then run the whole test suite (what CI runs)"
 	@echo "make test-fast  the fast tier for every change: everything but the tests marked slow (under 3 minutes on 2 cores)"
 	@echo "make bench   set up, then run the benchmarks in bench/"
-	@echo "make install set up .venv only (EXTRAS=dev,local,voicematch,instagram,xtts,whisperx by default)"
+	@echo "make install set up .venv only (EXTRAS=dev,local,voicematch,instagram,xtts,whisperx,workers by default)"
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -14,7 +14,9 @@ from agent.errors import AgentError
 if TYPE_CHECKING:
     from publishing.base import MediaHosting, Publisher
     from render.captions import CaptionStyle
+    from sqlmodel import Session
 
+    from agent.db.models import PublishAccount
     from agent.settings import CaptionsSettings, Settings
 
 
@@ -114,3 +116,61 @@ def make_publisher(settings: Settings) -> Publisher:
         password = publishing.instagrapi_password.get_secret_value() if publishing.instagrapi_password else None
         return InstagrapiPublisher(username=publishing.instagrapi_username, session_file=session_file, password=password)
     raise AgentError(f"publishing.backend {publishing.backend!r} is unknown; use outbox, graph or instagrapi")
+
+
+def make_account_publisher(settings: Settings, account: PublishAccount) -> Publisher:
+    """The publisher of one creator's connected account (its secret decrypted here, kept only inside the publisher)."""
+    from publishing import PublishError
+
+    from agent.publish_accounts import outbox_folder, plain_secret
+
+    if account.backend == "outbox":
+        from publishing.outbox import OutboxPublisher
+
+        return OutboxPublisher(outbox_folder(settings, account))
+    if account.backend == "graph":
+        token = plain_secret(settings, account)
+        if not account.ig_user_id or not token:
+            raise AgentError(f"@{account.handle}'s Graph account has no {'Instagram user id' if not account.ig_user_id else 'token'}; "
+                             f"connect it again: reeltwin account connect {account.handle} --backend graph --ig-user-id ID --token-stdin")
+        publishing = settings.publishing
+        if publishing.media_hosting == "self" and not publishing.media_base_url:
+            raise AgentError("publishing.media_base_url is not set: Instagram fetches the video from a public URL; set it to "
+                             "https://your-host/public, or use publishing.media_hosting = \"s3\"; see README 'Media hosting for the Graph API'")
+        from publishing.graph import GraphPublisher
+
+        try:
+            host = make_media_host(settings)
+        except PublishError as error:
+            raise AgentError(str(error)) from None
+        return GraphPublisher(ig_user_id=account.ig_user_id, access_token=token, media_host=host,
+                              api_version=publishing.graph_api_version, api_base=account.api_base or publishing.graph_api_base)
+    if account.backend == "instagrapi":
+        try:
+            from publishing.instagrapi_publisher import InstagrapiPublisher, session_file_for
+        except ImportError:
+            raise AgentError("the instagrapi publisher needs the instagram extra: pip install 'reeltwin[instagram]'") from None
+        try:
+            session_file = session_file_for(settings.data_dir, account.username or "")
+        except PublishError as error:
+            raise AgentError(f"@{account.handle}'s instagrapi account: {error}") from None
+        return InstagrapiPublisher(username=account.username or "", session_file=session_file, password=plain_secret(settings, account))
+    raise AgentError(f"@{account.handle}'s publishing account has backend {account.backend!r}, which this ReelTwin does not know; "
+                     f"connect it again with --backend graph, instagrapi or outbox")
+
+
+def publishing_account_for(session: Session, settings: Settings, handle: str) -> str:
+    """The key of the account ``handle``'s reels go to (see :func:`publishing_account`); raises NoPublishAccount where none may be used."""
+    from agent.publish_accounts import account_key, resolve_account
+
+    account = resolve_account(session, settings, handle)
+    return publishing_account(settings) if account is None else account_key(account)
+
+
+def make_publisher_for(session: Session, settings: Settings, handle: str) -> Publisher:
+    """The publisher of creator ``handle``'s own account, or the settings' one while no account is connected at all
+    (:func:`agent.publish_accounts.resolve_account`); never another creator's. The caller closes it."""
+    from agent.publish_accounts import resolve_account
+
+    account = resolve_account(session, settings, handle)
+    return make_publisher(settings) if account is None else make_account_publisher(settings, account)

@@ -57,3 +57,7 @@ class Notifier:
 
     def failed(self, reel_id: int, handle: str, reason: str) -> bool:
         return self.send(f"@{handle}: reel {reel_id} failed: {reason[:300]}{self.link(reel_id)}")
+
+    def account_problem(self, handle: str, message: str) -> bool:
+        """A creator's publishing account needs attention (a token that runs out, a refresh that failed); never the token."""
+        return self.send(f"{message[:400]}{f' {self.web_base}/accounts' if self.web_base else ''}")

@@ -226,6 +226,67 @@ class _ReelTwinDotEnv(DotEnvSettingsSource):
         return {key: value for key, value in variables.items() if key.upper().startswith(ENV_PREFIX) and key.upper() not in CONTROL_VARIABLES}
 
 
+class WorkersSettings(_Section):
+    """Where render and publish work runs: in the `reeltwin run` process ("local"), or on Celery workers
+    (`reeltwin worker`, on this machine or others) over Redis or RabbitMQ, with the database in PostgreSQL."""
+
+    backend: Literal["local", "celery"] = "local"
+    # redis://[:password@]host:6379/0 or amqp://user:password@host:5672//; a secret because it usually holds a password
+    broker_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    # Redis: a task a worker took but did not finish (it died) is handed to another worker after this long;
+    # longer than the longest render, or a slow render is delivered twice (harmless: the database claim decides, but wasted)
+    visibility_timeout_s: int = Field(2 * 3600, ge=60, le=7 * 24 * 3600)
+    concurrency: int = Field(1, ge=1, le=256)          # tasks at once per `reeltwin worker` (processes)
+    # at most this many reels wait on each queue; every sweep tops it up, soonest first (a backlog of thousands
+    # stays in the database, where a changed time or a rejection still counts, not in the broker)
+    max_queued: int = Field(1000, ge=1, le=1_000_000)
+    # Python modules every worker (and `reeltwin run`) imports first: your own backends, registering themselves
+    # through the registries (a render backend, a reel renderer)
+    imports: list[str] = Field(default_factory=list)
+    renderer: str = "pipeline"                          # the reel renderer: "pipeline" = voice -> avatar -> compose -> QA
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_scheme(cls, value: SecretStr) -> SecretStr:
+        scheme = value.get_secret_value().split("://", 1)[0].lower() if "://" in value.get_secret_value() else ""
+        if scheme not in ("redis", "rediss", "amqp", "amqps", "pyamqp"):
+            raise ValueError(f"{scheme or 'no scheme'!r} is not a broker ReelTwin runs on; use redis://host:6379/0 or amqp://user:password@host:5672//")
+        return value
+
+
+class AccountsSettings(_Section):
+    """Each creator's own publishing account (``reeltwin account connect``): its token or password is stored
+    encrypted (Fernet) with ``secret_key``, and Graph tokens are refreshed before they lapse."""
+
+    # Fernet key(s), in .env as REELTWIN_ACCOUNTS__SECRET_KEY; `reeltwin account connect` writes one there if none is set.
+    # Several keys separated by commas rotate: the first encrypts, every one decrypts. Lost key: reconnect the accounts.
+    secret_key: SecretStr | None = None
+    refresh_days: int = Field(14, ge=1, le=59)        # a long-lived Graph token is refreshed once it expires within this many days
+    warn_days: int = Field(7, ge=1, le=59)            # warn (notification, web banner) this many days before a token runs out
+    # Facebook Login tokens (graph.facebook.com) are refreshed with fb_exchange_token, which needs the app's id and secret;
+    # Instagram Login tokens (graph.instagram.com) need neither.
+    graph_app_id: str | None = None
+    graph_app_secret: SecretStr | None = None
+
+    @field_validator("secret_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        import base64
+        import binascii
+
+        if value is None:
+            return None
+        for key in value.get_secret_value().split(","):
+            try:
+                ok = len(base64.urlsafe_b64decode(key.strip().encode("ascii"))) == 32
+            except (binascii.Error, ValueError, UnicodeEncodeError):
+                ok = False
+            if not ok:
+                raise ValueError("is not a Fernet key (32 url-safe base64 bytes); remove the line and run "
+                                 "`reeltwin account connect` to make one, or restore the key you had")
+        return value
+
+
 class Settings(BaseSettings):
     """All of ReelTwin's settings. Build it with :func:`load_settings`."""
 
@@ -248,6 +309,8 @@ class Settings(BaseSettings):
     publishing: PublishingSettings = Field(default_factory=PublishingSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    workers: WorkersSettings = Field(default_factory=WorkersSettings)
+    accounts: AccountsSettings = Field(default_factory=AccountsSettings)
 
     @classmethod
     def settings_customise_sources(

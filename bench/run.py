@@ -1,10 +1,11 @@
 """ReelTwin benchmarks: figures and ratios against baselines measured in the same run.
 
-    .venv/bin/python bench/run.py [--quick] [--skip-reel] [--skip-footage]
+    .venv/bin/python bench/run.py [--quick] [--skip-reel] [--skip-footage] [--skip-scale]
 
 Prints a markdown table and writes it to bench/results/latest.md, then runs
 bench/reel.py (a reel stage by stage; bench/results/reel.md) and bench/footage.py
-(a reel from a 12 s clip against ffmpeg looping it; bench/results/footage.md).
+(a reel from a 12 s clip against ffmpeg looping it; bench/results/footage.md) and bench/scale.py (the Celery
+scheduler's sweep over 10,000 creators and worker throughput; needs PostgreSQL and Redis, else it says so and skips).
 Not a test: nothing here asserts a time.
 """
 
@@ -188,6 +189,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--skip-reel", action="store_true", help="do not run bench/reel.py (one reel, stage by stage) afterwards")
     parser.add_argument("--skip-footage", action="store_true", help="do not run bench/footage.py (a reel from a 12 s clip) afterwards")
+    parser.add_argument("--skip-scale", action="store_true", help="do not run bench/scale.py (Celery sweep and worker throughput) afterwards")
     args = parser.parse_args()
     runs = 3 if args.quick else 7
     results = []
@@ -217,6 +219,10 @@ def main() -> None:
         print("running footage ...", file=sys.stderr, flush=True)
         footage = ["--seconds", "8", "--out", str(out / "footage-quick.md")] if args.quick else ["--seconds", "30"]
         subprocess.run([sys.executable, str(REPO / "bench" / "footage.py"), *footage], cwd=REPO, check=True)
+    if not args.skip_scale:
+        # The Celery mode at agency scale: bench/scale.py (writes bench/results/scale.md; --quick: scale-quick.md).
+        print("running scale ...", file=sys.stderr, flush=True)
+        subprocess.run([sys.executable, str(REPO / "bench" / "scale.py"), *(["--quick"] if args.quick else [])], cwd=REPO, check=True)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,7 @@ _SUBCODE_IN_TEXT = re.compile(r"\b(22070\d\d)\b")
 
 
 #: httpx logs every request URL at INFO, query string (and so our token) included: mask it.
-_HTTPX_REDACTION = redaction.RedactSecrets(patterns=[redaction.ACCESS_TOKEN_IN_TEXT])
+_HTTPX_REDACTION = redaction.RedactSecrets(patterns=[redaction.TOKEN_PARAMETERS_IN_TEXT])
 
 
 class _UrlsOnly:
@@ -115,6 +116,23 @@ class _UrlsOnly:
 
     def cleanup(self, paths: Sequence[Path], *, publish_key: str = "") -> None:
         pass
+
+
+@dataclass(frozen=True)
+class TokenStatus:
+    """What Meta says about an access token (``debug_token``)."""
+
+    valid: bool
+    expires_at: datetime | None        # None: the token does not expire (a Page or system-user token)
+    scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RefreshedToken:
+    """A long-lived token after a refresh; ``expires_at`` None when Meta gave no lifetime."""
+
+    access_token: str
+    expires_at: datetime | None
 
 
 class GraphPublisher(Publisher):
@@ -142,6 +160,7 @@ class GraphPublisher(Publisher):
         poll_timeout_s: float = 600,
         http_client: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        instagram_login: bool | None = None,
     ):
         if not ig_user_id:
             raise PublishRefused("Graph API: no Instagram user id given; set publishing.graph_ig_user_id")
@@ -158,9 +177,10 @@ class GraphPublisher(Publisher):
         self.poll_interval_s = poll_interval_s
         self.poll_timeout_s = poll_timeout_s
         self._sleep = sleep
+        self._instagram_login = instagram_login   # None: told by api_base (graph.instagram.com)
         self._owns_client = http_client is None
         self._client = http_client if http_client is not None else httpx.Client(timeout=timeout_s)
-        self._redaction = redaction.RedactSecrets([access_token], patterns=[redaction.ACCESS_TOKEN_IN_TEXT], min_length=1)
+        self._redaction = redaction.RedactSecrets([access_token], patterns=[redaction.TOKEN_PARAMETERS_IN_TEXT], min_length=1)
         for name in ("httpx", "httpcore"):
             redaction.install(logging.getLogger(name), _HTTPX_REDACTION)
 
@@ -403,6 +423,65 @@ class GraphPublisher(Publisher):
             "check the account and mark the reel published by hand"
         )
 
+    # -- the account and its token (``reeltwin account check``, the daily token refresh) ---------------
+
+    @property
+    def instagram_login(self) -> bool:
+        """A token from Instagram Login (graph.instagram.com), refreshed with ``ig_refresh_token``; else Facebook Login."""
+        return self._instagram_login if self._instagram_login is not None else "graph.instagram.com" in self.api_base
+
+    def account_username(self) -> str:
+        """Who this token publishes as: ``GET /{ig-user-id}?fields=username`` (raises LoginRequired for a bad token)."""
+        body = self._call("GET", self.ig_user_id, {"fields": "username"}, action=f"read Instagram account {self.ig_user_id!r}")
+        username = body.get("username")
+        if not isinstance(username, str) or not username:
+            raise PublishRefused(f"Instagram account {self.ig_user_id!r} has no username in Meta's answer; "
+                                 "check that the id is an Instagram professional account's (not a Facebook Page's)")
+        return username
+
+    def token_status(self, *, app_id: str | None = None, app_secret: str | None = None) -> TokenStatus:
+        """``GET /debug_token``: is the token valid, and when does it expire? With the app's id and secret the app token
+        asks (what Meta documents); without, the token inspects itself (accepted for the token's own user)."""
+        inspector = f"{app_id}|{app_secret}" if app_id and app_secret else None
+        if app_secret:
+            self._hide(app_secret)
+        body = self._call("GET", "debug_token", {"input_token": self._access_token, "access_token": inspector or self._access_token},
+                          action="inspect the access token")
+        data = body.get("data") if isinstance(body.get("data"), dict) else {}
+        expires = data.get("expires_at")
+        expires_at = datetime.fromtimestamp(expires, UTC) if isinstance(expires, (int, float)) and expires > 0 else None
+        return TokenStatus(valid=bool(data.get("is_valid")), expires_at=expires_at,
+                           scopes=tuple(str(scope) for scope in data.get("scopes") or []))
+
+    def refresh_token(self, *, app_id: str | None = None, app_secret: str | None = None, now: datetime | None = None) -> RefreshedToken:
+        """A fresh long-lived token for this one (which stays usable until its own expiry). Instagram Login:
+        ``GET /refresh_access_token?grant_type=ig_refresh_token`` (the token must be a day old and unexpired);
+        Facebook Login: ``GET /oauth/access_token?grant_type=fb_exchange_token`` with the app's id and secret.
+        This publisher uses the new token from then on."""
+        now = now or datetime.now(UTC)
+        if self.instagram_login:
+            body = self._call("GET", "refresh_access_token", {"grant_type": "ig_refresh_token"}, action="refresh the access token", versioned=False)
+        elif app_id and app_secret:
+            self._hide(app_secret)
+            body = self._call("GET", "oauth/access_token", {"grant_type": "fb_exchange_token", "client_id": app_id, "client_secret": app_secret,
+                                                            "fb_exchange_token": self._access_token, "access_token": None},
+                              action="refresh the access token")
+        else:
+            raise PublishRefused("a Facebook Login token is refreshed with the app's id and secret: set accounts.graph_app_id and "
+                                 "REELTWIN_ACCOUNTS__GRAPH_APP_SECRET in .env, or connect a new long-lived token before this one expires")
+        token = body.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise PublishRetryable("Graph API: refreshing the access token returned no token; will retry")
+        lifetime = body.get("expires_in")
+        expires_at = now + timedelta(seconds=float(lifetime)) if isinstance(lifetime, (int, float)) and lifetime > 0 else None
+        self._hide(token)
+        self._access_token = token
+        return RefreshedToken(access_token=token, expires_at=expires_at)
+
+    def _hide(self, secret: str) -> None:
+        """Mask one more secret in this publisher's messages."""
+        self._redaction = redaction.RedactSecrets([*self._redaction.secrets, secret], patterns=[redaction.TOKEN_PARAMETERS_IN_TEXT], min_length=1)
+
     # -- audience (for the peak-time model) ---------------------------------------------------------
 
     def fetch_audience(self, *, posts: int = 50) -> dict[str, Any]:
@@ -480,14 +559,19 @@ class GraphPublisher(Publisher):
     def _redact(self, text: str) -> str:
         return self._redaction.redact(text)
 
-    def _send(self, method: str, path: str, params: Mapping[str, str], *, action: str) -> tuple[int, Any, httpx.Headers]:
-        """One request; network failures become PublishRetryable. Never raises with the URL in the message."""
-        fields = {**params, "access_token": self._access_token}
+    def _send(self, method: str, path: str, params: Mapping[str, str | None], *, action: str,
+              versioned: bool = True) -> tuple[int, Any, httpx.Headers]:
+        """One request; network failures become PublishRetryable. Never raises with the URL in the message.
+
+        The account's token goes along as ``access_token`` unless ``params`` gives another one, or None for none."""
+        merged = {"access_token": self._access_token, **params}
+        fields = {key: value for key, value in merged.items() if value is not None}
+        url = self._url(path) if versioned else f"{self.api_base}/{path}"
         try:
             if method == "GET":
-                response = self._client.request(method, self._url(path), params=fields, timeout=self.timeout_s)
+                response = self._client.request(method, url, params=fields, timeout=self.timeout_s)
             else:
-                response = self._client.request(method, self._url(path), data=fields, timeout=self.timeout_s)
+                response = self._client.request(method, url, data=fields, timeout=self.timeout_s)
         except httpx.TimeoutException as error:
             raise PublishRetryable(f"Graph API: no answer within {self.timeout_s:g} s trying to {action} ({type(error).__name__}); will retry") from None
         except httpx.TransportError as error:
@@ -499,8 +583,8 @@ class GraphPublisher(Publisher):
             body = None
         return response.status_code, body, response.headers
 
-    def _call(self, method: str, path: str, params: Mapping[str, str], *, action: str) -> dict[str, Any]:
-        status, body, headers = self._send(method, path, params, action=action)
+    def _call(self, method: str, path: str, params: Mapping[str, str | None], *, action: str, versioned: bool = True) -> dict[str, Any]:
+        status, body, headers = self._send(method, path, params, action=action, versioned=versioned)
         return self._ok_body(status, body, headers, action=action)
 
     def _ok_body(self, status: int, body: Any, headers: httpx.Headers, *, action: str) -> dict[str, Any]:

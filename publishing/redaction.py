@@ -10,6 +10,9 @@ REDACTED = "***"
 
 #: An access token in a URL's query string or a form body: ``access_token=<token>``.
 ACCESS_TOKEN_IN_TEXT = re.compile(r"(access_token=)[^&\s\"'<>]+")
+#: Every token-bearing parameter of the Graph API's token calls: the token itself, the one ``debug_token`` inspects,
+#: the one ``fb_exchange_token`` exchanges, and the app secret that goes with it.
+TOKEN_PARAMETERS_IN_TEXT = re.compile(r"((?:access_token|input_token|fb_exchange_token|client_secret)=)[^&\s\"'<>]+")
 
 
 class RedactSecrets(logging.Filter):

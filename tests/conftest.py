@@ -55,9 +55,9 @@ def postgres_url() -> Iterator[str]:
 def _truncate(engine: sa.Engine) -> None:
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
-            connection.execute(sa.text("TRUNCATE reelevent, scriptversion, reel, slot, avatar, voiceprofile, creator, webaccount, revokedsession RESTART IDENTITY CASCADE"))
+            connection.execute(sa.text("TRUNCATE reelevent, scriptversion, reel, slot, avatar, voiceprofile, creator, webaccountcreator, webaccount, publishaccount, revokedsession RESTART IDENTITY CASCADE"))
         else:
-            for table in ("reelevent", "scriptversion", "reel", "slot", "avatar", "voiceprofile", "creator", "webaccount", "revokedsession"):
+            for table in ("reelevent", "scriptversion", "reel", "slot", "avatar", "voiceprofile", "creator", "webaccountcreator", "webaccount", "publishaccount", "revokedsession"):
                 connection.execute(sa.text(f"DELETE FROM {table}"))
 
 

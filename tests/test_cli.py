@@ -882,7 +882,7 @@ def test_every_command_module_registers_the_same_way() -> None:
 
 
 # Commands that report nothing a script could read: they serve until stopped.
-NO_REPORT = {"web"}
+NO_REPORT = {"web", "worker"}   # long-running servers: they report through their logs, not a JSON document
 
 
 def test_every_reporting_command_takes_json() -> None:

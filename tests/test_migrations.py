@@ -24,7 +24,7 @@ from agent.db.engine import (
 )
 from agent.db.models import Creator, Reel, ReelStatus
 
-TABLES = {"creator", "avatar", "voiceprofile", "slot", "reel", "scriptversion", "reelevent", "webaccount", "revokedsession"}
+TABLES = {"creator", "avatar", "voiceprofile", "slot", "reel", "scriptversion", "reelevent", "webaccount", "revokedsession", "publishaccount", "webaccountcreator"}
 
 
 def sqlite_url(tmp_path: Path, name: str = "fresh.db") -> str:

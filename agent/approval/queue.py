@@ -7,6 +7,7 @@ so ``approve 3 4 99`` with an unknown 99 leaves 3 and 4 as they were.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,10 +77,15 @@ class QueueItem:
     creator: Creator
 
 
+def missing_reel(reel_id: int) -> NotFoundError:
+    """The error for a reel id that names no reel (the web answers a reel it does not show with the same one)."""
+    return NotFoundError(f"reel {reel_id} does not exist; list reels with `reeltwin queue`")
+
+
 def get_reel(session: Session, reel_id: int) -> Reel:
     reel = session.get(Reel, reel_id)
     if reel is None:
-        raise NotFoundError(f"reel {reel_id} does not exist; list reels with `reeltwin queue`")
+        raise missing_reel(reel_id)
     session.refresh(reel)
     return reel
 
@@ -103,9 +109,11 @@ def _with_stale(artifacts: dict | None, fields: set[str]) -> dict:
     return updated
 
 
-def list_queue(session: Session, status: ReelStatus | None = None) -> list[QueueItem]:
-    """Reels waiting for the creator first, then the rest by slot time."""
+def list_queue(session: Session, status: ReelStatus | None = None, *, handles: Collection[str] | None = None) -> list[QueueItem]:
+    """Reels waiting for the creator first, then the rest by slot time; only those of ``handles`` when given."""
     query = select(Reel, Slot, Creator).join(Creator, Reel.creator_id == Creator.id).outerjoin(Slot, Reel.slot_id == Slot.id)
+    if handles is not None:
+        query = query.where(Creator.handle.in_(sorted(handles)))
     if status is not None:
         query = query.where(Reel.status == status)
     waiting_first = case((Reel.status == ReelStatus.DRAFTED, 0), else_=1)

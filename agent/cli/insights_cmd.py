@@ -26,8 +26,22 @@ def insights(
     settings, session = ctx.obj.settings, ctx.obj.session
     refreshed: dict[int, str] = {}
     if refresh:
-        with make_publisher(settings) as publisher:
-            refreshed = refresh_reel_insights(session, publisher)
+        from agent.backends import make_publisher_for
+        from agent.publish_accounts import NoPublishAccount, any_accounts
+
+        if any_accounts(session):   # each creator's reels from its own account
+            for owner in session.execute(select(Creator).order_by(Creator.handle)).scalars():
+                if creator and owner.handle != creator.lstrip("@"):
+                    continue
+                try:
+                    publisher = make_publisher_for(session, settings, owner.handle)
+                except NoPublishAccount:
+                    continue
+                with publisher:
+                    refreshed.update(refresh_reel_insights(session, publisher, creator_ids=[owner.id]))
+        else:
+            with make_publisher(settings) as publisher:
+                refreshed = refresh_reel_insights(session, publisher)
         refused = [text for text in refreshed.values() if text.startswith("refused:")]
         if refused:
             raise AgentError(refused[0].removeprefix("refused: "))

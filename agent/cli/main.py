@@ -74,9 +74,12 @@ def root(
 def _register() -> None:
     """Every command module adds itself the same way: ``module.register(app)`` (see agent/cli/__init__.py)."""
     from agent.cli import avatar_cmd, calendar_cmd, config_cmd, db_cmd, demo_cmd, doctor_cmd, draft_cmd, init_cmd, insights_cmd, instagram_cmd, peak_cmd, publish_cmd, qa_cmd, queue_cmd, render_cmd, run_cmd, voice_cmd, web_cmd
+    from agent.cli import worker_cmd
+    from agent.cli import user_cmd
+    from agent.cli import account_cmd
 
     for module in (init_cmd, doctor_cmd, config_cmd, db_cmd, calendar_cmd, instagram_cmd, voice_cmd, avatar_cmd,
-                   draft_cmd, queue_cmd, render_cmd, qa_cmd, publish_cmd, peak_cmd, insights_cmd, run_cmd, demo_cmd, web_cmd):
+                   draft_cmd, queue_cmd, render_cmd, qa_cmd, publish_cmd, peak_cmd, insights_cmd, run_cmd, demo_cmd, web_cmd, worker_cmd, user_cmd, account_cmd):
         module.register(app)
 
 

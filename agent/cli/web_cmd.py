@@ -67,7 +67,9 @@ def password(
     from_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input (for scripts)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Set the web login password (stored only as a scrypt hash)."""
+    """Set the web login password: the first user's, "creator", who sees every creator (more users: `reeltwin user add`).
+
+    Stored only as a scrypt hash."""
     from sqlalchemy import select
 
     from agent.db.models import WebAccount, utcnow

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-__all__ = ["Avatar", "Creator", "Reel", "ReelEvent", "ReelStatus", "ScriptVersion", "Slot", "RevokedSession", "VoiceProfile", "WebAccount", "UTCDateTime", "utcnow"]
+__all__ = ["Avatar", "Creator", "Reel", "ReelEvent", "ReelStatus", "ScriptVersion", "Slot", "RevokedSession", "VoiceProfile", "WebAccount", "WebAccountCreator", "UTCDateTime", "utcnow"]
 
 
 class ReelStatus(str, enum.Enum):
@@ -196,11 +196,16 @@ class ReelEvent(SQLModel, table=True):
 
 
 class WebAccount(SQLModel, table=True):
-    """The creator's login for the web UI: a password hash (scrypt), never the password."""
+    """A web user: a name, a password hash (scrypt, never the password) and the creators they see.
+
+    ``all_creators`` gives every creator (the first user, ``reeltwin password``'s "creator", has it); otherwise
+    the user sees the handles listed in :class:`WebAccountCreator` and nothing else.
+    """
 
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(default="creator", unique=True, max_length=64)
     password_hash: str = Field(max_length=255)
+    all_creators: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
     updated_at: datetime = _time(default_factory=utcnow)
 
 
@@ -209,3 +214,39 @@ class RevokedSession(SQLModel, table=True):
 
     session_id: str = Field(primary_key=True, max_length=64)
     expires_at: datetime = _time()
+
+
+class WebAccountCreator(SQLModel, table=True):
+    """A creator (calendar handle) a web user without ``all_creators`` may see and act on.
+
+    A handle, not a creator id: a user may be given a creator whose calendar is not planned yet.
+    """
+
+    __table_args__ = (sa.Index("ix_webaccountcreator_handle", "handle"),)
+
+    account_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("webaccount.id", ondelete="CASCADE"), primary_key=True))
+    handle: str = Field(primary_key=True, max_length=64)
+
+
+class PublishAccount(SQLModel, table=True):
+    """A creator's own publishing account: its reels go out there and nowhere else.
+
+    ``secret`` is the Graph access token or the instagrapi password, Fernet-encrypted with
+    ``accounts.secret_key`` (see :mod:`agent.publish_accounts`); the plain value is never stored or shown.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    handle: str = Field(index=True, unique=True, max_length=64)    # the creator (calendar handle); may precede its calendar
+    backend: str = Field(max_length=16)                              # graph | instagrapi | outbox
+    ig_user_id: str | None = Field(default=None, max_length=64)      # graph: the Instagram professional account's id
+    username: str | None = Field(default=None, max_length=64)        # instagrapi: the login; graph: as Instagram last reported it
+    api_base: str | None = Field(default=None, max_length=255)       # graph: None = publishing.graph_api_base
+    outbox_dir: str | None = None                                    # outbox: None = <outbox>/<handle>
+    secret: str | None = None                                        # Fernet token of the access token or password
+    token_expires_at: datetime | None = _time(default=None)          # graph: None = unknown, or a token that does not expire
+    token_refreshed_at: datetime | None = _time(default=None)
+    refresh_error: str | None = None                                 # the last refresh's failure (cleared by a good one)
+    checked_at: datetime | None = _time(default=None)
+    check_result: str | None = None                                  # what `account check` learnt: "ok: @name" or why not
+    created_at: datetime = _time(default_factory=utcnow)
+    updated_at: datetime = _time(default_factory=utcnow)

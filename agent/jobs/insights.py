@@ -20,11 +20,13 @@ from publishing.base import AudienceInsights, Capability, Publisher
 log = logging.getLogger(__name__)
 
 
-def refresh_audience(session: Session, publisher: Publisher, calendars: list[Calendar]) -> dict[str, str]:
+def refresh_audience(session: Session, publisher: Publisher, calendars: list[Calendar], *, own_reels_only: bool = False) -> dict[str, str]:
     """Fetch the account's audience data and store it on the creators; returns handle -> what was stored.
 
-    One publishing account is configured per ReelTwin install, so its audience applies to
-    every active calendar. A publisher without audience insights: nothing is fetched.
+    ``calendars`` are the creators who publish through ``publisher``'s account: each creator's own connected
+    account, or the settings' single account for the install. ``own_reels_only``: the reel insights are asked
+    for these creators' reels only (another account would not know the others). A publisher without
+    audience insights: nothing is fetched.
     """
     if Capability.AUDIENCE_INSIGHTS not in publisher.capabilities or not calendars:
         return {}
@@ -47,7 +49,10 @@ def refresh_audience(session: Session, publisher: Publisher, calendars: list[Cal
             creator.audience = stored
             result[calendar.handle] = f"{'online_followers' if audience.get('online_followers') else 'no insight'}, {len(audience.get('posts') or [])} posts"
     session.commit()
-    refresh_reel_insights(session, publisher)
+    creator_ids = None
+    if own_reels_only:
+        creator_ids = list(session.execute(select(Creator.id).where(Creator.handle.in_([c.handle for c in calendars]))).scalars())
+    refresh_reel_insights(session, publisher, creator_ids=creator_ids)
     return result
 
 
@@ -58,10 +63,10 @@ INSIGHT_DAYS = 30
 
 
 def refresh_reel_insights(session: Session, publisher: Publisher, *, now: datetime | None = None, days: int = INSIGHT_DAYS,
-                          limit: int = 100) -> dict[int, str]:
+                          limit: int = 100, creator_ids: list[int] | None = None) -> dict[int, str]:
     """Fetch Instagram's metrics for the reels published in the last ``days`` and keep them on each reel
     (``reel.artifacts["insights"]``: views, reach, likes, comments, saved, shares, total_interactions and when).
-    Returns reel id -> what happened. A publisher without media insights: nothing is fetched; one refusal
+    Returns reel id -> what happened; ``creator_ids``: only these creators' reels. A publisher without media insights: nothing is fetched; one refusal
     (a missing permission) stops the sweep with a warning, a failure on one reel skips that reel."""
     from publishing.base import MediaInsights
 
@@ -71,8 +76,10 @@ def refresh_reel_insights(session: Session, publisher: Publisher, *, now: dateti
         raise TypeError(f"{publisher!r} claims media insights but has no fetch_media_insights()")
     now = now or utcnow()
     since = now - timedelta(days=days)
-    reels = list(session.execute(select(Reel).where(Reel.status == ReelStatus.PUBLISHED, Reel.media_id.is_not(None))
-                                 .order_by(Reel.published_at.desc())).scalars())
+    query = select(Reel).where(Reel.status == ReelStatus.PUBLISHED, Reel.media_id.is_not(None))
+    if creator_ids is not None:   # the account's own creators' reels only
+        query = query.where(Reel.creator_id.in_(creator_ids))
+    reels = list(session.execute(query.order_by(Reel.published_at.desc())).scalars())
     done: dict[int, str] = {}
     for reel in reels[:limit]:
         published = reel.published_at

@@ -29,7 +29,7 @@ from sqlmodel import Session
 
 from agent.db.models import Creator, Reel, ReelEvent, ReelStatus, utcnow
 from agent.db.states import transition
-from agent.errors import ValidationFailed
+from agent.errors import AgentError, ValidationFailed
 from agent.jobs import leases
 from agent.settings import Settings
 from publishing.base import PublishProgress, PublishRefused, PublishRequest, PublishRetryable, Publisher
@@ -61,16 +61,74 @@ def full_caption(reel: Reel) -> str:
     return f"{reel.caption.strip()}\n\n{tags}".strip() if tags else reel.caption.strip()
 
 
+#: creator handle -> the publisher of that creator's own account (:func:`agent.backends.make_publisher_for`)
+PublisherFor = Callable[[str], Publisher]
+
+
 def publish_reel(
+    session: Session,
+    settings: Settings,
+    reel_id: int,
+    *,
+    publisher: Publisher | None = None,
+    publisher_for: PublisherFor | None = None,
+    worker: str,
+    resume_claimed: bool = False,
+) -> PublishOutcome:
+    """Publish one rendered reel now (steps 1–5 above). Never raises for Instagram's answers: they become the outcome.
+
+    The reel goes to ``publisher`` if given, else to its creator's own account: ``publisher_for(handle)``, or one
+    built (and closed) here. A creator without an account of its own fails the reel with the command that connects
+    one; a lost accounts key raises (one line) and changes nothing."""
+    if publisher is not None:
+        return _publish_with(session, settings, reel_id, publisher=publisher, worker=worker, resume_claimed=resume_claimed)
+    from agent.publish_accounts import NoPublishAccount
+
+    handle = creator_handle(session, reel_id)
+    built = publisher_for is None
+    try:
+        if publisher_for is None:
+            from agent.backends import make_publisher_for
+
+            chosen = make_publisher_for(session, settings, handle)
+        else:
+            chosen = publisher_for(handle)
+    except NoPublishAccount as error:
+        return _fail_without_account(session, reel_id, worker, str(error), resume_claimed=resume_claimed)
+    try:
+        return _publish_with(session, settings, reel_id, publisher=chosen, worker=worker, resume_claimed=resume_claimed)
+    finally:
+        if built:
+            chosen.close()
+
+
+def creator_handle(session: Session, reel_id: int) -> str:
+    """The handle of the creator whose reel ``reel_id`` is (its account publishes it)."""
+    reel = session.get(Reel, reel_id)
+    if reel is None:
+        raise ValidationFailed(f"reel {reel_id} does not exist; list reels with `reeltwin queue`")
+    creator = session.get(Creator, reel.creator_id)
+    return creator.handle if creator else ""
+
+
+def _fail_without_account(session: Session, reel_id: int, worker: str, message: str, *, resume_claimed: bool) -> PublishOutcome:
+    """The creator has no account: the reel fails with the command that connects one (claimed first, so only once)."""
+    if not resume_claimed and leases.claim_reel(session, leases.PUBLISH, reel_id, worker=worker) is None:
+        raise ValidationFailed(f"reel {reel_id}: is not rendered (or another process is publishing it); nothing was posted")
+    reel = session.get(Reel, reel_id)
+    session.refresh(reel)
+    return _fail(session, reel, worker, message)
+
+
+def _publish_with(
     session: Session,
     settings: Settings,
     reel_id: int,
     *,
     publisher: Publisher,
     worker: str,
-    resume_claimed: bool = False,
+    resume_claimed: bool,
 ) -> PublishOutcome:
-    """Publish one rendered reel now (steps 1–5 above). Never raises for Instagram's answers: they become the outcome."""
     if resume_claimed:
         reel = session.get(Reel, reel_id)
     else:
@@ -169,18 +227,58 @@ def publish_due(
     session: Session,
     settings: Settings,
     *,
-    publisher: Publisher,
+    publisher: Publisher | None = None,
+    publisher_for: PublisherFor | None = None,
     worker: str,
     now: datetime,
     next_time: Callable[[int], datetime] | None = None,
 ) -> list[PublishOutcome]:
-    """The publish sweep: resume abandoned attempts, publish what is due, move what was missed beyond the grace window."""
+    """The publish sweep: resume abandoned attempts, publish what is due, move what was missed beyond the grace window.
+
+    Each reel goes to ``publisher`` if given, else to its own creator's account (see :func:`publish_reel`); a creator
+    whose account cannot be used now (a lost key, a missing setting) is skipped with one log line and its reels wait."""
+    from agent.publish_accounts import NoPublishAccount
+
+    if publisher is None and publisher_for is None:
+        from agent.backends import make_publisher_for
+
+        cache: dict[str, Publisher] = {}
+
+        def publisher_for(handle: str) -> Publisher:   # one per creator for this sweep, closed at its end
+            if handle not in cache:
+                cache[handle] = make_publisher_for(session, settings, handle)
+            return cache[handle]
+
+        try:
+            return publish_due(session, settings, publisher_for=publisher_for, worker=worker, now=now, next_time=next_time)
+        finally:
+            for built in cache.values():
+                built.close()
+
+    unusable: dict[str, str] = {}
+
+    def one(reel_id: int, *, resume_claimed: bool = False) -> PublishOutcome | None:
+        if publisher is not None:
+            return publish_reel(session, settings, reel_id, publisher=publisher, worker=worker, resume_claimed=resume_claimed)
+        handle = creator_handle(session, reel_id)
+        if handle in unusable:
+            return None
+        try:
+            return publish_reel(session, settings, reel_id, publisher_for=publisher_for, worker=worker, resume_claimed=resume_claimed)
+        except (NoPublishAccount, ValidationFailed):
+            raise
+        except AgentError as error:   # the accounts key is lost, a setting is missing: nothing was changed; the reels wait for the fix
+            unusable[handle] = str(error)
+            log.error("@%s: reels not published: %s", handle, error)
+            return None
+
     outcomes = []
     stage = leases.publish_stage(settings)
     for reel_id in leases.stale(session, stage, now=now):
         if leases.take_over(session, stage, reel_id, now=now, worker=worker):
             log.warning("reel %d: resuming an abandoned publish attempt (checking Instagram before uploading)", reel_id)
-            outcomes.append(publish_reel(session, settings, reel_id, publisher=publisher, worker=worker, resume_claimed=True))
+            if (outcome := one(reel_id, resume_claimed=True)) is not None:
+                outcomes.append(outcome)
     due, missed = due_reels(session, now, timedelta(minutes=settings.scheduler.publish_grace_minutes))
     for reel_id in missed:
         when = next_time(reel_id) if next_time else now
@@ -189,7 +287,8 @@ def publish_due(
             due.append(reel_id)
     for reel_id in due:
         try:
-            outcomes.append(publish_reel(session, settings, reel_id, publisher=publisher, worker=worker))
+            if (outcome := one(reel_id)) is not None:
+                outcomes.append(outcome)
         except ValidationFailed:
             continue  # another process took it between the query and the claim
     return outcomes

@@ -22,6 +22,7 @@ from agent.db.models import Avatar, Creator, Reel, ReelStatus, VoiceProfile
 from agent.db.states import transition
 from agent.errors import AgentError
 from agent.jobs import leases
+from render.registry import Registry
 
 if TYPE_CHECKING:
     from threading import Event
@@ -31,6 +32,37 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Reel renderers by name (``workers.renderer``): each factory returns a function with the signature of
+#: :func:`agent.jobs.pipeline.render_files`. "pipeline" is ReelTwin's own; a module named in ``workers.imports``
+#: registers another (a render service on a GPU machine; the tests' fast stand-in) with ``renderers.register(name)``.
+renderers: Registry = Registry("reel renderer", AgentError, ())
+
+
+@renderers.register("pipeline")
+def _pipeline() -> Any:
+    from agent.jobs.pipeline import render_files
+
+    return render_files
+
+
+def import_extensions(settings: Settings) -> None:
+    """Import the modules named in ``workers.imports`` (they register their backends); a missing one is one line."""
+    import importlib
+
+    for name in settings.workers.imports:
+        try:
+            importlib.import_module(name)
+        except ImportError as error:
+            raise AgentError(f"workers.imports: module {name!r} cannot be imported ({error}); install it, or remove it from workers.imports") from None
+
+
+def reel_renderer(settings: Settings) -> Any:
+    """The render function ``workers.renderer`` names (after importing ``workers.imports``)."""
+    import_extensions(settings)
+    try:
+        return renderers.get(settings.workers.renderer)
+    except AgentError as error:
+        raise AgentError(f"workers.renderer: {error}; a module in workers.imports registers others") from None
 
 
 class RenderJobResult(StrEnum):
@@ -87,7 +119,6 @@ def render_reel(session: Session, settings: Settings, reel_id: int, *, worker: s
                 claimed: bool = False) -> RenderOutcome:
     """Claim an approved reel, render it with the creator's avatar and voice, and mark it rendered (or failed, with the reason)."""
     from agent.enrollment.avatars import face_of, footage_of
-    from agent.jobs.pipeline import render_files
     from agent.enrollment.voices import profile_data
 
     reel = session.get(Reel, reel_id) if claimed else leases.claim_reel(session, leases.RENDER, reel_id, worker=worker)
@@ -96,6 +127,7 @@ def render_reel(session: Session, settings: Settings, reel_id: int, *, worker: s
     creator = session.get(Creator, reel.creator_id)
     folder = Path(settings.data_dir) / "reels" / str(reel_id)
     try:
+        render_files = reel_renderer(settings)
         avatar, voice = inputs_for(session, creator)
         attempt = (reel.attempts or 0) + 1
         out = folder / f"reel-v{reel.version}-a{attempt}.mp4"

@@ -70,6 +70,8 @@ class Service:
         # slot or reel -> (failures so far, not before): a slot the model keeps failing is retried with backoff
         self._draft_backoff: dict[str, tuple[int, datetime]] = {}
         self._insights_at: datetime | None = None
+        self._accounts_at: datetime | None = None
+        self._publisher_keys: dict[str, str] = {}   # creator handle -> the key of its account's publisher in _publishers
         # One publisher per account, kept across sweeps (its clients and login stay open) and closed by close().
         self._publishers: dict[str, Publisher] = {}
         self._publishers_lock = threading.Lock()
@@ -77,6 +79,16 @@ class Service:
 
         scheduler = settings.scheduler
         self.notifier = Notifier(scheduler.webhook_url.get_secret_value() if scheduler.webhook_url else None, web_base=scheduler.public_web_url)
+        # workers.backend = "celery": render and publish sweeps only send due reels to the workers' queues
+        self.dispatcher = None
+        if settings.workers.backend == "celery":
+            from agent.jobs.celery_app import broker_display, check_broker, require_postgres
+            from agent.jobs.dispatch import Dispatcher
+
+            require_postgres(settings)
+            self.dispatcher = Dispatcher(settings, worker=self.worker)
+            check_broker(self.dispatcher.app, settings)
+            log.info("workers.backend = celery: render and publish work goes to `reeltwin worker` processes over %s", broker_display(settings))
         open_session(settings.database_url).close()  # migrate once, up front
 
     # -- publishers -----------------------------------------------------------
@@ -91,6 +103,24 @@ class Service:
                 self._publishers[account] = make_publisher(self.settings)
             return self._publishers[account]
 
+    def publisher_for(self, handle: str) -> Publisher:
+        """The publisher of creator ``handle``'s own account (or the settings' one while none is connected): kept across
+        sweeps, and made again when the account changes (a refreshed token, a reconnect). Raises NoPublishAccount."""
+        from agent.backends import make_publisher_for, publishing_account_for
+
+        with open_session(self.settings.database_url, migrate=False) as session:
+            key = publishing_account_for(session, self.settings, handle)
+            with self._publishers_lock:
+                if key not in self._publishers:
+                    self._publishers[key] = make_publisher_for(session, self.settings, handle)
+                old = self._publisher_keys.get(handle)
+                self._publisher_keys[handle] = key
+                stale = self._publishers.pop(old, None) if old and old != key and old not in self._publisher_keys.values() else None
+                publisher = self._publishers[key]
+        if stale is not None:
+            stale.close()
+        return publisher
+
     def close(self) -> None:
         """Close the publishers (their HTTP clients and sessions)."""
         with self._publishers_lock:
@@ -100,6 +130,8 @@ class Service:
                 publisher.close()
             except Exception:  # closing must not hide why the service stops
                 log.exception("closing the %s publisher failed", publisher.name)
+        if self.dispatcher is not None:
+            self.dispatcher.close()
 
     def __enter__(self) -> Service:
         return self
@@ -200,7 +232,6 @@ class Service:
         from agent.db.models import Creator, Reel
         from agent.content_calendar.peaks import next_good_time
 
-        publisher = self.publisher()
         calendars = {loaded.calendar.handle: loaded.calendar for loaded in self._calendars()}
         now = self.clock()
         with open_session(self.settings.database_url, migrate=False) as session:
@@ -209,7 +240,9 @@ class Service:
                 calendar = calendars.get(creator.handle) if creator else None
                 return next_good_time(calendar, now, audience=creator.audience) if calendar else now
 
-            outcomes = publish_due(session, self.settings, publisher=publisher, worker=self.worker, now=now, next_time=next_time)
+            if self.dispatcher is not None:
+                return SweepResult("publish", self.dispatcher.sweep_publish(session, now=now, next_time=next_time).summary())
+            outcomes = publish_due(session, self.settings, publisher_for=self.publisher_for, worker=self.worker, now=now, next_time=next_time)
             for outcome in outcomes:
                 if outcome.result in (PublishJobResult.PUBLISHED, PublishJobResult.FAILED):
                     reel = session.get(Reel, outcome.reel_id)
@@ -228,6 +261,8 @@ class Service:
         if self.stopping.is_set():
             return SweepResult("render", "stopping")
         with open_session(self.settings.database_url, migrate=False) as session:
+            if self.dispatcher is not None:
+                return SweepResult("render", self.dispatcher.sweep_render(session, now=self.clock()).summary())
             outcomes = render_due(session, self.settings, worker=self.worker, now=self.clock(), stopping=self.stopping)
             for outcome in outcomes:
                 if outcome.result == RenderJobResult.FAILED:
@@ -237,21 +272,60 @@ class Service:
         return _tally("render", [outcome.result for outcome in outcomes], nothing="nothing to render")
 
     def sweep_insights(self) -> SweepResult:
-        """Once a day: the audience's online hours and the own posts' engagement, for peak times."""
+        """Once a day, per publishing account: the audience's online hours and the own posts' engagement, for peak times."""
+        from agent.backends import publishing_account_for
+        from agent.errors import AgentError
         from agent.jobs.insights import refresh_audience
 
         now = self.clock()
         if self._insights_at is not None and now - self._insights_at < timedelta(hours=24):
             return SweepResult("insights", "fresh")
+        stored: dict[str, str] = {}
         with open_session(self.settings.database_url, migrate=False) as session:
-            stored = refresh_audience(session, self.publisher(), [loaded.calendar for loaded in self._calendars()])
+            by_account: dict[str, list] = {}
+            for loaded in self._calendars():
+                try:
+                    key = publishing_account_for(session, self.settings, loaded.calendar.handle)
+                except AgentError as error:   # no account of its own: no audience to ask for
+                    log.info("@%s: no audience insights: %s", loaded.calendar.handle, error)
+                    continue
+                by_account.setdefault(key, []).append(loaded.calendar)
+            for key, calendars in by_account.items():
+                try:
+                    publisher = self.publisher_for(calendars[0].handle)
+                except AgentError as error:   # one account that cannot be used (a lost key, a missing setting) skips only its creators
+                    log.warning("%s: no audience insights: %s", ", ".join(f"@{c.handle}" for c in calendars), error)
+                    continue
+                # A connected account's audience and reels are its creator's only; the settings' account serves the install.
+                stored.update(refresh_audience(session, publisher, calendars, own_reels_only=key.startswith("account:")))
         self._insights_at = now
         return SweepResult("insights", "; ".join(f"@{h}: {what}" for h, what in stored.items()) or "no insights for this publisher")
+
+    def sweep_accounts(self) -> SweepResult:
+        """Once a day: refresh the Graph tokens that expire within accounts.refresh_days; notify about tokens that run
+        out within accounts.warn_days and refreshes that failed."""
+        from agent.publish_accounts import AccountError, list_accounts, notices, refresh_tokens
+
+        now = self.clock()
+        if self._accounts_at is not None and now - self._accounts_at < timedelta(hours=24):
+            return SweepResult("accounts", "fresh")
+        self._accounts_at = now
+        with open_session(self.settings.database_url, migrate=False) as session:
+            try:
+                outcomes = refresh_tokens(session, self.settings, now=now)
+            except AccountError as error:   # the key is lost or wrong: one line, every day, until it is fixed
+                log.error("publishing accounts: %s", error)
+                self.notifier.send(f"ReelTwin: {error}")
+                return SweepResult("accounts", "secrets unreadable")
+            for notice in notices(list_accounts(session), self.settings, now=now):
+                log.warning("%s", notice.message)
+                self.notifier.account_problem(notice.handle, notice.message)
+        return _tally("accounts", [outcome.result for outcome in outcomes], nothing="no tokens to refresh")
 
     def sweeps(self) -> list[tuple[str, Callable[[], SweepResult]]]:
         drafting = [("draft", self.sweep_draft)] if self.settings.scheduler.draft_ahead else []
         rendering = [("render", self.sweep_render)] if self.settings.scheduler.render_ahead else []
-        return [("insights", self.sweep_insights), ("plan", self.sweep_plan), *drafting, ("policies", self.sweep_policies), *rendering, ("publish", self.sweep_publish)]
+        return [("accounts", self.sweep_accounts), ("insights", self.sweep_insights), ("plan", self.sweep_plan), *drafting, ("policies", self.sweep_policies), *rendering, ("publish", self.sweep_publish)]
 
     def _guarded(self, name: str, sweep: Callable[[], SweepResult]) -> Callable[[], None]:
         def run() -> None:

@@ -31,10 +31,10 @@ from agent.db.engine import ensure_schema, make_engine
 from agent.errors import AgentError, NotFoundError
 from agent.approval.queue import FIELD_LABELS
 from agent.settings import Settings
-from agent.web.deps import LoginRequired, render_page
+from agent.web.deps import LoginRequired, load_web_user, render_page
 from agent.web.messages import destination, error_message
 from agent.web.drafter import BackgroundDrafter
-from agent.web.routes import auth, avatars, calendar, health, history, media, reels, voices
+from agent.web.routes import accounts, auth, avatars, calendar, health, history, media, reels, voices
 from agent.web.security import ClientAddress, LoginLimiter, SessionSigner
 from agent.web.uploads import FORM_OVERHEAD_BYTES, BodyLimit, BodyTooLarge, sweep
 
@@ -96,7 +96,7 @@ def create_app(settings: Settings, project_dir: Path) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, http_error)  # the router's own 404 and 405: a page, not JSON
     app.add_exception_handler(RequestValidationError, malformed)
 
-    for area in (auth, reels, media, avatars, voices, calendar, history, health):
+    for area in (auth, reels, media, avatars, voices, calendar, history, accounts, health):
         app.include_router(area.router)
     return app
 
@@ -110,6 +110,7 @@ def make_templates() -> Jinja2Templates:
     templates.env.filters["field_labels"] = lambda names: ", ".join(FIELD_LABELS[name] for name in names)
     templates.env.filters["who"] = _consent_label
     templates.env.globals["destination"] = destination
+    templates.env.globals["account_notices"] = accounts.banner_notices   # the banner while a token runs out or a refresh failed
     versions = {path.name: hashlib.sha256(path.read_bytes()).hexdigest()[:12] for path in (HERE / "static").iterdir() if path.is_file()}
     templates.env.globals["static_url"] = lambda name: f"/static/{name}?v={versions[name]}"
     return templates
@@ -170,7 +171,9 @@ async def too_large(request: Request, error: BodyTooLarge) -> HTMLResponse:
     pages = {"/avatars": avatars.avatar_page, "/voices": voices.voice_page}
     if request.url.path in pages and request.state.session.user:
         with Session(request.app.state.engine, expire_on_commit=False) as db:
-            return pages[request.url.path](request, db, request.app.state.settings, status_code=413, error=error.detail)
+            user = load_web_user(db, request.state.session.user)
+            if user is not None:
+                return pages[request.url.path](request, db, request.app.state.settings, user, status_code=413, error=error.detail)
     return render_page(request, "error.html", status_code=413, message=error.detail)
 
 
@@ -199,8 +202,9 @@ async def malformed(request: Request, error: RequestValidationError) -> HTMLResp
                        message=f"the request was not understood ({', '.join(fields) or 'its form'}); go back, reload the page and try again")
 
 
-def _consent_label(consent_by: str | None) -> str:
-    """Who consented, as the creator reads it: "you (on the web)", "you (command line, user ana)", "the demo"."""
+def _consent_label(consent_by: str | None, viewer: str | None = None) -> str:
+    """Who consented, as the web user ``viewer`` reads it: "you (on the web)", "ana (on the web)",
+    "you (command line, user ana)", "the demo"."""
     from agent.web.messages import actor_label
 
     by = consent_by or ""
@@ -208,4 +212,4 @@ def _consent_label(consent_by: str | None) -> str:
         return f"you (command line, user {by.split(':', 1)[1]})" if by.split(":", 1)[1] else "you (command line)"
     if by == "demo":
         return "the demo"
-    return actor_label(by)
+    return actor_label(by, viewer)

@@ -63,14 +63,18 @@ def error_message(error: Exception) -> str:
     return web_text(str(error))
 
 
-def actor_label(actor: str | None) -> str:
-    """Who did something, as the creator reads it: "you (on the web)", not "creator:web:creator"."""
+def actor_label(actor: str | None, viewer: str | None = None) -> str:
+    """Who did something, as the user ``viewer`` reads it: "you (on the web)" for their own decisions (not
+    "creator:web:creator"), "ana (on the web)" for another web user's; without a viewer, every web user is "you"."""
     if not actor:
         return "ReelTwin"
     kind, _, rest = actor.partition(":")
     if kind == "creator":
         if rest.startswith("web"):
-            return "you (on the web)"
+            name = rest.partition(":")[2]
+            if viewer is None or name == viewer:
+                return "you (on the web)"
+            return f"{name} (on the web)" if name else "someone (on the web)"
         if rest.startswith("cli"):
             return "you (command line)"
         return "you"

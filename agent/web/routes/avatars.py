@@ -15,7 +15,9 @@ from agent.db.models import Avatar, Creator
 from agent.enrollment.consent import check_name
 from agent.errors import AgentError
 from agent.settings import Settings
-from agent.web.deps import CsrfChecked, CurrentUser, SessionDep, SettingsDep, flash, max_upload_bytes, render_page
+from agent.web.deps import (
+    CsrfChecked, SessionDep, SettingsDep, Viewer, WebUser, creators_of, enrollments_of, flash, max_upload_bytes, render_page, visible_avatar,
+)
 from agent.web.enrollment_forms import as_shown, creator_zone, default_name
 from agent.web.uploads import UploadRefused, incoming, shown_name
 
@@ -25,13 +27,13 @@ NO_CONSENT = "Nothing was stored: tick “This is my face, or I have the right t
 
 
 @router.get("/avatars", response_class=HTMLResponse)
-def avatars_page(request: Request, db: SessionDep, _user: CurrentUser, settings: SettingsDep) -> HTMLResponse:
-    return avatar_page(request, db, settings)
+def avatars_page(request: Request, db: SessionDep, user: Viewer, settings: SettingsDep) -> HTMLResponse:
+    return avatar_page(request, db, settings, user)
 
 
 @router.post("/avatars", dependencies=[CsrfChecked])
 def avatar_enroll(
-    request: Request, db: SessionDep, who: CurrentUser, settings: SettingsDep,
+    request: Request, db: SessionDep, user: Viewer, settings: SettingsDep,
     photo: Annotated[UploadFile | None, File()] = None, name: Annotated[str, Form()] = "",
     consent: Annotated[bool, Form()] = False, replace: Annotated[bool, Form()] = False,
     creator: Annotated[str, Form()] = "",
@@ -45,9 +47,15 @@ def avatar_enroll(
     warnings: list[str] = []
     try:
         check_name(name, option="name")
-        if not replace and avatar_named(db, name) is not None:
+        existing = avatar_named(db, name)
+        if existing is not None and visible_avatar(db, user, name) is None:  # another creator's: never replaced from here
+            raise AgentError(f"the name {name!r} is taken; choose another name")
+        if not replace and existing is not None:
             raise AgentError(f"avatar {name!r} already exists; tick “Replace” to enroll a new photo or clip under that name, or choose another name")
-        owner = _chosen_creator(db, form["creator"])
+        owner = _chosen_creator(db, form["creator"], user)
+        if owner is None and not user.may_see(name):
+            raise AgentError(f"choose the creator this avatar is for ({', '.join('@' + h for h in sorted(user.handles or ()))}), "
+                             "or name it after one; reload the page if the list is missing")
         with incoming(photo, settings.data_dir, kind="avatar", max_bytes=max_upload_bytes(settings)) as path:
             inspection = None
             try:
@@ -58,7 +66,7 @@ def avatar_enroll(
                 warnings = [as_shown(w, path, shown) for w in inspection.warnings]
                 if not consent:
                     raise AgentError(NO_CONSENT)
-                result = avatars.enroll(db, settings.data_dir, path, name=name, consent=True, consent_by=f"creator:web:{who}", replace=replace,
+                result = avatars.enroll(db, settings.data_dir, path, name=name, consent=True, consent_by=user.actor, replace=replace,
                                         creator_id=owner.id if owner is not None else None, inspection=inspection)
             except AgentError as error:
                 raise AgentError(as_shown(str(error), path, shown)) from None
@@ -71,10 +79,10 @@ def avatar_enroll(
             db.commit()
     except UploadRefused as error:
         db.rollback()
-        return avatar_page(request, db, settings, status_code=error.status_code, error=str(error), form=form)
+        return avatar_page(request, db, settings, user, status_code=error.status_code, error=str(error), form=form)
     except AgentError as error:
         db.rollback()
-        return avatar_page(request, db, settings, status_code=422, error=str(error), warnings=warnings, form=form)
+        return avatar_page(request, db, settings, user, status_code=422, error=str(error), warnings=warnings, form=form)
     try:
         avatars.framed_preview(record)
     except AgentError as error:  # the avatar is enrolled; the preview is retried when the page shows it
@@ -86,13 +94,13 @@ def avatar_enroll(
 
 
 @router.post("/avatars/{name}/default", dependencies=[CsrfChecked])
-def avatar_default(request: Request, name: str, db: SessionDep, _user: CurrentUser, settings: SettingsDep) -> Response:
+def avatar_default(request: Request, name: str, db: SessionDep, user: Viewer, settings: SettingsDep) -> Response:
     """Make ``name`` its creator's avatar for renders (a creator may have a photo and a clip)."""
     from agent.enrollment import avatars
 
-    avatar = avatar_named(db, name)
+    avatar = visible_avatar(db, user, name)  # another creator's is not enrolled, as far as this user can tell
     if avatar is None:
-        return avatar_page(request, db, settings, status_code=404, error=f"avatar {name!r} is not enrolled (any more); reload the page")
+        return avatar_page(request, db, settings, user, status_code=404, error=f"avatar {name!r} is not enrolled (any more); reload the page")
     owner = creator_of(db, avatar)
     try:
         if owner is None:
@@ -100,25 +108,26 @@ def avatar_default(request: Request, name: str, db: SessionDep, _user: CurrentUs
         record = avatars.set_default(db, name)
     except AgentError as error:
         db.rollback()
-        return avatar_page(request, db, settings, status_code=422, error=str(error))
+        return avatar_page(request, db, settings, user, status_code=422, error=str(error))
     flash(request, f"Renders for @{owner.handle} now use the {'clip' if record.kind == avatars.FOOTAGE else 'photo'} {record.name!r}.")
     return RedirectResponse(f"/avatars#avatar-{quote(record.name)}", status_code=303)
 
 
-def avatar_page(request: Request, db: Session, settings: Settings, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """avatars.html with the enrolled avatars; ``context`` adds an error, warnings or the form as it was sent."""
+def avatar_page(request: Request, db: Session, settings: Settings, user: WebUser, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """avatars.html with the avatars of ``user``'s creators; ``context`` adds an error, warnings or the form as it was sent."""
     from agent.enrollment import avatars
 
-    creators = list(db.execute(select(Creator).order_by(Creator.id)).scalars())
-    form = context.setdefault("form", {"name": default_name(db)})
+    creators = list(db.execute(select(Creator).where(creators_of(user)).order_by(Creator.id)).scalars())
+    form = context.setdefault("form", {"name": default_name(db, user.handles)})
     if not form.get("creator"):
         same = [c.handle for c in creators if c.handle == form.get("name")]
         form["creator"] = same[0] if same else (creators[0].handle if creators else "")
     handles = {c.id: c.handle for c in creators}
     # The kind is known only once the file is read: the form shows both consents (each kind records its own).
     consent_text = escape(avatars.CONSENT_TEXT) + Markup('<span class="consent-clip">') + escape(avatars.FOOTAGE_CONSENT_TEXT) + Markup("</span>")
-    return render_page(request, "avatars.html", status_code=status_code, avatars=[_avatar_row(a, handles) for a in avatars.list_avatars(db)],
-                       consent_text=consent_text, max_upload_mb=settings.web.max_upload_mb, zone=creator_zone(db),
+    shown = db.execute(select(Avatar).where(enrollments_of(Avatar, user)).order_by(Avatar.name)).scalars()
+    return render_page(request, "avatars.html", status_code=status_code, avatars=[_avatar_row(a, handles) for a in shown],
+                       consent_text=consent_text, max_upload_mb=settings.web.max_upload_mb, zone=creator_zone(db, user.handles),
                        creators=[c.handle for c in creators], **context)
 
 
@@ -133,12 +142,12 @@ def creator_of(db: Session, avatar: Avatar) -> Creator | None:
     return db.execute(select(Creator).where(Creator.handle == avatar.name)).scalar_one_or_none()
 
 
-def _chosen_creator(db: Session, handle: str) -> Creator | None:
-    """The creator picked on the form; none picked (or none known), the one named like the avatar is found by enroll."""
+def _chosen_creator(db: Session, handle: str, user: WebUser) -> Creator | None:
+    """The creator picked on the form (one of ``user``'s); none picked (or none known), the one named like the avatar is found by enroll."""
     if not handle:
         return None
     found = db.execute(select(Creator).where(Creator.handle == handle)).scalar_one_or_none()
-    if found is None:
+    if found is None or not user.may_see(handle):
         raise AgentError(f"creator @{handle} is not known; reload the page and choose one from the list")
     return found
 

@@ -5,19 +5,19 @@ from fastapi.responses import HTMLResponse
 
 from agent.approval.queue import list_queue
 from agent.db.models import ReelStatus, utcnow
-from agent.web.deps import CurrentUser, SessionDep, render_page
+from agent.web.deps import SessionDep, Viewer, WebUser, creators_of, render_page
 
 router = APIRouter()
 
 
 @router.get("/history", response_class=HTMLResponse)
-def history_page(request: Request, db: SessionDep, _user: CurrentUser) -> HTMLResponse:
-    items = list_queue(db, ReelStatus.PUBLISHED)
+def history_page(request: Request, db: SessionDep, user: Viewer) -> HTMLResponse:
+    items = list_queue(db, ReelStatus.PUBLISHED, handles=user.handles)
     items.sort(key=lambda item: item.reel.published_at or utcnow(), reverse=True)
-    return render_page(request, "history.html", items=items, charts=_charts(db))
+    return render_page(request, "history.html", items=items, charts=_charts(db, user))
 
 
-def _charts(db) -> list[dict]:  # noqa: ANN001 - Session
+def _charts(db, user: WebUser) -> list[dict]:  # noqa: ANN001 - Session
     """Per creator with metrics: one bar per pillar (engagement per view), scaled to the best pillar, as SVG geometry
     (the page's CSP allows no inline style, so the bars are SVG attributes)."""
     from sqlalchemy import select
@@ -26,7 +26,7 @@ def _charts(db) -> list[dict]:  # noqa: ANN001 - Session
     from agent.jobs.insights import summarize
 
     charts = []
-    for creator in db.execute(select(Creator).order_by(Creator.handle)).scalars():
+    for creator in db.execute(select(Creator).where(creators_of(user)).order_by(Creator.handle)).scalars():
         summary = summarize(db, creator)
         groups = [g for g in summary.by_pillar if g.engagement is not None]
         if not groups:

@@ -9,8 +9,7 @@ from fastapi.responses import FileResponse
 from agent.approval.queue import get_reel
 from agent.errors import AgentError
 from agent.settings import Settings
-from agent.web.deps import CurrentUser, ReelId, SessionDep, SettingsDep
-from agent.web.routes.avatars import avatar_named
+from agent.web.deps import OwnReelId, SessionDep, SettingsDep, Viewer, visible_avatar, visible_voice
 
 router = APIRouter()
 
@@ -26,7 +25,7 @@ def serve(path: str | Path | None, settings: Settings) -> FileResponse:
 
 
 @router.get("/media/{reel_id}/{kind}")
-def reel_media(reel_id: ReelId, kind: str, db: SessionDep, _user: CurrentUser, settings: SettingsDep) -> FileResponse:
+def reel_media(reel_id: OwnReelId, kind: str, db: SessionDep, settings: SettingsDep) -> FileResponse:
     reel = get_reel(db, reel_id)
     # Files only (the QA report has its own page, without the server's paths); never the other things artifacts records.
     path = (reel.artifacts or {}).get(kind) if kind in ("video", "cover", "srt", "audio") else None
@@ -34,10 +33,10 @@ def reel_media(reel_id: ReelId, kind: str, db: SessionDep, _user: CurrentUser, s
 
 
 @router.get("/media/avatar/{name}/{kind}")
-def avatar_media(name: str, kind: str, db: SessionDep, _user: CurrentUser, settings: SettingsDep) -> FileResponse:
+def avatar_media(name: str, kind: str, db: SessionDep, user: Viewer, settings: SettingsDep) -> FileResponse:
     from agent.enrollment import avatars
 
-    avatar = avatar_named(db, name)
+    avatar = visible_avatar(db, user, name)
     if avatar is None or kind not in ("photo", "preview"):
         raise HTTPException(404, "no such file")
     if kind == "photo":
@@ -49,10 +48,10 @@ def avatar_media(name: str, kind: str, db: SessionDep, _user: CurrentUser, setti
 
 
 @router.get("/media/voice/{name}/{kind}")
-def voice_media(name: str, kind: str, db: SessionDep, _user: CurrentUser, settings: SettingsDep) -> FileResponse:
+def voice_media(name: str, kind: str, db: SessionDep, user: Viewer, settings: SettingsDep) -> FileResponse:
     from agent.enrollment import voices
 
-    profile = voices.find(db, name)
+    profile = visible_voice(db, user, name)
     if profile is None or kind not in ("preview", "sample"):
         raise HTTPException(404, "no such file")
     path = voices.preview_path(settings, profile) if kind == "preview" else Path(profile.sample_path)

@@ -1,5 +1,6 @@
 """The approval queue and one reel's page: approve, edit, reject (redrafted in the background) and retry."""
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -13,7 +14,7 @@ from agent.approval.queue import (
 from agent.db.models import Creator, Reel, ReelStatus, Slot
 from agent.errors import AgentError, InvalidTransitionError, ValidationFailed
 from agent.settings import Settings
-from agent.web.deps import CsrfChecked, CurrentUser, DrafterDep, ReelId, SentFields, SessionDep, SettingsDep, flash, redirect_back, render_page
+from agent.web.deps import CsrfChecked, DrafterDep, OwnReelId, SentFields, SessionDep, SettingsDep, Viewer, flash, redirect_back, render_page
 from agent.web.messages import actor_label, check_rows, error_message
 
 #: The fields of the reel page's form, in the order the page shows them.
@@ -23,9 +24,9 @@ router = APIRouter()
 
 
 @router.get("/", response_class=HTMLResponse)
-def queue_page(request: Request, db: SessionDep, _user: CurrentUser, drafter: DrafterDep, status: str | None = None) -> HTMLResponse:
+def queue_page(request: Request, db: SessionDep, user: Viewer, drafter: DrafterDep, status: str | None = None) -> HTMLResponse:
     chosen = ReelStatus(status) if status in {s.value for s in ReelStatus} else None
-    items = list_queue(db, chosen)
+    items = list_queue(db, chosen, handles=user.handles)
     waiting = [item for item in items if item.reel.status == ReelStatus.DRAFTED]
     others = [item for item in items if item.reel.status not in (ReelStatus.DRAFTED, ReelStatus.SKIPPED)]
     return render_page(request, "queue.html", waiting=waiting, others=others, word_count=word_count, status=chosen, drafting=drafter.busy(),
@@ -33,13 +34,13 @@ def queue_page(request: Request, db: SessionDep, _user: CurrentUser, drafter: Dr
 
 
 @router.get("/reels/{reel_id}", response_class=HTMLResponse)
-def reel_page(request: Request, reel_id: ReelId, db: SessionDep, _user: CurrentUser, settings: SettingsDep) -> HTMLResponse:
-    return render_page(request, "reel.html", **reel_context(db, reel_id, settings))
+def reel_page(request: Request, reel_id: OwnReelId, db: SessionDep, user: Viewer, settings: SettingsDep) -> HTMLResponse:
+    return render_page(request, "reel.html", **reel_context(db, reel_id, settings, user.name))
 
 
 @router.post("/reels/{reel_id}/approve", dependencies=[CsrfChecked])
 def approve_reel(
-    request: Request, reel_id: ReelId, db: SessionDep, who: CurrentUser, settings: SettingsDep, sent: SentFields,
+    request: Request, reel_id: OwnReelId, db: SessionDep, user: Viewer, settings: SettingsDep, sent: SentFields,
     next: Annotated[str, Form()] = "", keep_stale: Annotated[str, Form()] = "",  # noqa: A002
     script: Annotated[str, Form()] = "", hook: Annotated[str, Form()] = "", on_screen_title: Annotated[str, Form()] = "",
     caption: Annotated[str, Form()] = "", hashtags: Annotated[str, Form()] = "",
@@ -49,21 +50,21 @@ def approve_reel(
     saved = ""
     if any(value is not None for value in fields.values()):
         try:
-            reel, warnings = save_edit(db, reel_id, fields, who, settings)
+            reel, warnings = save_edit(db, reel_id, fields, user.actor, settings)
             saved = f"Your changes are saved as version {reel.version}." + "".join(f" {error_message(ValidationFailed(w))}" for w in warnings)
         except NothingChanged:
             db.rollback()
         except ValidationFailed as error:  # nothing approved, nothing saved; the typed text stays in the form
             db.rollback()
-            return page_with_form(request, db, reel_id, settings, fields, 422, "Not approved: " + error_message(error))
+            return page_with_form(request, db, reel_id, settings, fields, 422, "Not approved: " + error_message(error), user.name)
     try:
-        [(_id, result)] = approve(db, [reel_id], actor=f"creator:web:{who}", keep_stale=bool(keep_stale))
+        [(_id, result)] = approve(db, [reel_id], actor=user.actor, keep_stale=bool(keep_stale))
     except StaleFieldsError as error:
         db.rollback()
         if next == "/":  # from the queue: the reel's page shows the fields to check
             flash(request, f"Reel {reel_id} not approved yet. " + error_message(error))
             return RedirectResponse(f"/reels/{reel_id}", status_code=303)
-        return page_with_form(request, db, reel_id, settings, {}, 409, " ".join(filter(None, [saved, "Not approved yet. " + error_message(error)])))
+        return page_with_form(request, db, reel_id, settings, {}, 409, " ".join(filter(None, [saved, "Not approved yet. " + error_message(error)])), user.name)
     except AgentError as error:
         db.rollback()
         flash(request, " ".join(filter(None, [saved, error_message(error)])))
@@ -74,16 +75,16 @@ def approve_reel(
 
 @router.post("/reels/{reel_id}/edit", dependencies=[CsrfChecked])
 def edit_reel(
-    request: Request, reel_id: ReelId, db: SessionDep, who: CurrentUser, settings: SettingsDep,
+    request: Request, reel_id: OwnReelId, db: SessionDep, user: Viewer, settings: SettingsDep,
     sent: SentFields, script: Annotated[str, Form()] = "", hook: Annotated[str, Form()] = "", on_screen_title: Annotated[str, Form()] = "",
     caption: Annotated[str, Form()] = "", hashtags: Annotated[str, Form()] = "",
 ) -> Response:
     fields = sent_fields(sent, script=script, hook=hook, on_screen_title=on_screen_title, caption=caption, hashtags=hashtags)
     try:
-        reel, warnings = save_edit(db, reel_id, fields, who, settings)
+        reel, warnings = save_edit(db, reel_id, fields, user.actor, settings)
     except ValidationFailed as error:
         db.rollback()
-        return page_with_form(request, db, reel_id, settings, fields, 422, error_message(error))
+        return page_with_form(request, db, reel_id, settings, fields, 422, error_message(error), user.name)
     stale = stale_fields(reel)
     flash(request, f"Saved as version {reel.version}." + "".join(f" {error_message(ValidationFailed(w))}" for w in warnings)
           + (f" Check the {', '.join(FIELD_LABELS[name] for name in stale)}: written for the earlier script." if stale else "")
@@ -96,49 +97,50 @@ def sent_fields(sent: frozenset[str], **values: str) -> dict[str, str | None]:
     return {name: value if name in sent else None for name, value in values.items()}
 
 
-def save_edit(db: Session, reel_id: int, fields: dict[str, str | None], who: str, settings: Settings) -> tuple[Reel, list[str]]:
+def save_edit(db: Session, reel_id: int, fields: dict[str, str | None], actor: str, settings: Settings) -> tuple[Reel, list[str]]:
     """The web form's fields through :func:`agent.approval.queue.edit` (the CLI's edit): same checks, a new version."""
     tags = None if fields["hashtags"] is None else [tag for tag in fields["hashtags"].replace(",", " ").split() if tag]
     return edit(db, reel_id, script=fields["script"], hook=fields["hook"], on_screen_title=fields["on_screen_title"], caption=fields["caption"],
-                hashtags=tags, actor=f"creator:web:{who}", words_per_minute=settings.drafting.words_per_minute)
+                hashtags=tags, actor=actor, words_per_minute=settings.drafting.words_per_minute)
 
 
-def page_with_form(request: Request, db: Session, reel_id: int, settings: Settings, fields: dict[str, str | None], status_code: int, error: str) -> Response:
+def page_with_form(request: Request, db: Session, reel_id: int, settings: Settings, fields: dict[str, str | None], status_code: int, error: str,
+                   viewer: str | None = None) -> Response:
     """The reel page again with a message, and the text the creator typed still in the form."""
-    context = reel_context(db, reel_id, settings)
+    context = reel_context(db, reel_id, settings, viewer)
     context["form"] = {**context["form"], **{name: value for name, value in fields.items() if value is not None}}
     return render_page(request, "reel.html", status_code=status_code, error=error, **context)
 
 
 @router.post("/reels/{reel_id}/reject", dependencies=[CsrfChecked])
 def reject_reel(
-    request: Request, reel_id: ReelId, db: SessionDep, who: CurrentUser, settings: SettingsDep, drafter: DrafterDep,
+    request: Request, reel_id: OwnReelId, db: SessionDep, user: Viewer, settings: SettingsDep, drafter: DrafterDep,
     feedback: Annotated[str, Form()] = "",
 ) -> Response:
     try:
         if not feedback.strip():
             raise ValidationFailed("Say what to change before rejecting, e.g. “shorter hook, talk about the price”.")
-        reject(db, reel_id, feedback, actor=f"creator:web:{who}")
+        reject(db, reel_id, feedback, actor=user.actor)
     except (ValidationFailed, InvalidTransitionError) as error:  # e.g. a second click on "Reject": 409, not a 500
         db.rollback()
         return render_page(request, "reel.html", status_code=409 if isinstance(error, InvalidTransitionError) else 422,
-                           error=error_message(error), **reel_context(db, reel_id, settings))
+                           error=error_message(error), **reel_context(db, reel_id, settings, user.name))
     drafter.redraft(reel_id)
     flash(request, "Rejected. A new version is being written from your feedback; it appears here when ready.")
     return RedirectResponse(f"/reels/{reel_id}", status_code=303)
 
 
 @router.post("/reels/{reel_id}/retry", dependencies=[CsrfChecked])
-def retry_reel(request: Request, reel_id: ReelId, db: SessionDep, who: CurrentUser) -> Response:
+def retry_reel(request: Request, reel_id: OwnReelId, db: SessionDep, user: Viewer) -> Response:
     try:
-        reel = retry(db, reel_id, actor=f"creator:web:{who}")
+        reel = retry(db, reel_id, actor=user.actor)
         flash(request, f"Reel {reel_id} is {'scheduled' if reel.status == ReelStatus.RENDERED else str(reel.status)} again and will be retried.")
     except AgentError as error:
         flash(request, error_message(error))
     return RedirectResponse(f"/reels/{reel_id}", status_code=303)
 
 
-def reel_context(db: Session, reel_id: ReelId, settings: Settings) -> dict[str, Any]:
+def reel_context(db: Session, reel_id: int, settings: Settings, viewer: str | None = None) -> dict[str, Any]:
     """What reel.html shows: the reel, its creator and slot, versions and events (newest first), the word budget and the form."""
     reel = get_reel(db, reel_id)
     creator = db.get(Creator, reel.creator_id)
@@ -153,12 +155,12 @@ def reel_context(db: Session, reel_id: ReelId, settings: Settings) -> dict[str, 
         "editable": reel.status in (ReelStatus.DRAFTED, ReelStatus.APPROVED, ReelStatus.RENDERED, ReelStatus.FAILED, ReelStatus.REJECTED),
         "artifacts": {kind: path for kind, path in (reel.artifacts or {}).items() if path and kind not in ("stale_fields", "draft_warnings")},
         "draft_warnings": draft_warnings(reel),
-        "stale": stale_fields(reel), "actor_label": actor_label, "qa": qa_verdict(reel),
+        "stale": stale_fields(reel), "actor_label": partial(actor_label, viewer=viewer), "qa": qa_verdict(reel),
     }
 
 
 @router.get("/reels/{reel_id}/qa", response_class=HTMLResponse)
-def qa_page(request: Request, reel_id: ReelId, db: SessionDep, _user: CurrentUser, settings: SettingsDep) -> HTMLResponse:
+def qa_page(request: Request, reel_id: OwnReelId, db: SessionDep, _user: Viewer, settings: SettingsDep) -> HTMLResponse:
     """The quality report of a rendered reel: the verdict first, then each check with its value and what it means; no server paths."""
     from render.qa import QAError, read_report
 

@@ -1,0 +1,284 @@
+"""Render and publish work on Celery workers (``workers.backend = "celery"``), over Redis or RabbitMQ.
+
+The database stays the schedule. The scheduler (`reeltwin run`) only plans and
+sends reel ids to the ``render`` and ``publish`` queues (:mod:`agent.jobs.dispatch`);
+a worker (`reeltwin worker`) runs the same job functions `reeltwin run` runs in
+the local mode, and those claim the reel in the database first. So a task is
+idempotent: delivered twice, redelivered after its worker died, or sent again by
+the next sweep, it finds the reel already claimed by a live worker, or done, and
+does nothing. Tasks are acknowledged late (after they ran) and handed back when
+their worker dies, so a SIGKILL mid-render loses no work; the render lease and
+the publish take-over (:mod:`agent.jobs.leases`) finish what the dead worker held.
+
+Each reel goes to its own creator's account (:func:`agent.backends.make_publisher_for`).
+Publishes of one account are serialized across all workers with a PostgreSQL
+advisory lock: the publisher's check of the account's 24-hour publishing limit
+and the post that follows it are one step, never two workers' interleaved steps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, text
+from sqlmodel import Session
+
+from agent.errors import AgentError
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+    from agent.settings import Settings
+    from publishing.base import Publisher
+
+log = logging.getLogger(__name__)
+
+RENDER_TASK = "reeltwin.render_reel"
+PUBLISH_TASK = "reeltwin.publish_reel"
+#: queue -> the task sent to it
+QUEUES = {"render": RENDER_TASK, "publish": PUBLISH_TASK}
+
+
+def require_postgres(settings: Settings) -> None:
+    """Celery workers share one database: refuse SQLite (one machine's file) with the fix."""
+    if not settings.database_url.startswith("postgresql"):
+        raise AgentError('workers.backend = "celery" needs PostgreSQL: set database.url = "postgresql+psycopg://user:password@host/reeltwin" '
+                         '(SQLite is one machine\'s file, and workers run elsewhere), or set workers.backend = "local"')
+
+
+def broker_display(settings: Settings) -> str:
+    """The broker URL with its password hidden, for messages and logs."""
+    from agent.settings import redact_url
+
+    return redact_url(settings.workers.broker_url.get_secret_value())
+
+
+def make_app(settings: Settings) -> Celery:
+    """The Celery app for these settings, with the render and publish tasks registered on it."""
+    try:
+        from celery import Celery
+        from kombu import Exchange, Queue
+    except ImportError:
+        raise AgentError("workers.backend = \"celery\" needs Celery: pip install 'reeltwin[workers]'") from None
+    workers = settings.workers
+    app = Celery("reeltwin", broker=workers.broker_url.get_secret_value(), set_as_current=False)
+    app.conf.update(
+        # A task is acknowledged after it ran, and handed back to the queue when its worker dies (SIGKILL, OOM):
+        # the database claim makes running it again harmless.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,           # a worker holds one task at a time: a long render never hoards others
+        # Redis: a task taken but not acknowledged within this is delivered again (longer than the longest render)
+        broker_transport_options={"visibility_timeout": workers.visibility_timeout_s},
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        task_ignore_result=True,                 # the database holds every result
+        task_queues=[Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES],
+        task_routes={RENDER_TASK: {"queue": "render"}, PUBLISH_TASK: {"queue": "publish"}},
+        task_default_queue="render",
+        broker_connection_retry_on_startup=True,
+        # A lost broker connection must not abort a render half-way: its message is redelivered and finds the claim.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
+        # ReelTwin's own logging (stderr, secrets redacted) stays: Celery neither replaces it nor swallows stderr
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+        worker_concurrency=workers.concurrency,
+        enable_utc=True,
+    )
+    _register_tasks(app, settings)
+    return app
+
+
+def _register_tasks(app: Celery, settings: Settings) -> None:
+    publishers = _Publishers(settings)
+
+    @app.task(name=RENDER_TASK, acks_late=True, reject_on_worker_lost=True)
+    def render_reel_task(reel_id: int) -> str:
+        """Render one approved reel (a no-op when another worker has it or it is done)."""
+        return run_render(settings, int(reel_id))
+
+    @app.task(name=PUBLISH_TASK, acks_late=True, reject_on_worker_lost=True)
+    def publish_reel_task(reel_id: int) -> str:
+        """Publish one rendered, due reel, or resume an abandoned attempt (a no-op when it is not ours to do)."""
+        return run_publish(settings, int(reel_id), publishers=publishers)
+
+    from celery import signals
+
+    @signals.worker_process_init.connect(weak=False)
+    def _fresh_connections(**_: Any) -> None:
+        # A forked pool process must not share the parent's database sockets.
+        from agent.db.engine import make_engine
+
+        make_engine(settings.database_url).dispose(close=False)
+
+
+def worker_name() -> str:
+    """Who holds a claim: this machine and process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _notifier(settings: Settings):  # noqa: ANN202 - agent.notify.Notifier
+    from agent.notify import Notifier
+
+    scheduler = settings.scheduler
+    return Notifier(scheduler.webhook_url.get_secret_value() if scheduler.webhook_url else None, web_base=scheduler.public_web_url)
+
+
+def run_render(settings: Settings, reel_id: int) -> str:
+    """The render task's body: the render job, which claims the reel first; returns how it ended."""
+    from agent.db.engine import open_session
+    from agent.db.models import Creator, Reel
+    from agent.jobs.render import RenderJobResult, render_reel
+
+    with open_session(settings.database_url, migrate=False) as session:
+        outcome = render_reel(session, settings, reel_id, worker=worker_name())
+        for warning in outcome.rendered.warnings if outcome.rendered is not None else ():
+            log.warning("reel %d: %s", reel_id, warning)
+        if outcome.result == RenderJobResult.FAILED:
+            creator = session.get(Creator, session.get(Reel, reel_id).creator_id)
+            _notifier(settings).failed(reel_id, creator.handle, outcome.detail)
+    log.info("reel %d: render task: %s", reel_id, outcome.result)
+    return str(outcome.result)
+
+
+class _Publishers:
+    """One publisher per account in a worker process (each creator's own, or the settings' one while none is
+    connected), made on first use and kept (its HTTP client stays open); made again when the account changes."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._made: dict[str, Publisher] = {}
+        self._keys: dict[str, str] = {}        # creator handle -> the key of its account's publisher
+        self._lock = threading.Lock()
+
+    def account(self, session: Session, handle: str) -> str:
+        """The name of the account ``handle``'s reels go to (what the publishing lock is taken on); raises NoPublishAccount."""
+        from agent.backends import publishing_account_for
+
+        key = publishing_account_for(session, self.settings, handle)
+        # a connected account's key changes with every token refresh; the account itself does not
+        return key.rsplit(":", 1)[0] if key.startswith("account:") else key
+
+    def get(self, handle: str) -> Publisher:
+        from agent.backends import make_publisher_for, publishing_account_for
+        from agent.db.engine import open_session
+
+        with open_session(self.settings.database_url, migrate=False) as session, self._lock:
+            key = publishing_account_for(session, self.settings, handle)
+            if key not in self._made:
+                self._made[key] = make_publisher_for(session, self.settings, handle)
+            old = self._keys.get(handle)
+            self._keys[handle] = key
+            stale = self._made.pop(old, None) if old and old != key and old not in self._keys.values() else None
+            publisher = self._made[key]
+        if stale is not None:
+            stale.close()
+        return publisher
+
+    def close(self) -> None:
+        with self._lock:
+            made, self._made = list(self._made.values()), {}
+        for publisher in made:
+            publisher.close()
+
+
+def _lock_key(account: str) -> int:
+    """A stable signed 64-bit key for ``pg_advisory_lock`` from the account's name."""
+    return int.from_bytes(hashlib.blake2b(f"reeltwin-publish:{account}".encode(), digest_size=8).digest(), "big", signed=True)
+
+
+@contextmanager
+def account_lock(engine: Engine, account: str) -> Iterator[None]:
+    """Hold the account's publishing lock (a PostgreSQL session advisory lock on its own connection) for the block.
+
+    A worker that dies loses its connection and with it the lock; nothing is left to clean up.
+    """
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    key = _lock_key(account)
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            connection.commit()
+
+
+#: a publish task may run this long before its reel's time (clocks of the scheduler and a worker differ)
+CLOCK_SKEW_S = 300
+
+
+def run_publish(settings: Settings, reel_id: int, *, publishers: _Publishers) -> str:
+    """The publish task's body: publish a rendered reel whose time has come, or take over and resume an attempt
+    a dead worker left (after the publish lease); anything else is not this task's to do. Returns how it ended."""
+    from datetime import timedelta
+
+    from agent.db.engine import open_session
+    from agent.db.models import Creator, Reel, ReelStatus, Slot, utcnow
+    from agent.errors import ValidationFailed
+    from agent.jobs import leases
+    from agent.jobs.publish import PublishJobResult, creator_handle, publish_reel
+
+    worker = worker_name()
+    with open_session(settings.database_url, migrate=False) as session:
+        reel = session.get(Reel, reel_id)
+        if reel is None:
+            return "no such reel"
+        now = utcnow()
+        if reel.status == ReelStatus.RENDERED:
+            slot = session.get(Slot, reel.slot_id) if reel.slot_id else None
+            when = leases.due_time(reel, slot)
+            if when is None or when > now + timedelta(seconds=CLOCK_SKEW_S):
+                return "not due"          # published on request only, or moved later since it was sent
+            if reel.next_attempt_at is not None and reel.next_attempt_at > now + timedelta(seconds=CLOCK_SKEW_S):
+                return "backing off"
+        elif reel.status != ReelStatus.PUBLISHING:
+            return f"nothing to do ({reel.status})"
+        resume = reel.status == ReelStatus.PUBLISHING
+        handle = creator_handle(session, reel_id)
+        try:
+            account = publishers.account(session, handle)
+        except AgentError:
+            account = f"none:{handle}"   # no account may be used: publish_reel fails the reel with the command that connects one
+        session.commit()  # no transaction stays open while waiting for the account's lock
+        with account_lock(session.get_bind(), account):
+            if resume:
+                if not leases.take_over(session, leases.publish_stage(settings), reel_id, now=utcnow(), worker=worker):
+                    return "another worker is publishing it"
+                log.warning("reel %d: resuming an abandoned publish attempt (checking Instagram before uploading)", reel_id)
+                outcome = publish_reel(session, settings, reel_id, publisher_for=publishers.get, worker=worker, resume_claimed=True)
+            else:
+                try:
+                    outcome = publish_reel(session, settings, reel_id, publisher_for=publishers.get, worker=worker)
+                except ValidationFailed:
+                    return "not claimed (another worker has it, or it changed)"
+        if outcome.result in (PublishJobResult.PUBLISHED, PublishJobResult.FAILED):
+            creator = session.get(Creator, session.get(Reel, reel_id).creator_id)
+            if outcome.result == PublishJobResult.PUBLISHED:
+                _notifier(settings).published(reel_id, creator.handle, outcome.permalink)
+            else:
+                _notifier(settings).failed(reel_id, creator.handle, outcome.detail)
+    log.info("reel %d: publish task: %s", reel_id, outcome.result)
+    return str(outcome.result)
+
+
+def check_broker(app: Celery, settings: Settings, *, timeout_s: float = 5.0) -> None:
+    """Connect to the broker once, so an unreachable or mistyped ``workers.broker_url`` is one line, not endless retries."""
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=timeout_s)
+    except Exception as error:  # kombu raises the transport's own errors
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise AgentError(f"workers.broker_url {broker_display(settings)}: cannot connect ({reason}); start Redis or RabbitMQ there, "
+                         "or fix workers.broker_url") from None

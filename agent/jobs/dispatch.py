@@ -1,0 +1,160 @@
+"""The scheduler's side of the Celery mode: find the render and publish work that is due and send it to the queues.
+
+The same decisions as the local sweeps (:func:`agent.jobs.render.render_due`,
+:func:`agent.jobs.publish.publish_due`): renders within ``scheduler.render_lead_hours``
+of their time, publishes whose time has come (late ones within the grace window,
+the rest moved to the next good time), abandoned renders released after the
+lease, abandoned publishes handed to a worker to take over. Only reel ids go on
+the queue; the worker's database claim decides who works on a reel, so sending
+one twice is harmless. Still, a reel is sent again only when it changed (its
+state, its claim) or after :data:`RESEND_AFTER`, so a backlog does not fill the
+queue with copies, and at most ``workers.max_queued`` reels wait on a queue at
+once (soonest first; the next sweep tops it up).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, or_, select
+from sqlmodel import Session
+
+from agent.db.models import Reel, ReelStatus, Slot
+from agent.jobs import leases
+from agent.jobs.celery_app import QUEUES, make_app
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+    from agent.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: a reel that is still waiting this long after it was sent, unchanged, is sent again (its message may be lost)
+RESEND_AFTER = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class DispatchReport:
+    """One sweep: reels sent to the queue, reels already on it (unchanged since sent), stale claims released or moved."""
+
+    queue: str
+    sent: int
+    queued: int
+    released: int = 0
+    rescheduled: int = 0
+    held_back: int = 0
+
+    def summary(self) -> str:
+        parts = [f"{self.sent} sent to the {self.queue} queue", f"{self.queued} already queued"]
+        if self.held_back:
+            parts.append(f"{self.held_back} held back (workers.max_queued)")
+        if self.released:
+            parts.append(f"{self.released} abandoned renders released")
+        if self.rescheduled:
+            parts.append(f"{self.rescheduled} missed reels moved")
+        return ", ".join(parts)
+
+
+class Dispatcher:
+    """Sends due work to the Celery queues; keeps what it sent (and the reel's state then) to skip copies."""
+
+    def __init__(self, settings: Settings, *, worker: str, app: Celery | None = None):
+        self.settings = settings
+        self.worker = worker
+        self.app = app if app is not None else make_app(settings)
+        self._sent: dict[tuple[str, int], tuple[Any, datetime]] = {}
+
+    # -- what is due ---------------------------------------------------------------------------------------------
+
+    def due_renders(self, session: Session, *, now: datetime) -> list[tuple[int, Any]]:
+        """(reel id, state marker) of approved reels due for rendering, soonest first (columns only: fast on 10^5 reels)."""
+        when = func.coalesce(Reel.publish_at, Slot.scheduled_at)
+        lead = timedelta(hours=self.settings.scheduler.render_lead_hours)
+        rows = session.execute(
+            select(Reel.id, Reel.updated_at).outerjoin(Slot, Reel.slot_id == Slot.id)
+            .where(Reel.status == ReelStatus.APPROVED, or_(Reel.next_attempt_at.is_(None), Reel.next_attempt_at <= now))
+            .where(or_(when.is_(None), when <= now + lead))
+            .order_by(when.asc().nulls_first(), Reel.id)
+        ).all()
+        return [(reel_id, ("approved", updated)) for reel_id, updated in rows]
+
+    def due_publishes(self, session: Session, *, now: datetime) -> tuple[list[tuple[int, Any]], list[int]]:
+        """(due: (reel id, marker), missed: reel ids whose time passed beyond the grace window) of rendered reels."""
+        when = func.coalesce(Reel.publish_at, Slot.scheduled_at)
+        grace = timedelta(minutes=self.settings.scheduler.publish_grace_minutes)
+        rows = session.execute(
+            select(Reel.id, Reel.updated_at, Reel.attempts, when).outerjoin(Slot, Reel.slot_id == Slot.id)
+            .where(Reel.status == ReelStatus.RENDERED, or_(Reel.next_attempt_at.is_(None), Reel.next_attempt_at <= now))
+            .where(when.is_not(None), when <= now)
+            .order_by(when, Reel.id)
+        ).all()
+        due, missed = [], []
+        for reel_id, updated, attempts, at in rows:
+            if at.tzinfo is None:   # coalesce() loses the column type on some drivers: stored values are UTC
+                from datetime import UTC
+
+                at = at.replace(tzinfo=UTC)
+            if now - at <= grace or (attempts or 0) > 0:
+                due.append((reel_id, ("rendered", updated)))
+            else:
+                missed.append(reel_id)
+        return due, missed
+
+    # -- sweeps --------------------------------------------------------------------------------------------------
+
+    def sweep_render(self, session: Session, *, now: datetime) -> DispatchReport:
+        """Release renders a dead worker left (after the lease), then send every approved reel due for rendering."""
+        released = leases.release_stale(session, leases.render_stage(self.settings), now=now, worker=self.worker,
+                                        reason="render abandoned by a worker that stopped; rendering again")
+        sent, queued, held_back = self._send("render", self.due_renders(session, now=now), now)
+        return DispatchReport("render", sent, queued, released=len(released), held_back=held_back)
+
+    def sweep_publish(self, session: Session, *, now: datetime, next_time: Callable[[int], datetime] | None = None) -> DispatchReport:
+        """Send publish attempts a dead worker left (a worker takes them over), due reels, and missed ones once moved."""
+        from agent.jobs.publish import reschedule_missed
+
+        stage = leases.publish_stage(self.settings)
+        abandoned = [(reel_id, ("publishing", claimed)) for reel_id, claimed in session.execute(
+            select(Reel.id, Reel.claimed_at).where(Reel.id.in_(leases.stale(session, stage, now=now)))).all()]
+        due, missed = self.due_publishes(session, now=now)
+        for reel_id in missed:
+            when = next_time(reel_id) if next_time else now
+            reschedule_missed(session, reel_id, when=when, actor=self.worker)
+            if when <= now:
+                due.append((reel_id, ("rendered", when)))
+        sent, queued, held_back = self._send("publish", abandoned + due, now)
+        return DispatchReport("publish", sent, queued, rescheduled=len(missed), held_back=held_back)
+
+    def _send(self, queue: str, items: list[tuple[int, Any]], now: datetime) -> tuple[int, int, int]:
+        """Send each reel id not already on the queue unchanged, up to ``workers.max_queued`` waiting;
+        returns (sent, already queued, held back)."""
+        task = QUEUES[queue]
+        fresh, waiting_on_queue = [], 0
+        for reel_id, marker in items:
+            previous = self._sent.get((queue, reel_id))
+            if previous is not None and previous[0] == marker and now - previous[1] < RESEND_AFTER:
+                waiting_on_queue += 1
+                continue
+            fresh.append((reel_id, marker))
+        room = max(0, self.settings.workers.max_queued - waiting_on_queue)
+        held_back = max(0, len(fresh) - room)
+        fresh = fresh[:room]    # items come soonest first: the rest waits for a later sweep
+        if fresh:
+            with self.app.producer_or_acquire() as producer:
+                for reel_id, marker in fresh:
+                    self.app.send_task(task, args=[reel_id], queue=queue, producer=producer)
+                    self._sent[(queue, reel_id)] = (marker, now)
+            log.info("sent %d reel(s) to the %s queue", len(fresh), queue)
+        waiting = {reel_id for reel_id, _ in items}
+        for key in [key for key in self._sent if key[0] == queue and key[1] not in waiting]:
+            del self._sent[key]   # done, or moved on: forget it
+        return len(fresh), waiting_on_queue, held_back
+
+    def close(self) -> None:
+        """Close the broker connections."""
+        self.app.close()

@@ -1,0 +1,344 @@
+"""ReelTwin scale benchmark (issue 15): the Celery mode's scheduler sweep over an agency-sized database, and render
+throughput with 1 and 2 workers.
+
+    .venv/bin/python bench/scale.py [--quick] [--creators 10000] [--slots 7] [--renders 80] [--render-seconds 0.25] [--out FILE]
+
+Needs PostgreSQL (REELTWIN_BENCH_PG_URL, default postgresql+psycopg://postgres@127.0.0.1:5432/postgres: a scratch
+database is created there and dropped) and Redis (REELTWIN_BENCH_REDIS_URL, default redis://127.0.0.1:6379/12,
+flushed before and after). Without them it prints why and exits 0.
+
+- sweep       ``--creators`` creators × ``--slots`` slots, one approved reel per slot (every slot approved: the
+              heaviest case), slots spread over the next week, those already due rendered and waiting to publish.
+              Timed: one dispatch sweep as `reeltwin run` does it with workers.backend = "celery" (release abandoned
+              renders, find the renders due within scheduler.render_lead_hours and the publishes due, send them to
+              Redis), then the same sweep again (nothing changed: nothing is sent twice). Target: ≤ 1 s.
+- planning    ``sync_plan`` (the plan sweep) of ``--plan-creators`` calendars with nothing to change, in the same
+              database: the per-creator cost, and what 10,000 creators take at that rate.
+- throughput  ``--renders`` reels rendered by real `reeltwin worker` processes (--concurrency 1 each) with the
+              tests' stand-in renderer doing ``--render-seconds`` of CPU work per reel (the same amount of hashing
+              in every worker), with 1 and then 2 workers. Target: ≥ 1.8× with 2 workers on 2 cores.
+
+Other processes may share the machine: the load average at start and end is printed. Not a test: nothing asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+PG_ADMIN_URL = os.environ.get("REELTWIN_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("REELTWIN_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+
+
+def _unavailable() -> str | None:
+    try:
+        import celery  # noqa: F401
+        import psycopg  # noqa: F401
+        import redis
+        import sqlalchemy as sa
+    except ImportError as error:
+        return f"{error.name} is not installed (pip install 'reeltwin[workers]')"
+    try:
+        engine = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            connection.execute(sa.text("select 1"))
+        engine.dispose()
+    except Exception as error:
+        return f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {str(error).splitlines()[0]}"
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except Exception as error:
+        return f"Redis at {REDIS_URL} is unreachable: {error}"
+    return None
+
+
+class ScratchDatabase:
+    """A fresh PostgreSQL database, migrated, dropped at exit."""
+
+    def __init__(self) -> None:
+        import sqlalchemy as sa
+
+        self.name = f"reeltwin_bench_{uuid.uuid4().hex[:10]}"
+        self.admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        self.url = sa.engine.make_url(PG_ADMIN_URL).set(database=self.name).render_as_string(hide_password=False)
+
+    def __enter__(self) -> str:
+        import sqlalchemy as sa
+
+        from agent.db.engine import make_engine, upgrade
+
+        with self.admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{self.name}"'))
+        upgrade(make_engine(self.url))
+        return self.url
+
+    def __exit__(self, *exc_info: object) -> None:
+        import sqlalchemy as sa
+
+        from agent.db.engine import make_engine
+
+        make_engine(self.url).dispose()
+        make_engine.cache_clear()
+        with self.admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+def _settings(project: Path, db_url: str, **workers: object):  # noqa: ANN202 - Settings
+    from agent.settings import load_settings
+
+    (project / "config").mkdir(parents=True, exist_ok=True)
+    extra = "".join(f"{key} = {value!r}\n".replace("'", '"') for key, value in workers.items())
+    (project / "config" / "settings.toml").write_text(
+        f'[database]\nurl = "{db_url}"\n[scheduler]\ndraft_ahead = false\n[workers]\nbackend = "celery"\nbroker_url = "{REDIS_URL}"\n{extra}',
+        encoding="utf-8")
+    return load_settings(project).settings
+
+
+def _flush_redis() -> None:
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def _fill(db_url: str, creators: int, slots: int, now: datetime) -> dict[str, int]:
+    """Creators, their slots over the next week (one per day at an hour of their own) and an approved reel on each;
+    reels whose time has come are rendered (waiting to publish). Bulk inserts: the setup is not what is measured."""
+    from sqlalchemy import insert
+    from sqlmodel import Session
+
+    from agent.db.engine import make_engine
+    from agent.db.models import Creator, Reel, ReelStatus, Slot
+
+    engine = make_engine(db_url)
+    counts = {"approved": 0, "rendered": 0}
+    with Session(engine) as session:
+        session.execute(insert(Creator), [{"handle": f"creator{n:05d}", "timezone": "UTC", "persona": {}, "audience": {},
+                                           "created_at": now, "updated_at": now} for n in range(creators)])
+        session.commit()
+        ids = [row[0] for row in session.execute(Creator.__table__.select().with_only_columns(Creator.id).order_by(Creator.id))]
+        slot_rows, reel_rows = [], []
+        for index, creator_id in enumerate(ids):
+            for day in range(slots):
+                # spread over the week, starting an hour ago: the first hour's reels are due to publish now
+                when = now - timedelta(hours=1) + timedelta(hours=day * 24 * 7 / slots) + timedelta(minutes=(index * 7) % (24 * 60))
+                slot_id = f"creator{index:05d}:bench:{day}"
+                slot_rows.append({"id": slot_id, "creator_id": creator_id, "scheduled_at": when, "local_time": when.isoformat(),
+                                  "kind": "weekly", "peak": False, "created_at": now, "updated_at": now})
+                status = ReelStatus.RENDERED if when <= now else ReelStatus.APPROVED
+                counts[status.value] += 1
+                reel_rows.append({"creator_id": creator_id, "slot_id": slot_id, "status": status, "script": "A reel.", "caption": "A reel.",
+                                  "hashtags": [], "artifacts": {"video": "/nonexistent.mp4"} if status == ReelStatus.RENDERED else {},
+                                  "publish_state": {}, "approved_at": now, "approved_by": "bench", "created_at": now, "updated_at": now})
+        for start in range(0, len(slot_rows), 10_000):
+            session.execute(insert(Slot), slot_rows[start:start + 10_000])
+            session.execute(insert(Reel), reel_rows[start:start + 10_000])
+        session.commit()
+    return counts
+
+
+def bench_sweep(creators: int, slots: int) -> list[str]:
+    from sqlmodel import Session
+
+    from agent.db.engine import make_engine
+    from agent.db.models import utcnow
+    from agent.jobs.dispatch import Dispatcher
+
+    lines = []
+    with ScratchDatabase() as db_url, tempfile.TemporaryDirectory() as folder:
+        settings = _settings(Path(folder), db_url)
+        now = utcnow()
+        started = time.perf_counter()
+        counts = _fill(db_url, creators, slots, now)
+        print(f"  filled {creators:,} creators × {slots} slots in {time.perf_counter() - started:.1f} s "
+              f"({counts['approved']:,} approved, {counts['rendered']:,} rendered)", file=sys.stderr, flush=True)
+        with make_engine(db_url).begin() as connection:
+            connection.exec_driver_sql("ANALYZE")   # fresh statistics, as autovacuum would have them after a bulk load
+        _flush_redis()
+        import redis
+
+        cap = settings.workers.max_queued
+        for label, max_queued in ((f"workers.max_queued = {cap:,}", cap), ("no cap: every due reel at once", 1_000_000)):
+            settings.workers.max_queued = max_queued
+            _flush_redis()
+            dispatcher = Dispatcher(settings, worker="bench:scheduler")
+            for run in range(2):
+                with Session(make_engine(db_url), expire_on_commit=False) as session:
+                    started = time.perf_counter()
+                    render = dispatcher.sweep_render(session, now=now)
+                    publish = dispatcher.sweep_publish(session, now=now)
+                    elapsed = time.perf_counter() - started
+                lines.append(f"| dispatch sweep {'(first)' if run == 0 else '(again, nothing changed)'}, {label}, over {creators:,} creators × "
+                             f"{slots} slots ({creators * slots:,} reels) | {elapsed * 1000:.0f} ms | {render.sent:,} renders + {publish.sent:,} "
+                             f"publishes sent, {render.queued + publish.queued:,} already queued, {render.held_back + publish.held_back:,} held back "
+                             "| ≤ 1000 ms |")
+            queued = {name: redis.Redis.from_url(REDIS_URL).llen(name) for name in ("render", "publish")}
+            lines.append(f"| messages on Redis after both sweeps ({label}) | {queued['render']:,} render, {queued['publish']:,} publish | "
+                         "each sent reel once | |")
+            dispatcher.close()
+        _flush_redis()
+    return lines
+
+
+def bench_planning(plan_creators: int) -> list[str]:
+    from sqlmodel import Session
+
+    from agent.content_calendar.loader import load_calendar
+    from agent.content_calendar.planner import sync_plan
+    from agent.db.engine import make_engine
+    from agent.db.models import utcnow
+
+    example = load_calendar(REPO / "calendar" / "example.yaml").calendar
+    calendars = [example.model_copy(update={"handle": f"creator{n:05d}"}) for n in range(plan_creators)]
+    now = utcnow()
+    with ScratchDatabase() as db_url:
+        with Session(make_engine(db_url), expire_on_commit=False) as session:
+            for calendar in calendars:
+                sync_plan(session, calendar, now=now, days=7)
+            started = time.perf_counter()
+            for calendar in calendars:
+                sync_plan(session, calendar, now=now, days=7)   # the steady state: nothing to change
+            replan = time.perf_counter() - started
+    per = replan / plan_creators
+    return [f"| plan sweep (sync_plan, nothing to change) of {plan_creators:,} calendars | {replan * 1000:.0f} ms "
+            f"({per * 1000:.1f} ms per creator) | 10,000 creators at this rate: {per * 10_000:.1f} s | ≤ 1 s (not met: one "
+            "creator at a time, several queries each) |"]
+
+
+def _start_worker(project: Path, env: dict[str, str], log: Path) -> subprocess.Popen:
+    reeltwin = Path(sys.executable).with_name("reeltwin")
+    command = [str(reeltwin)] if reeltwin.exists() else [sys.executable, "-m", "agent"]
+    return subprocess.Popen([*command, "worker", "--queues", "render", "--concurrency", "1", "--loglevel", "INFO"], cwd=project, env=env,
+                            stdin=subprocess.DEVNULL, stdout=log.open("a"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def bench_throughput(renders: int, render_seconds: float) -> tuple[list[str], float | None]:
+    import signal
+
+    from sqlalchemy import text
+    from sqlmodel import Session, select
+
+    import standin_render
+    from agent.db.engine import make_engine
+    from agent.db.models import Avatar, Creator, Reel, ReelStatus, utcnow
+    from agent.jobs.dispatch import Dispatcher
+    from cli_helpers import make_test_video
+
+    standin_render._busy(0.01)   # calibrate once here: every worker then does the same amount of work per reel
+    rate = standin_render._ROUNDS_PER_S
+    results: dict[int, float] = {}
+    lines = []
+    with ScratchDatabase() as db_url, tempfile.TemporaryDirectory() as folder:
+        project = Path(folder)
+        settings = _settings(project, db_url, imports=["standin_render"], renderer="standin")
+        video = make_test_video(settings.data_dir / "standin.mp4")
+        env = {key: value for key, value in os.environ.items() if not key.startswith("REELTWIN_")}
+        env.update(PYTHONPATH=os.pathsep.join([str(REPO / "tests"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+                   REELTWIN_TEST_STANDIN_VIDEO=str(video), REELTWIN_TEST_STANDIN_SECONDS=str(render_seconds),
+                   REELTWIN_TEST_STANDIN_WORK="cpu", REELTWIN_TEST_STANDIN_ROUNDS_PER_S=str(rate))
+        engine = make_engine(db_url)
+        now = utcnow()
+        with Session(engine) as session:
+            creator = Creator(handle="bench", timezone="UTC", persona={})
+            session.add(creator)
+            session.commit()
+            session.add(Avatar(name="bench", creator_id=creator.id, photo_path=str(video), photo_sha256="0" * 64, consent_at=now,
+                               consent_by="bench", consent_text="bench"))
+            session.commit()
+            creator_id = creator.id
+        for count in (1, 2):
+            _flush_redis()
+            with Session(engine) as session:
+                session.execute(text("TRUNCATE reelevent, scriptversion, reel RESTART IDENTITY CASCADE"))
+                session.add_all([Reel(creator_id=creator_id, status=ReelStatus.APPROVED, script=f"Reel {n}.", caption=f"Reel {n}.",
+                                      publish_at=now, approved_at=now, approved_by="bench") for n in range(renders)])
+                session.commit()
+            log = project / f"workers-{count}.log"
+            workers = [_start_worker(project, env, log) for _ in range(count)]
+            try:
+                deadline = time.monotonic() + 120
+                while log.read_text(errors="replace").count(" ready.") < count and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                dispatcher = Dispatcher(settings, worker="bench:scheduler")
+                started = time.perf_counter()
+                with Session(engine) as session:
+                    dispatcher.sweep_render(session, now=utcnow())
+                dispatcher.close()
+                done = 0
+                deadline = time.monotonic() + max(120.0, renders * render_seconds * 4)
+                while done < renders and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    with Session(engine) as session:
+                        done = len(session.execute(select(Reel.id).where(Reel.status == ReelStatus.RENDERED)).all())
+                elapsed = time.perf_counter() - started
+            finally:
+                for worker in workers:
+                    os.killpg(worker.pid, signal.SIGTERM)
+                for worker in workers:
+                    try:
+                        worker.wait(timeout=20)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(worker.pid, signal.SIGKILL)
+            if done < renders:
+                lines.append(f"| {count} worker(s) | only {done} of {renders} rendered in {elapsed:.0f} s | | |")
+                continue
+            results[count] = renders / elapsed
+            lines.append(f"| stand-in renders, {count} worker(s) | {results[count]:.2f} reels/s ({renders} reels in {elapsed:.1f} s, "
+                         f"{render_seconds:.2f} s CPU each) | ideal {count / render_seconds:.2f} reels/s | |")
+        _flush_redis()
+    ratio = results[2] / results[1] if 1 in results and 2 in results else None
+    if ratio is not None:
+        lines.append(f"| speed-up with 2 workers | {ratio:.2f}× | | ≥ 1.8× |")
+    return lines, ratio
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="1,000 creators, 40 renders, 100 calendars planned")
+    parser.add_argument("--creators", type=int, default=None)
+    parser.add_argument("--slots", type=int, default=7)
+    parser.add_argument("--plan-creators", type=int, default=None)
+    parser.add_argument("--renders", type=int, default=None)
+    parser.add_argument("--render-seconds", type=float, default=0.25)
+    parser.add_argument("--out", type=Path, default=None, help="write the table here (default bench/results/scale.md; --quick: scale-quick.md)")
+    args = parser.parse_args()
+    reason = _unavailable()
+    if reason:
+        print(f"bench/scale.py skipped: {reason}")
+        return
+    creators = args.creators or (1_000 if args.quick else 10_000)
+    plan_creators = args.plan_creators or (100 if args.quick else 1_000)
+    renders = args.renders or (40 if args.quick else 80)
+    load_start = os.getloadavg()
+    rows = []
+    print("running the dispatch sweep ...", file=sys.stderr, flush=True)
+    rows += bench_sweep(creators, args.slots)
+    print("running planning ...", file=sys.stderr, flush=True)
+    rows += bench_planning(plan_creators)
+    print("running throughput ...", file=sys.stderr, flush=True)
+    throughput, _ratio = bench_throughput(renders, args.render_seconds)
+    rows += throughput
+    load_end = os.getloadavg()
+    header = (f"ReelTwin scale benchmark — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.processor() or platform.machine()}, "
+              f"{os.cpu_count()} CPUs, Python {platform.python_version()}; load average {load_start[0]:.2f} at start, {load_end[0]:.2f} at end")
+    table = "\n".join([header, "", "| what | measured | for comparison | target |", "|---|---|---|---|", *rows]) + "\n"
+    print(table)
+    out = args.out or REPO / "bench" / "results" / ("scale-quick.md" if args.quick else "scale.md")
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(table, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
