@@ -90,7 +90,7 @@ def test_run_once_twice_plans_once_and_picks_up_edits(db_url: str, tmp_path: Pat
     count = session.execute(select(func.count()).select_from(Slot)).scalar_one()
     assert count > 0 and first["plan"].startswith(f"{count} new")
     second = {r.name: r.summary for r in service.run_once()}
-    assert second["plan"] == "0 new, 0 changed, 0 removed slots"
+    assert second["plan"] == "0 new, 0 changed, 0 removed slots (1 unchanged calendars not re-planned)"
     assert session.execute(select(func.count()).select_from(Slot)).scalar_one() == count
     # An edit is picked up by the next sweep, without a restart.
     path = project / "calendar" / "your.handle.yaml"
@@ -100,6 +100,40 @@ def test_run_once_twice_plans_once_and_picks_up_edits(db_url: str, tmp_path: Pat
     session.expire_all()
     locals_ = [s.local_time for s in session.execute(select(Slot).where(Slot.peak.is_(False))).scalars() if s.scheduled_at > utcnow()]
     assert locals_ and all("T14:15:00" in value for value in locals_)
+
+
+def test_an_unchanged_calendar_is_planned_again_when_its_row_changes_or_a_day_passes(db_url: str, tmp_path: Path, session) -> None:
+    from agent.content_calendar.loader import load_calendar
+    from agent.content_calendar.planner import sync_plan
+    from agent.db.models import Creator
+
+    project = _project(tmp_path, db_url)
+    settings = load_settings(project).settings
+    clock = [utcnow()]
+    service = Service(settings, project, clock=lambda: clock[0])
+    service.sweep_plan()
+    assert "not re-planned" in service.sweep_plan().summary
+    # New audience insights (another process stored them): the creator's row changed, so its peak slots are re-planned.
+    creator = session.execute(select(Creator).where(Creator.handle == "your.handle")).scalar_one()
+    creator.audience = {"fetched_at": utcnow().isoformat(), "online_followers": {str(h): (100 if h == 6 else 1) for h in range(24)}}
+    creator.updated_at = utcnow()
+    session.commit()
+    assert "not re-planned" not in service.sweep_plan().summary
+    assert "not re-planned" in service.sweep_plan().summary
+    # Three days later, with nothing changed: the plan moved with the window, as a fresh plan would have it.
+    clock[0] += timedelta(days=3, hours=5)
+    assert "not re-planned" not in service.sweep_plan().summary
+    days = max(14, settings.drafting.lead_days + 7)
+    end = clock[0] + timedelta(days=days)
+    session.expire_all()
+    planned = {slot.id: slot.scheduled_at for slot in session.execute(select(Slot)).scalars() if clock[0] <= slot.scheduled_at < end}
+    fresh = sync_plan(session, load_calendar(project / "calendar" / "your.handle.yaml").calendar, now=clock[0], days=days,
+                     path="calendar/your.handle.yaml")   # the path the service records: the row stays unchanged
+    assert fresh.created == [] and fresh.updated == [] and fresh.removed == []
+    assert planned == {slot.id: slot.scheduled_at for slot in fresh.slots} and len(planned) >= 4
+    # Within the day the skip holds, even though the window moved by hours.
+    clock[0] += timedelta(hours=6)
+    assert "not re-planned" in service.sweep_plan().summary
 
 
 def test_broken_calendar_keeps_existing_slots(db_url: str, tmp_path: Path, session, caplog: pytest.LogCaptureFixture) -> None:

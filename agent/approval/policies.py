@@ -32,8 +32,10 @@ class PolicyReport:
 def apply_approval_policy(session: Session, calendar: Calendar, *, now: datetime, render_lead: timedelta = timedelta(0)) -> PolicyReport:
     """Approve or skip this creator's waiting drafts as the calendar's policy says; commits."""
     report = PolicyReport(handle=calendar.handle)
+    if calendar.approval == "manual":
+        return report   # before any query: most creators approve by hand, and a sweep visits every creator
     creator = session.execute(select(Creator).where(Creator.handle == calendar.handle)).scalar_one_or_none()
-    if creator is None or calendar.approval == "manual":
+    if creator is None:
         return report
     drafts = session.execute(
         select(Reel, Slot).outerjoin(Slot, Reel.slot_id == Slot.id).where(Reel.creator_id == creator.id, Reel.status == ReelStatus.DRAFTED).order_by(Reel.id)

@@ -47,6 +47,7 @@ def refresh_audience(session: Session, publisher: Publisher, calendars: list[Cal
             creator = upsert_creator(session, calendar, None)  # the plan sweep fills in the rest
         if creator is not None:
             creator.audience = stored
+            creator.updated_at = utcnow()   # the plan sweep re-plans a creator whose row changed: new peak hours
             result[calendar.handle] = f"{'online_followers' if audience.get('online_followers') else 'no insight'}, {len(audience.get('posts') or [])} posts"
     session.commit()
     creator_ids = None

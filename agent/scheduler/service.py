@@ -23,13 +23,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from agent.approval.policies import apply_approval_policy
 from agent.content_calendar.loader import LoadedCalendar, calendar_files, display_path, load_calendar
 from agent.content_calendar.planner import sync_plan
 from agent.db.engine import make_engine, open_session
-from agent.db.models import utcnow
+from agent.db.models import Creator, utcnow
 from agent.drafting.service import DraftResult
 from agent.errors import CalendarError
 from agent.jobs.publish import PublishJobResult
@@ -67,6 +68,11 @@ class Service:
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.stopping = threading.Event()
         self._reported_problems: dict[Path, tuple[str, ...]] = {}
+        # Calendar files parsed once per change (path -> (its stat, the calendar or None when broken)): with
+        # thousands of creators, re-reading every YAML file on every sweep is most of a sweep's time.
+        self._loaded: dict[Path, tuple[tuple[int, ...], LoadedCalendar | None]] = {}
+        # handle -> (what its plan was made from, when it is made again anyway): see sweep_plan
+        self._planned: dict[str, tuple[tuple[object, ...], datetime]] = {}
         # slot or reel -> (failures so far, not before): a slot the model keeps failing is retried with backoff
         self._draft_backoff: dict[str, tuple[int, datetime]] = {}
         self._insights_at: datetime | None = None
@@ -142,35 +148,78 @@ class Service:
     # -- sweeps ---------------------------------------------------------------
 
     def _calendars(self) -> list[LoadedCalendar]:
-        """Valid active calendars, read fresh each sweep; a broken file is reported once per change and skipped."""
+        """Valid active calendars; a file is parsed again only when it changed (its size, times or inode), a broken
+        one is reported once per change and skipped."""
         loaded = []
+        seen = set()
         for path in calendar_files(self.settings.calendar_dir, include_templates=False):
             try:
-                loaded.append(load_calendar(path, base=self.project_dir))
-                self._reported_problems.pop(path, None)
+                info = path.stat()
+            except OSError:
+                continue  # removed between listing and reading: gone from this sweep
+            stamp = (info.st_mtime_ns, info.st_ctime_ns, info.st_size, info.st_ino)
+            seen.add(path)
+            cached = self._loaded.get(path)
+            if cached is not None and cached[0] == stamp:
+                if cached[1] is not None:
+                    loaded.append(cached[1])
+                continue
+            try:
+                calendar = load_calendar(path, base=self.project_dir)
             except CalendarError as error:
+                self._loaded[path] = (stamp, None)
                 problems = tuple(error.problems)
                 if self._reported_problems.get(path) != problems:
                     for problem in problems:
                         log.error("%s (its existing slots are kept until the file is fixed)", problem)
                     self._reported_problems[path] = problems
+                continue
+            self._loaded[path] = (stamp, calendar)
+            self._reported_problems.pop(path, None)
+            loaded.append(calendar)
+        for path in set(self._loaded) - seen:
+            del self._loaded[path]
         return loaded
 
+    #: an unchanged calendar is planned again at least this often (its plan reaches this far past the window)
+    REPLAN_EVERY = timedelta(days=1)
+
     def sweep_plan(self) -> SweepResult:
+        """Bring every calendar's slots in line with its file, skipping creators whose plan cannot have changed.
+
+        A creator is planned again when its calendar file changed, its row changed (new audience insights, a
+        calendar edit seen by another process), or a day has passed: each plan reaches :attr:`REPLAN_EVERY` beyond
+        the window, so the day's new slots exist before the window gets to them. Approving, rendering or publishing
+        a reel never changes the plan of the other slots (their briefs are kept), so it needs no new plan."""
         days = max(14, self.settings.drafting.lead_days + 7)
-        created = updated = removed = 0
+        created = updated = removed = skipped = 0
+        now = self.clock()
         with open_session(self.settings.database_url, migrate=False) as session:
-            for loaded in self._calendars():
+            calendars = self._calendars()
+            rows = dict(session.execute(select(Creator.handle, Creator.updated_at)).all()) if calendars else {}
+            for loaded in calendars:
+                handle = loaded.calendar.handle
+                stamp = self._loaded.get(loaded.path, ((),))[0]
+                basis = (loaded.path, stamp, rows.get(handle), days)
+                previous = self._planned.get(handle)
+                if previous is not None and previous[0] == basis and now < previous[1]:
+                    skipped += 1
+                    continue
                 try:
-                    report = sync_plan(session, loaded.calendar, now=self.clock(), days=days, path=display_path(loaded.path, self.project_dir), actor=f"planner:{self.worker}")
+                    report = sync_plan(session, loaded.calendar, now=now, days=days + self.REPLAN_EVERY.days,
+                                       path=display_path(loaded.path, self.project_dir), actor=f"planner:{self.worker}")
                 except IntegrityError:
                     session.rollback()  # another process planned the same slot first; the next sweep converges
-                    log.info("@%s: another process planned at the same moment; retrying next sweep", loaded.calendar.handle)
+                    self._planned.pop(handle, None)
+                    log.info("@%s: another process planned at the same moment; retrying next sweep", handle)
                     continue
+                changed_at = session.execute(select(Creator.updated_at).where(Creator.handle == handle)).scalar_one_or_none()
+                self._planned[handle] = ((loaded.path, stamp, changed_at, days), now + self.REPLAN_EVERY)
                 created, updated, removed = created + len(report.created), updated + len(report.updated), removed + len(report.removed)
                 if report.created or report.updated or report.removed:
                     log.info("@%s: planned %d new, %d changed, %d removed slots", report.handle, len(report.created), len(report.updated), len(report.removed))
-        return SweepResult("plan", f"{created} new, {updated} changed, {removed} removed slots")
+        detail = f"{created} new, {updated} changed, {removed} removed slots"
+        return SweepResult("plan", detail + (f" ({skipped} unchanged calendars not re-planned)" if skipped else ""))
 
     def sweep_policies(self) -> SweepResult:
         approved = skipped = 0
