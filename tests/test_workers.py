@@ -9,9 +9,12 @@ task and started again. Every reel is published exactly once, and the database a
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections import Counter
 from datetime import timedelta
@@ -328,3 +331,173 @@ def test_the_scheduler_sends_each_due_reel_once_and_at_most_max_queued(tmp_path:
     finally:
         dispatcher.close()
         _purge(settings)
+
+
+# -- drafting on workers (the draft queue) ------------------------------------------------------------------------
+
+REPO = TESTS.parent
+RECORDED_DRAFT = json.loads((TESTS / "fixtures" / "openai" / "good_draft.json").read_text())["body"]
+
+
+class _SlowLLM:
+    """An OpenAI-compatible server answering every chat request with a recorded good draft after ``delay_s``;
+    counts the requests (each one a draft being written)."""
+
+    def __init__(self, delay_s: float = 0.0):
+        self.delay_s = delay_s
+        self.requests = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> str:
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers["Content-Length"]))
+                with fake._lock:
+                    fake.requests += 1
+                time.sleep(fake.delay_s)
+                body = json.dumps(RECORDED_DRAFT).encode()
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass     # the worker asking was killed
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __exit__(self, *_exc: object) -> None:
+        self._server.shutdown()
+
+
+def _drafting_project(tmp_path: Path, db_url: str, broker: str, llm_url: str, *, handles: list[str]) -> Settings:
+    (tmp_path / "calendar").mkdir()
+    example = (REPO / "calendar" / "example.yaml").read_text(encoding="utf-8")
+    for handle in handles:
+        (tmp_path / "calendar" / f"{handle}.yaml").write_text(example.replace("handle: your.handle", f"handle: {handle}"), encoding="utf-8")
+    (tmp_path / "config").mkdir(exist_ok=True)
+    (tmp_path / "config" / "settings.toml").write_text(f"""
+[database]
+url = "{db_url}"
+[drafting]
+provider = "openai"
+base_url = "{llm_url}"
+model = "recorded"
+lead_days = 7
+max_retries = 0
+[scheduler]
+sweep_interval_s = 5
+[workers]
+backend = "celery"
+broker_url = "{broker}"
+visibility_timeout_s = 60
+""", encoding="utf-8")
+    return load_settings(tmp_path).settings
+
+
+def _drafts_by_slot(engine) -> dict[str, list[str]]:  # noqa: ANN001
+    with Session(engine) as session:
+        rows = session.execute(select(Reel.slot_id, Reel.status).where(Reel.slot_id.is_not(None))).all()
+    found: dict[str, list[str]] = {}
+    for slot_id, status in rows:
+        found.setdefault(slot_id, []).append(str(status))
+    return found
+
+
+@pytest.mark.postgres
+def test_a_draft_task_delivered_twice_drafts_once_and_waits_for_a_worker_holding_the_slot(tmp_path: Path, pg: str) -> None:
+    """The draft task's body in-process: a slot another worker holds is left to it; a second delivery finds the draft."""
+    from agent.content_calendar.loader import load_calendar
+    from agent.drafting.service import find_work, work_key
+    from agent.jobs.celery_app import Drafter, draft_lock, run_draft
+
+    with _SlowLLM() as llm_url:
+        settings = _drafting_project(tmp_path, pg, REDIS_URL, llm_url, handles=["ana.cooks"])
+        calendar = load_calendar(tmp_path / "calendar" / "ana.cooks.yaml").calendar
+        engine = make_engine(pg)
+        with Session(engine) as session:
+            work = find_work(session, [calendar], now=utcnow(), days=7)
+        assert work
+        path = tmp_path / "calendar" / "ana.cooks.yaml"
+        key, data = work_key(work[0]), {"file": path.name, "text": path.read_text(encoding="utf-8")}
+        drafter = Drafter(settings)
+        try:
+            with draft_lock(engine, key) as mine:       # another worker is drafting it
+                assert mine
+                assert run_draft(settings, key, data, drafter=drafter) == "another worker is drafting it"
+            assert run_draft(settings, key, data, drafter=drafter) == "drafted"
+            assert run_draft(settings, key, data, drafter=drafter) == "nothing to do"
+            assert run_draft(settings, "no-such-slot", data, drafter=drafter) == "nothing to do"
+            assert run_draft(settings, key, {"handle": "x"}, drafter=drafter) == "bad calendar"
+            assert run_draft(settings, key, {"file": path.name, "text": "handle: [unclosed"}, drafter=drafter) == "bad calendar"
+        finally:
+            drafter.close()
+        assert _drafts_by_slot(engine) == {key: ["drafted"]}
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.timeout(600)
+def test_draft_workers_over_rabbitmq_draft_every_slot_once_through_a_sigkill_and_duplicates(tmp_path: Path, pg: str) -> None:
+    """A real scheduler (which never loads a model in the Celery mode) and two real `reeltwin worker --queues draft`
+    processes draft every open slot of two creators exactly once, while one worker is SIGKILLed in the middle of a
+    draft (RabbitMQ hands its message to the other at once) and every slot is sent a second time."""
+    reason = _broker_reason(AMQP_URL)
+    if reason:
+        pytest.skip(reason)
+    from agent.content_calendar.loader import load_calendar
+    from agent.drafting.service import find_work
+    from agent.jobs.dispatch import Dispatcher
+
+    log = tmp_path / "processes.log"
+    llm = _SlowLLM(delay_s=0.8)
+    with llm as llm_url:
+        settings = _drafting_project(tmp_path, pg, AMQP_URL, llm_url, handles=["ana.cooks", "bob.lifts"])
+        _purge(settings)
+        engine = make_engine(pg)
+        scheduler = _start(tmp_path, settings, ["run", "--no-web"], log)
+        workers = [_start(tmp_path, settings, ["worker", "--queues", "draft", "--concurrency", "1"], log) for _ in range(2)]
+        deadline = time.monotonic() + 300
+        try:
+            # Wait for the first drafts, then kill a worker while its draft request is in flight.
+            while not _drafts_by_slot(engine) and time.monotonic() < deadline:
+                assert all(p.poll() is None for p in [scheduler, *workers]), log.read_text()[-4000:]
+                time.sleep(0.1)
+            time.sleep(0.3)   # inside the next 0.8 s request
+            os.killpg(workers[0].pid, signal.SIGKILL)
+            workers[0].wait()
+            workers[0] = _start(tmp_path, settings, ["worker", "--queues", "draft", "--concurrency", "1"], log)
+            # Every open slot sent again, as a second scheduler would: the workers find them drafted or drafting.
+            calendars = [load_calendar(path).calendar for path in sorted((tmp_path / "calendar").glob("*.yaml"))]
+            duplicate = Dispatcher(settings, worker="test:duplicate")
+            try:
+                with Session(engine) as session:
+                    work = find_work(session, calendars, now=utcnow(), days=7)
+                    sources = {path.stem: path for path in (tmp_path / "calendar").glob("*.yaml")}
+                    sent = duplicate.sweep_draft(session, work, now=utcnow(), sources=sources).sent
+            finally:
+                duplicate.close()
+            with Session(engine) as session:
+                expected = {item.slot.id for item in find_work(session, calendars, now=utcnow(), days=7)} | set(_drafts_by_slot(engine))
+            assert expected and sent >= 1
+            while set(_drafts_by_slot(engine)) != expected and time.monotonic() < deadline:
+                assert all(p.poll() is None for p in [scheduler, *workers]), log.read_text()[-4000:]
+                time.sleep(0.2)
+            time.sleep(3)     # what is still on the queue (the duplicates) is taken and does nothing
+        finally:
+            for process in [scheduler, *workers]:
+                _stop(process)
+    drafts = _drafts_by_slot(engine)
+    assert set(drafts) == expected, (sorted(expected - set(drafts)), log.read_text()[-3000:])
+    assert all(statuses == ["drafted"] for statuses in drafts.values()), {k: v for k, v in drafts.items() if v != ["drafted"]}
+    print(f"{len(drafts)} slots of 2 creators drafted once each by draft workers, {llm.requests} model requests, a worker SIGKILLed "
+          f"mid-run, {sent} slots sent twice")

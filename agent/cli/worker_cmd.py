@@ -13,8 +13,6 @@ def parse_queues(value: str) -> list[str]:
     from agent.jobs.celery_app import QUEUES
 
     names = [name.strip() for name in value.split(",") if name.strip()]
-    if "draft" in names:
-        raise AgentError(f"--queues {value!r}: drafting stays in `reeltwin run` (the model runs there); workers take {', '.join(QUEUES)}")
     unknown = [name for name in names if name not in QUEUES]
     if unknown or not names:
         raise AgentError(f"--queues {value!r}: {'unknown queue ' + repr(unknown[0]) if unknown else 'no queue named'}; "
@@ -24,12 +22,14 @@ def parse_queues(value: str) -> list[str]:
 
 def worker(
     ctx: typer.Context,
-    queues: str = typer.Option("render,publish", "--queues", "-Q", help="Comma-separated queues to take work from: render, publish."),
+    queues: str = typer.Option("render,publish", "--queues", "-Q",
+                               help="Comma-separated queues to take work from: draft, render, publish. Only a worker that takes "
+                                    "draft loads the drafting model (on its first draft), so render machines stay free of it."),
     concurrency: int = typer.Option(None, "--concurrency", "-c", min=1, max=256,
                                     help="Tasks at once (default: workers.concurrency). 1 runs them in this process; more fork a pool."),
     loglevel: str = typer.Option("INFO", "--loglevel", "-l", help="Celery's log level: DEBUG, INFO, WARNING, ERROR."),
 ) -> None:
-    """Take render and publish work from the queues (Redis or RabbitMQ at workers.broker_url) until SIGTERM/Ctrl-C.
+    """Take drafting, render and publish work from the queues (Redis or RabbitMQ at workers.broker_url) until SIGTERM/Ctrl-C.
 
     Needs workers.backend = "celery" and database.url on PostgreSQL; run as many as you like, on any machine
     that reaches the database, the broker and the media."""

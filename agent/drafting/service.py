@@ -24,7 +24,7 @@ from sqlmodel import Session
 
 from agent.content_calendar.planner import sync_plan
 from agent.content_calendar.schema import Calendar
-from agent.db.models import Creator, Reel, ReelStatus, Slot, VoiceProfile
+from agent.db.models import Creator, Reel, ReelStatus, Slot, VoiceProfile, utcnow
 from agent.db.states import LIVE, ConcurrentChangeError
 from agent.drafting.base import Draft, DraftingError, DraftRequest
 from agent.drafting.provider import DEFAULT_OPENAI_MODEL, EMBEDDED_MODEL, ChatProvider, ProviderConfig
@@ -108,6 +108,38 @@ def find_work(session: Session, calendars: list[Calendar], *, now: datetime, day
         ad_hoc = session.execute(select(Reel).where(Reel.creator_id == creator.id, Reel.slot_id.is_(None), Reel.status == ReelStatus.REJECTED)).scalars()
         work.extend(WorkItem(calendar, None, reel_id=reel.id) for reel in ad_hoc)
     return work
+
+
+def work_key(item: WorkItem) -> str:
+    """What names a piece of drafting work across processes: the slot's id, or ``reel:<id>`` for an ad-hoc rejected reel."""
+    return item.slot.id if item.slot is not None else f"reel:{item.reel_id}"
+
+
+def work_for(session: Session, calendar: Calendar, key: str) -> WorkItem | None:
+    """The work ``key`` (see :func:`work_key`) names, if it still needs a draft now: a slot of this creator with no live
+    reel (or with a rejected one to redraft), or an ad-hoc reel still rejected. None when done, gone or not theirs:
+    a queue delivers a task late or twice, and this check (with the worker's lock) makes that harmless."""
+    creator = session.execute(select(Creator).where(Creator.handle == calendar.handle)).scalar_one_or_none()
+    if creator is None:
+        return None
+    if key.startswith("reel:"):
+        try:
+            reel = session.get(Reel, int(key.removeprefix("reel:")))
+        except ValueError:
+            return None
+        if reel is None or reel.creator_id != creator.id or reel.slot_id is not None or ReelStatus(reel.status) != ReelStatus.REJECTED:
+            return None
+        return WorkItem(calendar, None, reel_id=reel.id)
+    slot = session.get(Slot, key)
+    if slot is None or slot.creator_id != creator.id or slot.scheduled_at <= utcnow():
+        return None
+    on_slot = list(session.execute(select(Reel).where(Reel.slot_id == slot.id).order_by(Reel.id)).scalars())
+    if any(ReelStatus(reel.status) in LIVE and ReelStatus(reel.status) != ReelStatus.REJECTED for reel in on_slot):
+        return None
+    rejected = [reel for reel in on_slot if ReelStatus(reel.status) == ReelStatus.REJECTED]
+    if on_slot and not rejected and slot.brief_key is None:
+        return None   # the slot left the calendar: the planner skipped its draft and kept it only as history
+    return WorkItem(calendar, slot, reel_id=rejected[-1].id if rejected else None)
 
 
 def build_request(session: Session, settings: Settings, item: WorkItem) -> DraftRequest:

@@ -1,7 +1,8 @@
 """Render and publish work on Celery workers (``workers.backend = "celery"``), over Redis or RabbitMQ.
 
 The database stays the schedule. The scheduler (`reeltwin run`) only plans and
-sends reel ids to the ``render`` and ``publish`` queues (:mod:`agent.jobs.dispatch`);
+sends work to the ``draft`` (a slot id and its calendar), ``render`` and ``publish``
+(reel ids) queues (:mod:`agent.jobs.dispatch`);
 a worker (`reeltwin worker`) runs the same job functions `reeltwin run` runs in
 the local mode, and those claim the reel in the database first. So a task is
 idempotent: delivered twice, redelivered after its worker died, or sent again by
@@ -24,7 +25,7 @@ import os
 import socket
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, text
@@ -40,10 +41,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+DRAFT_TASK = "reeltwin.draft_slot"
 RENDER_TASK = "reeltwin.render_reel"
 PUBLISH_TASK = "reeltwin.publish_reel"
 #: queue -> the task sent to it
-QUEUES = {"render": RENDER_TASK, "publish": PUBLISH_TASK}
+QUEUES = {"draft": DRAFT_TASK, "render": RENDER_TASK, "publish": PUBLISH_TASK}
 
 
 def require_postgres(settings: Settings) -> None:
@@ -61,7 +63,7 @@ def broker_display(settings: Settings) -> str:
 
 
 def make_app(settings: Settings) -> Celery:
-    """The Celery app for these settings, with the render and publish tasks registered on it."""
+    """The Celery app for these settings, with the draft, render and publish tasks registered on it."""
     try:
         from celery import Celery
         from kombu import Exchange, Queue
@@ -82,7 +84,7 @@ def make_app(settings: Settings) -> Celery:
         result_serializer="json",
         task_ignore_result=True,                 # the database holds every result
         task_queues=[Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES],
-        task_routes={RENDER_TASK: {"queue": "render"}, PUBLISH_TASK: {"queue": "publish"}},
+        task_routes={DRAFT_TASK: {"queue": "draft"}, RENDER_TASK: {"queue": "render"}, PUBLISH_TASK: {"queue": "publish"}},
         task_default_queue="render",
         broker_connection_retry_on_startup=True,
         # A lost broker connection must not abort a render half-way: its message is redelivered and finds the claim.
@@ -99,6 +101,12 @@ def make_app(settings: Settings) -> Celery:
 
 def _register_tasks(app: Celery, settings: Settings) -> None:
     publishers = _Publishers(settings)
+    drafter = Drafter(settings)
+
+    @app.task(name=DRAFT_TASK, acks_late=True, reject_on_worker_lost=True)
+    def draft_slot_task(key: str, calendar_file: dict) -> str:
+        """Draft one open slot (or redraft a rejected reel) of the calendar file sent along (a no-op when it is done or taken)."""
+        return run_draft(settings, str(key), calendar_file, drafter=drafter)
 
     @app.task(name=RENDER_TASK, acks_late=True, reject_on_worker_lost=True)
     def render_reel_task(reel_id: int) -> str:
@@ -111,6 +119,11 @@ def _register_tasks(app: Celery, settings: Settings) -> None:
         return run_publish(settings, int(reel_id), publishers=publishers)
 
     from celery import signals
+
+    @signals.worker_process_shutdown.connect(weak=False)
+    @signals.worker_shutdown.connect(weak=False)
+    def _release_model(**_: Any) -> None:
+        drafter.close()    # the embedded model's server stops with the worker
 
     @signals.worker_process_init.connect(weak=False)
     def _fresh_connections(**_: Any) -> None:
@@ -146,6 +159,103 @@ def run_render(settings: Settings, reel_id: int) -> str:
             creator = session.get(Creator, session.get(Reel, reel_id).creator_id)
             _notifier(settings).failed(reel_id, creator.handle, outcome.detail)
     log.info("reel %d: render task: %s", reel_id, outcome.result)
+    return str(outcome.result)
+
+
+class Drafter:
+    """The drafting model of a worker process: started on the first draft task (a render-only worker never loads
+    it), kept for the next ones, stopped with the worker. Failures per slot are counted so a retry samples anew."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._stack: ExitStack | None = None
+        self._provider: Any = None
+        self.failures: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def provider(self) -> Any:
+        """The open provider (agent.drafting.provider.ChatProvider)."""
+        with self._lock:
+            if self._provider is None:
+                from agent.drafting.service import open_provider
+
+                stack = ExitStack()
+                self._provider = stack.enter_context(open_provider(self.settings))
+                self._stack = stack
+            return self._provider
+
+    def close(self) -> None:
+        with self._lock:
+            stack, self._stack, self._provider = self._stack, None, None
+        if stack is not None:
+            stack.close()
+
+
+def _draft_lock_key(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(f"reeltwin-draft:{key}".encode(), digest_size=8).digest(), "big", signed=True)
+
+
+@contextmanager
+def draft_lock(engine: Engine, key: str) -> Iterator[bool]:
+    """Try to take the lock on one piece of drafting work (a PostgreSQL session advisory lock on its own connection):
+    yields False when another worker holds it. A worker that dies loses its connection and with it the lock."""
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    lock = _draft_lock_key(key)
+    with engine.connect() as connection:
+        got = bool(connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": lock}).scalar())
+        connection.commit()
+        try:
+            yield got
+        finally:
+            if got:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": lock})
+                connection.commit()
+
+
+def run_draft(settings: Settings, key: str, calendar_file: dict, *, drafter: Drafter) -> str:
+    """The draft task's body: draft the slot (or rejected reel) ``key`` names with the calendar file the scheduler sent
+    (``{"file": name, "text": its YAML}``: workers need no calendar files), unless it is drafted already or another
+    worker is drafting it. Returns how it ended."""
+    from pathlib import Path
+
+    from agent.content_calendar.loader import parse_calendar
+    from agent.db.engine import open_session
+    from agent.drafting.service import DraftResult, draft_all, work_for
+    from agent.errors import CalendarError
+
+    try:
+        name = str(calendar_file["file"])
+        calendar = parse_calendar(str(calendar_file["text"]), Path(name), name).calendar
+    except (KeyError, TypeError):
+        log.error("draft task %s: it came without its calendar file; the scheduler sends it again", key)
+        return "bad calendar"
+    except CalendarError as error:
+        log.error("draft task %s: %s; the scheduler sends it again once the file is fixed", key, error.problems[0] if error.problems else error)
+        return "bad calendar"
+    with open_session(settings.database_url, migrate=False) as session:
+        if work_for(session, calendar, key) is None:
+            return "nothing to do"
+        session.commit()   # no transaction stays open while the model writes
+        with draft_lock(session.get_bind(), key) as mine:
+            if not mine:
+                return "another worker is drafting it"
+            item = work_for(session, calendar, key)     # again, under the lock: it may have been drafted meanwhile
+            if item is None:
+                return "nothing to do"
+            provider = drafter.provider()
+            provider.seed_offset = 1000 * drafter.failures.get(key, 0)
+            [outcome] = draft_all(session, settings, provider, [item])
+    if outcome.result == DraftResult.FAILED:
+        drafter.failures[key] = drafter.failures.get(key, 0) + 1
+        log.warning("@%s %s: drafting failed (%d time(s) on this worker); the scheduler sends it again later: %s",
+                    outcome.handle, key, drafter.failures[key], outcome.error)
+    else:
+        drafter.failures.pop(key, None)
+        if outcome.result in (DraftResult.DRAFTED, DraftResult.REDRAFTED):
+            log.info("@%s: reel %s %s for %s, waiting for approval", outcome.handle, outcome.reel_id, outcome.result, outcome.slot_id or "ad hoc")
+            _notifier(settings).drafts_waiting(outcome.handle, [outcome.reel_id])
     return str(outcome.result)
 
 

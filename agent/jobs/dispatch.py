@@ -1,4 +1,8 @@
-"""The scheduler's side of the Celery mode: find the render and publish work that is due and send it to the queues.
+"""The scheduler's side of the Celery mode: find the drafting, render and publish work that is due and send it to the queues.
+
+Drafting: the open slots within ``drafting.lead_days`` (what the local draft sweep would draft) go to the
+``draft`` queue with their calendar; a worker drafts each under a lock of its own and stores it only if the slot is
+still open, so a slot sent twice gets one draft.
 
 The same decisions as the local sweeps (:func:`agent.jobs.render.render_due`,
 :func:`agent.jobs.publish.publish_due`): renders within ``scheduler.render_lead_hours``
@@ -14,10 +18,12 @@ once (soonest first; the next sweep tops it up).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, select
@@ -67,7 +73,7 @@ class Dispatcher:
         self.settings = settings
         self.worker = worker
         self.app = app if app is not None else make_app(settings)
-        self._sent: dict[tuple[str, int], tuple[Any, datetime]] = {}
+        self._sent: dict[tuple[str, Any], tuple[Any, datetime]] = {}
 
     # -- what is due ---------------------------------------------------------------------------------------------
 
@@ -130,29 +136,57 @@ class Dispatcher:
         sent, queued, held_back = self._send("publish", abandoned + due, now)
         return DispatchReport("publish", sent, queued, rescheduled=len(missed), held_back=held_back)
 
-    def _send(self, queue: str, items: list[tuple[int, Any]], now: datetime) -> tuple[int, int, int]:
-        """Send each reel id not already on the queue unchanged, up to ``workers.max_queued`` waiting;
-        returns (sent, already queued, held back)."""
+    def sweep_draft(self, session: Session, work: list[Any], *, now: datetime, sources: dict[str, Path]) -> DispatchReport:
+        """Send each open slot (and rejected reel) of ``work`` (agent.drafting.service.find_work's items) to the draft
+        queue with its calendar file's text (``sources``: handle -> the file; workers need no calendar files of their
+        own); a slot is sent again only when its calendar changed or after :data:`RESEND_AFTER` (which also spaces
+        out the retries of a slot the model keeps failing)."""
+        from agent.drafting.service import work_key
+
+        items = []
+        calendars: dict[str, tuple[str, dict]] = {}
+        for item in work:
+            handle = item.calendar.handle
+            if handle not in calendars:
+                path = sources[handle]
+                try:
+                    text = path.read_text(encoding="utf-8")
+                except OSError as error:
+                    log.warning("@%s: %s cannot be read (%s); its slots are sent when it can", handle, path, error.strerror or error)
+                    calendars[handle] = ("", {})
+                    continue
+                calendars[handle] = (hashlib.blake2b(text.encode(), digest_size=12).hexdigest(), {"file": path.name, "text": text})
+            fingerprint, data = calendars[handle]
+            if not data:
+                continue
+            key = work_key(item)
+            items.append((key, ("open", item.reel_id, fingerprint), [key, data]))
+        sent, queued, held_back = self._send("draft", items, now)
+        return DispatchReport("draft", sent, queued, held_back=held_back)
+
+    def _send(self, queue: str, items: list[tuple[Any, ...]], now: datetime) -> tuple[int, int, int]:
+        """Send each item (key, marker[, task args]; args default to [key]) not already on the queue unchanged, up to
+        ``workers.max_queued`` waiting; returns (sent, already queued, held back)."""
         task = QUEUES[queue]
         fresh, waiting_on_queue = [], 0
-        for reel_id, marker in items:
-            previous = self._sent.get((queue, reel_id))
+        for key, marker, *rest in items:
+            previous = self._sent.get((queue, key))
             if previous is not None and previous[0] == marker and now - previous[1] < RESEND_AFTER:
                 waiting_on_queue += 1
                 continue
-            fresh.append((reel_id, marker))
+            fresh.append((key, marker, rest[0] if rest else [key]))
         room = max(0, self.settings.workers.max_queued - waiting_on_queue)
         held_back = max(0, len(fresh) - room)
         fresh = fresh[:room]    # items come soonest first: the rest waits for a later sweep
         if fresh:
             with self.app.producer_or_acquire() as producer:
-                for reel_id, marker in fresh:
-                    self.app.send_task(task, args=[reel_id], queue=queue, producer=producer)
-                    self._sent[(queue, reel_id)] = (marker, now)
-            log.info("sent %d reel(s) to the %s queue", len(fresh), queue)
-        waiting = {reel_id for reel_id, _ in items}
-        for key in [key for key in self._sent if key[0] == queue and key[1] not in waiting]:
-            del self._sent[key]   # done, or moved on: forget it
+                for key, marker, args in fresh:
+                    self.app.send_task(task, args=args, queue=queue, producer=producer)
+                    self._sent[(queue, key)] = (marker, now)
+            log.info("sent %d %s to the %s queue", len(fresh), "slot(s)" if queue == "draft" else "reel(s)", queue)
+        waiting = {item[0] for item in items}
+        for sent_key in [sent_key for sent_key in self._sent if sent_key[0] == queue and sent_key[1] not in waiting]:
+            del self._sent[sent_key]   # done, or moved on: forget it
         return len(fresh), waiting_on_queue, held_back
 
     def close(self) -> None:

@@ -32,6 +32,7 @@ from agent.content_calendar.planner import sync_plan
 from agent.db.engine import make_engine, open_session
 from agent.db.models import Creator, utcnow
 from agent.drafting.service import DraftResult
+from agent.drafting.service import work_key as _work_key
 from agent.errors import CalendarError
 from agent.jobs.publish import PublishJobResult
 from agent.jobs.render import RenderJobResult
@@ -55,8 +56,6 @@ def _tally(name: str, results: list[StrEnum], *, nothing: str) -> SweepResult:
     return SweepResult(name, ", ".join(f"{n} {result}" for result, n in sorted(counts.items())) or nothing)
 
 
-def _work_key(item) -> str:  # noqa: ANN001 - a drafting WorkItem
-    return item.slot.id if item.slot is not None else f"reel:{item.reel_id}"
 
 
 class Service:
@@ -243,6 +242,11 @@ class Service:
             paths = {loaded.calendar.handle: display_path(loaded.path, self.project_dir) for loaded in calendars}
             now = self.clock()
             work = find_work(session, [loaded.calendar for loaded in calendars], now=now, days=self.settings.drafting.lead_days, paths=paths)
+            if self.dispatcher is not None:   # workers draft: the model never loads here
+                if self.stopping.is_set():
+                    return SweepResult("draft", "stopping")
+                sources = {loaded.calendar.handle: loaded.path for loaded in calendars}
+                return SweepResult("draft", self.dispatcher.sweep_draft(session, work, now=now, sources=sources).summary())
             work = [item for item in work if self._draft_backoff.get(_work_key(item), (0, now))[1] <= now]
             if not work or self.stopping.is_set():
                 return SweepResult("draft", "nothing to draft")
