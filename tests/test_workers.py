@@ -501,3 +501,20 @@ def test_draft_workers_over_rabbitmq_draft_every_slot_once_through_a_sigkill_and
     assert all(statuses == ["drafted"] for statuses in drafts.values()), {k: v for k, v in drafts.items() if v != ["drafted"]}
     print(f"{len(drafts)} slots of 2 creators drafted once each by draft workers, {llm.requests} model requests, a worker SIGKILLed "
           f"mid-run, {sent} slots sent twice")
+
+
+def test_compose_yaml_runs_one_scheduler_a_drafter_and_workers_on_queues_that_exist() -> None:
+    """compose.yaml cannot be started here (no Docker): at least every command in it is one ReelTwin takes."""
+    import yaml
+
+    from agent.cli.worker_cmd import parse_queues
+
+    services = yaml.safe_load((REPO / "compose.yaml").read_text(encoding="utf-8"))["services"]
+    taken: set[str] = set()
+    for name, service in services.items():
+        command = service.get("command") or []
+        if command[:2] == ["reeltwin", "worker"]:
+            taken |= set(parse_queues(command[command.index("--queues") + 1]))
+            assert service["environment"]["REELTWIN_WORKERS__BACKEND"] == "celery", name
+    assert taken == {"draft", "render", "publish"}
+    assert "exec reeltwin run" in " ".join(services["app"]["command"])
