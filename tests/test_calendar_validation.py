@@ -625,3 +625,28 @@ def test_a_persona_diet_is_validated(tmp_path: Path) -> None:
     text = edited("  # diet: vegetarian\n", "  diet: carnivore\n")
     [problem] = problems_of(tmp_path, text)
     assert problem.startswith(f"example.yaml:{line_of(text, 'diet: carnivore')}: persona.diet: must be 'vegetarian', 'vegan'"), problem
+
+
+def test_libyaml_and_the_careful_loader_read_calendars_alike(tmp_path: Path) -> None:
+    """Calendars are read with libyaml's parser (the scheduler reads thousands at start) and our bounded composer;
+    only a file that fails goes through the pure-Python loader, for its error message. Both give the same data."""
+    import yaml
+
+    from agent.content_calendar import loader
+
+    if yaml.__with_libyaml__:
+        assert loader._FastCalendarLoader is not None
+    text = (REPO / "calendar" / "example.yaml").read_text(encoding="utf-8")
+    with_aliases = text.replace("  - days: [mon, thu]\n", "  - days: &twice [mon, thu]\n").replace(
+        '    behind-the-scenes: ["#foodcreator", "#behindthescenes"]\n', "    behind-the-scenes: [\"#a\"]\n")
+    for sample in (text, with_aliases):
+        fast = loader._fast_load(sample)
+        if loader._FastCalendarLoader is None:
+            assert fast is None
+            continue
+        root, data, duplicates = fast
+        careful_root, careful_data, problems = loader._careful_load(sample, "x.yaml")
+        assert data == careful_data and duplicates == [] and problems == []
+    # An alias bomb is refused by the fast path too (it composes with the same bounds), so the careful one reports it.
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+    assert loader._fast_load(bomb) is None
