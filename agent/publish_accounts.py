@@ -289,37 +289,48 @@ class AccountNotice:
     message: str
 
 
-def notices(accounts: list[PublishAccount], settings: Settings, *, now: datetime | None = None) -> list[AccountNotice]:
-    """Tokens that run out within ``accounts.warn_days`` (or have), and refreshes that failed."""
+def notices(accounts: list[PublishAccount], settings: Settings, *, now: datetime | None = None, web: bool = False) -> list[AccountNotice]:
+    """Tokens that run out within ``accounts.warn_days`` (or have), and refreshes that failed. ``web``: in the web's
+    words (connect one on the Accounts page), not the command line's."""
     now = now or utcnow()
     found = []
     for account in accounts:
         if account.backend != "graph":
             continue
         expires = account.token_expires_at
+        how = "on the Accounts page" if web else f"with: {connect_hint(account.handle)}"
         if account.refresh_error:
-            found.append(AccountNotice(account.handle, f"@{account.handle}: refreshing the Instagram token failed: {account.refresh_error}"))
+            found.append(AccountNotice(account.handle, f"@{account.handle}: refreshing the Instagram token failed: {account.refresh_error}"
+                                                      + (f"; connect a new one {how}" if web else "")))
         elif expires is not None and expires <= now:
             found.append(AccountNotice(account.handle, f"@{account.handle}: the Instagram token expired on {expires:%Y-%m-%d}; "
-                                                      f"reels cannot be published until you connect a new one: {connect_hint(account.handle)}"))
+                                                      f"reels cannot be published until you connect a new one {how}"))
         elif expires is not None and expires - now <= timedelta(days=settings.accounts.warn_days):
-            days = max(0, (expires - now).days)
-            found.append(AccountNotice(account.handle, f"@{account.handle}: the Instagram token expires in {days} day(s) ({expires:%Y-%m-%d}); "
-                                                      f"it is refreshed automatically where it can be, else connect a new one: {connect_hint(account.handle)}"))
+            hours = max(0.0, (expires - now).total_seconds() / 3600)
+            within = f"in {round(hours / 24)} days" if hours >= 36 else "within a day" if hours >= 1 else "within the hour"
+            found.append(AccountNotice(account.handle, f"@{account.handle}: the Instagram token expires {within} ({expires:%Y-%m-%d}); "
+                                                      f"it is refreshed automatically where it can be, else connect a new one {how}"))
     return found
 
 
-def public_view(account: PublishAccount, settings: Settings, *, now: datetime | None = None) -> dict[str, Any]:
-    """The account as the CLI's JSON and the web show it: never the secret, only whether there is one."""
+def public_view(account: PublishAccount, settings: Settings, *, now: datetime | None = None, web: bool = False) -> dict[str, Any]:
+    """The account as the CLI's JSON and the web show it: never the secret, only whether there is one. ``web``: the
+    warning in the web's words and the outbox folder inside the data folder, not the server's path."""
     now = now or utcnow()
     expires = account.token_expires_at
-    warning = next((notice.message for notice in notices([account], settings, now=now)), None)
+    warning = next((notice.message for notice in notices([account], settings, now=now, web=web)), None)
+    outbox = outbox_folder(settings, account) if account.backend == "outbox" else None
+    if outbox is not None and web:
+        try:
+            outbox = outbox.resolve().relative_to(settings.data_dir.resolve())
+        except ValueError:
+            outbox = Path(outbox.name)
     return {
         "handle": account.handle, "backend": account.backend, "ig_user_id": account.ig_user_id, "username": account.username,
-        "api_base": account.api_base, "outbox_dir": str(outbox_folder(settings, account)) if account.backend == "outbox" else None,
+        "api_base": account.api_base, "outbox_dir": str(outbox) if outbox is not None else None,
         "has_secret": bool(account.secret),
         "token_expires_at": expires.isoformat() if expires else None,
-        "token_expires_in_days": (expires - now).days if expires else None,
+        "token_expires_in_days": round((expires - now).total_seconds() / 86400) if expires else None,   # as the warning says it
         "token_refreshed_at": account.token_refreshed_at.isoformat() if account.token_refreshed_at else None,
         "refresh_error": account.refresh_error,
         "checked_at": account.checked_at.isoformat() if account.checked_at else None,

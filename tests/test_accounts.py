@@ -441,7 +441,7 @@ def test_tokens_are_refreshed_before_they_expire_and_failures_warn(db_url: str, 
     session.commit()
     session.expire_all()
     [notice] = [n for n in notices([get_account(session, "bob")], settings)]
-    assert notice.message.startswith("@bob: the Instagram token expires in 6 day(s)")
+    assert notice.message.startswith("@bob: the Instagram token expires in 6 days") and "reeltwin account connect bob" in notice.message
     service.close()
 
 
@@ -535,7 +535,8 @@ def test_the_accounts_page_connects_checks_and_removes_without_showing_secrets(d
     session.execute(sa.update(PublishAccount).where(PublishAccount.handle == "ann").values(token_expires_at=utcnow() + timedelta(days=2, hours=1)))
     session.commit()
     queue = client.get("/")
-    assert "@ann: the Instagram token expires in 2 day(s)" in queue.text and ANN_TOKEN not in queue.text
+    assert "@ann: the Instagram token expires in 2 days" in queue.text and ANN_TOKEN not in queue.text
+    assert "on the Accounts page" in queue.text and "reeltwin account" not in queue.text   # the web's words, not the CLI's
 
     assert client.post("/accounts/ann/remove", data={"csrf": token}, follow_redirects=False).status_code == 303
     session.expire_all()

@@ -130,7 +130,7 @@ def account_page(request: Request, db: Session, settings: Settings, status_code:
     handles = set(db.execute(select(Creator.handle)).scalars()) | set(accounts) | set(_calendar_handles(settings))
     viewer = load_web_user(db, request.state.session.user or "")  # every page behind a login: only the user's creators
     handles = {handle for handle in handles if viewer is not None and viewer.may_see(handle)}
-    rows = [{"handle": handle, "account": public_view(accounts[handle], settings) if handle in accounts else None} for handle in sorted(handles)]
+    rows = [{"handle": handle, "account": public_view(accounts[handle], settings, web=True) if handle in accounts else None} for handle in sorted(handles)]
     fallback = None
     if not accounts:
         shared = not settings_account_is_real(settings) or len(handles) <= 1
@@ -161,7 +161,7 @@ def banner_notices(request: Request) -> list[str]:
     try:
         with Session(request.app.state.engine, expire_on_commit=False) as db:
             viewer = load_web_user(db, request.state.session.user or "")  # only the user's creators' accounts
-            return [notice.message for notice in notices(list_accounts(db), request.app.state.settings)
+            return [notice.message for notice in notices(list_accounts(db), request.app.state.settings, web=True)
                     if viewer is not None and viewer.may_see(notice.handle)]
     except Exception:  # a banner must never break the page it is on
         log.exception("web: account notices could not be read")
