@@ -71,6 +71,7 @@ def run_demo(out_dir: Path, *, seconds: int = 30, stage: Callable[[str], Any] | 
              progress: Callable[[str, int, int], None] | None = None) -> DemoResult:
     """Run every stage; a failing stage raises AgentError with its clear message."""
     from agent.enrollment.avatars import enroll as enroll_avatar
+    from agent.storage import media_storage
     from agent.scaffold import scaffold, template_path
     from agent.content_calendar.loader import load_calendar
     from agent.db.engine import open_session
@@ -109,7 +110,8 @@ def run_demo(out_dir: Path, *, seconds: int = 30, stage: Callable[[str], Any] | 
             from skimage import data
 
             Image.fromarray(data.astronaut()).save(photo)
-        avatar = enroll_avatar(session, settings.data_dir, photo, name=DEMO_HANDLE, consent=True, consent_by=DEMO_CONSENT, replace=True)
+        avatar = enroll_avatar(session, settings.data_dir, photo, name=DEMO_HANDLE, consent=True, consent_by=DEMO_CONSENT, replace=True,
+                               storage=media_storage(settings))
         result.stages.append(StageResult("enroll avatar", time.perf_counter() - started, f"face {avatar.avatar.analysis.get('face_height_px', 0):.0f} px"))
 
         started = begin("enrolling the demo voice (a real speech sample from a Debian package)")

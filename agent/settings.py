@@ -160,6 +160,35 @@ class S3HostingSettings(_Section):
         return value if not value or value.endswith("/") else value + "/"
 
 
+class StorageSettings(_Section):
+    """Where photos, clips, voices and rendered reels live: the data folder ("local"), or an S3-compatible bucket
+    ("s3") shared by every machine (``reeltwin run``, the web server, workers elsewhere), each keeping a local cache
+    in its own data folder. Unset S3 values fall back to publishing.s3's: one bucket and one key pair can serve both."""
+
+    backend: Literal["local", "s3"] = "local"
+    bucket: str | None = None                         # None: publishing.s3.bucket
+    endpoint_url: str | None = None                   # None: publishing.s3.endpoint_url (None there too: AWS S3)
+    region: str | None = None                         # None: publishing.s3.region, else the AWS default chain
+    prefix: str = "reeltwin-media/"                   # keys are <prefix><path inside the data folder>, e.g. reeltwin-media/reels/12/reel-v1-a1.mp4
+    access_key_id: SecretStr | None = None            # both None: publishing.s3's pair, else boto3's default chain (env, ~/.aws, role)
+    secret_access_key: SecretStr | None = None
+    addressing_style: Literal["auto", "path", "virtual"] | None = None   # None: publishing.s3.addressing_style; "path" for MinIO
+    timeout_s: float = Field(60.0, gt=0, le=3600)     # connect and read timeout of one request
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/]", value):
+            raise ValueError(f"{value!r} is not an http(s) URL; e.g. http://minio.lan:9000 or https://<account>.r2.cloudflarestorage.com")
+        return value
+
+    @field_validator("prefix")
+    @classmethod
+    def _key_prefix(cls, value: str) -> str:
+        value = value.lstrip("/")
+        return value if not value or value.endswith("/") else value + "/"
+
+
 class PublishingSettings(_Section):
     backend: Literal["outbox", "graph", "instagrapi"] = "outbox"
     ai_label: bool = True
@@ -311,6 +340,7 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
     workers: WorkersSettings = Field(default_factory=WorkersSettings)
     accounts: AccountsSettings = Field(default_factory=AccountsSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
 
     @classmethod
     def settings_customise_sources(

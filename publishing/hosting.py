@@ -52,8 +52,9 @@ class MediaHost:
     def cleanup(self, paths: Sequence[Path], *, publish_key: str = "") -> None:
         """Nothing to remove: the files are the reel's own artifacts, and the URLs expire by themselves."""
 
-    def resolve(self, token: str) -> Path | None:
-        """The file a token names, or None if it is forged, expired or points elsewhere."""
+    def signed_path(self, token: str) -> Path | None:
+        """The path inside the data folder a genuine, unexpired token names (the file need not be on this machine:
+        another may have written it into shared media storage), or None if it is forged, expired or points elsewhere."""
         try:
             encoded, signature = token.rsplit(".", 1)
             payload = _unb64(encoded)
@@ -65,6 +66,11 @@ class MediaHost:
         if not expires.isdigit() or int(expires) < self.clock():
             return None
         candidate = (self.root / relative).resolve()
-        if not candidate.is_relative_to(self.root) or not candidate.is_file():
+        if not candidate.is_relative_to(self.root) or candidate == self.root:
             return None
         return candidate
+
+    def resolve(self, token: str) -> Path | None:
+        """The file a token names, or None if it is forged, expired, points elsewhere or is not on this machine."""
+        candidate = self.signed_path(token)
+        return candidate if candidate is not None and candidate.is_file() else None

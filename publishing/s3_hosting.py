@@ -7,7 +7,8 @@ uploads to the same key, and skips the upload when an object of that size and SH
 there. The objects are deleted once the reel is published (:meth:`S3MediaHost.cleanup`), never
 before: a retry must still find its URL working.
 
-botocore's errors are translated here, at the boundary: a bucket that does not exist, refused
+botocore's errors are translated at the boundary (:class:`publishing.s3_bucket.S3Bucket`, shared with the
+application's media storage): a bucket that does not exist, refused
 access or wrong credentials become :class:`~publishing.base.PublishRefused` naming the setting to
 fix; network trouble, 5xx and throttling become :class:`~publishing.base.PublishRetryable`.
 No message or log line of this module contains a credential or a presigned URL.
@@ -15,7 +16,6 @@ No message or log line of this module contains a credential or a presigned URL.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import mimetypes
 import re
@@ -23,21 +23,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ConnectionError as S3ConnectionError,
-    ClientError,
-    CredentialRetrievalError,
-    HTTPClientError,
-    NoCredentialsError,
-    NoRegionError,
-    PartialCredentialsError,
-)
-
 from publishing import PublishError
-from publishing.base import PublishRefused, PublishRetryable
+from publishing.base import PublishRefused
+from publishing.s3_bucket import BotoCoreError, ClientError, S3Bucket, S3SettingNames
+from publishing.s3_bucket import file_digest as _file_digest
 
 logger = logging.getLogger(__name__)
 
@@ -51,27 +40,9 @@ SHA256_PREFIX_CHARS = 16
 _UNSAFE_IN_KEY = re.compile(r"[^A-Za-z0-9._-]+")
 _CONTENT_TYPES = {".mp4": "video/mp4", ".mov": "video/quicktime", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 
-# S3 error codes (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html) that a retry can cure.
-RETRYABLE_CODES = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling", "ThrottlingException",
-                   "TooManyRequests", "RequestLimitExceeded", "OperationAborted", "503", "500", "502", "504"}
-REGION_CODES = {"AuthorizationHeaderMalformed", "PermanentRedirect", "IllegalLocationConstraintException", "301"}
-ACCESS_CODES = {"AccessDenied", "AllAccessDisabled", "AccountProblem", "403"}
-EXPIRED_CREDENTIAL_CODES = {"ExpiredToken", "InvalidToken", "TokenRefreshRequired"}
-
 
 def _key_part(text: str) -> str:
     return _UNSAFE_IN_KEY.sub("-", text).strip("-.") or "media"
-
-
-def _file_digest(path: Path) -> tuple[str, int]:
-    """(SHA-256 hex, size in bytes), read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
 
 
 class S3MediaHost:
@@ -99,30 +70,15 @@ class S3MediaHost:
     ):
         if not bucket:
             raise PublishRefused(f"S3 media hosting needs a bucket; set publishing.s3.bucket or {BUCKET_SETTING}")
-        if bool(access_key_id) != bool(secret_access_key):
-            missing = SECRET_SETTING if access_key_id else KEY_ID_SETTING
-            raise PublishRefused(f"S3 credentials are half set; set {missing} too, or neither to use the AWS credential chain")
+        self._bucket = S3Bucket(bucket=bucket, endpoint_url=endpoint_url, region=region, access_key_id=access_key_id,
+                                secret_access_key=secret_access_key, addressing_style=addressing_style, timeout_s=timeout_s,
+                                max_attempts=max_attempts, names=S3SettingNames())
         self.bucket = bucket
         self.endpoint_url = endpoint_url
         self.prefix = prefix
         self.url_lifetime_s = url_lifetime_s
         self.delete_after_publish = delete_after_publish
-        self._secrets = [value for value in (access_key_id, secret_access_key) if value]
         self._hosted: dict[str, set[str]] = {}      # publish key -> object keys uploaded or found by this process
-        # The credentials live in boto3's session only; the client (slow to make: it loads the S3 model) on first use.
-        self._session = boto3.session.Session(aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key, region_name=region)
-        self._config = Config(
-            signature_version="s3v4",
-            s3={"addressing_style": addressing_style},
-            connect_timeout=timeout_s,
-            read_timeout=timeout_s,
-            retries={"mode": "standard", "total_max_attempts": max_attempts},
-            # botocore >= 1.36 adds CRC checksums to every upload by default, which some S3-compatible
-            # stores reject; send them only where the API requires one.
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-        )
-        self._s3: Any = None
 
     def __repr__(self) -> str:
         return f"S3MediaHost(bucket={self.bucket!r}, endpoint_url={self.endpoint_url!r}, prefix={self.prefix!r})"
@@ -130,14 +86,7 @@ class S3MediaHost:
     @property
     def _client(self) -> Any:
         """The boto3 client, made on first use: the scheduler builds a publisher every sweep, most of which post nothing."""
-        if self._s3 is None:
-            try:
-                self._s3 = self._session.client("s3", endpoint_url=self.endpoint_url, config=self._config)
-            except ValueError as error:   # botocore checks the endpoint's form here
-                raise PublishRefused(f"S3 endpoint {self.endpoint_url!r} is not usable ({self._scrub(str(error))}); fix {ENDPOINT_SETTING}") from None
-            except BotoCoreError as error:
-                raise self._translate(error, action="set up the S3 client") from None
-        return self._s3
+        return self._bucket.client
 
     # -- the MediaHosting protocol -------------------------------------------------------------
 
@@ -218,52 +167,11 @@ class S3MediaHost:
 
     @staticmethod
     def _code(error: ClientError) -> str:
-        return str((error.response.get("Error") or {}).get("Code") or (error.response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or "")
+        return S3Bucket.code(error)
 
     def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return self._bucket.scrub(text)
 
     def _translate(self, error: Exception, *, action: str) -> PublishError:
         """A botocore error as PublishRefused (naming the setting to fix) or PublishRetryable."""
-        where = f"S3 bucket {self.bucket!r}" + (f" at {self.endpoint_url}" if self.endpoint_url else "")
-        if isinstance(error, (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)):
-            return PublishRefused(f"{where}: no usable credentials trying to {action} ({type(error).__name__}); "
-                                  f"set {KEY_ID_SETTING} and {SECRET_SETTING}, or configure the AWS credential chain")
-        if isinstance(error, NoRegionError):
-            return PublishRefused(f"{where}: no region configured trying to {action}; set {REGION_SETTING}")
-        if isinstance(error, (S3ConnectionError, HTTPClientError)):
-            return PublishRetryable(f"{where}: network error trying to {action} ({type(error).__name__}); will retry")
-        if isinstance(error, BotoCoreError):
-            return PublishRetryable(f"{where}: {type(error).__name__} trying to {action} ({self._scrub(str(error))}); will retry")
-        assert isinstance(error, ClientError)
-        code = self._code(error)
-        status = (error.response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0
-        said = self._scrub(str((error.response.get("Error") or {}).get("Message") or "no message"))
-        detail = f"({code}, HTTP {status})"
-        if code == "NoSuchBucket":
-            return PublishRefused(f"S3 bucket {self.bucket!r} does not exist" + (f" at {self.endpoint_url}" if self.endpoint_url else "")
-                                  + f" {detail}; create it or fix {BUCKET_SETTING}")
-        if code == "InvalidBucketName":
-            return PublishRefused(f"S3 bucket name {self.bucket!r} is not valid {detail}; fix {BUCKET_SETTING}")
-        if code == "InvalidAccessKeyId":
-            return PublishRefused(f"{where}: the access key id is unknown to the service trying to {action} {detail}; fix {KEY_ID_SETTING} "
-                                  f"(and {ENDPOINT_SETTING} if the key is for another service)")
-        if code == "SignatureDoesNotMatch":
-            return PublishRefused(f"{where}: the request signature does not match trying to {action} {detail}; the secret does not belong "
-                                  f"to the access key id: fix {SECRET_SETTING}")
-        if code in EXPIRED_CREDENTIAL_CODES:
-            return PublishRefused(f"{where}: the credentials have expired trying to {action} {detail}; renew them or set {KEY_ID_SETTING} "
-                                  f"and {SECRET_SETTING}")
-        if code in ACCESS_CODES:
-            return PublishRefused(f"{where}: access denied trying to {action} {detail}; give the credentials s3:PutObject, s3:GetObject "
-                                  f"and s3:DeleteObject on the bucket, or fix {KEY_ID_SETTING} and {SECRET_SETTING}")
-        if code in REGION_CODES:
-            return PublishRefused(f"{where}: the bucket is in another region trying to {action} {detail}; fix {REGION_SETTING}")
-        if code == "RequestTimeTooSkewed":
-            return PublishRefused(f"{where}: this machine's clock is off trying to {action} {detail}; synchronize it (NTP) and publish again")
-        if code in RETRYABLE_CODES or status >= 500 or status == 429:
-            return PublishRetryable(f"{where}: temporary failure trying to {action}; S3 said {said!r} {detail}; will retry")
-        return PublishRefused(f"{where}: refused trying to {action}; S3 said {said!r} {detail}; fix what it names "
-                              f"(publishing.s3 settings) and publish again")
+        return self._bucket.translate(error, action=action)

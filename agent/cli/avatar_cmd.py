@@ -31,6 +31,7 @@ def enroll(
     """
     from agent.enrollment import avatars
     from agent.enrollment.consent import check_name, consent_by
+    from agent.storage import media_storage
 
     settings = ctx.obj.settings
     session = ctx.obj.session
@@ -49,7 +50,8 @@ def enroll(
             consent = typer.confirm("Do you confirm?", default=False, err=True)
         with err.status(f"enrolling {photo.name} as {name!r}…"):
             result = avatars.enroll(session, settings.data_dir, photo, name=name, consent=consent, consent_by=consent_by(),
-                                    replace=replace, creator_id=creator_id, inspection=inspection, make_default=not no_default)
+                                    replace=replace, creator_id=creator_id, inspection=inspection, make_default=not no_default,
+                                    storage=media_storage(settings))
     finally:
         inspection.discard()
     record = result.avatar

@@ -61,6 +61,18 @@ def run_checks(ctx: typer.Context) -> list[Check]:
         engine = None
         checks.append(Check("database", "missing", f"{redact_url(settings.database_url)}: {str(error).splitlines()[0]}", "check database.url or start the server"))
 
+    if settings.storage.backend != "local":
+        from agent.storage import StorageError, media_storage
+
+        try:
+            storage = media_storage(settings)
+            storage.check()
+            checks.append(Check("media storage", "ok", repr(storage)))
+        except StorageError as error:   # a ConfigError or a refusal: the message names the setting and the fix
+            checks.append(Check("media storage", "missing", str(error).split("; ")[0], str(error).split("; ", 1)[-1]))
+        except Exception as error:  # noqa: BLE001 - ConfigError and anything else: reported, not raised
+            checks.append(Check("media storage", "missing", str(error).splitlines()[0], "fix [storage] in config/settings.toml or .env"))
+
     from agent.content_calendar.loader import calendar_files, load_calendar
     from agent.errors import CalendarError
 

@@ -16,13 +16,16 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, select
 
 from agent.db.models import Avatar, Creator
 from agent.enrollment.consent import ConsentRequired, check_name, record_consent
 from agent.errors import AgentError, NotFoundError
+
+if TYPE_CHECKING:
+    from agent.storage import MediaStorage
 
 #: The reel frame the preview shows the photo in (what the renderer makes: 9:16, 1080x1920).
 FRAME_WIDTH_PX, FRAME_HEIGHT_PX = 1080, 1920
@@ -122,9 +125,10 @@ def find_creator(session: Session, handle: str) -> Creator:
 
 def enroll(session: Session, data_dir: Path, photo: Path, *, name: str, consent: bool, consent_by: str = "cli",
            replace: bool = False, creator_id: int | None = None, inspection: Inspection | None = None,
-           make_default: bool = True) -> Enrollment:
+           make_default: bool = True, storage: MediaStorage | None = None) -> Enrollment:
     """Check ``photo`` (a photo or a clip) and store it as avatar ``name``; without consent nothing is stored
-    (see :mod:`agent.enrollment.consent`). ``inspection`` is a check already made of the same file.
+    (see :mod:`agent.enrollment.consent`). ``inspection`` is a check already made of the same file. The stored
+    files are put into ``storage`` (media storage shared by other machines) before the database points at them.
 
     The avatar is linked to ``creator_id``, else to the creator whose handle is ``name``; linked, it becomes
     that creator's default avatar unless ``make_default`` is False."""
@@ -168,6 +172,8 @@ def enroll(session: Session, data_dir: Path, photo: Path, *, name: str, consent:
     finally:
         if inspection is None:
             checked.discard()
+    if storage is not None:
+        storage.put(final, final.with_name("track.npz") if checked.kind == FOOTAGE else None)
     record = existing or Avatar(name=name, photo_path="", photo_sha256="", consent_by="", consent_text="")
     record.photo_path = str(final)
     record.photo_sha256 = digest
@@ -209,12 +215,27 @@ def set_default(session: Session, name: str) -> Avatar:
     return avatar
 
 
-def footage_of(avatar: Avatar) -> Any:
+def track_path(avatar: Avatar) -> Path:
+    """Where a footage avatar's face track was stored (by the machine that enrolled it)."""
+    return Path((avatar.analysis or {}).get("track") or str(Path(avatar.photo_path).with_name("track.npz")))
+
+
+def local_media(avatar: Avatar, storage: MediaStorage | None) -> Path:
+    """The avatar's photo or clip on this machine: fetched from media storage (and checked) when enrolled on another."""
+    if storage is None:
+        return Path(avatar.photo_path)
+    fix = f"enroll avatar {avatar.name!r} again with --replace"
+    return storage.ensure_local(avatar.photo_path, sha256=avatar.photo_sha256 if avatar.kind == PHOTO else None, fix=fix)
+
+
+def footage_of(avatar: Avatar, storage: MediaStorage | None = None) -> Any:
     """The stored face track of a footage avatar (render.face.footage.FootageAnalysis); AgentError when it is gone."""
     from render import RenderError
     from render.face.footage import FootageAnalysis
 
-    track = (avatar.analysis or {}).get("track") or str(Path(avatar.photo_path).with_name("track.npz"))
+    track = track_path(avatar)
+    if storage is not None:
+        track = storage.ensure_local(track, fix=f"enroll avatar {avatar.name!r} again with --replace")
     try:
         return FootageAnalysis.load(Path(track))
     except RenderError as error:
@@ -247,19 +268,21 @@ def face_of(avatar: Avatar) -> Any:
         return None
 
 
-def preview_path(avatar: Avatar) -> Path:
-    """Where the framed preview of ``avatar``'s photo is cached: beside the photo, named for its content."""
-    return Path(avatar.photo_path).parent / f"preview-{avatar.photo_sha256[:12]}.jpg"
+def preview_path(avatar: Avatar, storage: MediaStorage | None = None) -> Path:
+    """Where the framed preview of ``avatar``'s photo is cached: beside the photo (on this machine), named for its content."""
+    photo = storage.local_path(avatar.photo_path) if storage is not None else Path(avatar.photo_path)
+    return photo.parent / f"preview-{avatar.photo_sha256[:12]}.jpg"
 
 
-def framed_preview(avatar: Avatar) -> Path:
+def framed_preview(avatar: Avatar, storage: MediaStorage | None = None) -> Path:
     """A JPEG of the photo placed in the 1080x1920 reel frame as a render places it (face in the upper middle,
-    the rest filled with a blurred, dimmed copy of the photo); made on first use, then cached."""
-    target = preview_path(avatar)
+    the rest filled with a blurred, dimmed copy of the photo); made on first use, then cached on this machine
+    (the photo fetched from ``storage`` when it was enrolled on another)."""
+    target = preview_path(avatar, storage)
     if target.is_file():
         return target
     if avatar.kind == FOOTAGE:
-        return _footage_preview(avatar, target)
+        return _footage_preview(avatar, target, storage)
     from PIL import Image
 
     from render import RenderError
@@ -267,7 +290,7 @@ def framed_preview(avatar: Avatar) -> Path:
     from render.face import landmarks
     from render.face.analysis import load_photo
 
-    photo = Path(avatar.photo_path)
+    photo = local_media(avatar, storage)
     try:
         rgb = load_photo(photo)
     except RenderError as error:
@@ -294,7 +317,7 @@ def framed_preview(avatar: Avatar) -> Path:
 PREVIEW_STRIP_FRAMES = 4
 
 
-def _footage_preview(avatar: Avatar, target: Path) -> Path:
+def _footage_preview(avatar: Avatar, target: Path, storage: MediaStorage | None = None) -> Path:
     """A strip of frames from across the clip, each framed as the reel frames it (1080x1920, shown at a quarter)."""
     import cv2
     import numpy as np
@@ -304,9 +327,9 @@ def _footage_preview(avatar: Avatar, target: Path) -> Path:
     from render.avatar.footage import plan_camera
     from render.face.footage import ClipReader
 
-    track = footage_of(avatar)
+    track = footage_of(avatar, storage)
     camera = plan_camera(track, FRAME_WIDTH_PX, FRAME_HEIGHT_PX)
-    reader = ClipReader(Path(avatar.photo_path), track.width, track.height)
+    reader = ClipReader(local_media(avatar, storage), track.width, track.height)
     picks = np.linspace(0, track.n_frames - 1, PREVIEW_STRIP_FRAMES + 2)[1:-1].astype(int)
     tiles = []
     try:

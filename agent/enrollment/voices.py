@@ -26,6 +26,7 @@ from agent.errors import AgentError, NotFoundError
 
 if TYPE_CHECKING:
     from agent.settings import Settings
+    from agent.storage import MediaStorage
 
 log = logging.getLogger(__name__)
 
@@ -81,17 +82,46 @@ def get_voice(session: Session, name: str) -> VoiceProfile:
     return profile
 
 
-def profile_data(profile: VoiceProfile) -> Any:
-    """A stored profile as the voice stage sees it."""
+def profile_data(profile: VoiceProfile, storage: MediaStorage | None = None) -> Any:
+    """A stored profile as the voice stage sees it. With ``storage``, its files are on this machine: fetched (and
+    checked) when the voice was enrolled on another; a backend's cache file that is nowhere is left out (it is remade)."""
     from render.voice.base import VoiceProfileData
 
-    return VoiceProfileData(name=profile.name, sample_path=Path(profile.sample_path), stats=dict(profile.stats or {}),
-                            artifacts=dict(profile.artifacts or {}))
+    sample = Path(profile.sample_path)
+    artifacts = dict(profile.artifacts or {})
+    if storage is not None and storage.remote:
+        from agent.storage import MediaMissing
+
+        fix = f"enroll voice {profile.name!r} again with --replace"
+        sample = storage.ensure_local(profile.sample_path, sha256=profile.sample_sha256 or None, fix=fix)
+        for backend, stored in artifacts.items():
+            if not isinstance(stored, dict):
+                continue
+            local = dict(stored)
+            for key, value in stored.items():
+                if key.endswith("_path") and isinstance(value, str) and value:
+                    try:
+                        local[key] = str(storage.ensure_local(value, fix=fix))
+                    except MediaMissing:
+                        local.pop(key)
+            artifacts[backend] = local
+    return VoiceProfileData(name=profile.name, sample_path=sample, stats=dict(profile.stats or {}), artifacts=artifacts)
+
+
+def _store_folder(storage: MediaStorage, folder: Path) -> None:
+    """Put every file under ``folder`` (a voice's version folder, or one backend's part of it) into media storage."""
+    if storage.remote:
+        storage.put(*sorted(path for path in folder.rglob("*") if path.is_file() and not path.name.startswith(".incoming-")))
 
 
 def load_profile(session: Session, settings: Settings, name: str) -> Any:
     """The enrolled voice ``name`` as a ``VoiceProfileData``; a clear error when it is unknown or its sample is gone."""
+    from agent.storage import media_storage
+
     profile = get_voice(session, name)
+    storage = media_storage(settings)
+    if storage.remote:
+        return profile_data(profile, storage)
     if not Path(profile.sample_path).is_file():
         raise AgentError(f"voice {name!r}: its sample {profile.sample_path!r} is missing; enroll it again with "
                          f"`reeltwin voice enroll SAMPLE --name {name} --consent --replace`")
@@ -143,7 +173,10 @@ def enroll_voice(
     from render.voice import sample_checks
     from render.voice.base import VoiceProfileData
 
+    from agent.storage import media_storage
+
     check_name(name)
+    storage = media_storage(settings)
     existing = find(session, name)
     if existing is not None and not replace:
         raise AgentError(f"voice {name!r} is already enrolled (since {existing.created_at:%Y-%m-%d}); pass --replace to enroll the new sample instead")
@@ -199,6 +232,7 @@ def enroll_voice(
         profile.words_per_minute = words_per_minute
         if existing is not None:
             profile.created_at = utcnow()
+        _store_folder(storage, version)   # in media storage before the row points at it
         session.add(profile)
         session.commit()
         session.refresh(profile)
@@ -206,34 +240,42 @@ def enroll_voice(
         session.rollback()
         shutil.rmtree(version, ignore_errors=True)
         _remove_if_empty(root)
+        if storage.remote:
+            _delete_stored_folder(storage, version)
         raise
     if old_folder is not None and old_folder != version and old_folder.is_dir() and old_folder.parent == root:
         shutil.rmtree(old_folder, ignore_errors=True)
+    if old_folder is not None and old_folder != version and storage.remote:
+        _delete_stored_folder(storage, old_folder)
     log.info("voice %r enrolled from %s (%s, %.1f s of speech) with %s", name, report.path, backend_name, report.stats.get("speech_s", 0.0), consent_by)
     return EnrolledVoice(profile=profile, warnings=report.warnings, replaced=existing is not None, backend_seconds=backend_seconds)
 
 
-def ensure_artifacts(session: Session, profile: VoiceProfile, backend_name: str, speaker: Any) -> Any:
+def ensure_artifacts(session: Session, profile: VoiceProfile, backend_name: str, speaker: Any,
+                     storage: MediaStorage | None = None) -> Any:
     """The profile's data for ``backend_name``, enrolling it with that backend first (and storing the result) if needed."""
-    data = profile_data(profile)
+    data = profile_data(profile, storage)
     if backend_name in (profile.artifacts or {}):
         return data
-    if not Path(profile.sample_path).is_file():
+    if not Path(data.sample_path).is_file():
         raise AgentError(f"voice {profile.name!r}: its sample {profile.sample_path!r} is missing; enroll it again with --replace")
-    workdir = Path(profile.sample_path).parent / backend_name
+    workdir = Path(data.sample_path).parent / backend_name
     workdir.mkdir(parents=True, exist_ok=True)
     artifacts = dict(profile.artifacts or {})
     artifacts[backend_name] = speaker.enroll(data, workdir)
+    if storage is not None:
+        _store_folder(storage, workdir)
     profile.artifacts = artifacts
     session.add(profile)
     session.commit()
-    return profile_data(profile)
+    return profile_data(profile, storage)
 
 
 def prepare_speaker(session: Session, settings: Settings, *, voice: str | None = None, backend: str | None = None) -> tuple[Any, Any]:
     """(speaker, profile) for `reeltwin voice say`: enrolled voice ``voice`` spoken by ``backend`` (default: voice.backend),
     enrolled with that backend first if it never was; without ``voice``, the bundled voice (profile None)."""
     from agent.backends import voice_config
+    from agent.storage import media_storage
     from render import RenderError
     from render.voice import base
 
@@ -241,7 +283,7 @@ def prepare_speaker(session: Session, settings: Settings, *, voice: str | None =
     backend = backend or (settings.voice.backend if voice is not None else "piper")
     try:
         speaker = base.get(backend, **voice_config(settings, backend))
-        profile = ensure_artifacts(session, stored, backend, speaker) if stored is not None else None
+        profile = ensure_artifacts(session, stored, backend, speaker, media_storage(settings)) if stored is not None else None
     except RenderError as error:
         raise AgentError(str(error)) from None
     return speaker, profile
@@ -259,10 +301,13 @@ def speak(session: Session, settings: Settings, text: str, out_path: Path, *, vo
 
 
 def preview_path(settings: Settings, profile: VoiceProfile) -> Path:
-    """Where the preview clip of ``profile`` is cached: in its version folder (gone with it), named for backend and text."""
+    """Where the preview clip of ``profile`` is cached on this machine: in its version folder (gone with it), named for
+    backend and text."""
+    from agent.storage import media_storage
+
     backend = settings.voice.backend
     digest = hashlib.sha256(f"{backend}\n{PREVIEW_TEXT}".encode()).hexdigest()[:10]
-    return Path(profile.sample_path).parent / f"preview-{backend}-{digest}.wav"
+    return media_storage(settings).local_path(profile.sample_path).parent / f"preview-{backend}-{digest}.wav"
 
 
 def preview(session: Session, settings: Settings, name: str) -> Path:
@@ -271,7 +316,11 @@ def preview(session: Session, settings: Settings, name: str) -> Path:
     target = preview_path(settings, profile)
     if target.is_file():
         return target
-    if not Path(profile.sample_path).is_file():
+    from agent.storage import media_storage
+
+    sample = media_storage(settings).ensure_local(profile.sample_path, sha256=profile.sample_sha256 or None,
+                                                  fix=f"enroll voice {name!r} again with --replace")
+    if not sample.is_file():
         raise AgentError(f"voice {name!r}: its sample {profile.sample_path!r} is missing; enroll it again with --replace")
     temp = target.with_name(f".incoming-{uuid.uuid4().hex[:8]}.wav")
     try:
@@ -315,6 +364,16 @@ def base_voice(profile: VoiceProfile) -> dict[str, Any] | None:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def _delete_stored_folder(storage: MediaStorage, folder: Path) -> None:
+    """Delete a replaced version's objects from media storage (a failure is logged: the new voice is in place)."""
+    from agent.storage import StorageError
+
+    try:
+        storage.delete_folder(folder)
+    except StorageError as error:
+        log.warning("the replaced voice version %s stays in media storage: %s", folder, error)
 
 
 def _remove_if_empty(folder: Path) -> None:

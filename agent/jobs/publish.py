@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from pathlib import Path
 
 from sqlalchemy import update
 from sqlmodel import Session
@@ -129,6 +128,9 @@ def _publish_with(
     worker: str,
     resume_claimed: bool,
 ) -> PublishOutcome:
+    from agent.storage import StorageError, StorageUnavailable, media_storage
+
+    storage = media_storage(settings)   # a storage setting that is wrong raises here, before the reel is claimed
     if resume_claimed:
         reel = session.get(Reel, reel_id)
     else:
@@ -152,8 +154,17 @@ def _publish_with(
 
     creator = session.get(Creator, reel.creator_id)
     cover = (reel.artifacts or {}).get("cover")
+    # A reel rendered on another machine is fetched from media storage into this one's data folder first.
+    fix = f"render reel {reel.id} again (`reeltwin render {reel.id}` after approving it)"
+    try:
+        video_path = storage.ensure_local(video, fix=fix)
+        cover_path = storage.ensure_local(cover, fix=fix) if cover else None
+    except StorageUnavailable as error:
+        return _retry_later(session, reel, settings, worker, str(error), None)
+    except StorageError as error:
+        return _fail(session, reel, worker, str(error))
     request = PublishRequest(
-        publish_key=key, video_path=Path(video), cover_path=Path(cover) if cover else None, caption=full_caption(reel),
+        publish_key=key, video_path=video_path, cover_path=cover_path, caption=full_caption(reel),
         ai_generated=settings.publishing.ai_label, handle=creator.handle if creator else "", metadata={"reel_id": str(reel.id)},
     )
     state = dict(reel.publish_state or {})

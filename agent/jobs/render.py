@@ -71,6 +71,8 @@ class RenderJobResult(StrEnum):
     RENDERED = "rendered"
     FAILED = "failed"
     NOT_CLAIMED = "not claimed"
+    #: media storage could not be reached; the reel is approved again for the next sweep
+    POSTPONED = "postponed"
 
 
 @dataclass(frozen=True)
@@ -117,9 +119,14 @@ def due_for_render(session: Session, *, now: datetime, lead: timedelta) -> list[
 
 def render_reel(session: Session, settings: Settings, reel_id: int, *, worker: str, progress: Progress | None = None,
                 claimed: bool = False) -> RenderOutcome:
-    """Claim an approved reel, render it with the creator's avatar and voice, and mark it rendered (or failed, with the reason)."""
-    from agent.enrollment.avatars import face_of, footage_of
+    """Claim an approved reel, render it with the creator's avatar and voice, and mark it rendered (or failed, with the reason).
+
+    With media storage in a bucket (``storage.backend = "s3"``), the avatar and voice files are fetched first when
+    they were enrolled on another machine, and the reel's files are stored in the bucket before it is marked rendered,
+    so any machine can serve and publish it."""
+    from agent.enrollment.avatars import face_of, footage_of, local_media
     from agent.enrollment.voices import profile_data
+    from agent.storage import StorageUnavailable, media_storage
 
     reel = session.get(Reel, reel_id) if claimed else leases.claim_reel(session, leases.RENDER, reel_id, worker=worker)
     if reel is None:
@@ -128,19 +135,34 @@ def render_reel(session: Session, settings: Settings, reel_id: int, *, worker: s
     folder = Path(settings.data_dir) / "reels" / str(reel_id)
     try:
         render_files = reel_renderer(settings)
+        storage = media_storage(settings)
         avatar, voice = inputs_for(session, creator)
         attempt = (reel.attempts or 0) + 1
         out = folder / f"reel-v{reel.version}-a{attempt}.mp4"
-        profile = profile_data(voice) if voice is not None else None
+        profile = profile_data(voice, storage) if voice is not None else None
         if avatar.kind == "footage":
-            source: dict = {"video": Path(avatar.photo_path), "footage": footage_of(avatar)}
+            source: dict = {"video": local_media(avatar, storage), "footage": footage_of(avatar, storage)}
         else:
-            source = {"photo": Path(avatar.photo_path), "face": face_of(avatar)}
+            source = {"photo": local_media(avatar, storage), "face": face_of(avatar)}
         outcome = render_files(settings, **source, out=out, text=reel.script, voice_profile=profile,
                                voice_backend=(voice.backend if voice is not None else "piper"),
                                hook_title=reel.on_screen_title or None, language=creator.language or "en", progress=progress)
         if not outcome.qa_passed:
             raise AgentError(f"the rendered reel failed QA ({outcome.qa_failures()}); see {outcome.report}")
+        if storage.remote:   # stored before the reel is marked rendered: no machine sees a reel it cannot fetch
+            extras = [outcome.video.with_suffix(suffix) for suffix in (".voice.wav", ".timing.json")]
+            storage.put(outcome.video, outcome.cover, outcome.srt, outcome.captions_json, outcome.report,
+                        *[path for path in extras if path.is_file()])
+    except StorageUnavailable as error:
+        # The bucket cannot be reached now: nothing is wrong with the reel; it waits approved for the next sweep.
+        message = str(error)
+        session.rollback()
+        reel = session.get(Reel, reel_id)
+        transition(session, reel, ReelStatus.APPROVED, actor=worker, reason=f"render postponed: {message}", expected=ReelStatus.RENDERING,
+                   last_error=message, claimed_by=None, claimed_at=None)
+        session.commit()
+        log.warning("reel %d: render postponed to the next sweep: %s", reel_id, message)
+        return RenderOutcome(reel_id, RenderJobResult.POSTPONED, message)
     except AgentError as error:
         message = str(error)
         session.rollback()
@@ -155,6 +177,8 @@ def render_reel(session: Session, settings: Settings, reel_id: int, *, worker: s
                       "captions": str(outcome.captions_json) if outcome.captions_json else None,
                       "report": str(outcome.report) if outcome.report else None, "audio": str(outcome.video.with_suffix(".voice.wav")),
                       "render_seconds": round(outcome.render_seconds, 2), "duration_s": round(outcome.duration_s, 2),
+                      # what the queue page shows without fetching the report from media storage
+                      "qa_verdict": "failed" if not outcome.qa_passed else "warnings" if outcome.qa.warnings else "passed",
                       "avatar": avatar.name, "avatar_kind": avatar.kind, "voice": voice.name if voice is not None else "bundled"})
     reel = session.get(Reel, reel_id)
     transition(session, reel, ReelStatus.RENDERED, actor=worker, reason=f"rendered in {outcome.render_seconds:.0f} s",

@@ -15,6 +15,7 @@ from agent.db.models import Avatar, Creator
 from agent.enrollment.consent import check_name
 from agent.errors import AgentError
 from agent.settings import Settings
+from agent.storage import media_storage
 from agent.web.deps import (
     CsrfChecked, SessionDep, SettingsDep, Viewer, WebUser, creators_of, enrollments_of, flash, max_upload_bytes, render_page, visible_avatar,
 )
@@ -67,7 +68,8 @@ def avatar_enroll(
                 if not consent:
                     raise AgentError(NO_CONSENT)
                 result = avatars.enroll(db, settings.data_dir, path, name=name, consent=True, consent_by=user.actor, replace=replace,
-                                        creator_id=owner.id if owner is not None else None, inspection=inspection)
+                                        creator_id=owner.id if owner is not None else None, inspection=inspection,
+                                        storage=media_storage(settings))
             except AgentError as error:
                 raise AgentError(as_shown(str(error), path, shown)) from None
             finally:
@@ -84,7 +86,7 @@ def avatar_enroll(
         db.rollback()
         return avatar_page(request, db, settings, user, status_code=422, error=str(error), warnings=warnings, form=form)
     try:
-        avatars.framed_preview(record)
+        avatars.framed_preview(record, media_storage(settings))
     except AgentError as error:  # the avatar is enrolled; the preview is retried when the page shows it
         log.warning("web: no framed preview for avatar %r yet (%s)", record.name, error)
     owner = creator_of(db, record) if record.is_default else None

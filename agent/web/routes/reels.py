@@ -1,6 +1,7 @@
 """The approval queue and one reel's page: approve, edit, reject (redrafted in the background) and retry."""
 
 from functools import partial
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -14,6 +15,7 @@ from agent.approval.queue import (
 from agent.db.models import Creator, Reel, ReelStatus, Slot
 from agent.errors import AgentError, InvalidTransitionError, ValidationFailed
 from agent.settings import Settings
+from agent.storage import MediaStorage, StorageError, media_storage
 from agent.web.deps import CsrfChecked, DrafterDep, OwnReelId, SentFields, SessionDep, SettingsDep, Viewer, flash, redirect_back, render_page
 from agent.web.messages import actor_label, check_rows, error_message
 
@@ -155,7 +157,7 @@ def reel_context(db: Session, reel_id: int, settings: Settings, viewer: str | No
         "editable": reel.status in (ReelStatus.DRAFTED, ReelStatus.APPROVED, ReelStatus.RENDERED, ReelStatus.FAILED, ReelStatus.REJECTED),
         "artifacts": {kind: path for kind, path in (reel.artifacts or {}).items() if path and kind not in ("stale_fields", "draft_warnings")},
         "draft_warnings": draft_warnings(reel),
-        "stale": stale_fields(reel), "actor_label": partial(actor_label, viewer=viewer), "qa": qa_verdict(reel),
+        "stale": stale_fields(reel), "actor_label": partial(actor_label, viewer=viewer), "qa": qa_verdict(reel, media_storage(settings)),
     }
 
 
@@ -170,22 +172,31 @@ def qa_page(request: Request, reel_id: OwnReelId, db: SessionDep, _user: Viewer,
     if not isinstance(path, str) or not path:
         return render_page(request, "error.html", status_code=404, message=f"Reel {reel_id} has no quality report yet: it is made when the reel is rendered.")
     try:
-        report = read_report(path)
-    except QAError:
+        report = read_report(media_storage(settings).ensure_local(path))
+    except (QAError, StorageError):
         return render_page(request, "error.html", status_code=404,
                            message=f"The quality report of reel {reel_id} is missing or cannot be read; render the reel again to check it.")
     return render_page(request, "qa.html", reel=reel, creator=creator, report=report, rows=check_rows(report.checks))
 
 
-def qa_verdict(reel: Reel) -> str | None:
-    """"passed", "warnings" or "failed" for a reel with a readable QA report; None without one (not rendered yet)."""
+def qa_verdict(reel: Reel, storage: MediaStorage | None = None) -> str | None:
+    """"passed", "warnings" or "failed" for a reel with a readable QA report; None without one (not rendered yet).
+
+    For a report that is not on this machine (rendered elsewhere, media storage in a bucket) the verdict the render
+    recorded is shown; a reel rendered before verdicts were recorded has its report fetched with ``storage``."""
     from render.qa import QAError, read_report
 
     path = (reel.artifacts or {}).get("report")
     if not isinstance(path, str) or not path:
         return None
+    recorded = (reel.artifacts or {}).get("qa_verdict")
     try:
+        if not Path(path).is_file():
+            if recorded:
+                return str(recorded)
+            if storage is not None:
+                path = str(storage.ensure_local(path))
         report = read_report(path)
-    except QAError:
+    except (QAError, StorageError):
         return "unreadable"
     return "failed" if not report.passed else "warnings" if report.warnings else "passed"
