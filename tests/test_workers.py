@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -341,11 +342,12 @@ RECORDED_DRAFT = json.loads((TESTS / "fixtures" / "openai" / "good_draft.json").
 
 class _SlowLLM:
     """An OpenAI-compatible server answering every chat request with a recorded good draft after ``delay_s``;
-    counts the requests (each one a draft being written)."""
+    counts the requests (each one a draft being written) and those answered (the rest are in flight)."""
 
     def __init__(self, delay_s: float = 0.0):
         self.delay_s = delay_s
         self.requests = 0
+        self.answered = 0
         self._lock = threading.Lock()
 
     def __enter__(self) -> str:
@@ -366,6 +368,8 @@ class _SlowLLM:
                     self.wfile.write(body)
                 except OSError:
                     pass     # the worker asking was killed
+                with fake._lock:
+                    fake.answered += 1
 
             def log_message(self, *_args: object) -> None:
                 pass
@@ -444,6 +448,42 @@ def test_a_draft_task_delivered_twice_drafts_once_and_waits_for_a_worker_holding
         assert _drafts_by_slot(engine) == {key: ["drafted"]}
 
 
+
+@pytest.mark.postgres
+def test_a_slot_the_model_fails_backs_off_on_the_worker_then_is_tried_with_a_new_seed(tmp_path: Path, pg: str) -> None:
+    """The local scheduler's draft back-off, on a worker: a failed slot is not tried again by this worker before
+    scheduler.backoff_base_s (doubled per failure), whatever the queue delivers; then it is, sampling anew."""
+    import socket
+
+    from agent.content_calendar.loader import load_calendar
+    from agent.drafting.service import find_work, work_key
+    from agent.jobs.celery_app import Drafter, run_draft
+
+    with socket.socket() as probe:         # a port nothing listens on: every request fails at once
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    settings = _drafting_project(tmp_path, pg, REDIS_URL, f"http://127.0.0.1:{closed}/v1", handles=["ana.cooks"])
+    path = tmp_path / "calendar" / "ana.cooks.yaml"
+    engine = make_engine(pg)
+    with Session(engine) as session:
+        work = find_work(session, [load_calendar(path).calendar], now=utcnow(), days=7)
+    key, data = work_key(work[0]), {"file": path.name, "text": path.read_text(encoding="utf-8")}
+    drafter = Drafter(settings)
+    try:
+        assert run_draft(settings, key, data, drafter=drafter) == "failed"
+        assert run_draft(settings, key, data, drafter=drafter) == "backing off"      # a copy, or the next sweep's send
+        failures, not_before = drafter.failures[key]
+        assert failures == 1 and 55 <= (not_before - utcnow()).total_seconds() <= 60     # backoff_base_s = 60
+        drafter.failures[key] = (1, utcnow())            # its time has come
+        assert run_draft(settings, key, data, drafter=drafter) == "failed"
+        assert drafter.provider().seed_offset == 1000     # the retry asked with another seed
+        failures, not_before = drafter.failures[key]
+        assert failures == 2 and 115 <= (not_before - utcnow()).total_seconds() <= 120
+    finally:
+        drafter.close()
+    assert _drafts_by_slot(engine) == {}
+
+
 @pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.timeout(600)
@@ -518,3 +558,76 @@ def test_compose_yaml_runs_one_scheduler_a_drafter_and_workers_on_queues_that_ex
             assert service["environment"]["REELTWIN_WORKERS__BACKEND"] == "celery", name
     assert taken == {"draft", "render", "publish"}
     assert "exec reeltwin run" in " ".join(services["app"]["command"])
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.timeout(400)
+def test_a_draft_worker_over_redis_drafts_each_slot_once_through_duplicates_and_a_sigkill_redelivery(tmp_path: Path, pg: str) -> None:
+    """Over Redis (the default broker): two scheduler passes (`reeltwin run --once`, each a fresh process that
+    remembers nothing it sent) put every open slot on the draft queue twice; a real `reeltwin worker --queues draft`
+    drafts, is SIGKILLed while its model request is in flight and started again. Redis keeps the dead worker's
+    message unacknowledged and hands it out again after workers.visibility_timeout_s (60 s here); every slot ends
+    with exactly one draft, and the copies and the redelivered message do nothing."""
+    reason = _broker_reason(REDIS_URL)
+    if reason:
+        pytest.skip(reason)
+    import redis
+
+    from agent.content_calendar.loader import load_calendar
+    from agent.drafting.service import find_work
+
+    log = tmp_path / "processes.log"
+    fake = _SlowLLM(delay_s=1.0)
+    with fake as llm_url:
+        settings = _drafting_project(tmp_path, pg, REDIS_URL, llm_url, handles=["ana.cooks", "bob.lifts"])
+        _purge(settings)
+        broker = redis.Redis.from_url(REDIS_URL)
+        engine = make_engine(pg)
+        started = time.monotonic()
+        for _ in range(2):
+            result = reeltwin(tmp_path, "run", "--once", "--json")
+            assert result.returncode == 0, result.stderr[-3000:]
+            assert "sent to the draft queue" in result.stdout, result.stdout
+        assert fake.requests == 0        # the scheduler never drafts in the Celery mode
+        calendars = [load_calendar(path).calendar for path in sorted((tmp_path / "calendar").glob("*.yaml"))]
+        with Session(engine) as session:
+            expected = {item.slot.id for item in find_work(session, calendars, now=utcnow(), days=7)}
+        assert len(expected) >= 4 and broker.llen("draft") == 2 * len(expected), (len(expected), broker.llen("draft"))
+        worker = _start(tmp_path, settings, ["worker", "--queues", "draft", "--concurrency", "1"], log)
+        deadline = time.monotonic() + 300
+        try:
+            # kill it while a draft is being written (its model request in flight), after it stored a couple
+            while time.monotonic() < deadline:
+                assert worker.poll() is None, log.read_text()[-4000:]
+                if len(_drafts_by_slot(engine)) >= 2 and fake.requests > fake.answered:
+                    break
+                time.sleep(0.02)
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+            drafted_at_kill = set(_drafts_by_slot(engine))
+            assert drafted_at_kill < expected
+            assert broker.hlen("unacked") == 1, "the dead worker's message is not kept for redelivery"
+            worker = _start(tmp_path, settings, ["worker", "--queues", "draft", "--concurrency", "1"], log)
+            while time.monotonic() < deadline:
+                assert worker.poll() is None, log.read_text()[-4000:]
+                if set(_drafts_by_slot(engine)) == expected and broker.llen("draft") == 0 and broker.hlen("unacked") == 0:
+                    break
+                time.sleep(0.5)
+        finally:
+            _stop(worker)
+        elapsed = time.monotonic() - started
+    drafts = _drafts_by_slot(engine)
+    assert set(drafts) == expected, (sorted(expected - set(drafts)), log.read_text()[-3000:])
+    assert all(statuses == ["drafted"] for statuses in drafts.values()), {k: v for k, v in drafts.items() if v != ["drafted"]}
+    assert broker.llen("draft") == 0 and broker.hlen("unacked") == 0, log.read_text()[-3000:]
+    # What the workers' tasks returned: one draft per slot; every copy, and the dead worker's task delivered a
+    # second time (same task id), found the slot drafted.
+    text = log.read_text()
+    received = Counter(re.findall(r"draft_slot\[([0-9a-f-]+)\] received", text))
+    results = dict(re.findall(r"draft_slot\[([0-9a-f-]+)\] succeeded in [0-9.]+s: '([^']+)'", text))
+    redelivered = [task for task, times in received.items() if times > 1]
+    assert len(redelivered) == 1 and results[redelivered[0]] == "nothing to do", (received, results)
+    assert Counter(results.values()) == {"drafted": len(expected), "nothing to do": len(expected)}, results
+    print(f"{len(expected)} slots drafted once each over Redis in {elapsed:.0f} s: every slot sent twice, a worker SIGKILLed "
+          f"mid-draft and its message redelivered; {fake.requests} model requests")

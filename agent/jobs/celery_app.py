@@ -26,6 +26,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, text
@@ -164,14 +165,29 @@ def run_render(settings: Settings, reel_id: int) -> str:
 
 class Drafter:
     """The drafting model of a worker process: started on the first draft task (a render-only worker never loads
-    it), kept for the next ones, stopped with the worker. Failures per slot are counted so a retry samples anew."""
+    it), kept for the next ones, stopped with the worker. Failures per slot are counted, as the local scheduler
+    counts them: a retry samples anew, and a slot the model keeps failing waits ``scheduler.backoff_base_s``
+    doubled per failure (at most ``scheduler.backoff_cap_s``) before this worker tries it again."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self._stack: ExitStack | None = None
         self._provider: Any = None
-        self.failures: dict[str, int] = {}
+        self.failures: dict[str, tuple[int, datetime]] = {}    # work key -> (failures so far, not before)
         self._lock = threading.Lock()
+
+    def backing_off(self, key: str, now: datetime) -> bool:
+        """Whether ``key`` failed here lately and its back-off has not run out."""
+        failures = self.failures.get(key)
+        return failures is not None and failures[1] > now
+
+    def failed(self, key: str, now: datetime) -> tuple[int, int]:
+        """Count a failure of ``key``; returns (failures so far, seconds until this worker tries it again)."""
+        scheduler = self.settings.scheduler
+        count = self.failures.get(key, (0, now))[0] + 1
+        wait = min(scheduler.backoff_base_s * 2 ** (count - 1), scheduler.backoff_cap_s)
+        self.failures[key] = (count, now + timedelta(seconds=wait))
+        return count, wait
 
     def provider(self) -> Any:
         """The open provider (agent.drafting.provider.ChatProvider)."""
@@ -222,6 +238,7 @@ def run_draft(settings: Settings, key: str, calendar_file: dict, *, drafter: Dra
 
     from agent.content_calendar.loader import parse_calendar
     from agent.db.engine import open_session
+    from agent.db.models import utcnow
     from agent.drafting.service import DraftResult, draft_all, work_for
     from agent.errors import CalendarError
 
@@ -234,6 +251,8 @@ def run_draft(settings: Settings, key: str, calendar_file: dict, *, drafter: Dra
     except CalendarError as error:
         log.error("draft task %s: %s; the scheduler sends it again once the file is fixed", key, error.problems[0] if error.problems else error)
         return "bad calendar"
+    if drafter.backing_off(key, utcnow()):
+        return "backing off"       # it failed here lately; the scheduler sends it again after RESEND_AFTER
     with open_session(settings.database_url, migrate=False) as session:
         if work_for(session, calendar, key) is None:
             return "nothing to do"
@@ -245,12 +264,12 @@ def run_draft(settings: Settings, key: str, calendar_file: dict, *, drafter: Dra
             if item is None:
                 return "nothing to do"
             provider = drafter.provider()
-            provider.seed_offset = 1000 * drafter.failures.get(key, 0)
+            provider.seed_offset = 1000 * drafter.failures.get(key, (0, None))[0]
             [outcome] = draft_all(session, settings, provider, [item])
     if outcome.result == DraftResult.FAILED:
-        drafter.failures[key] = drafter.failures.get(key, 0) + 1
-        log.warning("@%s %s: drafting failed (%d time(s) on this worker); the scheduler sends it again later: %s",
-                    outcome.handle, key, drafter.failures[key], outcome.error)
+        failures, wait = drafter.failed(key, utcnow())
+        log.warning("@%s %s: drafting failed %d time(s) on this worker; it tries again in %d s at the earliest, when the "
+                    "scheduler sends it again: %s", outcome.handle, key, failures, wait, outcome.error)
     else:
         drafter.failures.pop(key, None)
         if outcome.result in (DraftResult.DRAFTED, DraftResult.REDRAFTED):

@@ -56,8 +56,6 @@ def _tally(name: str, results: list[StrEnum], *, nothing: str) -> SweepResult:
     return SweepResult(name, ", ".join(f"{n} {result}" for result, n in sorted(counts.items())) or nothing)
 
 
-
-
 class Service:
     def __init__(self, settings: Settings, project_dir: Path, *, serve_web: bool = False, clock: Callable[[], datetime] = utcnow):
         self.serve_web = serve_web
