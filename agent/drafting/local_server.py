@@ -53,6 +53,22 @@ def default_threads() -> int:
     return max(1, (os.cpu_count() or 1) // 2)
 
 
+def die_with_parent() -> None:
+    """In the child, before exec (Linux): the kernel sends it SIGTERM when the thread that started it ends, so a
+    scheduler or worker killed with SIGKILL leaves no model server behind (a new session keeps Ctrl-C away from it)."""
+    import ctypes
+    import os
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:   # the parent died before prctl took effect
+        os._exit(1)
+
+
 class LocalLLMServer:
     """``with LocalLLMServer(path, log_path) as server: server.base_url`` — a server that lives as long as the block."""
 
@@ -83,7 +99,8 @@ class LocalLLMServer:
             "--n_threads", str(self.threads),
         ]
         with open(self.log_path, "ab") as log_file:
-            self.process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            self.process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                            preexec_fn=die_with_parent if sys.platform.startswith("linux") else None)
         deadline = time.monotonic() + self.ready_timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
