@@ -133,6 +133,19 @@ class CaptionsSettings(_Section):
         return value
 
 
+def _s3_endpoint(value: str | None) -> str | None:
+    """An S3-compatible endpoint: an http(s) URL, or None for AWS S3."""
+    if value is not None and not re.match(r"^https?://[^/]", value):
+        raise ValueError(f"{value!r} is not an http(s) URL; e.g. http://minio.lan:9000 or https://<account>.r2.cloudflarestorage.com")
+    return value
+
+
+def _s3_prefix(value: str) -> str:
+    """A key prefix: no leading slash, a trailing one (or empty)."""
+    value = value.lstrip("/")
+    return value if not value or value.endswith("/") else value + "/"
+
+
 class S3HostingSettings(_Section):
     """An S3-compatible bucket (AWS S3, Cloudflare R2, MinIO, Backblaze B2) that holds reels while Instagram fetches them."""
 
@@ -149,15 +162,12 @@ class S3HostingSettings(_Section):
     @field_validator("endpoint_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/]", value):
-            raise ValueError(f"{value!r} is not an http(s) URL; e.g. https://<account>.r2.cloudflarestorage.com")
-        return value
+        return _s3_endpoint(value)
 
     @field_validator("prefix")
     @classmethod
     def _key_prefix(cls, value: str) -> str:
-        value = value.lstrip("/")
-        return value if not value or value.endswith("/") else value + "/"
+        return _s3_prefix(value)
 
 
 class StorageSettings(_Section):
@@ -178,15 +188,12 @@ class StorageSettings(_Section):
     @field_validator("endpoint_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/]", value):
-            raise ValueError(f"{value!r} is not an http(s) URL; e.g. http://minio.lan:9000 or https://<account>.r2.cloudflarestorage.com")
-        return value
+        return _s3_endpoint(value)
 
     @field_validator("prefix")
     @classmethod
     def _key_prefix(cls, value: str) -> str:
-        value = value.lstrip("/")
-        return value if not value or value.endswith("/") else value + "/"
+        return _s3_prefix(value)
 
 
 class PublishingSettings(_Section):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -14,7 +13,6 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 from sqlalchemy import select
 
 from agent.backends import make_media_host, make_publisher
@@ -27,35 +25,11 @@ from publishing.s3_hosting import S3MediaHost
 from tests.fake_graph import FakeGraph
 
 REPO = Path(__file__).resolve().parent.parent
+from moto_s3 import endpoint, free_port, moto_endpoint  # noqa: E402,F401 - shared fixtures
+
 BUCKET = "reeltwin-test-reels"
 KEY_ID = "AKIAREELTWINTEST0001"
 SECRET = "s3-SECRET-value-do-not-print-0123456789"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    """moto's S3 over real HTTP on 127.0.0.1, so presigned URLs can be fetched like Instagram fetches them."""
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def endpoint(moto_endpoint: str) -> Iterator[str]:
-    """A fresh, empty S3 (and signature checking off) for each test."""
-    httpx.post(f"{moto_endpoint}/moto-api/reset").raise_for_status()
-    yield moto_endpoint
-    httpx.post(f"{moto_endpoint}/moto-api/reset-auth", content=b"inf").raise_for_status()
 
 
 def s3_client(endpoint: str) -> Any:
@@ -275,7 +249,7 @@ def test_the_client_retries_a_503_before_giving_up(video: Path) -> None:
 
 def test_an_unreachable_endpoint_is_retryable(video: Path) -> None:
     with pytest.raises(PublishRetryable, match="network error"):
-        make_host(f"http://127.0.0.1:{_free_port()}", timeout_s=2).url_for(video, publish_key="rt1-a")
+        make_host(f"http://127.0.0.1:{free_port()}", timeout_s=2).url_for(video, publish_key="rt1-a")
 
 
 def test_configuration_mistakes_are_refused_before_any_request(endpoint: str, video: Path) -> None:

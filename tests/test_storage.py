@@ -7,7 +7,6 @@ data folder, sharing one database and one bucket: what one enrolls, another rend
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,6 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 from sqlmodel import Session, select
 
 from agent.db.models import Avatar, Creator, Reel, ReelStatus, VoiceProfile, WebAccount, utcnow
@@ -24,36 +22,13 @@ from agent.settings import Settings, load_settings
 from agent.storage import LocalStorage, MediaMissing, S3Storage, StorageError, StorageUnavailable, data_relative, media_storage
 from cli_helpers import make_test_video, reeltwin
 
+from moto_s3 import endpoint, free_port, moto_endpoint  # noqa: E402,F401 - shared fixtures
+
 BUCKET = "reeltwin-test-media"
 KEY_ID = "AKIAREELTWINSTORAGE1"
 SECRET = "storage-SECRET-value-never-printed-0123"
 WEB_SECRET = "storage-test-web-secret-0123456789"
 PASSWORD = "correct horse battery"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def endpoint(moto_endpoint: str) -> Iterator[str]:
-    """An empty S3 for each test (signatures not checked unless a test turns that on)."""
-    httpx.post(f"{moto_endpoint}/moto-api/reset").raise_for_status()
-    yield moto_endpoint
-    httpx.post(f"{moto_endpoint}/moto-api/reset-auth", content=b"inf").raise_for_status()
 
 
 def s3_client(endpoint: str) -> Any:
@@ -208,7 +183,7 @@ def test_a_missing_bucket_and_an_unreachable_endpoint_name_the_setting(tmp_path:
     assert f"S3 bucket {BUCKET!r} does not exist" in str(missing.value) and "REELTWIN_STORAGE__BUCKET" in str(missing.value)
     with pytest.raises(StorageError, match="REELTWIN_STORAGE__BUCKET"):
         storage.ensure_local("/elsewhere/data/reels/1/reel.mp4")
-    unreachable = media_storage(machine(tmp_path / "b", f"http://127.0.0.1:{_free_port()}"))
+    unreachable = media_storage(machine(tmp_path / "b", f"http://127.0.0.1:{free_port()}"))
     with pytest.raises(StorageUnavailable, match="network error") as network:
         unreachable.check()
     assert "\n" not in str(network.value) and SECRET not in str(network.value)
@@ -470,7 +445,7 @@ def test_an_unreachable_bucket_makes_a_publish_wait_not_fail(tmp_path: Path, db_
     from agent.backends import make_publisher
     from agent.jobs.publish import publish_reel
 
-    server = machine(tmp_path / "b", f"http://127.0.0.1:{_free_port()}", db_url=db_url)
+    server = machine(tmp_path / "b", f"http://127.0.0.1:{free_port()}", db_url=db_url)
     creator = Creator(handle="astro", timezone="UTC")
     session.add(creator)
     session.commit()
@@ -516,7 +491,7 @@ def test_a_render_that_cannot_reach_the_bucket_waits_for_the_next_sweep(tmp_path
     from agent.approval.queue import add_draft, approve
     from agent.jobs.render import render_reel
 
-    worker = machine(tmp_path / "w", f"http://127.0.0.1:{_free_port()}", db_url=db_url)
+    worker = machine(tmp_path / "w", f"http://127.0.0.1:{free_port()}", db_url=db_url)
     creator = Creator(handle="astro", timezone="UTC")
     session.add(creator)
     session.commit()
