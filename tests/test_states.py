@@ -71,7 +71,7 @@ def test_the_rules_are_the_documented_ones() -> None:
         "drafted": {"approved", "rejected", "skipped"},
         "approved": {"rendering", "drafted", "rejected", "skipped"},
         "rendering": {"rendered", "failed", "approved"},
-        "rendered": {"publishing", "drafted", "rejected", "skipped"},
+        "rendered": {"publishing", "approved", "drafted", "rejected", "skipped"},   # -> approved: its own recording changed
         "publishing": {"published", "failed", "rendered"},
         "published": set(),
         "rejected": {"drafted", "skipped"},

@@ -459,15 +459,22 @@ def test_reel_page_shows_versions_and_history(logged_in: TestClient, seeded: See
 
 
 def test_calendar_lists_the_slots(logged_in: TestClient, seeded: Seeded) -> None:
-    page = text_of(logged_in.get("/calendar"))
-    assert "@your.handle" in page and "calendar/your.handle.yaml" in page
+    # The week grid of each planned slot's week: its time, its reel (linked) or its brief.
+    assert "@your.handle" in text_of(logged_in.get("/calendar")) and "calendar/your.handle.yaml" in text_of(logged_in.get("/calendar"))
+    reel_of_slot = dict(zip((slot.id for slot in seeded.slots), seeded.reel_ids))
     for slot in seeded.slots:
-        assert local(slot.scheduled_at) in page
-        if slot.brief:
-            assert slot.brief in page
-    for reel_id in seeded.reel_ids:
-        assert f'href="/reels/{reel_id}"' in page
-    assert "open" in page  # slots without a reel
+        moment = slot.scheduled_at.astimezone(ZONE)
+        page = text_of(logged_in.get(f"/calendar?view=week&on={moment.date().isoformat()}"))
+        anchor = "slot-" + slot.id.replace(":", "-").replace(".", "-")
+        cell = page[page.index(f'id="{anchor}"'):]
+        cell = cell[:cell.index("</li>")]
+        assert moment.strftime("%H:%M") in cell
+        if slot.id in reel_of_slot:
+            assert f'href="/reels/{reel_of_slot[slot.id]}"' in cell
+        elif slot.brief:
+            assert slot.brief in cell
+        else:
+            assert "not drafted yet" in cell  # slots without a reel
 
 
 def test_calendar_shows_file_and_line_of_problems(logged_in: TestClient, project: Path) -> None:

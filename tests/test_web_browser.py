@@ -234,8 +234,8 @@ def test_desktop_screens(browser, server: str, shots: Path) -> None:  # noqa: AN
     page.screenshot(path=shots / "desktop-queue.png", full_page=True)
     page.goto(f"{server}/reels/2")
     page.screenshot(path=shots / "desktop-reel.png", full_page=True)
-    page.goto(f"{server}/calendar")
-    assert page.locator(".rows li").count() >= 3
+    page.goto(f"{server}/calendar?view=month")
+    assert page.locator(".cal-chip").count() >= 3
     page.screenshot(path=shots / "desktop-calendar.png", full_page=True)
     for name in ("phone-queue.png", "phone-reel.png", "desktop-queue.png"):
         assert (shots / name).stat().st_size > 10_000

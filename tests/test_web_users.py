@@ -224,6 +224,8 @@ def test_the_same_user_sees_and_acts_on_their_own_creator(app, ana: TestClient, 
             assert any(response.status_code == 200 for response in answers), (method, path, [r.status_code for r in answers])
         elif path.endswith("/qa"):
             assert answers[0].status_code == 404 and "no quality report yet" in plain(answers[0])  # A's, but not rendered yet
+        elif path.endswith("/audio") and method == "GET":
+            assert answers[0].status_code == 404 and "has no recording of your voice" in plain(answers[0])  # A's, none recorded
         else:
             assert answers[0].status_code != 404, (method, path, plain(answers[0])[:300])
     assert ana.get(f"/media/{world.a_reel}/video").content == f"reels/{world.a_reel} video".encode()

@@ -303,7 +303,8 @@ def edit(
     session.add(ScriptVersion(reel_id=reel.id, version=new_version, source="edit", author=actor, note=note, **fields))
     if status != ReelStatus.DRAFTED:
         reason = "edited; approve again" if status in (ReelStatus.APPROVED, ReelStatus.RENDERED, ReelStatus.FAILED) else "edited by the creator"
-        kept = {key: value for key, value in base_artifacts.items() if key == "draft_warnings"}
+        # the creator's own recording stays (stale once the script changed: the render refuses it until recorded again)
+        kept = {key: value for key, value in base_artifacts.items() if key in ("draft_warnings", "own_audio")}
         transition(session, reel, ReelStatus.DRAFTED, actor=actor, reason=reason, version=new_version, artifacts=_with_stale(kept, stale), **changes)
     else:
         for key, value in changes.items():

@@ -172,6 +172,151 @@ def _reel_statuses(session, slot_ids: list[str]) -> dict[str, str]:  # noqa: ANN
     return statuses
 
 
+# -- changes from the command line: the same as the calendar page's Move, Skip and "Add a reel here" -------------
+
+
+def _loaded(ctx: typer.Context, handle: str) -> "LoadedCalendar":
+    """The calendar of ``handle`` (``calendar/<handle>.yaml``) with its overrides; one clear line when there is none."""
+    from agent.content_calendar.loader import calendar_files, display_path, load_calendar
+
+    handle = handle.strip().lstrip("@")
+    directory = ctx.obj.settings.calendar_dir
+    for path in calendar_files(directory, include_templates=False):
+        if path.stem == handle:
+            return load_calendar(path)
+    known = ", ".join(path.stem for path in calendar_files(directory, include_templates=False)) or "none yet"
+    raise AgentError(f"no calendar for {handle!r} in {display_path(directory)}; calendars: {known} (the file is calendar/<handle>.yaml)")
+
+
+def _local(value: str, option: str) -> datetime:
+    from agent.content_calendar.overrides import parse_local
+
+    try:
+        return parse_local(value)
+    except ValueError as error:
+        raise AgentError(f"{option} {error}") from None
+
+
+def _report(change, as_json: bool) -> None:  # noqa: ANN001
+    if as_json:
+        print_json({"slot_id": change.slot_id, "reel_id": change.reel_id, "local_time": change.local.isoformat() if change.local else None,
+                    "message": change.message})
+    else:
+        out.print(change.message, highlight=False)
+
+
+@app.command("move")
+def move(
+    ctx: typer.Context,
+    handle: str = typer.Argument(..., help="The creator (calendar/<handle>.yaml)."),
+    slot: str = typer.Argument(..., metavar="SLOT_OR_REEL_ID", help="A slot id (calendar show --json lists them) or the id of the reel on it."),
+    to: str = typer.Option(..., "--to", help='The new local time, "YYYY-MM-DD HH:MM" in the calendar\'s time zone.'),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Move a slot (and its reel) to another day or time; kept in calendar/<handle>.overrides.yaml, the calendar file is not touched."""
+    from agent.content_calendar.changes import move_slot, resolve_slot
+
+    loaded = _loaded(ctx, handle)
+    target = _local(to, "--to")
+    session = ctx.obj.session
+    _report(move_slot(session, loaded, resolve_slot(session, loaded.calendar, slot), target, actor="creator:cli"), as_json)
+
+
+@app.command("skip")
+def skip(
+    ctx: typer.Context,
+    handle: str = typer.Argument(..., help="The creator (calendar/<handle>.yaml)."),
+    slot: str = typer.Argument(..., metavar="SLOT_OR_REEL_ID", help="A slot id or the id of the reel on it."),
+    undo: bool = typer.Option(False, "--undo", help="Put a skipped slot back on the calendar."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Post nothing in a slot (its reel is set aside as skipped); --undo puts it back."""
+    from agent.content_calendar.changes import resolve_slot, skip_slot, unskip_slot
+
+    loaded = _loaded(ctx, handle)
+    session = ctx.obj.session
+    if undo:
+        from agent.content_calendar.overrides import slot_id_parts
+
+        if slot_id_parts(slot.strip()) is None:
+            raise AgentError(f"slot {slot!r}: --undo needs the slot id (reeltwin calendar overrides {loaded.calendar.handle} lists the skipped ones)")
+        _report(unskip_slot(session, loaded, slot.strip(), actor="creator:cli"), as_json)
+        return
+    _report(skip_slot(session, loaded, resolve_slot(session, loaded.calendar, slot), actor="creator:cli"), as_json)
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    handle: str = typer.Argument(..., help="The creator (calendar/<handle>.yaml)."),
+    at: str = typer.Option(..., "--at", help='Local time, "YYYY-MM-DD HH:MM" in the calendar\'s time zone.'),
+    pillar: str | None = typer.Option(None, "--pillar", help="One of the calendar's pillars (default: the heaviest)."),
+    brief: str | None = typer.Option(None, "--brief", help="What the reel is about (default: the backlog's next brief)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Add a one-off reel at a time of your choice; drafted ahead of time like the calendar's own slots."""
+    from agent.content_calendar.changes import add_slot
+
+    loaded = _loaded(ctx, handle)
+    target = _local(at, "--at")
+    _report(add_slot(ctx.obj.session, loaded, target, actor="creator:cli", pillar=pillar, brief=brief), as_json)
+
+
+@app.command("overrides")
+def overrides(
+    ctx: typer.Context,
+    handle: str = typer.Argument(..., help="The creator (calendar/<handle>.yaml)."),
+    clear: bool = typer.Option(False, "--clear", help="Remove every move, skip and added reel: the calendar file alone plans again."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before --clear."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """List the moves, skips and added reels kept beside the calendar (calendar/<handle>.overrides.yaml)."""
+    from agent.cli.context import interactive
+    from agent.content_calendar.changes import clear_overrides
+    from agent.content_calendar.overrides import overrides_path, show_local
+
+    loaded = _loaded(ctx, handle)
+    current = loaded.calendar.overrides
+    path = display_path_of(overrides_path(loaded.path))
+    if clear:
+        count = len(current.moves) + len(current.skips) + len(current.adds)
+        if count and not yes:
+            if not interactive():
+                raise AgentError(f"{path}: --clear removes {count} change(s); add --yes to confirm")
+            typer.confirm(f"Remove {count} change(s) from {path}?", abort=True)
+        removed = clear_overrides(ctx.obj.session, loaded)
+        if as_json:
+            print_json({"handle": loaded.calendar.handle, "file": path, "removed": removed})
+        else:
+            out.print(f"removed {removed} change(s); @{loaded.calendar.handle} is planned from {display_path_of(loaded.path)} alone", highlight=False)
+        return
+    rows = [{"kind": "move", "slot_id": m.slot, "local_time": show_local(m.to), "from": m.moved_from or None, "by": m.by, "made_at": m.made_at}
+            for m in current.moves]
+    rows += [{"kind": "skip", "slot_id": s.slot, "local_time": s.at or None, "by": s.by, "made_at": s.made_at} for s in current.skips]
+    rows += [{"kind": "add", "slot_id": a.slot, "local_time": show_local(a.at), "pillar": a.pillar, "brief": a.brief, "by": a.by, "made_at": a.made_at}
+             for a in current.adds]
+    rows.sort(key=lambda row: (row["local_time"] or "", row["slot_id"]))
+    if as_json:
+        print_json({"handle": loaded.calendar.handle, "file": path, "timezone": loaded.calendar.timezone, "overrides": rows})
+        return
+    if not rows:
+        out.print(f"@{loaded.calendar.handle}: no moves, skips or added reels ({path} does not exist)", highlight=False)
+        return
+    table = Table(title=f"@{loaded.calendar.handle}: changes kept in {path} ({loaded.calendar.timezone})", title_justify="left")
+    for column in ("change", "local time", "slot id", "detail", "by"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        detail = f"from {row['from']}" if row.get("from") else (row.get("brief") or row.get("pillar") or "")
+        table.add_row(row["kind"], row["local_time"] or "", row["slot_id"], detail, row["by"] or "")
+    out.print(table)
+
+
+def display_path_of(path: Path) -> str:
+    from agent.content_calendar.loader import display_path
+
+    return display_path(path)
+
+
 def register(root: typer.Typer) -> None:
     """Add the `calendar` command group to the root command."""
     root.add_typer(app, name="calendar")

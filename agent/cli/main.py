@@ -77,6 +77,7 @@ def _register() -> None:
     from agent.cli import worker_cmd
     from agent.cli import user_cmd
     from agent.cli import account_cmd
+    from agent.cli import reel_cmd; reel_cmd.register(app)  # noqa: E702  `reeltwin reel audio ID FILE`
 
     for module in (init_cmd, doctor_cmd, config_cmd, db_cmd, calendar_cmd, instagram_cmd, voice_cmd, avatar_cmd,
                    draft_cmd, queue_cmd, render_cmd, qa_cmd, publish_cmd, peak_cmd, insights_cmd, run_cmd, demo_cmd, web_cmd, worker_cmd, user_cmd, account_cmd):

@@ -1,4 +1,4 @@
-"""The approval queue: ``queue``, ``show``, ``approve``, ``reject``, ``edit``, ``retry``."""
+"""The approval queue: ``queue``, ``show``, ``approve``, ``reject``, ``edit``, ``retry``, ``unapprove``, ``reschedule``."""
 
 from __future__ import annotations
 
@@ -263,6 +263,47 @@ def retry(ctx: typer.Context, reel_id: int = typer.Argument(..., metavar="ID", p
     out.print(f"reel {reel.id}: {reel.status} again; `reeltwin run` retries it, or {step}")
 
 
+def unapprove(ctx: typer.Context, reel_id: int = typer.Argument(..., metavar="ID", parser=parse_reel_id),
+              as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+    """Take an approval back before rendering starts: the reel waits for you again (drafted). Refused once a render worker has it."""
+    from agent.approval.decisions import unapprove as unapprove_reel
+
+    reel = unapprove_reel(ctx.obj.session, reel_id, actor="creator:cli")
+    if as_json:
+        print_json({"id": reel.id, "status": str(reel.status)})
+        return
+    out.print(f"reel {reel.id}: approval undone; it is drafted again and will not be rendered until `reeltwin approve {reel.id}`")
+
+
+def reschedule(ctx: typer.Context, reel_id: int = typer.Argument(..., metavar="ID", parser=parse_reel_id),
+               to: str = typer.Option(..., "--to", help="The new time, '2026-12-08 18:30' in the creator's time zone (or with an offset, "
+                                                        "'2026-12-08T18:30+01:00'); 'now' makes a rendered reel due now."),
+               as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+    """Give one reel another publishing time, inside its calendar's quiet hours and minimum gap; recorded in its history."""
+    from agent.approval.queue import get_reel
+    from agent.approval.timing import parse_local_time, publish_now, reschedule as reschedule_reel, rules_for
+    from agent.db.models import Creator
+
+    session = ctx.obj.session
+    reel = get_reel(session, reel_id)
+    creator = session.get(Creator, reel.creator_id)
+    note = None
+    if to.strip().lower() == "now":
+        reel = publish_now(session, reel_id, actor="creator:cli")
+    else:
+        rules, note = rules_for(ctx.obj.settings.calendar_dir, creator.handle)
+        reel = reschedule_reel(session, reel_id, parse_local_time(to, creator.timezone, field="--to time"), actor="creator:cli", rules=rules)
+    local = reel.publish_at.astimezone(ZoneInfo(creator.timezone))
+    if as_json:
+        print_json({"id": reel.id, "status": str(reel.status), "publish_at_utc": reel.publish_at.isoformat(), "publish_at_local": local.isoformat(),
+                    "note": note})
+        return
+    if note:
+        err.print(f"[yellow]note:[/] {note}")
+    when = "now (the next publish sweep of `reeltwin run` posts it)" if to.strip().lower() == "now" else f"{local:%a %d %b %Y, %H:%M} ({creator.timezone})"
+    out.print(f"reel {reel.id}: goes out {when}")
+
+
 def _edit_in_editor(current: str) -> str:
     if not interactive():
         raise ValidationFailed("no terminal to open an editor in; pass --script-file FILE (or '-' for stdin)")
@@ -279,10 +320,12 @@ def _edit_in_editor(current: str) -> str:
 
 
 def register(root: typer.Typer) -> None:
-    """Add `queue`, `show`, `approve`, `reject`, `edit`, `retry` to the root command."""
+    """Add `queue`, `show`, `approve`, `reject`, `edit`, `retry`, `unapprove`, `reschedule` to the root command."""
     root.command("queue")(queue)
     root.command("show")(show)
     root.command("approve")(approve)
     root.command("reject")(reject)
     root.command("edit")(edit)
     root.command("retry")(retry)
+    root.command("unapprove")(unapprove)
+    root.command("reschedule")(reschedule)

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from agent.content_calendar.overrides import EMPTY, Overrides, is_overrides_file, overrides_path, slot_id_parts
 from agent.content_calendar.schema import Calendar, cross_reference_problems, excerpt
 from agent.errors import CalendarError
 
@@ -139,7 +140,8 @@ def calendar_files(directory: Path, *, include_templates: bool = True) -> list[P
     if not directory.is_dir():
         return []
     files = sorted({*directory.glob("*.yaml"), *directory.glob("*.yml")})
-    return [path for path in files if include_templates or not is_template(path)]
+    # <handle>.overrides.yaml beside a calendar holds the changes made on the grid: part of that calendar, not one of its own
+    return [path for path in files if not is_overrides_file(path) and (include_templates or not is_template(path))]
 
 
 def display_path(path: Path, base: Path | None = None) -> str:
@@ -167,7 +169,18 @@ def load_calendar(path: Path, *, base: Path | None = None) -> LoadedCalendar:
         raise CalendarError([f"{shown}: not UTF-8 text; save it as UTF-8"]) from None
     except OSError as error:
         raise CalendarError([f"{shown}: cannot be read ({error.strerror or error}); check the file's permissions"]) from None
-    return parse_calendar(text, path, shown)
+    loaded = parse_calendar(text, path, shown)
+    if loaded.is_template:
+        return loaded
+    return with_overrides_file(loaded, base=base)
+
+
+def with_overrides_file(loaded: LoadedCalendar, *, base: Path | None = None) -> LoadedCalendar:
+    """``loaded`` with the changes in its ``<handle>.overrides.yaml`` (see :mod:`agent.content_calendar.overrides`)."""
+    path = overrides_path(loaded.path)
+    calendar = loaded.calendar
+    overrides = load_overrides(path, shown=display_path(path, base), handle=calendar.handle, pillars=calendar.pillar_names())
+    return LoadedCalendar(path=loaded.path, calendar=calendar.with_overrides(overrides)) if overrides else loaded
 
 
 def _too_big(shown: str, path: Path | None = None, text: str | None = None) -> str:
@@ -192,12 +205,18 @@ def load_all(paths: list[Path], *, base: Path | None = None) -> list[LoadedCalen
     return loaded
 
 
-def parse_calendar(text: str, path: Path, shown: str | None = None) -> LoadedCalendar:
+def parse_calendar(text: str, path: Path, shown: str | None = None, *, overrides_text: str | None = None) -> LoadedCalendar:
+    """A calendar from its text; with ``overrides_text`` (its ``<handle>.overrides.yaml``, as a draft task carries it) those changes too."""
     shown = shown or str(path)
     if len(text) > MAX_FILE_BYTES:
         raise CalendarError([_too_big(shown, text=text)])
     try:
-        return _parse(text, path, shown)
+        loaded = _parse(text, path, shown)
+        if overrides_text:
+            calendar = loaded.calendar
+            overrides = parse_overrides(overrides_text, shown=overrides_path(path).name, handle=calendar.handle, pillars=calendar.pillar_names())
+            loaded = LoadedCalendar(path=loaded.path, calendar=calendar.with_overrides(overrides))
+        return loaded
     except RecursionError:  # a last line of defence: the depth bounds should stop it first
         raise CalendarError([f"{shown}:1: lists and mappings are nested too deeply; a calendar needs a few levels, check the brackets and indentation"]) from None
 
@@ -274,7 +293,7 @@ def _parse(text: str, path: Path, shown: str) -> LoadedCalendar:
     return _validate(root, data, problems, path, shown)
 
 
-def _careful_load(text: str, shown: str) -> tuple[yaml.Node, Any, list[str]]:
+def _careful_load(text: str, shown: str, *, empty_ok: bool = False) -> tuple[yaml.Node | None, Any, list[str]]:
     try:
         loader = _CalendarYamlLoader(text)  # rejects control characters (e.g. NUL) before parsing
     except yaml.reader.ReaderError as error:
@@ -283,6 +302,8 @@ def _careful_load(text: str, shown: str) -> tuple[yaml.Node, Any, list[str]]:
     try:
         root = loader.get_single_node()
         if root is None:
+            if empty_ok:
+                return None, None, []
             raise CalendarError([f"{shown}:1: the file is empty; start from calendar/example.yaml"])
         problems = [f"{shown}:{line}: {message}" for line, message in _duplicate_keys(root)]
         try:
@@ -465,3 +486,114 @@ def _is_data_key(loc: tuple[Any, ...], part: Any) -> bool:
     # Keys of free-form mappings (hashtags.sets.<pillar>) and unknown keys (extra) are data, not union tags.
     index = loc.index(part)
     return (index >= 2 and loc[index - 2 : index] == ("hashtags", "sets")) or index == len(loc) - 1
+
+
+# --------------------------------------------------------------------------- <handle>.overrides.yaml
+
+
+def overrides_problems(overrides: Overrides, *, handle: str, pillars: list[str]) -> list[tuple[tuple[Any, ...], str]]:
+    """Problems that need the calendar: (location, message) pairs."""
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    seen: dict[str, str] = {}
+    for section in ("moves", "skips", "adds"):
+        for index, entry in enumerate(getattr(overrides, section)):
+            parts = slot_id_parts(entry.slot)
+            assert parts is not None
+            if parts[0] != handle:
+                problems.append(((section, index, "slot"), f"slot {entry.slot!r} is not one of @{handle}'s; its id starts with {parts[0]!r}"))
+            if section == "adds" and parts[2] != "a":
+                problems.append(((section, index, "slot"), f"an added slot's id ends in :a<n> (got {entry.slot!r})"))
+            if section != "adds" and parts[2] == "a":
+                problems.append(((section, index, "slot"), f"{entry.slot!r} is an added slot; change or remove its entry under adds instead"))
+            if entry.slot in seen:
+                problems.append(((section, index, "slot"), f"slot {entry.slot!r} is already listed under {seen[entry.slot]}; keep one entry per slot"))
+            else:
+                seen[entry.slot] = section
+    for index, add in enumerate(overrides.adds):
+        if add.pillar is not None and add.pillar not in pillars:
+            problems.append((("adds", index, "pillar"), f"pillar {excerpt(add.pillar)} is not in the calendar's pillars ({', '.join(pillars)})"))
+    return problems
+
+
+def load_overrides(path: Path, *, shown: str, handle: str, pillars: list[str]) -> Overrides:
+    """The overrides file at ``path`` (none there: no overrides); CalendarError with ``file:line: message`` problems."""
+    try:
+        with path.open("rb") as handle_:
+            data = handle_.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        return EMPTY
+    except IsADirectoryError:
+        raise CalendarError([f"{shown}: is a folder, not an overrides file; remove it"]) from None
+    except OSError as error:
+        raise CalendarError([f"{shown}: cannot be read ({error.strerror or error}); check the file's permissions"]) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise CalendarError([f"{shown}:1: the file is larger than an overrides file may be ({MAX_FILE_BYTES // 1024:,} kB); remove old entries"])
+    try:
+        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError:
+        raise CalendarError([f"{shown}: not UTF-8 text; save it as UTF-8"]) from None
+    return parse_overrides(text, shown=shown, handle=handle, pillars=pillars)
+
+
+def parse_overrides(text: str, *, shown: str, handle: str, pillars: list[str]) -> Overrides:
+    fast = _fast_load(text)
+    if fast is not None:
+        root, data, duplicates = fast
+        problems = [f"{shown}:{line}: {message}" for line, message in duplicates]
+    else:
+        root, data, problems = _careful_load(text, shown, empty_ok=True)
+    if root is None or data is None:
+        return EMPTY
+    if not isinstance(data, dict):
+        raise CalendarError([f"{shown}:1: an overrides file holds moves:, skips: and adds: lists, not a {type(data).__name__}"])
+    overrides = None
+    try:
+        overrides = Overrides.model_validate(data)
+    except ValidationError as error:
+        items = error.errors()
+        # A misspelled key is reported once, as unknown with "did you mean", not also as a missing one.
+        suggested = {(tuple(item["loc"][:-1]), _override_suggestion(item["loc"])) for item in items if item["type"] == "extra_forbidden"}
+        for item in items:
+            loc = tuple(item["loc"])
+            if item["type"] == "missing" and (loc[:-1], loc[-1]) in suggested:
+                continue
+            line = _line_for(root, loc)
+            problems.append(f"{shown}:{line}: {_dotted(loc)}: {_describe_override(item)}")
+    if overrides is not None:
+        for loc, message in overrides_problems(overrides, handle=handle, pillars=pillars):
+            problems.append(f"{shown}:{_line_for(root, loc)}: {_dotted(loc)}: {message}")
+    if problems:
+        raise CalendarError(sorted({_clip(problem, MAX_PROBLEM_CHARS) for problem in problems}, key=_line_order))
+    assert overrides is not None
+    return overrides
+
+
+_OVERRIDE_KEYS = {"moves": ["slot", "to", "from", "by", "made_at"], "skips": ["slot", "at", "by", "made_at"],
+         "adds": ["slot", "at", "pillar", "brief", "by", "made_at"]}
+
+
+def _override_keys(loc: tuple[Any, ...]) -> list[str]:
+    return _OVERRIDE_KEYS.get(str(loc[0]), []) if len(loc) == 3 else (list(_OVERRIDE_KEYS) if len(loc) == 1 else [])
+
+
+def _override_suggestion(loc: tuple[Any, ...]) -> str | None:
+    import difflib
+
+    close = difflib.get_close_matches(str(loc[-1])[:100], _override_keys(tuple(loc)), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _describe_override(item: dict[str, Any]) -> str:
+    kind = item["type"]
+    loc = tuple(item["loc"])
+    if kind == "extra_forbidden":
+        close = _override_suggestion(loc)
+        known = _override_keys(loc)
+        return f"unknown key {excerpt(loc[-1])}; " + (f"did you mean {close!r}?" if close else f"allowed here: {', '.join(known)}" if known else "remove it")
+    if kind == "missing":
+        return f"missing required key {loc[-1]!r}"
+    message = item["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
+    value = item.get("input")
+    if kind != "value_error" and value is not None and not isinstance(value, (dict, list)):
+        message += f" (got {excerpt(value)})"
+    return message

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from agent.content_calendar.peaks import peak_time_for
 from agent.content_calendar.schema import Calendar
-from agent.content_calendar.slots import PeakTime, PlannedSlot, assign_briefs, expand
+from agent.content_calendar.slots import PeakTime, PlannedSlot, assign_briefs, expand, find_slot
 from agent.db.models import Creator, Reel, ReelStatus, Slot, utcnow
 from agent.db.states import COMMITTED, transition
 
@@ -85,6 +85,10 @@ def sync_plan(
     def committed(slot_id: str) -> bool:
         return any(ReelStatus(reel.status) in COMMITTED for reel in reels_by_slot.get(slot_id, []))
 
+    overrides = calendar.overrides
+    # A move whose slot the calendar file no longer has (its cadence entry was removed) moves nothing: the slot left.
+    moves = {move.slot: move for move in overrides.moves if find_slot(calendar, move.slot, with_overrides=False) is not None}
+    skips = {skip.slot: skip for skip in overrides.skips}
     frozen = {slot_id for slot_id, slot in existing.items() if slot.scheduled_at < now or committed(slot_id)}
     frozen_in_window = {slot_id for slot_id in frozen if now <= existing[slot_id].scheduled_at < end}
     used = {existing[slot_id].brief_key for slot_id in frozen if existing[slot_id].brief_key}
@@ -92,7 +96,7 @@ def sync_plan(
     keep = {
         slot.id: slot.brief_key
         for slot in existing.values()
-        if slot.id not in frozen and slot.brief_key and (slot.id in planned_ids or slot.scheduled_at >= end)
+        if slot.id not in frozen and slot.brief_key and (slot.id in planned_ids or slot.scheduled_at >= end or slot.id in moves)
     }
     plan = assign_briefs([slot for slot in planned if slot.slot_id not in frozen], calendar.backlog, used=used, keep=keep)
 
@@ -118,8 +122,11 @@ def sync_plan(
         if item.note:
             log.info("%s: %s", item.slot_id, item.note)
 
+    _apply_moves(session, calendar, existing, moves, planned_ids, frozen, reels_by_slot, now, report)
+    _apply_skips(session, existing, skips, frozen, reels_by_slot, now, report)
+
     for slot_id, row in existing.items():
-        if slot_id in frozen or slot_id in planned_ids or not (now <= row.scheduled_at < end):
+        if slot_id in frozen or slot_id in planned_ids or slot_id in moves or not (now <= row.scheduled_at < end):
             continue
         reels = reels_by_slot.get(slot_id, [])
         if not reels:
@@ -129,8 +136,12 @@ def sync_plan(
             waiting = [reel for reel in reels if ReelStatus(reel.status) in (ReelStatus.DRAFTED, ReelStatus.REJECTED)]
             if not waiting and row.brief_key is None:
                 continue  # taken off the calendar by an earlier sync; nothing left to do
+            skip = skips.get(slot_id)
             for reel in waiting:
-                transition(session, reel, ReelStatus.SKIPPED, actor=actor, reason=f"slot {slot_id} left the calendar")
+                if skip is not None:
+                    transition(session, reel, ReelStatus.SKIPPED, actor=skip.by or actor, reason="skipped on the calendar")
+                else:
+                    transition(session, reel, ReelStatus.SKIPPED, actor=actor, reason=f"slot {slot_id} left the calendar")
             row.brief_key = None  # the brief goes back to the backlog
         report.removed.append(slot_id)
     report.kept = sorted(frozen_in_window)
@@ -142,5 +153,49 @@ def sync_plan(
         ).scalars()
     )
     # A slot that left the calendar but keeps a skipped draft is history, not upcoming.
-    report.slots = [slot for slot in report.slots if slot.id in planned_ids or slot.id in frozen_in_window]
+    # A slot skipped on the calendar is neither (its reel, if it had one, is skipped).
+    report.slots = [slot for slot in report.slots if (slot.id in planned_ids or slot.id in frozen_in_window) and slot.id not in skips]
     return report
+
+
+#: A reel in one of these is out of the planner's hands: its slot is neither moved nor skipped any more.
+_POSTING = frozenset({ReelStatus.PUBLISHING, ReelStatus.PUBLISHED})
+
+
+def _apply_moves(session: Session, calendar: Calendar, existing: dict[str, Slot], moves: dict, planned_ids: set[str], frozen: set[str],
+                 reels_by_slot: dict[str, list[Reel]], now: datetime, report: SyncReport) -> None:
+    """Moved slots the plan's loop does not place (their reel is committed, or they moved out of the window) go to
+    their new time too; a slot whose reel is being posted or is published stays where it was posted."""
+    from zoneinfo import ZoneInfo
+
+    from agent.content_calendar.slots import local_to_utc
+
+    zone = ZoneInfo(calendar.timezone)
+    for slot_id, move in moves.items():
+        row = existing.get(slot_id)
+        if row is None or row.scheduled_at < now or (slot_id in planned_ids and slot_id not in frozen):
+            continue
+        if any(ReelStatus(reel.status) in _POSTING for reel in reels_by_slot.get(slot_id, [])):
+            continue
+        local, _note = local_to_utc(move.to.date(), move.to.time(), zone)
+        if local <= now or (row.scheduled_at == local and not row.peak):
+            continue
+        row.scheduled_at, row.local_time, row.peak, row.updated_at = local.astimezone(row.scheduled_at.tzinfo), local.isoformat(), False, utcnow()
+        if slot_id not in report.updated:
+            report.updated.append(slot_id)
+
+
+def _apply_skips(session: Session, existing: dict[str, Slot], skips: dict, frozen: set[str], reels_by_slot: dict[str, list[Reel]],
+                 now: datetime, report: SyncReport) -> None:
+    """A skipped slot whose reel was approved (or rendered) is skipped too: its reel goes to ``skipped``; one being
+    rendered is skipped on a later plan, once its render ended; one being posted or published is not."""
+    for slot_id, skip in skips.items():
+        row = existing.get(slot_id)
+        if row is None or row.scheduled_at < now or slot_id not in frozen:
+            continue
+        for reel in reels_by_slot.get(slot_id, []):
+            if ReelStatus(reel.status) in (ReelStatus.APPROVED, ReelStatus.RENDERED, ReelStatus.FAILED):
+                transition(session, reel, ReelStatus.SKIPPED, actor=skip.by or "planner", reason="skipped on the calendar")
+        row.brief_key = None
+        if slot_id not in report.removed:
+            report.removed.append(slot_id)

@@ -9,33 +9,15 @@ from datetime import date, time
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from agent.content_calendar.quoting import EXCERPT_CHARS, excerpt  # noqa: F401 - also imported from here
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAY_GROUPS = {"weekdays": WEEKDAYS[:5], "weekends": WEEKDAYS[5:], "daily": WEEKDAYS, "everyday": WEEKDAYS}
 _FULL_NAMES = {name: short for short, name in zip(WEEKDAYS, ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))}
 _HANDLE = re.compile(r"^[A-Za-z0-9._]{1,30}$")
 _HASHTAG = re.compile(r"^#\w{1,100}$", re.UNICODE)
-
-
-#: At most this many characters of an input value are quoted in an error message.
-EXCERPT_CHARS = 80
-
-
-def excerpt(value: Any) -> str:
-    """``repr(value)`` for an error message, cut to about :data:`EXCERPT_CHARS` characters with "…" (and the length) when longer.
-
-    A calendar error is one short line: a 500 kB brief must not be echoed whole.
-    """
-    if isinstance(value, str):
-        if len(value) <= EXCERPT_CHARS:
-            return repr(value)
-        quoted = repr(value[:EXCERPT_CHARS])
-        return f"{quoted[:-1]}…{quoted[-1]} ({len(value):,} characters)"
-    if isinstance(value, (list, tuple, dict, set)) and len(value) > EXCERPT_CHARS:
-        return f"a {type(value).__name__} of {len(value):,} items"
-    text = repr(value)
-    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…"
 
 
 def _close_match(word: str, choices: Any, cutoff: float) -> str | None:
@@ -215,6 +197,23 @@ class Calendar(_Strict):
     quiet_hours: str = "22:00-07:00"
     min_gap_hours: float = Field(3, ge=0, le=24)
     approval: Literal["manual", "skip_if_unapproved"] | AutoAfter = "manual"
+    # The changes made on the calendar grid (<handle>.overrides.yaml beside the file), never part of the file itself.
+    _overrides: Any = PrivateAttr(default=None)
+
+    @property
+    def overrides(self) -> Any:
+        """The moves, skips and added reels of ``<handle>.overrides.yaml`` (:class:`agent.content_calendar.overrides.Overrides`)."""
+        if self._overrides is None:
+            from agent.content_calendar.overrides import EMPTY
+
+            return EMPTY
+        return self._overrides
+
+    def with_overrides(self, overrides: Any) -> "Calendar":
+        """A copy of this calendar planned with ``overrides`` (this one is left as it is)."""
+        copy = self.model_copy()
+        copy._overrides = overrides
+        return copy
 
     @field_validator("handle")
     @classmethod

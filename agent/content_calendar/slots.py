@@ -88,27 +88,95 @@ def expand(
     end: datetime,
     *,
     peak_time: PeakTime | None = None,
+    apply_overrides: bool = True,
 ) -> list[PlannedSlot]:
-    """Every slot with ``start <= utc < end``, in time order; briefs not yet assigned (see :func:`assign_briefs`)."""
+    """Every slot with ``start <= utc < end``, in time order; briefs not yet assigned (see :func:`assign_briefs`).
+
+    The calendar's overrides (:attr:`Calendar.overrides`) are applied: a moved slot keeps its id at its new time (and
+    is found however far it moved), a skipped slot is left out, an added reel is a slot of kind ``added``."""
     zone = ZoneInfo(calendar.timezone)
     peak_time = peak_time or (lambda _day: DEFAULT_PEAK_TIME)
-    pattern = _weekly_pattern(calendar)
-    pillars = pillar_sequence(calendar)
-    fallback_pillar = max(calendar.pillars, key=lambda pillar: pillar.weight).name
+    context = _Context(calendar, zone, peak_time)
     slots: list[PlannedSlot] = []
     # One day of margin on both sides: local dates near the edges may still fall inside [start, end).
     first, last = start.astimezone(zone).date() - timedelta(days=1), end.astimezone(zone).date() + timedelta(days=1)
     day = first
     while day <= last:
+        slots.extend(context.day_slots(day))
+        day += timedelta(days=1)
+    overrides = calendar.overrides if apply_overrides else None
+    if overrides:
+        by_id = {slot.slot_id: slot for slot in slots}
+        skipped = overrides.skipped()
+        for move in overrides.moves:
+            original = by_id.get(move.slot) or context.slot_by_id(move.slot)
+            if original is not None:
+                by_id[move.slot] = moved(original, move.to, zone)
+        for add in overrides.adds:
+            by_id[add.slot] = added_slot(calendar, add, zone)
+        slots = [slot for slot_id, slot in by_id.items() if slot_id not in skipped]
+    inside = [slot for slot in slots if start <= slot.utc < end]
+    return sorted(inside, key=lambda slot: (slot.utc, slot.slot_id))
+
+
+def moved(slot: PlannedSlot, to: datetime, zone: ZoneInfo) -> PlannedSlot:
+    """``slot`` at the local wall time ``to`` (naive): the same id, pillar and kind, a fixed time."""
+    local, note = local_to_utc(to.date(), to.time(), zone)
+    return replace(slot, local=local, utc=local.astimezone(timezone.utc), peak=False, note=note)
+
+
+def added_slot(calendar: Calendar, add: object, zone: ZoneInfo) -> PlannedSlot:
+    """The slot of a reel added on the grid (an :class:`agent.content_calendar.overrides.Add`)."""
+    at: datetime = add.at  # type: ignore[attr-defined]
+    local, note = local_to_utc(at.date(), at.time(), zone)
+    fallback_pillar = max(calendar.pillars, key=lambda pillar: pillar.weight).name
+    brief = add.brief  # type: ignore[attr-defined]
+    return PlannedSlot(
+        slot_id=add.slot,  # type: ignore[attr-defined]
+        handle=calendar.handle,
+        local=local,
+        utc=local.astimezone(timezone.utc),
+        kind="added",
+        peak=False,
+        pillar=add.pillar or fallback_pillar,  # type: ignore[attr-defined]
+        brief=brief,
+        brief_key=f"added:{add.slot.split(':', 1)[1]}" if brief else None,  # type: ignore[attr-defined]
+        note=note,
+    )
+
+
+class _Context:
+    """What expanding one day needs, computed once."""
+
+    def __init__(self, calendar: Calendar, zone: ZoneInfo, peak_time: PeakTime):
+        self.calendar, self.zone, self.peak_time = calendar, zone, peak_time
+        self.pattern = _weekly_pattern(calendar)
+        self.pillars = pillar_sequence(calendar)
+        self.fallback_pillar = max(calendar.pillars, key=lambda pillar: pillar.weight).name
+
+    def slot_by_id(self, slot_id: str) -> PlannedSlot | None:
+        """The calendar's own slot ``slot_id`` (before any override), or None when the calendar has no such slot."""
+        parts = slot_id.split(":")
+        if len(parts) != 3:
+            return None
+        try:
+            day = date.fromisoformat(parts[1])
+        except ValueError:
+            return None
+        return next((slot for slot in self.day_slots(day) if slot.slot_id == slot_id), None)
+
+    def day_slots(self, day: date) -> list[PlannedSlot]:
+        calendar, zone = self.calendar, self.zone
+        slots: list[PlannedSlot] = []
         week = (day - ANCHOR_MONDAY).days // 7
         ordinal_on_day = 0
-        for position, (weekday, _entry, at) in enumerate(pattern):
+        for position, (weekday, _entry, at) in enumerate(self.pattern):
             if weekday != day.weekday():
                 continue
             ordinal_on_day += 1
-            wall = peak_time(day) if at == "peak" else at
+            wall = self.peak_time(day) if at == "peak" else at
             local, note = local_to_utc(day, wall, zone)
-            rotation = (week * len(pattern) + position) % len(pillars)
+            rotation = (week * len(self.pattern) + position) % len(self.pillars)
             slots.append(
                 PlannedSlot(
                     slot_id=f"{calendar.handle}:{day.isoformat()}:w{ordinal_on_day}",
@@ -117,7 +185,7 @@ def expand(
                     utc=local.astimezone(timezone.utc),
                     kind="weekly",
                     peak=at == "peak",
-                    pillar=pillars[rotation],
+                    pillar=self.pillars[rotation],
                     note=note,
                 )
             )
@@ -126,7 +194,7 @@ def expand(
             if item.date != day:
                 continue
             ordinal_on_day += 1
-            wall = peak_time(day) if item.time == "peak" else item.time
+            wall = self.peak_time(day) if item.time == "peak" else item.time
             local, note = local_to_utc(day, wall, zone)
             slots.append(
                 PlannedSlot(
@@ -136,15 +204,13 @@ def expand(
                     utc=local.astimezone(timezone.utc),
                     kind="one_off",
                     peak=item.time == "peak",
-                    pillar=item.pillar or fallback_pillar,
+                    pillar=item.pillar or self.fallback_pillar,
                     brief=item.brief,
                     brief_key=f"one_off:{day.isoformat()}:{ordinal_on_day}",
                     note=note,
                 )
             )
-        day += timedelta(days=1)
-    inside = [slot for slot in slots if start <= slot.utc < end]
-    return sorted(inside, key=lambda slot: (slot.utc, slot.slot_id))
+        return slots
 
 
 def assign_briefs(
@@ -171,7 +237,8 @@ def assign_briefs(
     spent |= set(keep.values())
     assigned = []
     for slot in slots:
-        if slot.kind != "weekly":
+        # An added reel without a brief of its own takes the backlog's next one, like a weekly slot.
+        if slot.kind != "weekly" and not (slot.kind == "added" and slot.brief is None):
             assigned.append(slot)
             continue
         key = keep.get(slot.slot_id)
@@ -184,3 +251,16 @@ def assign_briefs(
         else:
             assigned.append(replace(slot, brief=by_key[key].brief, brief_key=key))
     return assigned
+
+
+def find_slot(calendar: Calendar, slot_id: str, *, peak_time: PeakTime | None = None, with_overrides: bool = True) -> PlannedSlot | None:
+    """The slot ``slot_id`` wherever it is (skipped or not): with its move or as an added reel when ``with_overrides``,
+    else where the calendar file alone puts it. None when the calendar has no such slot."""
+    zone = ZoneInfo(calendar.timezone)
+    overrides = calendar.overrides
+    add = overrides.add_of(slot_id)
+    if add is not None:
+        return added_slot(calendar, add, zone) if with_overrides else None
+    original = _Context(calendar, zone, peak_time or (lambda _day: DEFAULT_PEAK_TIME)).slot_by_id(slot_id)
+    move = overrides.move_of(slot_id) if with_overrides else None
+    return moved(original, move.to, zone) if original is not None and move is not None else original

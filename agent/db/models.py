@@ -113,7 +113,7 @@ class Slot(SQLModel, table=True):
     creator_id: int = Field(foreign_key="creator.id", index=True)
     scheduled_at: datetime = _time(index=True)
     local_time: str = Field(max_length=40)        # ISO 8601 with the creator's UTC offset
-    kind: str = Field(max_length=16)              # weekly | one_off | adhoc
+    kind: str = Field(max_length=16)              # weekly | one_off | adhoc | added (a reel added on the calendar grid)
     peak: bool = False                            # the hour is ReelTwin's to choose
     pillar: str | None = Field(default=None, max_length=64)
     brief: str | None = None

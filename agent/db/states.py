@@ -23,7 +23,7 @@ TRANSITIONS: dict[ReelStatus, frozenset[ReelStatus]] = {
     S.DRAFTED: frozenset({S.APPROVED, S.REJECTED, S.SKIPPED}),
     S.APPROVED: frozenset({S.RENDERING, S.DRAFTED, S.REJECTED, S.SKIPPED}),
     S.RENDERING: frozenset({S.RENDERED, S.FAILED, S.APPROVED}),          # -> approved: its worker died (jobs.leases.release_stale)
-    S.RENDERED: frozenset({S.PUBLISHING, S.DRAFTED, S.REJECTED, S.SKIPPED}),
+    S.RENDERED: frozenset({S.PUBLISHING, S.APPROVED, S.DRAFTED, S.REJECTED, S.SKIPPED}),  # -> approved: its audio changed, render again
     S.PUBLISHING: frozenset({S.PUBLISHED, S.FAILED, S.RENDERED}),       # -> rendered: released, confirmed not posted
     S.PUBLISHED: frozenset(),
     S.REJECTED: frozenset({S.DRAFTED, S.SKIPPED}),                       # -> drafted: redrafted with the feedback

@@ -244,7 +244,8 @@ def run_draft(settings: Settings, key: str, calendar_file: dict, *, drafter: Dra
 
     try:
         name = str(calendar_file["file"])
-        calendar = parse_calendar(str(calendar_file["text"]), Path(name), name).calendar
+        extra = calendar_file.get("overrides")   # the calendar grid's changes (moves, skips, added reels), when it has any
+        calendar = parse_calendar(str(calendar_file["text"]), Path(name), name, overrides_text=str(extra) if extra else None).calendar
     except (KeyError, TypeError):
         log.error("draft task %s: it came without its calendar file; the scheduler sends it again", key)
         return "bad calendar"

@@ -155,7 +155,19 @@ class Dispatcher:
                     log.warning("@%s: %s cannot be read (%s); its slots are sent when it can", handle, path, error.strerror or error)
                     calendars[handle] = ("", {})
                     continue
-                calendars[handle] = (hashlib.blake2b(text.encode(), digest_size=12).hexdigest(), {"file": path.name, "text": text})
+                # The grid's moves, skips and added reels travel with the calendar: the worker plans with both files.
+                from agent.content_calendar.overrides import overrides_path
+
+                try:
+                    extra = overrides_path(path).read_text(encoding="utf-8")
+                except FileNotFoundError:
+                    extra = ""
+                except OSError as error:
+                    log.warning("@%s: %s cannot be read (%s); its slots are sent when it can", handle, overrides_path(path), error.strerror or error)
+                    calendars[handle] = ("", {})
+                    continue
+                data = {"file": path.name, "text": text, **({"overrides": extra} if extra else {})}
+                calendars[handle] = (hashlib.blake2b((text + "\0" + extra).encode(), digest_size=12).hexdigest(), data)
             fingerprint, data = calendars[handle]
             if not data:
                 continue

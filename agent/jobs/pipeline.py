@@ -113,9 +113,13 @@ def render_files(
     hook_title: str | None = None,
     language: str = "en",
     progress: Progress | None = None,
+    audio_timings: bool = False,
 ) -> RenderResult:
     """Render a finished reel from a photo or a clip of the creator (``video``, with its stored ``footage``
-    track when enrolled) and either recorded audio or a script to speak."""
+    track when enrolled) and either recorded audio or a script to speak.
+
+    With ``audio_timings`` (a reel read in the creator's own voice), recorded ``audio`` is aligned to ``text``
+    first: those word times drive the captions and the lip sync (phonemes from espeak-ng within each word)."""
     from render import RenderError
     from render.avatar import base as avatar_base
     from render.compose import compose
@@ -147,6 +151,14 @@ def render_files(
             _stage(stages, "voice", started, f"{speech.backend}, {speech.duration_s:.1f} s")
             audio = speech.path
             phonemes, words = speech.phonemes, speech.words
+        alignment = None
+        if audio_timings and text and text.strip():
+            from render.align.phonemes import phonemes_for_words
+
+            started = time.perf_counter()
+            alignment = _align(settings, Path(audio), text, spoken, language)
+            words, phonemes = alignment.words, phonemes_for_words(alignment.words, language)
+            _stage(stages, "align", started, f"{alignment.backend}, {len(phonemes)} phonemes")
         started = time.perf_counter()
         avatar = avatar_base.get(settings.avatar.backend if video is None else settings.avatar.footage_backend)
         request = avatar_base.RenderRequest(photo_path=Path(photo) if photo is not None else None, audio_path=Path(audio), words=words,
@@ -157,7 +169,7 @@ def render_files(
         _stage(stages, "avatar setup", started)
         captions = None
         if text and text.strip():
-            captions, align_timing = _captions(settings, Path(audio), text, spoken, stream, language, warnings)
+            captions, align_timing = _captions(settings, Path(audio), text, spoken, stream, language, warnings, alignment=alignment)
             if align_timing:
                 stages.append(align_timing)
 
@@ -181,14 +193,21 @@ def render_files(
     )
 
 
-def _captions(settings: Settings, audio: Path, text: str, speech: Any, stream: Any, language: str, warnings: list[str]) -> tuple[Any, StageTiming | None]:
-    """Word timings (the synthesizer's when exact, else the configured aligner) and the caption track."""
+def _align(settings: Settings, audio: Path, text: str, speech: Any, language: str) -> Any:
+    """Word timings for ``text`` in ``audio``: the synthesizer's when exact, else the configured aligner's."""
     from render.align.auto import align_words
+
+    return align_words(audio, text, aligner=settings.captions.aligner, speech=speech, language=language,
+                       whisperx_model_dir=settings.captions.whisperx_model_dir)
+
+
+def _captions(settings: Settings, audio: Path, text: str, speech: Any, stream: Any, language: str, warnings: list[str],
+              alignment: Any = None) -> tuple[Any, StageTiming | None]:
+    """Word timings (``alignment`` when already made, else :func:`_align`) and the caption track."""
     from render.captions import CaptionTrack
 
     started = time.perf_counter()
-    alignment = align_words(audio, text, aligner=settings.captions.aligner, speech=speech, language=language,
-                            whisperx_model_dir=settings.captions.whisperx_model_dir)
+    alignment = alignment or _align(settings, audio, text, speech, language)
     warnings += list(alignment.warnings)
     style = caption_style(settings.captions)
     # Captions keep clear of the whole face (forehead to chin) and the mouth's reach below it.

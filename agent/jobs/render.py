@@ -10,6 +10,7 @@ that died is released back to ``approved`` after the lease and rendered again.
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -125,6 +126,7 @@ def render_reel(session: Session, settings: Settings, reel_id: int, *, worker: s
     they were enrolled on another machine, and the reel's files are stored in the bucket before it is marked rendered,
     so any machine can serve and publish it."""
     from agent.enrollment.avatars import face_of, footage_of, local_media
+    from agent.enrollment.reel_audio import audio_for_render
     from agent.enrollment.voices import profile_data
     from agent.storage import StorageUnavailable, media_storage
 
@@ -136,6 +138,7 @@ def render_reel(session: Session, settings: Settings, reel_id: int, *, worker: s
     try:
         render_files = reel_renderer(settings)
         storage = media_storage(settings)
+        own_audio = audio_for_render(reel, storage)   # the creator's own recording (a stale one is refused, with the fix)
         avatar, voice = inputs_for(session, creator)
         attempt = (reel.attempts or 0) + 1
         out = folder / f"reel-v{reel.version}-a{attempt}.mp4"
@@ -144,6 +147,10 @@ def render_reel(session: Session, settings: Settings, reel_id: int, *, worker: s
             source: dict = {"video": local_media(avatar, storage), "footage": footage_of(avatar, storage)}
         else:
             source = {"photo": local_media(avatar, storage), "face": face_of(avatar)}
+        if own_audio is not None:
+            # spoken by the creator: no synthesis; the recording is aligned to the script for captions and lip sync
+            out.parent.mkdir(parents=True, exist_ok=True)
+            source |= {"audio": shutil.copyfile(own_audio, out.with_suffix(".voice.wav")), "audio_timings": True}
         outcome = render_files(settings, **source, out=out, text=reel.script, voice_profile=profile,
                                voice_backend=(voice.backend if voice is not None else "piper"),
                                hook_title=reel.on_screen_title or None, language=creator.language or "en", progress=progress)
@@ -179,7 +186,8 @@ def render_reel(session: Session, settings: Settings, reel_id: int, *, worker: s
                       "render_seconds": round(outcome.render_seconds, 2), "duration_s": round(outcome.duration_s, 2),
                       # what the queue page shows without fetching the report from media storage
                       "qa_verdict": "failed" if not outcome.qa_passed else "warnings" if outcome.qa.warnings else "passed",
-                      "avatar": avatar.name, "avatar_kind": avatar.kind, "voice": voice.name if voice is not None else "bundled"})
+                      "avatar": avatar.name, "avatar_kind": avatar.kind,
+                      "voice": "own recording" if own_audio is not None else voice.name if voice is not None else "bundled"})
     reel = session.get(Reel, reel_id)
     transition(session, reel, ReelStatus.RENDERED, actor=worker, reason=f"rendered in {outcome.render_seconds:.0f} s",
                expected=ReelStatus.RENDERING, artifacts=artifacts, claimed_by=None, last_error=None)

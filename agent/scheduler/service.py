@@ -44,6 +44,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("reeltwin.service")
 
 
+def _overrides_stamp(path: Path) -> tuple[int, ...]:
+    """The stat of the calendar's ``<handle>.overrides.yaml`` (the grid's moves, skips and added reels), () without one:
+    a change there is a change of the calendar."""
+    from agent.content_calendar.overrides import overrides_path
+
+    try:
+        info = overrides_path(path).stat()
+    except OSError:
+        return ()
+    return (info.st_mtime_ns, info.st_ctime_ns, info.st_size, info.st_ino)
+
+
 @dataclass
 class SweepResult:
     name: str
@@ -154,7 +166,7 @@ class Service:
                 info = path.stat()
             except OSError:
                 continue  # removed between listing and reading: gone from this sweep
-            stamp = (info.st_mtime_ns, info.st_ctime_ns, info.st_size, info.st_ino)
+            stamp = (info.st_mtime_ns, info.st_ctime_ns, info.st_size, info.st_ino, *_overrides_stamp(path))
             seen.add(path)
             cached = self._loaded.get(path)
             if cached is not None and cached[0] == stamp:

@@ -35,6 +35,8 @@ from agent.web.deps import LoginRequired, load_web_user, render_page
 from agent.web.messages import destination, error_message
 from agent.web.drafter import BackgroundDrafter
 from agent.web.routes import accounts, auth, avatars, calendar, health, history, media, reels, voices
+from agent.web.routes import reel_extras
+from agent.web.routes import reel_audio
 from agent.web.security import ClientAddress, LoginLimiter, SessionSigner
 from agent.web.uploads import FORM_OVERHEAD_BYTES, BodyLimit, BodyTooLarge, sweep
 
@@ -44,12 +46,13 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 COOKIE = "reeltwin_session"
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; script-src 'self'; "
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; style-src 'self'; script-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    # The microphone for this site only: the reel page records the creator reading the script (blob: plays it back first).
+    "Permissions-Policy": "camera=(), microphone=(self), geolocation=()",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 STATUS_LABEL = {
@@ -98,6 +101,8 @@ def create_app(settings: Settings, project_dir: Path) -> FastAPI:
 
     for area in (auth, reels, media, avatars, voices, calendar, history, accounts, health):
         app.include_router(area.router)
+    app.include_router(reel_extras.router)   # the queue's "Approve selected", undo, publish now, reschedule, compare, thumbnails
+    app.include_router(reel_audio.router)   # a reel read in the creator's own voice
     return app
 
 

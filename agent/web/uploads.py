@@ -94,6 +94,16 @@ def sniff_audio(head: bytes) -> str | None:
     return None
 
 
+#: What a reel's own recording may be: an audio file, or what a browser's MediaRecorder writes (WebM or Ogg with Opus).
+RECORDING_FORMATS = "WAV, MP3, M4A, OGG or WebM"
+
+
+def sniff_recording(head: bytes) -> str | None:
+    """The file suffix for a recording's first bytes: an audio file's (see :func:`sniff_audio`), or ``.webm`` for an EBML
+    (WebM/Matroska) file, which is what Chromium's MediaRecorder writes (audio/webm;codecs=opus)."""
+    return sniff_audio(head) or (".webm" if head.startswith(b"\x1a\x45\xdf\xa3") else None)
+
+
 def shown_name(filename: str | None, fallback: str) -> str:
     """The client's filename as it may be shown on a page: its last part, no control characters, at most 80 characters."""
     name = re.split(r"[\\/]", filename or "")[-1]
@@ -110,7 +120,7 @@ def is_clip(suffix: str) -> bool:
 def incoming(upload: Any, data_dir: Path, *, kind: str, max_bytes: int) -> Iterator[Path]:
     """Store ``upload`` (a Starlette UploadFile) as ``<data_dir>/uploads/<uuid><suffix>``; deleted on leaving the block.
 
-    ``kind`` is "photo", "avatar" (a photo or a clip) or "audio": it picks the formats recognised. Raises
+    ``kind`` is "photo", "avatar" (a photo or a clip), "audio" or "recording" (audio, or a browser's WebM): it picks the formats recognised. Raises
     :class:`UploadRefused` for a missing, empty or unrecognised file and
     :class:`UploadTooLarge` past ``max_bytes`` (checked while the file is copied, so a huge one is never kept whole).
     """
@@ -118,6 +128,8 @@ def incoming(upload: Any, data_dir: Path, *, kind: str, max_bytes: int) -> Itera
         sniff, what, formats = sniff_avatar, "photo or clip", f"a {PHOTO_FORMATS} photo, or an {VIDEO_FORMATS} clip"
     elif kind == "photo":
         sniff, what, formats = sniff_photo, "photo", PHOTO_FORMATS
+    elif kind == "recording":
+        sniff, what, formats = sniff_recording, "recording", RECORDING_FORMATS
     else:
         sniff, what, formats = sniff_audio, "voice sample", AUDIO_FORMATS
     if upload is None or not getattr(upload, "filename", None):

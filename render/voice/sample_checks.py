@@ -459,35 +459,40 @@ def analyze(samples: np.ndarray, rate: int) -> SampleStats:
 # --------------------------------------------------------------------------- judging
 
 
-def check(stats: SampleStats, *, name: str) -> list[str]:
-    """Warnings about a usable sample; raises :class:`SampleError` with the first hard problem, in the order a user should fix them."""
-    label = f"sample {name!r}"
-    if stats.duration_s > MAX_FILE_S:
-        raise SampleError(f"{label}: the file is {_minutes(stats.duration_s)} long; trim it to at most {MAX_FILE_S:.0f} s with 6 to 60 s of you talking")
+def check(stats: SampleStats, *, name: str, what: str = "sample", min_speech_s: float = MIN_SPEECH_S, max_speech_s: float = MAX_SPEECH_S,
+          max_file_s: float = MAX_FILE_S, hint: str = SAMPLE_HINT) -> list[str]:
+    """Warnings about a usable sample; raises :class:`SampleError` with the first hard problem, in the order a user should fix them.
+
+    The defaults judge an enrollment sample; a reel's own recording (``agent.enrollment.reel_audio``) passes its
+    own length limits, ``what`` ("recording") and ``hint`` (what to record instead) through the same checks."""
+    label = f"{what} {name!r}"
+    if stats.duration_s > max_file_s:
+        within = "with 6 to 60 s of you talking" if hint == SAMPLE_HINT else f"({hint})"
+        raise SampleError(f"{label}: the file is {_minutes(stats.duration_s)} long; trim it to at most {_minutes(max_file_s)} {within}")
     if stats.music_likely:
         raise SampleError(f"{label}: music likely ({stats.steady_pitch_ratio:.0%} of its voiced sound holds steady notes); record again with no music playing")
     if stats.clipped_ratio > MAX_CLIPPED_RATIO:
         raise SampleError(f"{label}: {stats.clipped_ratio:.1%} of it is clipped (distorted); record again with the input level turned down")
     if stats.speech_s >= 1.0 and stats.voiced_ratio < MIN_VOICED_RATIO:
         # Sound, but no voice in it (a tone, a hum, noise): say that, not "too noisy".
-        raise SampleError(f"{label}: no speech found ({stats.speech_s:.1f} s of sound, {stats.voiced_ratio:.0%} of it voiced); {SAMPLE_HINT}")
+        raise SampleError(f"{label}: no speech found ({stats.speech_s:.1f} s of sound, {stats.voiced_ratio:.0%} of it voiced); {hint}")
     if stats.snr_db < MIN_SNR_DB and stats.speech_s >= 1.0:  # no speech, no SNR: the speech check below says so
         raise SampleError(f"{label}: too noisy (SNR {stats.snr_db:.0f} dB, need {MIN_SNR_DB:.0f}); record again in a quiet room, close to the microphone")
     if stats.several_speakers_likely:
         raise SampleError(
             f"{label}: several speakers likely (two voices {stats.f0_cluster_gap_semitones:.0f} semitones apart); record only yourself talking"
         )
-    if stats.speech_s < MIN_SPEECH_S:
+    if stats.speech_s < min_speech_s:
         if stats.peak_dbfs < QUIET_PEAK_DBFS:
             raise SampleError(
-                f"{label}: only {stats.speech_s:.1f} s of speech, and it is nearly silent (peak {stats.peak_dbfs:.0f} dBFS); check the microphone and {SAMPLE_HINT}"
+                f"{label}: only {stats.speech_s:.1f} s of speech, and it is nearly silent (peak {stats.peak_dbfs:.0f} dBFS); check the microphone and {hint}"
             )
-        raise SampleError(f"{label}: only {stats.speech_s:.1f} s of speech; {SAMPLE_HINT}")
-    if stats.speech_s > MAX_SPEECH_S:
-        raise SampleError(f"{label}: {stats.speech_s:.0f} s of speech; trim it to at most {MAX_SPEECH_S:.0f} s of you talking")
+        raise SampleError(f"{label}: only {stats.speech_s:.1f} s of speech; {hint}")
+    if stats.speech_s > max_speech_s:
+        raise SampleError(f"{label}: {stats.speech_s:.0f} s of speech; trim it to at most {_minutes(max_speech_s)} of you talking")
     if stats.speech_s < MIN_SPEECH_SHARE * stats.duration_s:
         raise SampleError(
-            f"{label}: mostly silence ({stats.speech_s:.1f} s of speech in {stats.duration_s:.1f} s); trim the silence or {SAMPLE_HINT}"
+            f"{label}: mostly silence ({stats.speech_s:.1f} s of speech in {stats.duration_s:.1f} s); trim the silence or {hint}"
         )
     warnings = []
     if stats.sample_rate_hz < MIN_RATE_HZ:

@@ -16,7 +16,8 @@ from agent.db.models import Creator, Reel, ReelStatus, Slot
 from agent.errors import AgentError, InvalidTransitionError, ValidationFailed
 from agent.settings import Settings
 from agent.storage import MediaStorage, StorageError, media_storage
-from agent.web.deps import CsrfChecked, DrafterDep, OwnReelId, SentFields, SessionDep, SettingsDep, Viewer, flash, redirect_back, render_page
+from agent.web.deps import CsrfChecked, DrafterDep, OwnReelId, SentFields, SessionDep, SettingsDep, Viewer, WebUser, flash, redirect_back, render_page
+from agent.web.drafter import BackgroundDrafter
 from agent.web.messages import actor_label, check_rows, error_message
 
 #: The fields of the reel page's form, in the order the page shows them.
@@ -27,12 +28,19 @@ router = APIRouter()
 
 @router.get("/", response_class=HTMLResponse)
 def queue_page(request: Request, db: SessionDep, user: Viewer, drafter: DrafterDep, status: str | None = None) -> HTMLResponse:
+    return render_page(request, "queue.html", **queue_context(db, user, drafter, status))
+
+
+def queue_context(db: Session, user: WebUser, drafter: BackgroundDrafter, status: str | None) -> dict[str, Any]:
+    """What queue.html shows: the reels waiting for the user first, then the others (not the skipped ones)."""
+    from agent.web.reel_preview import thumb_url
+
     chosen = ReelStatus(status) if status in {s.value for s in ReelStatus} else None
     items = list_queue(db, chosen, handles=user.handles)
     waiting = [item for item in items if item.reel.status == ReelStatus.DRAFTED]
     others = [item for item in items if item.reel.status not in (ReelStatus.DRAFTED, ReelStatus.SKIPPED)]
-    return render_page(request, "queue.html", waiting=waiting, others=others, word_count=word_count, status=chosen, drafting=drafter.busy(),
-                       stale_fields=stale_fields, draft_warnings=draft_warnings, qa={item.reel.id: qa_verdict(item.reel) for item in items})
+    return dict(waiting=waiting, others=others, word_count=word_count, status=chosen, drafting=drafter.busy(), thumb_url=thumb_url,
+                stale_fields=stale_fields, draft_warnings=draft_warnings, qa={item.reel.id: qa_verdict(item.reel) for item in items})
 
 
 @router.get("/reels/{reel_id}", response_class=HTMLResponse)
@@ -144,6 +152,8 @@ def retry_reel(request: Request, reel_id: OwnReelId, db: SessionDep, user: Viewe
 
 def reel_context(db: Session, reel_id: int, settings: Settings, viewer: str | None = None) -> dict[str, Any]:
     """What reel.html shows: the reel, its creator and slot, versions and events (newest first), the word budget and the form."""
+    from agent.web.reel_preview import reel_page_extras
+
     reel = get_reel(db, reel_id)
     creator = db.get(Creator, reel.creator_id)
     slot = db.get(Slot, reel.slot_id) if reel.slot_id else None
@@ -158,6 +168,7 @@ def reel_context(db: Session, reel_id: int, settings: Settings, viewer: str | No
         "artifacts": {kind: path for kind, path in (reel.artifacts or {}).items() if path and kind not in ("stale_fields", "draft_warnings")},
         "draft_warnings": draft_warnings(reel),
         "stale": stale_fields(reel), "actor_label": partial(actor_label, viewer=viewer), "qa": qa_verdict(reel, media_storage(settings)),
+        **reel_page_extras(db, reel, creator, settings),   # the Instagram preview and the "When it goes out" card
     }
 
 
