@@ -76,6 +76,37 @@ def test_reader_gives_exact_frames_forward_and_backward(handheld: tuple[Path, F.
         assert np.array_equal(frame, everything[index])
 
 
+def test_play_reads_ahead_on_a_thread_and_stops_when_dropped(handheld: tuple[Path, F.FootageAnalysis]) -> None:
+    import threading
+
+    clip, analysis = handheld
+    runs = [(0, 40), (40, 10), (11, 25)]
+    expected = list(range(0, 41)) + list(range(40, 9, -1)) + list(range(11, 26))
+    plain = list(F.ClipReader(clip, analysis.width, analysis.height, size=(90, 160)).play(runs))
+    ahead = list(F.ClipReader(clip, analysis.width, analysis.height, size=(90, 160)).play(runs, ahead=4))
+    assert [index for index, _ in plain] == [index for index, _ in ahead] == expected
+    for (_, one), (_, other) in zip(plain, ahead):
+        assert np.array_equal(one, other)
+    # every frame is an array of its own that a renderer may paint on
+    first, second = plain[0][1], plain[1][1]
+    assert first.flags.writeable and not np.shares_memory(first, second) and first.shape == (160, 90, 3)
+    before = threading.active_count()
+    frames = F.ClipReader(clip, analysis.width, analysis.height).play(runs, ahead=2)
+    next(frames)
+    frames.close()
+    assert threading.active_count() == before
+
+
+def test_a_damaged_clip_is_named_when_it_cannot_be_read(handheld: tuple[Path, F.FootageAnalysis], tmp_path: Path) -> None:
+    from render import RenderError
+
+    clip, analysis = handheld
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(200))
+    with pytest.raises(RenderError, match="broken.mp4.*enroll the clip again"):
+        list(F.ClipReader(broken, analysis.width, analysis.height).read(0, 3))
+
+
 # --------------------------------------------------------------------------- the track and its checks
 
 

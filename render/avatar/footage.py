@@ -36,6 +36,7 @@ FACE_CENTER_Y_SHARE = 0.38       # a little lower than the photo (0.36): less zo
 MAX_ZOOM_OVER_COVER = 1.6      # never enlarge past this over the smallest zoom that fills the frame (softness)
 CAMERA_SMOOTHING_S = 0.6       # the virtual camera follows the face this slowly (Gaussian sigma)
 REST_OPEN = 0.03               # a frame whose own mouth opens more than this (gap / width) is brought to rest first
+SOURCE_AHEAD = 6               # clip frames decoded ahead of the mouth rig, on their own thread
 
 
 @dataclass(frozen=True)
@@ -157,48 +158,52 @@ class FootageBackend:
         size = (request.width, request.height)
         interpolation = cv2.INTER_LINEAR if camera.scale >= 1.0 else cv2.INTER_AREA
 
-        def source_frames() -> Iterator[tuple[int, np.ndarray]]:
-            for first, last in runs:
-                yield from reader.run(first, last)
-
         def frames() -> Iterator[np.ndarray]:
             colours = None
             produced = 0
-            source_iter = source_frames()
+            # decoded on a thread a few frames ahead: decoding the next frame overlaps re-rendering this one
+            source_iter = reader.play(runs, ahead=SOURCE_AHEAD)
             current: tuple[int, np.ndarray] | None = None
-            source_position = -1
-            for i in range(n_frames):
-                while source_position < picks[i]:
-                    current = next(source_iter, current)
-                    source_position += 1
-                if current is None:
-                    raise AvatarError(f"clip {str(request.video_path)!r}: it ended early while rendering; enroll the clip again")
-                index, source = current
-                # The mouth is re-rendered at the clip's own resolution (fewer pixels than the enlarged frame,
-                # and no detail is lost: the clip holds no more), then the camera frames the result.
-                picture = np.array(source)
-                points = analysis.landmarks[index]
-                if colours is None:
-                    colours = MouthColours.measure(points, picture)
-                face_h = float(np.linalg.norm(points[lm.FOREHEAD, :2] - points[lm.CHIN, :2]))
-                try:
-                    rig = _MouthRig(points, picture, face_h, rest=float(analysis.mouth_open[index]) > REST_OPEN, colours=colours)
-                    gap = rig.apply(picture, picture, (0, 0), track[i]) * camera.scale
-                except AvatarError:
-                    gap = 0.0        # the mouth is at the frame's edge on this frame: show the frame as it is
-                if camera.scale == 1.0 and float(camera.offsets[index, 0]).is_integer() and float(camera.offsets[index, 1]).is_integer():
-                    ox, oy = int(-camera.offsets[index, 0]), int(-camera.offsets[index, 1])
-                    frame = np.ascontiguousarray(picture[oy:oy + request.height, ox:ox + request.width])
-                else:
-                    frame = cv2.warpAffine(picture, camera.matrix(index), size, flags=interpolation, borderMode=cv2.BORDER_REPLICATE)  # REFLECT is 10x slower
-                trace["mouth_gap_px"].append(round(float(gap), 2))
-                trace["jaw"].append(round(float(track[i, 0]), 3))
-                trace["source_frame"].append(int(index))
-                # where the source frame's stable points (eyes, nose, outline) land in the output: QA's identity reference
-                stable = camera.points(analysis.landmarks[index, list(lm.STABLE), :2], index)
-                trace["stable_px"].append([round(float(v), 1) for v in stable.reshape(-1)])
-                produced += 1
-                yield frame
+            source_position, used = -1, True
+            try:
+                for i in range(n_frames):
+                    while source_position < picks[i]:
+                        following = next(source_iter, None)
+                        if following is not None:
+                            current, used = following, False
+                        source_position += 1
+                    if current is None:
+                        raise AvatarError(f"clip {str(request.video_path)!r}: it ended early while rendering; enroll the clip again")
+                    index, source = current
+                    # The mouth is re-rendered at the clip's own resolution (fewer pixels than the enlarged frame,
+                    # and no detail is lost: the clip holds no more), then the camera frames the result. Each decoded
+                    # frame is a new array, painted in place; only a frame shown twice (another output rate) is copied.
+                    picture = source.copy() if used else source
+                    used = True
+                    points = analysis.landmarks[index]
+                    if colours is None:
+                        colours = MouthColours.measure(points, picture)
+                    face_h = float(np.linalg.norm(points[lm.FOREHEAD, :2] - points[lm.CHIN, :2]))
+                    try:
+                        rig = _MouthRig(points, picture, face_h, rest=float(analysis.mouth_open[index]) > REST_OPEN, colours=colours)
+                        gap = rig.apply(picture, picture, (0, 0), track[i]) * camera.scale
+                    except AvatarError:
+                        gap = 0.0        # the mouth is at the frame's edge on this frame: show the frame as it is
+                    if camera.scale == 1.0 and float(camera.offsets[index, 0]).is_integer() and float(camera.offsets[index, 1]).is_integer():
+                        ox, oy = int(-camera.offsets[index, 0]), int(-camera.offsets[index, 1])
+                        frame = np.ascontiguousarray(picture[oy:oy + request.height, ox:ox + request.width])
+                    else:
+                        frame = cv2.warpAffine(picture, camera.matrix(index), size, flags=interpolation, borderMode=cv2.BORDER_REPLICATE)  # REFLECT is 10x slower
+                    trace["mouth_gap_px"].append(round(float(gap), 2))
+                    trace["jaw"].append(round(float(track[i, 0]), 3))
+                    trace["source_frame"].append(int(index))
+                    # where the source frame's stable points (eyes, nose, outline) land in the output: QA's identity reference
+                    stable = camera.points(analysis.landmarks[index, list(lm.STABLE), :2], index)
+                    trace["stable_px"].append([round(float(v), 1) for v in stable.reshape(-1)])
+                    produced += 1
+                    yield frame
+            finally:
+                source_iter.close()   # stops the decoding thread and closes the clip
 
         return FrameStream(fps=fps, width=request.width, height=request.height, n_frames=n_frames, duration_s=duration,
                            backend=self.name, frames=frames(), face_box=face_box, mouth_box=mouth_box, trace=trace)

@@ -17,7 +17,6 @@ renders never analyse the clip again.
 from __future__ import annotations
 
 import math
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,49 +145,101 @@ def normalize(source: Path, target: Path, *, label: str) -> ClipInfo:
 
 
 class ClipReader:
-    """Frames of a normalized clip by index, decoded by ffmpeg as they are needed (memory: one chunk).
+    """Frames of a normalized clip by index, decoded in-process by PyAV (FFmpeg's libraries) as they are needed.
 
-    A forward run is one ffmpeg process from a seek point; a backward run is read in chunks of
-    ``chunk`` frames, each decoded forward and handed out reversed.
+    The clip stays open between runs: a forward run seeks to the keyframe before its first frame and decodes
+    on (no seek at all when it continues where the last run stopped); a backward run is decoded in chunks that
+    start on keyframes (every ``KEYFRAME_INTERVAL`` frames in a normalized clip), each handed out reversed, so
+    no frame is decoded twice. Memory: one chunk. ``close()`` (or ``with``) releases the clip.
     """
 
-    def __init__(self, path: Path, width: int, height: int, *, size: tuple[int, int] | None = None, chunk: int = 15):
+    def __init__(self, path: Path, width: int, height: int, *, size: tuple[int, int] | None = None, chunk: int = KEYFRAME_INTERVAL):
         self.path = Path(path)
         self.source_size = (width, height)
         self.width, self.height = size or (width, height)
         self.chunk = max(1, chunk)
-        self.ffmpeg = _tools().ffmpeg
+        self._container: Any = None
+        self._stream: Any = None
+        self._frames: Iterator[Any] | None = None
+        self._next = -1                  # the index the open decoder hands out next (-1: seek first)
 
-    def _command(self, start: int, count: int) -> list[str]:
-        command = [self.ffmpeg, "-v", "error", "-nostdin"]
-        if start > 0:
-            # Frame k has its timestamp at k/fps; seeking half a frame earlier keeps k and drops k-1 exactly.
-            command += ["-ss", f"{(start - 0.5) / FPS:.6f}"]
-        command += ["-i", str(self.path), "-frames:v", str(count), "-an"]
+    def __enter__(self) -> "ClipReader":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+        self._container = self._stream = self._frames = None
+        self._next = -1
+
+    def _open(self) -> Any:
+        if self._container is None:
+            import av
+
+            try:
+                self._container = av.open(str(self.path), mode="r")
+                self._stream = self._container.streams.video[0]
+            except (av.FFmpegError, IndexError, OSError) as error:
+                self.close()
+                raise RenderError(f"clip {str(self.path)!r} cannot be read ({error}); enroll the clip again") from None
+            self._stream.thread_type = "AUTO"
+        return self._stream
+
+    def _index(self, frame: Any) -> int:
+        stream = self._stream
+        return int(round(float((frame.pts - (stream.start_time or 0)) * stream.time_base) * FPS))
+
+    def _seek(self, index: int) -> None:
+        """Position the decoder so that the next frame it gives is at most ``index`` (the keyframe before it)."""
+        import av
+
+        stream = self._open()
+        start = stream.start_time or 0
+        target = start + int(math.floor((index - 0.5) / FPS / stream.time_base)) if index > 0 else start
+        try:
+            self._container.seek(max(start, target), stream=stream, backward=True, any_frame=False)
+        except av.FFmpegError:
+            self._container.seek(start, stream=stream, backward=True, any_frame=False)
+        self._frames = self._container.decode(stream)
+        self._next = -1
+
+    def _convert(self, frame: Any) -> np.ndarray:
         if (self.width, self.height) != self.source_size:
-            command += ["-vf", f"scale={self.width}:{self.height}:flags=area"]
-        return command + ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+            frame = frame.reformat(width=self.width, height=self.height, format="rgb24", interpolation="AREA")
+            return frame.to_ndarray()
+        return frame.to_ndarray(format="rgb24")
 
     def read(self, start: int, count: int) -> Iterator[np.ndarray]:
-        """Frames ``start`` .. ``start + count - 1`` in order (fewer when the clip ends)."""
+        """Frames ``start`` .. ``start + count - 1`` in order (fewer when the clip ends); each a new writable array."""
+        import av
+
         if count <= 0:
             return
-        frame_bytes = self.width * self.height * 3
-        process = subprocess.Popen(self._command(start, count), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.DEVNULL, bufsize=frame_bytes)
-        try:
-            assert process.stdout is not None
-            for _ in range(count):
-                data = process.stdout.read(frame_bytes)
-                if len(data) < frame_bytes:
-                    break
-                yield np.frombuffer(data, dtype=np.uint8).reshape(self.height, self.width, 3)
-        finally:
-            if process.poll() is None:
-                process.kill()
-            process.wait()
-            if process.stdout is not None:
-                process.stdout.close()
+        if self._frames is None or self._next != start:
+            self._seek(start)
+        wanted, end, overshot = start, start + count, False
+        while wanted < end:
+            try:
+                frame = next(self._frames, None)
+            except av.FFmpegError as error:
+                self.close()
+                raise RenderError(f"clip {str(self.path)!r}: frame {wanted} cannot be decoded ({error}); enroll the clip again") from None
+            if frame is None:
+                self._frames, self._next = None, -1
+                return
+            index = self._index(frame)
+            if index < wanted:
+                continue
+            if index > wanted == start and not overshot and start > 0:
+                # the seek landed past the frame (a clip with sparse keyframes): decode from the start instead
+                overshot = True
+                self._seek(0)
+                continue
+            self._next = wanted = index + 1
+            yield self._convert(frame)
 
     def run(self, first: int, last: int) -> Iterator[tuple[int, np.ndarray]]:
         """(index, frame) from ``first`` to ``last`` inclusive, forward or backward."""
@@ -198,11 +249,66 @@ class ClipReader:
             return
         high = first
         while high >= last:
-            low = max(last, high - self.chunk + 1)
+            # chunks start on keyframes: the seek lands on the chunk's first frame and nothing is decoded twice
+            low = max(last, (high // self.chunk) * self.chunk)
             frames = list(self.read(low, high - low + 1))
             for offset in range(len(frames) - 1, -1, -1):
                 yield low + offset, frames[offset]
             high = low - 1
+
+    def play(self, runs: list[tuple[int, int]], *, ahead: int = 0) -> Iterator[tuple[int, np.ndarray]]:
+        """(index, frame) over ``runs`` in order; with ``ahead`` > 0 decoded on a thread up to that many frames
+        ahead of the caller (decoding overlaps the caller's work: PyAV decodes without the GIL). Closes the clip."""
+        def frames() -> Iterator[tuple[int, np.ndarray]]:
+            for first, last in runs:
+                yield from self.run(first, last)
+
+        try:
+            yield from (_read_ahead(frames(), ahead) if ahead > 0 else frames())
+        finally:
+            self.close()
+
+
+def _read_ahead(items: Iterator[Any], ahead: int) -> Iterator[Any]:
+    """``items`` produced on a daemon thread, at most ``ahead`` waiting; its error is raised here; stopping early stops it."""
+    import queue
+    import threading
+
+    waiting: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                waiting.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(("item", item)):
+                    return
+        except BaseException as error:  # noqa: BLE001 - raised in the consuming thread
+            put(("error", error))
+            return
+        put(("end", None))
+
+    worker = threading.Thread(target=produce, name="reeltwin-clip", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = waiting.get()
+            if kind == "error":
+                raise value
+            if kind == "end":
+                return
+            yield value
+    finally:
+        stop.set()
+        worker.join(timeout=10.0)
 
 
 # --------------------------------------------------------------------------- the track
