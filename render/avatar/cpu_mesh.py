@@ -232,11 +232,30 @@ class _MouthRig:
         # Where the lips part there is no source skin: the interior is painted over it below.
         patch = cv2.remap(source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if gap > 0.6:
-            profile = cv2.resize(profile2, size, interpolation=cv2.INTER_LINEAR)
-            self._paint_interior(patch, self.u, self.v_rel, -g_up * profile, g_lo * profile, gap, labio, tongue, corner)
+            sub = self._interior_box(corner, g_up, g_lo)
+            if sub is not None:
+                profile = cv2.resize(profile2, size, interpolation=cv2.INTER_LINEAR)[sub]
+                self._paint_interior(patch[sub], self.u[sub], self.v_rel[sub], -g_up * profile, g_lo * profile, gap, labio, tongue, corner)
         ox, oy = offset
         canvas[self.y0 - oy:self.y0 - oy + self.h, self.x0 - ox:self.x0 - ox + self.w] = patch
         return gap
+
+    def _interior_box(self, corner: float, g_up: float, g_lo: float) -> tuple[slice, slice] | None:
+        """The part of the region the parted lips can show (|u| < corner, from the upper lip's lift to the lower
+        lip's drop around the split line), as slices of the region, a few pixels wider than needed (the opening
+        is drawn from a half-resolution field); None when it is empty."""
+        inside = np.abs(self.grid) <= corner
+        if not inside.any():
+            return None
+        split = self.split[inside]
+        v_top, v_bottom = float(split.min()) - g_up - 1.0, float(split.max()) + g_lo + 1.0
+        xs, ys = self.f.to_xy(np.array([-corner, corner, -corner, corner]), np.array([v_top, v_top, v_bottom, v_bottom]))
+        margin = 4
+        c0, c1 = max(int(xs.min()) - self.x0 - margin, 0), min(int(math.ceil(xs.max())) - self.x0 + margin, self.w)
+        r0, r1 = max(int(ys.min()) - self.y0 - margin, 0), min(int(math.ceil(ys.max())) - self.y0 + margin, self.h)
+        if c1 <= c0 or r1 <= r0:
+            return None
+        return slice(r0, r1), slice(c0, c1)
 
     def _paint_interior(self, patch: np.ndarray, u: np.ndarray, v_rel: np.ndarray, upper_t: np.ndarray, lower_t: np.ndarray,
                         gap: float, labio: float, tongue: float, corner: float) -> None:

@@ -198,7 +198,8 @@ class ClipReader:
 
         stream = self._open()
         start = stream.start_time or 0
-        target = start + int(math.floor((index - 0.5) / FPS / stream.time_base)) if index > 0 else start
+        # a quarter frame past the frame's own time: the seek lands on the keyframe at or before it, never after
+        target = start + int(math.floor((index + 0.25) / FPS / stream.time_base)) if index > 0 else start
         try:
             self._container.seek(max(start, target), stream=stream, backward=True, any_frame=False)
         except av.FFmpegError:
