@@ -113,8 +113,11 @@ def make_publisher(settings: Settings) -> Publisher:
             session_file = session_file_for(settings.data_dir, publishing.instagrapi_username)
         except PublishError as error:
             raise AgentError(f"publishing.instagrapi_username: {error}") from None
+        from agent.publish_accounts import session_cipher
+
         password = publishing.instagrapi_password.get_secret_value() if publishing.instagrapi_password else None
-        return InstagrapiPublisher(username=publishing.instagrapi_username, session_file=session_file, password=password)
+        return InstagrapiPublisher(username=publishing.instagrapi_username, session_file=session_file, password=password,
+                                   cipher=session_cipher(settings))
     raise AgentError(f"publishing.backend {publishing.backend!r} is unknown; use outbox, graph or instagrapi")
 
 
@@ -122,7 +125,7 @@ def make_account_publisher(settings: Settings, account: PublishAccount) -> Publi
     """The publisher of one creator's connected account (its secret decrypted here, kept only inside the publisher)."""
     from publishing import PublishError
 
-    from agent.publish_accounts import outbox_folder, plain_secret
+    from agent.publish_accounts import outbox_folder, plain_secret, session_cipher
 
     if account.backend == "outbox":
         from publishing.outbox import OutboxPublisher
@@ -154,7 +157,8 @@ def make_account_publisher(settings: Settings, account: PublishAccount) -> Publi
             session_file = session_file_for(settings.data_dir, account.username or "")
         except PublishError as error:
             raise AgentError(f"@{account.handle}'s instagrapi account: {error}") from None
-        return InstagrapiPublisher(username=account.username or "", session_file=session_file, password=plain_secret(settings, account))
+        return InstagrapiPublisher(username=account.username or "", session_file=session_file, password=plain_secret(settings, account),
+                                   cipher=session_cipher(settings))
     raise AgentError(f"@{account.handle}'s publishing account has backend {account.backend!r}, which this ReelTwin does not know; "
                      f"connect it again with --backend graph, instagrapi or outbox")
 

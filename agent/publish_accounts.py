@@ -120,6 +120,35 @@ class SecretBox:
         return Fernet.generate_key().decode("ascii")
 
 
+class _SessionCipher:
+    """The accounts key as the instagrapi publisher's SessionCipher: its saved login session encrypted like the secrets."""
+
+    def __init__(self, box: SecretBox):
+        self._box = box
+
+    def __repr__(self) -> str:
+        return "SessionCipher(***)"
+
+    def encrypt(self, plain: str) -> str:
+        return self._box.encrypt(plain)
+
+    def decrypt(self, token: str) -> str:
+        from cryptography.fernet import InvalidToken
+
+        try:
+            return self._box._fernet.decrypt(token.encode("ascii")).decode("utf-8")
+        except (InvalidToken, UnicodeError) as error:
+            raise ValueError("the key does not open it") from error
+
+
+def session_cipher(settings: Settings) -> _SessionCipher | None:
+    """What encrypts saved instagrapi sessions: the accounts key when one is set (None: saved as plain JSON, mode 600)."""
+    key = settings.accounts.secret_key
+    if key is None or not key.get_secret_value().strip():
+        return None
+    return _SessionCipher(SecretBox(key.get_secret_value()))
+
+
 def secret_box(settings: Settings) -> SecretBox:
     """The box for the configured key; no key is one line naming the fix."""
     key = settings.accounts.secret_key
@@ -434,7 +463,7 @@ def _check_instagrapi(settings: Settings, account: PublishAccount) -> CheckResul
     except PublishError as error:
         return CheckResult(False, account.username, str(error))
     # Only the saved session is asked about (never a new login): the password is not needed here.
-    with InstagrapiPublisher(username=account.username or "", session_file=session_file) as publisher:
+    with InstagrapiPublisher(username=account.username or "", session_file=session_file, cipher=session_cipher(settings)) as publisher:
         state = publisher.check_session(online=True)
     if state.valid:
         return CheckResult(True, account.username, f"ok: logged in as @{account.username} (user id {state.user_id})")

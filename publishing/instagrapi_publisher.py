@@ -24,12 +24,16 @@ An older post with the same caption is not taken for this one.
 
 Secrets. The password and TOTP secret never appear in exception messages or in
 this module's or instagrapi's log lines; the session file (it holds the session
-cookie) is written with mode 0600.
+cookie) is written with mode 0600 and, given a ``cipher`` (ReelTwin passes one made
+from ``accounts.secret_key``), encrypted: instagrapi's settings as JSON inside a
+Fernet token. A plain JSON session file from before is still read, and written
+encrypted the next time it is saved.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -38,7 +42,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from publishing import redaction
 from publishing.base import (
@@ -70,6 +74,14 @@ RATE_LIMIT_WAIT_S = 15 * 60
 FEEDBACK_BLOCK_WAIT_S = 6 * 60 * 60
 VIDEO_FIX = "render the reel again as a standard MP4 (H.264 video, AAC audio, 9:16, 3 s to 3 min) and publish again"
 _MAX_DETAIL = 240
+
+
+class SessionCipher(Protocol):
+    """Encrypts the saved session (ReelTwin's accounts key); ``decrypt`` raises ValueError when the key does not fit."""
+
+    def encrypt(self, plain: str) -> str: ...
+
+    def decrypt(self, token: str) -> str: ...
 
 
 class TwoFactorCodeRequired(LoginRequired):
@@ -151,6 +163,7 @@ class InstagrapiPublisher(Publisher):
         client_factory: Callable[[], Any] | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        cipher: SessionCipher | None = None,
     ):
         username = (username or "").strip().lstrip("@")
         if not username:
@@ -167,6 +180,8 @@ class InstagrapiPublisher(Publisher):
         self.timeout_s = timeout_s
         self._client_factory = client_factory or default_client
         self._clock = clock
+        self._cipher = cipher
+        self._session_problem: str | None = None     # why the saved session could not be read, for the message
         self._client: Any = None
         # (publish_key, uploading, when): just searched without a match, so publish() right after need not search again.
         self._looked_up: tuple[str, str, datetime] | None = None
@@ -284,7 +299,8 @@ class InstagrapiPublisher(Publisher):
             return SessionState(**state, exists=False, valid=False, detail=f"no saved session; run `{LOGIN_COMMAND} --username {self.username}`")
         client = self._new_client()
         if not self._load_session(client):
-            return SessionState(**state, exists=True, valid=False, detail=f"the session file cannot be read; run `{LOGIN_COMMAND} --username {self.username}`")
+            return SessionState(**state, exists=True, valid=False,
+                                detail=self._session_problem or f"the session file cannot be read; run `{LOGIN_COMMAND} --username {self.username}`")
         user_id = str(client.user_id) if getattr(client, "user_id", None) else None
         if user_id is None:
             return SessionState(**state, exists=True, valid=False, detail=f"the session holds no login; run `{LOGIN_COMMAND} --username {self.username}`")
@@ -343,16 +359,41 @@ class InstagrapiPublisher(Publisher):
         return client
 
     def _load_session(self, client: Any) -> bool:
+        self._session_problem = None
         if not self.session_file.is_file():
             return False
         mode = self.session_file.stat().st_mode & 0o777
         if mode & 0o077:
             logger.warning("session file %r is readable by others (mode %o); it holds the login cookie: chmod 600 it", str(self.session_file), mode)
         try:
-            client.load_settings(self.session_file)
-        except (OSError, ValueError, KeyError, TypeError) as error:
+            text = self.session_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeError) as error:
             logger.warning("session file %r cannot be read (%s); a new login is needed", str(self.session_file), type(error).__name__)
             return False
+        plain = text.startswith("{")
+        if not plain:
+            if self._cipher is None:
+                self._session_problem = (f"the saved session {str(self.session_file)!r} is encrypted and no accounts.secret_key is set to open it; "
+                                         f"put the key back in .env, or log in again: `{LOGIN_COMMAND} --username {self.username}`")
+                logger.warning("%s", self._session_problem)
+                return False
+            try:
+                text = self._cipher.decrypt(text)
+            except ValueError:
+                self._session_problem = (f"the saved session {str(self.session_file)!r} cannot be decrypted with accounts.secret_key (the key changed?); "
+                                         f"put the old key back in .env, or log in again: `{LOGIN_COMMAND} --username {self.username}`")
+                logger.warning("%s", self._session_problem)
+                return False
+        try:
+            settings = json.loads(text)
+            if not isinstance(settings, dict):
+                raise ValueError("not an object")
+            client.set_settings(settings)
+        except (ValueError, KeyError, TypeError) as error:
+            logger.warning("session file %r cannot be read (%s); a new login is needed", str(self.session_file), type(error).__name__)
+            return False
+        if plain and self._cipher is not None:
+            self._save_session(client, strict=False)      # a plain session from before: encrypted from now on
         return True
 
     def _ready_client(self) -> Any:
@@ -367,8 +408,8 @@ class InstagrapiPublisher(Publisher):
             self._save_session(client, strict=False)
         elif not loaded:
             raise LoginRequired(
-                f"Instagram account {self.username!r}: no saved session at {str(self.session_file)!r}; "
-                f"run `{LOGIN_COMMAND} --username {self.username}`"
+                f"Instagram account {self.username!r}: " + (self._session_problem or f"no saved session at {str(self.session_file)!r}; "
+                                                             f"run `{LOGIN_COMMAND} --username {self.username}`")
             )
         elif not getattr(client, "user_id", None):
             raise LoginRequired(f"Instagram account {self.username!r}: the saved session holds no login; run `{LOGIN_COMMAND} --username {self.username}`")
@@ -390,7 +431,10 @@ class InstagrapiPublisher(Publisher):
                 os.chmod(target.parent, SESSION_DIR_MODE)   # a login tightens the sessions folder: only its owner gets in
             handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)  # mode 0600
             os.close(handle)
-            client.dump_settings(Path(temporary))
+            if self._cipher is not None:
+                Path(temporary).write_text(self._cipher.encrypt(json.dumps(client.get_settings())), encoding="utf-8")
+            else:
+                client.dump_settings(Path(temporary))
             os.chmod(temporary, SESSION_FILE_MODE)
             os.replace(temporary, target)
             temporary = None

@@ -142,10 +142,14 @@ class FakeClient:
         return {"uuids": dict(self.uuids), "cookies": dict(self.cookies), "authorization_data": {}, "last_login": 1767225600.0,
                 "device_settings": {"app_version": "385.0.0.47.74", "manufacturer": "OnePlus", "model": "devitron"}}
 
+    def set_settings(self, settings: dict[str, Any]) -> bool:
+        self.uuids, self.cookies = settings["uuids"], dict(settings.get("cookies") or {})
+        return True
+
     def load_settings(self, path: Path) -> dict[str, Any]:
         with open(path) as fp:
             settings = json.load(fp)
-        self.uuids, self.cookies = settings["uuids"], dict(settings.get("cookies") or {})
+        self.set_settings(settings)
         return settings
 
     def dump_settings(self, path: Path) -> bool:
@@ -493,6 +497,60 @@ def test_login_with_a_totp_secret_writes_a_private_session_file(factory, session
     assert [p.name for p in session_file.parent.iterdir()] == [session_file.name]     # no temporary file left behind
 
 
+class FernetCipher:
+    """The SessionCipher ReelTwin hands in (agent.publish_accounts.session_cipher), made from a key of its own."""
+
+    def __init__(self, key: bytes | None = None):
+        from cryptography.fernet import Fernet
+
+        self.fernet = Fernet(key or Fernet.generate_key())
+
+    def encrypt(self, plain: str) -> str:
+        return self.fernet.encrypt(plain.encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        from cryptography.fernet import InvalidToken
+
+        try:
+            return self.fernet.decrypt(token.encode()).decode()
+        except InvalidToken as error:
+            raise ValueError("wrong key") from error
+
+
+def test_with_a_cipher_the_session_is_encrypted_and_only_that_key_opens_it(instagram, factory, session_file, request_) -> None:
+    cipher = FernetCipher()
+    make_publisher(factory, session_file, password=PASSWORD, cipher=cipher).login()
+    text = session_file.read_text()
+    assert mode_of(session_file) == 0o600
+    assert "sessionid" not in text and USER_ID not in text and PASSWORD not in text      # nothing of the login is readable
+    saved = json.loads(cipher.decrypt(text))
+    assert saved["cookies"]["sessionid"] in instagram.sessions
+    # a scheduled publish loads it with the same key, no password needed
+    result = make_publisher(factory, session_file, cipher=cipher).publish(request_, {}, Progress())
+    assert not result.already_published and len(instagram.medias) == 1
+    # another key, or none: one line naming the key and the fix, and the file is left as it was
+    for other, words in ((FernetCipher(), "cannot be decrypted with accounts.secret_key"), (None, "no accounts.secret_key is set")):
+        before = session_file.read_text()
+        with pytest.raises(LoginRequired) as caught:
+            make_publisher(factory, session_file, cipher=other).publish(request_, {}, Progress())
+        message = str(caught.value)
+        assert words in message and LOGIN_COMMAND in message and "\n" not in message
+        assert session_file.read_text() == before
+        state = make_publisher(factory, session_file, cipher=other).check_session(online=False)
+        assert state.exists and state.valid is False and words in state.detail
+    assert len(instagram.medias) == 1
+
+
+def test_a_plain_session_from_before_is_read_and_saved_encrypted(instagram, factory, saved_session, request_) -> None:
+    sessionid = json.loads(saved_session.read_text())["cookies"]["sessionid"]
+    cipher = FernetCipher()
+    result = make_publisher(factory, saved_session, cipher=cipher).publish(request_, {}, Progress())
+    assert not result.already_published
+    text = saved_session.read_text()
+    assert not text.lstrip().startswith("{") and json.loads(cipher.decrypt(text))["cookies"]["sessionid"] == sessionid
+    assert mode_of(saved_session) == 0o600 and [p.name for p in saved_session.parent.iterdir()] == [saved_session.name]
+
+
 def test_a_needed_two_factor_code_is_asked_for(session_file) -> None:
     instagram_with_2fa = FakeInstagram(totp_seed=TOTP_SEED)
     publisher = make_publisher(lambda: FakeClient(instagram_with_2fa), session_file, password=PASSWORD)
@@ -717,7 +775,12 @@ def test_cli_login_with_password_stdin_saves_a_private_session(cli, instagram) -
     assert f"logged in to Instagram as {USERNAME} (user id {USER_ID}); session saved to {session_file}" in " ".join(result.output.split())
     assert mode_of(session_file) == 0o600 and mode_of(session_file.parent) == 0o700
     assert PASSWORD not in session_file.read_text() and PASSWORD not in result.output
-    assert json.loads(session_file.read_text())["cookies"]["sessionid"] in instagram.sessions
+    # the first login made the accounts key (.env, mode 600) and the session is encrypted with it
+    assert "created the key that encrypts account secrets" in " ".join(result.output.split())
+    dotenv = session_file.parents[2] / ".env"      # <project>/data/instagram/<user>.json
+    [key] = [line.split("=", 1)[1] for line in dotenv.read_text().splitlines() if line.startswith("REELTWIN_ACCOUNTS__SECRET_KEY=")]
+    assert mode_of(dotenv) == 0o600 and "sessionid" not in session_file.read_text()
+    assert json.loads(FernetCipher(key.encode()).decrypt(session_file.read_text()))["cookies"]["sessionid"] in instagram.sessions
 
     status = cli("status", "--username", USERNAME)
     assert status.exit_code == 0 and "valid" in status.output

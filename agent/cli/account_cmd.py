@@ -127,6 +127,10 @@ def connect(
         totp = _read_secret("TOTP secret", "--totp-secret-stdin", from_stdin=True) if totp_secret_stdin else None
         _hide_in_logs(secret, totp)
         if not no_check and not from_settings:   # --from-settings: the session `reeltwin instagram login` saved is used as it is
+            # the key first: the session the login saves is encrypted with it
+            _box, created = ensure_secret_key(settings, ctx.obj.loaded.project_dir)
+            if created:
+                _announce_key(created, as_json=as_json)
             check_result = _instagrapi_login(settings, fields["username"], secret, totp, as_json=as_json)
     elif backend == "outbox":
         if not from_settings:

@@ -51,8 +51,10 @@ def _session_file(settings: Settings, username: str) -> Path:
 def _publisher(settings: Settings, username: str, *, password: str | None = None, totp_secret: str | None = None) -> InstagrapiPublisher:
     from publishing.instagrapi_publisher import InstagrapiPublisher
 
+    from agent.publish_accounts import session_cipher
+
     return InstagrapiPublisher(username=username, session_file=_session_file(settings, username), password=password,
-                               totp_secret=totp_secret, client_factory=client_factory)
+                               totp_secret=totp_secret, client_factory=client_factory, cipher=session_cipher(settings))
 
 
 def _read_line(what: str) -> str:
@@ -107,6 +109,13 @@ def login(
         raise ValidationFailed("the Instagram password is empty; nothing changed")
     totp_secret = _read_line("totp-secret") if totp_secret_stdin else None
     _hide_in_logs(password, totp_secret)
+    # The saved session holds the login cookie: it is encrypted with the accounts key (made here if there is none yet).
+    from agent.cli.account_cmd import _announce_key
+    from agent.publish_accounts import ensure_secret_key
+
+    _box, created = ensure_secret_key(settings, ctx.obj.loaded.project_dir)
+    if created:
+        _announce_key(created, as_json=as_json)
 
     publisher = _publisher(settings, username, password=password, totp_secret=totp_secret)
     challenge_code = (lambda channel: typer.prompt(f"Security code Instagram sent you ({channel})", err=as_json).strip()) if terminal else None
