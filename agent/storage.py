@@ -359,6 +359,13 @@ class S3Storage:
 # -- from settings ----------------------------------------------------------------------------------------------------
 
 
+def check_at_start(settings: Settings) -> None:
+    """Before a service starts (``run``, ``worker``): the bucket answers with these credentials, so a wrong bucket,
+    key or endpoint is one line now instead of every reel failing later. Local storage: nothing to check."""
+    if settings.storage.backend != "local":
+        media_storage(settings).check()
+
+
 def media_storage(settings: Settings) -> MediaStorage:
     """The storage ``[storage]`` configures (one per configuration and data folder, kept for the process)."""
     storage = settings.storage

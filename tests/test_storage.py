@@ -6,6 +6,8 @@ data folder, sharing one database and one bucket: what one enrolls, another rend
 
 from __future__ import annotations
 
+import json
+
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -265,6 +267,29 @@ def test_the_cli_says_one_line_and_exits_2_when_the_bucket_is_missing(tmp_path: 
     [check] = [item for item in json.loads(doctor.stdout)["checks"] if item["name"] == "media storage"]
     assert check["status"] == "missing" and "does not exist" in check["detail"] and "REELTWIN_STORAGE__BUCKET" in check["fix"], check
     assert SECRET not in doctor.stdout + doctor.stderr
+
+
+@pytest.mark.postgres
+def test_run_and_worker_check_the_bucket_before_they_start(tmp_path: Path, endpoint: str, postgres_url: str) -> None:
+    """A wrong bucket is one line when the service starts, not a failed render on every reel later."""
+    from agent.db.engine import make_engine, upgrade
+
+    machine(tmp_path / "svc", endpoint, db_url=postgres_url)
+    settings_file = tmp_path / "svc" / "config" / "settings.toml"
+    settings_file.write_text(settings_file.read_text().replace(
+        "[workers]\n", '[workers]\nbackend = "celery"\nbroker_url = "redis://127.0.0.1:6379/13"\n'), encoding="utf-8")
+    upgrade(make_engine(postgres_url))
+    for args in (("run", "--once"), ("worker", "--queues", "render")):
+        result = reeltwin(tmp_path / "svc", *args, timeout=60, PYTHONPATH=str(Path(__file__).parent))   # standin_render
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and "does not exist" in lines[0] and "REELTWIN_STORAGE__BUCKET" in lines[0], (args, result.stderr)
+        assert "Traceback" not in result.stderr and SECRET not in result.stderr + result.stdout
+    # with the bucket there, the check passes: run --once goes on to its sweeps
+    s3_client(endpoint).create_bucket(Bucket=BUCKET)
+    result = reeltwin(tmp_path / "svc", "run", "--once", "--json", timeout=120, PYTHONPATH=str(Path(__file__).parent))
+    assert result.returncode == 0, result.stderr
+    assert "sweeps" in json.loads(result.stdout)
 
 
 # -- three machines: enroll on A, render on W, serve and publish on B ------------------------------------------------------

@@ -15,7 +15,9 @@ def run(
 ) -> None:
     """Hands-off: plan slots, draft ahead, apply approval policies, publish due reels and serve the web UI, until SIGTERM/Ctrl-C."""
     from agent.scheduler.service import Service
+    from agent.storage import check_at_start
 
+    check_at_start(ctx.obj.settings)
     service = Service(ctx.obj.settings, ctx.obj.loaded.project_dir, serve_web=web and not once)
     if once:
         with service:  # closes the publisher

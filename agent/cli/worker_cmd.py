@@ -56,6 +56,9 @@ def worker(
         raise AgentError(f"database.url {redact_url(settings.database_url)}: cannot connect ({str(error).splitlines()[0]}); "
                          "start PostgreSQL or fix database.url") from None
     make_engine(settings.database_url).dispose()   # a forked pool starts without the parent's connections
+    from agent.storage import check_at_start
+
+    check_at_start(settings)                        # the clips, voices and reels it renders and posts live there
     app = make_app(settings)
     check_broker(app, settings)
     count = concurrency or settings.workers.concurrency
