@@ -6,13 +6,6 @@ Screenshots go to $REELTWIN_TEST_SCREENSHOTS if set, else the test's tmp folder.
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import shutil
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -25,30 +18,14 @@ from agent.content_calendar.loader import load_calendar
 from agent.content_calendar.overrides import overrides_path
 from agent.content_calendar.planner import sync_plan
 from agent.db.engine import open_session
-from agent.db.models import Creator, Reel, ReelEvent, ReelStatus, Slot, WebAccount, utcnow
+from agent.db.models import Creator, Reel, ReelEvent, ReelStatus, Slot, utcnow
 from agent.settings import load_settings
-from agent.web.security import hash_password
+from browser_support import DESKTOP, MARKS, PHONE, add_login, browser, login, new_project, server, shots  # noqa: F401 - fixtures
 
-REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-PASSWORD = "correct horse battery"
 HANDLE = "your.handle"
 ZONE = ZoneInfo("Europe/Berlin")
 
-pytestmark = [
-    pytest.mark.slow,  # a real browser against a real server
-    pytest.mark.timeout(900),
-    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make install installs it as root)"),
-    pytest.mark.skipif(importlib.util.find_spec("playwright") is None, reason="playwright is not installed (dev extra)"),
-]
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
-DESKTOP = {"viewport": {"width": 1280, "height": 900}}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+pytestmark = MARKS
 
 
 def _cover(path: Path, label: str) -> Path:
@@ -80,11 +57,7 @@ def _tuesday_after(day: date, *, at_least: int) -> date:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("grid")
-    (directory / "calendar").mkdir()
-    shutil.copy(REPO / "calendar" / "example.yaml", directory / "calendar" / f"{HANDLE}.yaml")
-    (directory / "config").mkdir()
-    (directory / "config" / "settings.toml").write_text('[web]\nsecret_key = "browser-test-secret-0123456789"\n', encoding="utf-8")
-    settings = load_settings(directory).settings
+    settings = new_project(directory, handle=HANDLE)
     with open_session(settings.database_url) as db:
         calendar = load_calendar(directory / "calendar" / f"{HANDLE}.yaml").calendar
         report = sync_plan(db, calendar, now=utcnow(), days=21)
@@ -98,51 +71,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 reel.status = ReelStatus.RENDERED
                 reel.artifacts = {"cover": str(cover)}
                 db.add(reel)
-        db.add(WebAccount(username="creator", password_hash=hash_password(PASSWORD)))
+        add_login(db)
         db.commit()
     return directory
-
-
-@pytest.fixture(scope="module")
-def server(project: Path) -> Iterator[str]:
-    import uvicorn
-
-    from agent.web.app import create_app
-
-    settings = load_settings(project).settings
-    app = create_app(settings, project)
-    port = _free_port()
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert uv.started, "the web server did not start"
-    yield f"http://127.0.0.1:{port}"
-    app.state.drafter.wait(30)
-    uv.should_exit = True
-    thread.join(10)
-
-
-@pytest.fixture(scope="module")
-def browser():  # noqa: ANN201
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
-        yield instance
-        instance.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = Path(os.environ.get("REELTWIN_TEST_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def _db(project: Path):  # noqa: ANN202
@@ -166,15 +97,6 @@ def _last_event(project: Path, reel_id: int) -> ReelEvent:
         return db.execute(select(ReelEvent).where(ReelEvent.reel_id == reel_id).order_by(ReelEvent.id.desc())).scalars().first()
 
 
-def _login(page, server: str) -> None:  # noqa: ANN001
-    page.goto(f"{server}/login")
-    if not page.locator("#username").input_value():
-        page.fill("#username", "creator")
-    page.fill("#password", PASSWORD)
-    page.click("button.primary")
-    page.wait_for_url(f"{server}/")
-
-
 def _week(page, server: str, day: date) -> None:  # noqa: ANN001
     page.goto(f"{server}/calendar?view=week&on={day.isoformat()}&creator={HANDLE}")
 
@@ -189,7 +111,7 @@ def _no_overflow(page) -> None:  # noqa: ANN001
 def test_phone_week_month_move_skip_and_add(browser, server: str, project: Path, shots: Path) -> None:  # noqa: ANN001
     page = browser.new_page(**PHONE)
     page.on("dialog", lambda dialog: dialog.accept())   # the skip's "are you sure"
-    _login(page, server)
+    login(page, server)
     reels = _reels(project)
     rendered_id, _, rendered_slot = reels[0]
     first_day = _slot_time(project, rendered_slot).date()
@@ -266,7 +188,7 @@ def test_phone_week_month_move_skip_and_add(browser, server: str, project: Path,
 
 def test_desktop_week_and_month(browser, server: str, project: Path, shots: Path) -> None:  # noqa: ANN001
     page = browser.new_page(**DESKTOP)
-    _login(page, server)
+    login(page, server)
     reels = _reels(project)
     rendered_id, _, rendered_slot = reels[0]
     first_day = _slot_time(project, rendered_slot).date()
@@ -302,7 +224,7 @@ def test_desktop_week_and_month(browser, server: str, project: Path, shots: Path
 def test_without_javascript_add_and_skip_work(browser, server: str, project: Path, shots: Path) -> None:  # noqa: ANN001
     context = browser.new_context(java_script_enabled=False, **PHONE)
     page = context.new_page()
-    _login(page, server)
+    login(page, server)
     day = _tuesday_after(utcnow().astimezone(ZONE).date(), at_least=21)
     _week(page, server, day)
     add = page.locator(f"#add-{day.isoformat()}")

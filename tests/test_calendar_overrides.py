@@ -291,6 +291,34 @@ def test_an_added_reel_is_a_slot_of_its_own_that_is_drafted_and_stays(session: S
     assert loaded(project).calendar.overrides.add_of(change.slot_id) is None
 
 
+def test_an_added_reels_history_starts_with_who_added_it_once_drafted(session: Session, project: Path, seeded: Seeded, settings) -> None:  # noqa: ANN001
+    """An addition has no reel to record it on until its slot is drafted; then the reel's history (the reel page, `reeltwin
+    show`) starts with it: who added it, when, and for when, before the draft itself."""
+    from agent.approval.queue import events as history
+    from agent.drafting.base import Draft
+    from agent.drafting.service import build_request, store
+
+    at = free_time(utcnow(), at_least=3, hour=16)
+    change = changes.add_slot(session, loaded(project), at, actor="creator:web:maria", pillar="skills", brief="sharpening a knife on a mug")
+    work = find_work(session, [loaded(project).calendar], now=utcnow(), days=21)
+    item = next(item for item in work if item.slot is not None and item.slot.id == change.slot_id)
+    draft = Draft(hook=HOOKS[0], script=SCRIPTS[0], on_screen_title="Sharp knives", caption="A mug is a whetstone.", hashtags=["#cookingtips"],
+                  cta="", attempts=1, seconds=0.1, first_try_valid=True, trimmed=False, warnings=[], model="test-model")
+    outcome = store(session, item, draft, build_request(session, settings, item))
+    session.expire_all()
+    added, drafted = history(session, outcome.reel_id)   # as the reel page and `show` list it: in time order
+    assert (added.actor, added.from_status, added.to_status) == ("creator:web:maria", "drafted", "drafted")
+    assert added.reason == f"added on the calendar for {changes.when(at.replace(tzinfo=ZONE))}; pillar: skills; brief: sharpening a knife on a mug"
+    assert added.at <= drafted.at and (drafted.actor, drafted.to_status) == ("drafting:test-model", "drafted")
+    shown = reeltwin(project, "show", str(outcome.reel_id), "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert __import__("json").loads(shown.stdout)["events"][0]["reason"].startswith("added on the calendar for ")
+    # A calendar slot's reel has no such line.
+    other = next(item for item in work if item.slot is not None and item.slot.kind != "added")
+    plain_outcome = store(session, other, draft, build_request(session, settings, other))
+    assert [event.reason for event in events(session, plain_outcome.reel_id)] == ["test-model: 1 attempt(s), 0.1 s"]
+
+
 # -- the scheduler and the draft workers ---------------------------------------------------
 
 

@@ -296,6 +296,28 @@ def test_cli_reel_audio_stores_refuses_with_exit_2_and_removes(session: Session,
     assert reel_audio.recording_of(_fresh(session, reel_id)) is None and not Path(payload["recording"]["path"]).exists()
 
 
+def test_show_says_which_voice_reads_the_reel(session: Session, settings: Settings, project: Path, reel_id: int, good: Path) -> None:
+    import json
+
+    synthetic = reeltwin(project, "show", str(reel_id))
+    assert synthetic.returncode == 0, synthetic.stderr
+    assert f"voice: synthetic (read your own with `reeltwin reel audio {reel_id} FILE`)" in synthetic.stdout
+    assert json.loads(reeltwin(project, "show", str(reel_id), "--json").stdout)["own_voice"] is None
+
+    record = reel_audio.set_recording(session, settings, reel_id, good, actor="creator:cli").record
+    own = reeltwin(project, "show", str(reel_id))
+    assert f"voice: your own recording ({record['duration_s']:.1f} s, read for version 1, by creator:cli)" in own.stdout, own.stdout
+    assert "stale:" not in own.stdout
+    payload = json.loads(reeltwin(project, "show", str(reel_id), "--json").stdout)["own_voice"]
+    assert payload["path"] == record["path"] and payload["duration_s"] == record["duration_s"] and payload["stale"] is False
+
+    edit(session, reel_id, script=SCRIPT.replace("one minute", "two minutes"), actor="creator:cli")
+    stale = " ".join(reeltwin(project, "show", str(reel_id)).stdout.partition("voice: your own recording")[2].split())
+    assert stale.startswith(f"({record['duration_s']:.1f} s, read for version 1, by creator:cli) stale: reel {reel_id}: your recording reads an earlier script")
+    assert f"(`reeltwin reel audio {reel_id} --remove`)" in stale
+    assert json.loads(reeltwin(project, "show", str(reel_id), "--json").stdout)["own_voice"]["stale"] is True
+
+
 # -- the web routes ---------------------------------------------------------------------------------------
 
 

@@ -8,11 +8,6 @@ screenshots go to $REELTWIN_TEST_SCREENSHOTS if set, else the test's tmp folder.
 from __future__ import annotations
 
 import importlib.util
-import os
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,20 +17,15 @@ from sqlalchemy import select
 
 from agent.approval.queue import add_draft
 from agent.db.engine import open_session
-from agent.db.models import Creator, Reel, WebAccount
+from agent.db.models import Creator, Reel
 from agent.settings import load_settings
-from agent.web.security import hash_password
+from browser_support import DESKTOP, MARKS, add_login, chromium, login, new_project, server, shots  # noqa: F401 - fixtures
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-PASSWORD = "correct horse battery"
 SCRIPT = ("Pre-cut vegetables cost you twice. Once at the till, and once when they go soft by Wednesday. "
           "A whole onion keeps for weeks and takes one minute to chop.")
 
 pytestmark = [
-    pytest.mark.slow,  # a real browser, a real server, real speech checks
-    pytest.mark.timeout(900),
-    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make install installs it as root)"),
-    pytest.mark.skipif(importlib.util.find_spec("playwright") is None, reason="playwright is not installed (dev extra)"),
+    *MARKS,  # and real speech checks
     pytest.mark.skipif(importlib.util.find_spec("faster_whisper") is None or importlib.util.find_spec("piper") is None,
                        reason="the offline voice and recogniser are not installed"),
 ]
@@ -63,9 +53,7 @@ def readings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("web")
-    (directory / "config").mkdir()
-    (directory / "config" / "settings.toml").write_text('[web]\nsecret_key = "own-voice-browser-secret-0123456789"\n', encoding="utf-8")
-    settings = load_settings(directory).settings
+    settings = new_project(directory, handle=None)
     with open_session(settings.database_url) as db:
         creator = Creator(handle="cook", timezone="UTC")
         db.add(creator)
@@ -73,53 +61,17 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for index in range(3):
             add_draft(db, creator, slot=None, script=SCRIPT, hook=f"Pre-cut vegetables cost you twice ({index + 1}).",
                       on_screen_title="Stop buying pre-cut veg", caption="Whole vegetables, half the price.", hashtags=["#cookingtips"])
-        db.add(WebAccount(username="creator", password_hash=hash_password(PASSWORD)))
+        add_login(db)
         db.commit()
     return directory
 
 
 @pytest.fixture(scope="module")
-def server(project: Path) -> Iterator[str]:
-    import uvicorn
-
-    from agent.web.app import create_app
-
-    app = create_app(load_settings(project).settings, project)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert uv.started, "the web server did not start"
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(10)
-
-
-@pytest.fixture(scope="module")
-def browser(readings: dict[str, Path]):  # noqa: ANN201
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-                  f"--use-file-for-fake-audio-capture={readings['script']}%noloop", "--autoplay-policy=no-user-gesture-required"],
-        )
+def browser(readings: dict[str, Path]) -> Iterator:
+    """Chromium whose fake microphone plays Piper reading the script, once."""
+    with chromium("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                  f"--use-file-for-fake-audio-capture={readings['script']}%noloop", "--autoplay-policy=no-user-gesture-required") as instance:
         yield instance
-        instance.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = Path(os.environ.get("REELTWIN_TEST_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def _recording(project: Path, reel_id: int) -> dict | None:
@@ -127,14 +79,6 @@ def _recording(project: Path, reel_id: int) -> dict | None:
     with open_session(settings.database_url, migrate=False) as db:
         reel = db.execute(select(Reel).where(Reel.id == reel_id)).scalar_one()
         return (reel.artifacts or {}).get("own_audio")
-
-
-def _login(page, server: str) -> None:  # noqa: ANN001
-    page.goto(f"{server}/")
-    assert "/login" in page.url
-    page.fill("#password", PASSWORD)
-    page.click("button.primary")
-    page.wait_for_url(f"{server}/")
 
 
 @pytest.mark.parametrize(("width", "height", "reel_id"), [(390, 844, 1), (1280, 900, 2)])
@@ -148,7 +92,7 @@ def test_record_in_the_browser_listen_and_send(browser, server: str, project: Pa
     page = context.new_page()
     problems: list[str] = []
     page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-    _login(page, server)
+    login(page, server)
     page.goto(f"{server}/reels/{reel_id}")
     card = page.locator("#own-voice")
     assert "The synthetic voice reads this script" in card.inner_text()
@@ -196,8 +140,8 @@ def test_record_in_the_browser_listen_and_send(browser, server: str, project: Pa
 
 
 def test_upload_a_file_refusal_then_remove(browser, server: str, project: Path, shots: Path, readings: dict[str, Path]) -> None:  # noqa: ANN001
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    _login(page, server)
+    page = browser.new_page(**DESKTOP)
+    login(page, server)
     page.goto(f"{server}/reels/3")
     page.set_input_files("#recording", str(readings["stops"]))
     page.get_by_role("button", name="Use this recording").click()

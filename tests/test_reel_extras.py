@@ -99,15 +99,16 @@ def test_approve_selected_approves_the_good_ones_and_lists_the_others_with_their
     assert 'form="bulk-approve"' in queue and 'action="/queue/approve"' in queue and "Approve selected" in queue
     response = ana.post("/queue/approve", data={"csrf": token, "reel": [str(good), str(stale), str(already), str(other_reel), str(MISSING), "x1"]},
                         follow_redirects=False)
-    assert response.status_code == 200
-    page = plain(response)
-    assert f"Approved: reel {good}; rendered before its time. Already approved: reel {already}." in page
-    listed = text_of(response)
-    assert f"Reel {stale}</strong>: The caption was written for an earlier script; open it to check it, then approve." in listed
-    # Another creator's reel reads exactly like one that does not exist.
-    assert f"Reel {other_reel}</strong>: There is no such reel." in listed and f"Reel {MISSING}</strong>: There is no such reel." in listed
-    assert "Reel x1</strong>: This is not a reel number." in listed
-    assert f'href="/reels/{stale}"' in response.text and f'href="/reels/{other_reel}"' not in response.text
+    # POST-redirect-GET: the result is a message on the queue, so a reload of the page does not send the form again.
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    queue = ana.get("/")
+    flashed = plain(queue)
+    assert (f"Approved 1 of 6 selected: reel {good} (rendered before its time). Already approved: reel {already}. "
+            f"Not approved, nothing of theirs changed: Reel {stale}: The caption was written for an earlier script; "
+            "open it to check it, then approve.") in flashed, flashed[:800]
+    # Another creator's reel reads exactly like one that does not exist; refusals with one reason are listed together.
+    assert f"Reels {other_reel}, {MISSING}: There is no such reel." in flashed and "Reel x1: This is not a reel number." in flashed
+    assert "Approved 1 of 6" not in plain(ana.get("/"))   # shown once
 
     assert reel_of(session, good).status == ReelStatus.APPROVED and reel_of(session, good).approved_by == "creator:web:ana"
     assert reel_of(session, already).status == ReelStatus.APPROVED and reel_of(session, already).approved_by == "creator:cli"
@@ -115,12 +116,23 @@ def test_approve_selected_approves_the_good_ones_and_lists_the_others_with_their
 
     # All good: straight back to the queue with one line.
     approve_all = ana.post("/queue/approve", data={"csrf": token, "reel": [str(good)]}, follow_redirects=False)
-    assert approve_all.status_code == 303 and f"No reel was approved. Already approved: reel {good}." in ana.get("/").text
+    assert approve_all.status_code == 303 and f"Approved 0 of 1 selected. Already approved: reel {good}." in ana.get("/").text
     nothing = ana.post("/queue/approve", data={"csrf": token}, follow_redirects=False)
     assert nothing.status_code == 303 and "Nothing was selected" in text_of(ana.get("/"))
     # Without the form's token: refused, nothing approved.
     assert ana.post("/queue/approve", data={"reel": [str(stale)]}, follow_redirects=False).status_code == 403
     assert snapshot(session, stale) == stale_before
+
+
+def test_a_long_bulk_result_is_cut_short_to_fit_the_session_cookie() -> None:
+    from agent.web.routes.reel_extras import BULK_MESSAGE_CHARS, _bulk_message
+
+    refused = [(str(reel_id), f"Reel {reel_id}: it is being posted right now.") for reel_id in range(1000, 1200)]
+    message = _bulk_message([1, 2], [], refused)
+    assert message.startswith("Approved 2 of 202 selected: reels 1, 2 (rendered before their time). Not approved")
+    assert len(message) < BULK_MESSAGE_CHARS + 80 and "Reel 1000: Reel 1000: it is being posted right now." in message
+    shown = len(re.findall(r"Reel \d+: Reel", message))
+    assert message.endswith(f"… and {200 - shown} more; each reel's page says why.")
 
 
 def test_the_cli_approves_several_ids_all_or_nothing(project: Path, seeded: Seeded, session: Session) -> None:
@@ -324,6 +336,49 @@ def test_cli_reschedule(project: Path, seeded: Seeded, session: Session, setting
     assert reel_of(session, reel_id).publish_at == free.astimezone(ZoneInfo("UTC"))
 
 
+def test_reschedule_keeps_the_gap_to_slots_not_yet_planned_and_not_to_itself_or_skipped_slots(
+        seeded: Seeded, session: Session, settings: Settings) -> None:
+    """A reel's new time is tested by the calendar grid's gap search (changes.posts_near): it sees the calendar's slots the
+    database has no row for yet and leaves out skipped slots and the reel's own slot (``reel:<id>`` for an ad-hoc reel)."""
+    from agent.approval.timing import reschedule, rules_for
+    from agent.content_calendar import changes
+    from agent.content_calendar.loader import load_calendar
+    from agent.content_calendar.slots import expand
+
+    rules, note = rules_for(settings.calendar_dir, "your.handle")
+    assert note is None
+    weekly = [(reel_id, slot) for reel_id, slot in zip(seeded.reel_ids, seeded.slots) if not slot.peak]
+    (reel_id, own_slot), (_skipped_reel, skipped_slot) = weekly[0], weekly[1]
+    # A weekly slot three weeks ahead: the plan (two weeks) has not reached it, so it has no row yet.
+    ahead = utcnow() + timedelta(days=17)
+    calendar = load_calendar(settings.calendar_dir / "your.handle.yaml").calendar
+    unplanned = next(slot for slot in expand(calendar, ahead, ahead + timedelta(days=7)) if not slot.peak)
+    assert session.get(Slot, unplanned.slot_id) is None
+    with pytest.raises(ValidationFailed, match=rf"is less than 3 h from a planned slot at {unplanned.local:%a %d %b %Y, %H:%M}"):
+        reschedule(session, reel_id, unplanned.utc + timedelta(hours=1), actor="creator:cli", rules=rules)
+    assert reel_of(session, reel_id).publish_at is None
+
+    # An hour after its own slot: the slot it leaves is no neighbour.
+    moved = reschedule(session, reel_id, own_slot.scheduled_at + timedelta(hours=1), actor="creator:cli", rules=rules)
+    assert moved.publish_at == own_slot.scheduled_at + timedelta(hours=1)
+
+    # An ad-hoc reel with a time of its own: a neighbour of the others, not of itself.
+    free = _free_local_time(session, seeded.creator.id).astimezone(ZoneInfo("UTC"))
+    loose = add_draft(session, seeded.creator, slot=None, hook="A reel of its own.", script=SCRIPTS[2])
+    session.commit()
+    approve(session, [loose.id], actor="creator:cli")
+    reschedule(session, loose.id, free, actor="creator:cli", rules=rules)
+    assert reschedule(session, loose.id, free + timedelta(hours=1), actor="creator:cli", rules=rules).publish_at == free + timedelta(hours=1)
+    with pytest.raises(ValidationFailed, match=rf"is less than 3 h from reel {loose.id} at"):
+        reschedule(session, reel_id, free + timedelta(minutes=30), actor="creator:cli", rules=rules)
+
+    # A skipped slot posts nothing: a time next to it is free.
+    changes.skip_slot(session, load_calendar(settings.calendar_dir / "your.handle.yaml"), skipped_slot.id, actor="creator:cli")
+    rules, _note = rules_for(settings.calendar_dir, "your.handle")   # the calendar as its overrides file has it now
+    near_skipped = skipped_slot.scheduled_at + timedelta(hours=1)
+    assert reschedule(session, reel_id, near_skipped, actor="creator:cli", rules=rules).publish_at == near_skipped
+
+
 def test_parse_local_time_and_rules() -> None:
     utc = ZoneInfo("UTC")
     assert parse_local_time("2026-07-01 18:30", "Europe/Berlin") == datetime(2026, 7, 1, 16, 30, tzinfo=utc)
@@ -433,6 +488,66 @@ def test_queue_thumbnails_are_small_lazy_cached_and_scoped(ana: TestClient, seed
     assert ana.get(f"/reels/{seeded.reel_ids[0]}/thumb").status_code == 404   # not rendered: no cover
     anonymous = TestClient(client.app, base_url="http://testserver")
     assert anonymous.get(match.group(1), follow_redirects=False).status_code == 303
+
+
+def test_a_reels_thumbnail_goes_with_its_render_and_the_app_prunes_the_rest(
+        ana: TestClient, seeded: Seeded, session: Session, settings: Settings, project: Path, other_reel: int, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """data/thumbs keeps one thumbnail per reel that shows one: a new cover replaces it, a new render or a rejection removes
+    it, and the web app, when it starts, deletes those of reels that are gone or set aside or whose video is gone."""
+    import os
+
+    from agent.db.models import Avatar
+    from agent.jobs.render import render_reel
+    from agent.web.app import create_app
+    from cli_helpers import make_test_video
+
+    thumbs = settings.data_dir / "thumbs"
+    first, second, third = seeded.reel_ids
+
+    def thumbs_of(reel_id: int) -> list[str]:
+        return sorted(path.name for path in thumbs.glob(f"{reel_id}-*.jpg"))
+
+    # A new cover (a render elsewhere, the same path): its thumbnail replaces the old one.
+    rendered(session, settings, first)
+    assert ana.get(f"/reels/{first}/thumb").status_code == 200
+    [old] = thumbs_of(first)
+    cover = settings.data_dir / "renders" / f"reel-{first}" / "cover.jpg"
+    os.utime(cover, ns=(cover.stat().st_atime_ns, cover.stat().st_mtime_ns + 10**9))
+    assert ana.get(f"/reels/{first}/thumb").status_code == 200
+    [new] = thumbs_of(first)
+    assert new != old
+
+    # Rendered again here (the render job, with the stand-in renderer): the old render's thumbnail goes.
+    monkeypatch.setenv("REELTWIN_TEST_STANDIN_VIDEO", str(make_test_video(tmp_path / "standin.mp4")))
+    session.add(Avatar(name="your.handle", creator_id=seeded.creator.id, photo_path=str(tmp_path / "photo.png"), photo_sha256="0" * 64,
+                       consent_by="test", consent_text="test", kind="photo", analysis={}, consent_at=utcnow()))
+    session.commit()
+    force(session, first, status=ReelStatus.APPROVED)
+    standin = settings.model_copy(update={"workers": settings.workers.model_copy(update={"renderer": "standin", "imports": ["standin_render"]})})
+    assert render_reel(session, standin, first, worker="test").result == "rendered"
+    assert thumbs_of(first) == []
+
+    # Rejected on its page: its render is not the reel's any more; no thumbnail is kept or shown.
+    rendered(session, settings, second)
+    assert ana.get(f"/reels/{second}/thumb").status_code == 200 and len(thumbs_of(second)) == 1
+    token = csrf_of(ana, "/")
+    assert ana.post(f"/reels/{second}/reject", data={"csrf": token, "feedback": "a shorter hook"}, follow_redirects=False).status_code == 303
+    assert thumbs_of(second) == [] and reel_of(session, second).status in (ReelStatus.REJECTED, ReelStatus.DRAFTED)
+    assert ana.get(f"/reels/{second}/thumb").status_code == 404 and f"/reels/{second}/thumb" not in ana.get("/").text
+    assert thumbs_of(second) == []
+
+    # The web app's start prunes the rest; a reel's current thumbnail and a young half-written file stay.
+    rendered(session, settings, third)
+    assert ana.get(f"/reels/{third}/thumb").status_code == 200
+    [kept] = thumbs_of(third)
+    rendered(session, settings, other_reel)
+    (settings.data_dir / "renders" / f"reel-{other_reel}" / "reel.mp4").unlink()   # its video is gone
+    stray = [f"{other_reel}-{'b' * 20}.jpg", f"{MISSING}-{'c' * 20}.jpg", f"{'d' * 20}.jpg", f"{second}-{'e' * 20}.jpg"]
+    for name in [*stray, f"{third}-{'f' * 20}.123-456.part"]:
+        (thumbs / name).write_bytes(b"jpeg")
+    create_app(settings, project).state.drafter.wait(10)
+    assert sorted(path.name for path in thumbs.iterdir()) == sorted([kept, f"{third}-{'f' * 20}.123-456.part"])
 
 
 def test_other_creators_reels_cannot_be_moved_undone_or_published(ana: TestClient, other_reel: int, session: Session, settings: Settings) -> None:

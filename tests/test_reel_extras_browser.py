@@ -6,12 +6,6 @@ Screenshots go to $REELTWIN_TEST_SCREENSHOTS if set, else the test's tmp folder.
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import shutil
-import threading
-import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,24 +18,14 @@ from agent.approval.queue import add_draft, approve, edit
 from agent.content_calendar.loader import load_calendar
 from agent.content_calendar.planner import sync_plan
 from agent.db.engine import open_session
-from agent.db.models import Creator, Reel, ReelStatus, Slot, WebAccount, utcnow
+from agent.db.models import Creator, Reel, ReelStatus, Slot, utcnow
 from agent.settings import load_settings
-from agent.web.security import hash_password
+from browser_support import DESKTOP, MARKS, PHONE, add_login, browser, login, new_project, server, shots  # noqa: F401 - fixtures
 from cli_helpers import make_test_video
 
-REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-PASSWORD = "correct horse battery"
 ZONE = ZoneInfo("Europe/Berlin")
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
-DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 
-pytestmark = [
-    pytest.mark.slow,  # a real browser against a real server
-    pytest.mark.timeout(900),
-    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make install installs it as root)"),
-    pytest.mark.skipif(importlib.util.find_spec("playwright") is None, reason="playwright is not installed (dev extra)"),
-]
+pytestmark = MARKS
 SCRIPT = ("Pre-cut vegetables cost you twice. Once at the till, and once when they go soft by Wednesday. "
           "A whole onion keeps for weeks and takes one minute to chop. Follow for a cheap dinner every week.")
 CAPTION = ("Whole vegetables keep for weeks and cost half as much as the pre-cut bags. Here is how I store onions, carrots and "
@@ -64,18 +48,14 @@ def _cover(path: Path) -> None:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("extras")
-    (directory / "calendar").mkdir()
-    shutil.copy(REPO / "calendar" / "example.yaml", directory / "calendar" / "your.handle.yaml")
-    (directory / "config").mkdir()
-    (directory / "config" / "settings.toml").write_text('[web]\nsecret_key = "browser-test-secret-0123456789"\n', encoding="utf-8")
-    settings = load_settings(directory).settings
+    settings = new_project(directory)
     with open_session(settings.database_url) as db:
         report = sync_plan(db, load_calendar(directory / "calendar" / "your.handle.yaml").calendar, now=utcnow(), days=21)
         creator = db.execute(select(Creator)).scalar_one()
         for index, slot in enumerate(report.slots[:5]):
             add_draft(db, creator, slot=slot, script=SCRIPT, hook=f"Pre-cut vegetables cost you twice ({index + 1}).",
                       on_screen_title="Stop buying pre-cut veg", caption=CAPTION, hashtags=["#cookingtips", "#budgetrecipes"])
-        db.add(WebAccount(username="creator", password_hash=hash_password(PASSWORD)))
+        add_login(db)
         db.commit()
         # Reel 2: its caption was written for an earlier script (stale). Reel 4: rendered, with a video and a cover.
         # Reel 5: approved, and has two versions.
@@ -91,66 +71,15 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-@pytest.fixture(scope="module")
-def server(project: Path) -> Iterator[str]:
-    import socket
-
-    import uvicorn
-
-    from agent.web.app import create_app
-
-    app = create_app(load_settings(project).settings, project)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert uv.started, "the web server did not start"
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(10)
-
-
-@pytest.fixture(scope="module")
-def browser():  # noqa: ANN201
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
-        yield instance
-        instance.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = Path(os.environ.get("REELTWIN_TEST_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 def _status(project: Path, reel_id: int) -> tuple[str, datetime | None]:
     with open_session(load_settings(project).settings.database_url, migrate=False) as db:
         reel = db.get(Reel, reel_id)
         return str(ReelStatus(reel.status)), reel.publish_at
 
 
-def _login(page, server: str) -> None:  # noqa: ANN001
-    page.goto(f"{server}/")
-    page.fill("#password", PASSWORD)
-    page.click("button.primary")
-    page.wait_for_url(f"{server}/")
-
-
 def test_1_phone_queue_select_approve_and_undo(browser, server: str, project: Path, shots: Path) -> None:  # noqa: ANN001
     page = browser.new_page(**PHONE)
-    _login(page, server)
+    login(page, server)
     assert page.locator(".reel-card").count() == 3
     page.screenshot(path=shots / "extras-phone-queue.png", full_page=True)
     # The rendered reel's cover, loaded lazily as a small thumbnail.
@@ -166,14 +95,16 @@ def test_1_phone_queue_select_approve_and_undo(browser, server: str, project: Pa
     box = bar.bounding_box()
     assert box is not None and abs(box["y"] + box["height"] - 844) < 2   # on the screen's bottom edge while the cards scroll
     page.get_by_role("button", name="Approve selected").click()
-    result = page.locator(".bulk-result")
-    assert "Approved: reel 1; rendered before its time." in result.inner_text()
+    page.wait_for_url(f"{server}/")   # back on the queue (POST-redirect-GET): a reload does not approve again
+    result = page.locator(".flash")
+    assert "Approved 1 of 2 selected: reel 1 (rendered before its time)." in result.inner_text()
     assert "Reel 2: The caption was written for an earlier script; open it to check it, then approve." in result.inner_text()
     page.screenshot(path=shots / "extras-phone-bulk-result.png", full_page=True)
     assert _status(project, 1)[0] == "approved" and _status(project, 2)[0] == "drafted"
 
     # Changed its mind: undo the approval from the queue's list.
-    page.goto(f"{server}/")
+    page.reload()
+    assert page.locator(".flash").count() == 0   # the message is shown once, and nothing is posted again
     page.get_by_role("button", name="Undo the approval of reel 1").click()
     assert "the approval is undone" in page.locator(".flash").inner_text()
     assert _status(project, 1)[0] == "drafted"
@@ -182,7 +113,7 @@ def test_1_phone_queue_select_approve_and_undo(browser, server: str, project: Pa
 
 def test_2_phone_preview_as_instagram_shows_it(browser, server: str, project: Path, shots: Path) -> None:  # noqa: ANN001
     page = browser.new_page(**PHONE)
-    _login(page, server)
+    login(page, server)
     page.goto(f"{server}/reels/4")
     phone = page.locator(".ig-phone")
     phone.scroll_into_view_if_needed()
@@ -222,7 +153,7 @@ def test_2_phone_preview_as_instagram_shows_it(browser, server: str, project: Pa
 
 def test_3_phone_publish_now_and_reschedule(browser, server: str, project: Path, shots: Path) -> None:  # noqa: ANN001
     page = browser.new_page(**PHONE)
-    _login(page, server)
+    login(page, server)
     page.goto(f"{server}/reels/4")
     card = page.locator(".when-card")
     card.scroll_into_view_if_needed()
@@ -259,7 +190,7 @@ def test_3_phone_publish_now_and_reschedule(browser, server: str, project: Path,
 def test_4_compare_versions_stacked_on_a_phone_side_by_side_on_a_desktop(browser, server: str, shots: Path) -> None:  # noqa: ANN001
     for name, options in (("phone", PHONE), ("desktop", DESKTOP)):
         page = browser.new_page(**options)
-        _login(page, server)
+        login(page, server)
         page.goto(f"{server}/reels/5")
         page.get_by_role("button", name="Compare").click()
         page.wait_for_url("**/reels/5/compare?a=1&b=2")
@@ -276,7 +207,7 @@ def test_4_compare_versions_stacked_on_a_phone_side_by_side_on_a_desktop(browser
 
 def test_5_desktop_screens_and_the_manifest_without_login(browser, server: str, shots: Path) -> None:  # noqa: ANN001
     page = browser.new_page(**DESKTOP)
-    _login(page, server)
+    login(page, server)
     page.screenshot(path=shots / "extras-desktop-queue.png", full_page=True)
     page.goto(f"{server}/reels/4")
     preview = page.locator(".ig-stage")

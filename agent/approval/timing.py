@@ -4,20 +4,23 @@ Both only set the reel's own time (``Reel.publish_at``, which overrides its slot
 its history; the publisher still finds the reel through its sweep ("every rendered reel whose time has come") and
 claims it with the conditional update of :mod:`agent.db.states`, so a reel is never posted twice however often the
 buttons are pressed. A new time keeps the calendar's rules (``quiet_hours``, ``min_gap_hours`` of the creator's
-calendar file), read through :func:`rules_for`.
+calendar file, read through :func:`rules_for`), tested as the calendar grid tests a move: the gap to every other post,
+planned or not yet in the database, skipped slots left out.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlmodel import Session
 
 from agent.approval.queue import get_reel
+from agent.content_calendar.changes import posts_near
+from agent.content_calendar.schema import Calendar, in_quiet_hours
 from agent.db.models import Creator, Reel, ReelEvent, ReelStatus, Slot, utcnow
 from agent.errors import CalendarError, ValidationFailed
 
@@ -31,17 +34,22 @@ MAX_AHEAD = timedelta(days=366)
 
 @dataclass(frozen=True)
 class ScheduleRules:
-    """The calendar's rules for a posting time: no post in the quiet hours, posts at least ``min_gap_hours`` apart."""
+    """The calendar's rules for a posting time: no post in the quiet hours, posts at least ``min_gap_hours`` apart.
+
+    The tests themselves are the calendar's (:meth:`Calendar.is_quiet`, :func:`agent.content_calendar.changes.posts_near`),
+    the ones its grid's moves and added reels keep; ``calendar`` (with its overrides) is what the gap is measured in."""
 
     quiet_hours: tuple[int, int]    # (22, 7): no post from 22:00 up to 07:00 local; (a, a): none
     min_gap_hours: float
     source: str                     # the calendar file, as messages name it
+    calendar: Calendar | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def of(cls, calendar: Calendar, source: str) -> ScheduleRules:
+        return cls(calendar.quiet_hour_range(), calendar.min_gap_hours, source, calendar)
 
     def is_quiet(self, hour: int) -> bool:
-        start, end = self.quiet_hours
-        if start == end:
-            return False
-        return start <= hour < end if start < end else hour >= start or hour < end
+        return in_quiet_hours(hour, self.quiet_hours)
 
     def describe(self) -> str:
         """"quiet hours 22:00–07:00, at least 3 h between posts" (for the page and messages)."""
@@ -68,7 +76,7 @@ def rules_for(calendar_dir: Path, handle: str) -> tuple[ScheduleRules | None, st
                 broken = path.name
             continue
         if calendar.handle == handle:
-            return ScheduleRules(calendar.quiet_hour_range(), calendar.min_gap_hours, path.name), None
+            return ScheduleRules.of(calendar, path.name), None
     if broken:
         return None, f"the calendar file {broken} has problems, so its quiet hours and minimum gap were not checked"
     return None, f"@{handle} has no calendar file, so no quiet hours or minimum gap apply"
@@ -179,35 +187,12 @@ def _check_rules(session: Session, reel: Reel, creator: Creator, when: datetime,
         start, end = rules.quiet_hours
         raise ValidationFailed(f"{local:%H:%M} is in @{creator.handle}'s quiet hours ({start:02d}:00–{end:02d}:00, from {rules.source}); "
                                f"pick a time between {end:02d}:00 and {start:02d}:00")
-    if not rules.min_gap_hours:
+    if not rules.min_gap_hours or rules.calendar is None:
         return
-    gap = timedelta(hours=rules.min_gap_hours)
-    for other_id, at in taken_times(session, creator.id, around=when, within=gap, besides=reel):
-        if abs(at - when) < gap:
-            what = f"reel {other_id}" if other_id is not None else "a planned slot"
-            raise ValidationFailed(f"{local:%H:%M} is less than {rules.min_gap_hours:g} h from {what} at "
-                                   f"{_local(at, creator.timezone)} ({rules.source} keeps posts {rules.min_gap_hours:g} h apart); pick another time")
-
-
-def taken_times(session: Session, creator_id: int, *, around: datetime, within: timedelta, besides: Reel) -> list[tuple[int | None, datetime]]:
-    """(reel id or None for an open slot, time) of the creator's other posts near ``around``: reels going out (their own time or
-    their slot's), reels published then, and slots no reel has yet (one will be drafted for them)."""
-    low, high = around - within, around + within
-    taken: list[tuple[int | None, datetime]] = []
-    live_slots = set()
-    rows = session.execute(
-        select(Reel, Slot).outerjoin(Slot, Reel.slot_id == Slot.id)
-        .where(Reel.creator_id == creator_id, Reel.status.not_in([ReelStatus.REJECTED, ReelStatus.SKIPPED]))
-    ).all()
-    for other, slot in rows:
-        if other.slot_id:
-            live_slots.add(other.slot_id)
-        if other.id == besides.id:
-            continue
-        at = other.published_at if other.status == ReelStatus.PUBLISHED and other.published_at else other.publish_at or (slot.scheduled_at if slot else None)
-        if at is not None and low < at < high:
-            taken.append((other.id, at))
-    for slot in session.execute(select(Slot).where(Slot.creator_id == creator_id, Slot.scheduled_at > low, Slot.scheduled_at < high)).scalars():
-        if slot.id not in live_slots and slot.id != besides.slot_id:
-            taken.append((None, slot.scheduled_at))
-    return sorted(taken, key=lambda pair: pair[1])
+    # The reel's own post (its slot, or ``reel:<id>`` for an ad-hoc reel) is the one being moved.
+    near = posts_near(session, rules.calendar, when, apart=timedelta(hours=rules.min_gap_hours), ignore=reel.slot_id or f"reel:{reel.id}")
+    if near:
+        at, _slot_id, other = near[0]
+        what = f"reel {other.id}" if other is not None else "a planned slot"
+        raise ValidationFailed(f"{local:%H:%M} is less than {rules.min_gap_hours:g} h from {what} at "
+                               f"{_local(at, creator.timezone)} ({rules.source} keeps posts {rules.min_gap_hours:g} h apart); pick another time")

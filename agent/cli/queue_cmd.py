@@ -90,8 +90,11 @@ def queue(
 def show(ctx: typer.Context, reel_id: int = typer.Argument(..., metavar="ID", parser=parse_reel_id),
          as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """Everything about one reel: script, caption, hashtags, versions and its history."""
-    from agent.db.models import Creator, Slot
+    from rich.markup import escape
+
     from agent.approval.queue import QueueItem, events, get_reel, versions
+    from agent.db.models import Creator, Slot
+    from agent.enrollment.reel_audio import recording_json, stale_message
 
     session = ctx.obj.session
     reel = get_reel(session, reel_id)
@@ -101,6 +104,7 @@ def show(ctx: typer.Context, reel_id: int = typer.Argument(..., metavar="ID", pa
         "hashtags": reel.hashtags, "cta": reel.cta, "feedback": reel.feedback, "artifacts": reel.artifacts,
         "brief": item.slot.brief if item.slot else None,
         "draft_warnings": list((reel.artifacts or {}).get("draft_warnings") or []),
+        "own_voice": recording_json(reel),
         "versions": [{"version": v.version, "source": v.source, "author": v.author, "at": v.created_at.isoformat(), "note": v.note, "script": v.script} for v in versions(session, reel.id)],
         "events": [{"at": e.at.isoformat(), "from": e.from_status, "to": e.to_status, "actor": e.actor, "reason": e.reason} for e in events(session, reel.id)],
     }
@@ -117,9 +121,10 @@ def show(ctx: typer.Context, reel_id: int = typer.Argument(..., metavar="ID", pa
     out.print(f"[dim]caption:[/] {reel.caption}{mark['caption']}\n[dim]hashtags:[/] {' '.join(reel.hashtags)}{mark['hashtags']}")
     if stale:
         out.print(f"[yellow]stale:[/] {_stale_hint(reel.id, stale)}")
+    out.print(_voice_line(reel.id, payload["own_voice"]), highlight=False)
+    if payload["own_voice"] and payload["own_voice"]["stale"]:
+        out.print(f"[yellow]stale:[/] {escape(stale_message(reel))}", highlight=False)
     if payload["draft_warnings"]:
-        from rich.markup import escape
-
         out.print("[yellow]warnings:[/]")
         for warning in payload["draft_warnings"]:
             out.print(f"  - {escape(warning)}")
@@ -174,7 +179,7 @@ def reject(ctx: typer.Context, reel_id: int = typer.Argument(..., metavar="ID", 
     """Reject a reel with feedback; it is drafted again from the feedback."""
     from agent.approval.queue import reject as reject_reel
 
-    reel = reject_reel(ctx.obj.session, reel_id, feedback, actor="creator:cli")
+    reel = reject_reel(ctx.obj.session, reel_id, feedback, actor="creator:cli", data_dir=ctx.obj.settings.data_dir)
     if as_json:
         print_json({"id": reel.id, "status": str(reel.status), "version": reel.version, "feedback": reel.feedback})
         return
@@ -302,6 +307,13 @@ def reschedule(ctx: typer.Context, reel_id: int = typer.Argument(..., metavar="I
         err.print(f"[yellow]note:[/] {note}")
     when = "now (the next publish sweep of `reeltwin run` posts it)" if to.strip().lower() == "now" else f"{local:%a %d %b %Y, %H:%M} ({creator.timezone})"
     out.print(f"reel {reel.id}: goes out {when}")
+
+
+def _voice_line(reel_id: int, recording: dict | None) -> str:
+    """Who reads the script: the synthetic voice, or the creator's own recording."""
+    if recording is None:
+        return f"[dim]voice:[/] synthetic (read your own with `reeltwin reel audio {reel_id} FILE`)"
+    return f"[dim]voice:[/] your own recording ({recording['duration_s'] or 0:.1f} s, read for version {recording['version']}, by {recording['by']})"
 
 
 def _edit_in_editor(current: str) -> str:

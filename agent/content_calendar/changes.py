@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlmodel import Session
 
 from agent.content_calendar import overrides as files
@@ -147,7 +147,10 @@ def _refuse_posted(state: SlotState, doing: str) -> None:
 
 def posts_near(session: Session, calendar: Calendar, center: datetime, *, apart: timedelta, ignore: str | None = None) -> list[tuple[datetime, str, Reel | None]]:
     """Every post of the creator within ``apart`` of ``center`` (UTC): (time, slot id, its reel), nearest first.
-    The plan's slots (with their stored times where planned), committed reels and ad-hoc reels with a time."""
+    The plan's slots (planned in the database or not yet; skipped ones left out), with their stored times where planned,
+    reels given a time of their own (rescheduled) and ad-hoc reels with a time (id ``reel:<id>``). ``ignore`` leaves out
+    one slot id or ``reel:<id>``: the post being moved. The one minimum-gap search (:func:`check_time`, and
+    :func:`agent.approval.timing.reschedule` for one reel)."""
     from agent.content_calendar.peaks import peak_time_for
 
     creator = creator_of(session, calendar)
@@ -156,7 +159,12 @@ def posts_near(session: Session, calendar: Calendar, center: datetime, *, apart:
     posts: dict[str, tuple[datetime, Reel | None]] = {slot.slot_id: (slot.utc, None) for slot in expand(calendar, low, high, peak_time=peak_time)}
     if creator is not None:
         skipped = calendar.overrides.skipped()
-        rows = session.execute(select(Slot).where(Slot.creator_id == creator.id, Slot.scheduled_at >= low, Slot.scheduled_at < high)).scalars()
+        # Slots planned in the window, and slots whose reel was given a time in it (far from the slot's own).
+        timed_here = select(Reel.slot_id).where(Reel.creator_id == creator.id, Reel.slot_id.is_not(None),
+                                                or_(and_(Reel.publish_at >= low, Reel.publish_at < high),
+                                                    and_(Reel.published_at >= low, Reel.published_at < high)))
+        rows = session.execute(select(Slot).where(Slot.creator_id == creator.id,
+                                                  or_(and_(Slot.scheduled_at >= low, Slot.scheduled_at < high), Slot.id.in_(timed_here)))).scalars()
         for row in rows:
             reel = live_reel(session, row.id)
             at = row.scheduled_at
@@ -167,8 +175,7 @@ def posts_near(session: Session, calendar: Calendar, center: datetime, *, apart:
             if row.id in posts or (reel is not None and row.id not in skipped):
                 posts[row.id] = (at, reel)
         loose = session.execute(select(Reel).where(Reel.creator_id == creator.id, Reel.slot_id.is_(None),
-                                                   Reel.status.in_([ReelStatus.APPROVED, ReelStatus.RENDERING, ReelStatus.RENDERED,
-                                                                    ReelStatus.PUBLISHING, ReelStatus.PUBLISHED]))).scalars()
+                                                   Reel.status.in_([status.value for status in LIVE]))).scalars()
         for reel in loose:
             at = reel.published_at if ReelStatus(reel.status) == ReelStatus.PUBLISHED else reel.publish_at
             if at is not None and low <= at < high:
@@ -188,9 +195,8 @@ def check_time(session: Session, calendar: Calendar, at: datetime, *, slot_id: s
         raise ScheduleConflict(f"{when(local)} has already passed; pick a later time")
     if local - now > timedelta(days=MAX_DAYS_AHEAD):
         raise ScheduleConflict(f"{when(local)} is more than a year ahead; pick a time within the next {MAX_DAYS_AHEAD} days")
-    start, end = calendar.quiet_hour_range()
-    quiet = start != end and ((start <= local.hour < end) if start < end else (local.hour >= start or local.hour < end))
-    if quiet:
+    if calendar.is_quiet(local.hour):
+        start, end = calendar.quiet_hour_range()
         raise ScheduleConflict(f"{when(local)} is in the calendar's quiet hours ({calendar.quiet_hours.replace('-', '–')}), when nothing is posted; "
                                f"pick a time from {end:02d}:00 to {start:02d}:00")
     gap = timedelta(hours=calendar.min_gap_hours)
@@ -277,12 +283,12 @@ def _replan(session: Session, calendar: Calendar, loaded: LoadedCalendar, *, now
     return sync_plan(session, calendar, now=now, days=days, path=display_path(loaded.path))
 
 
-def _event(session: Session, reel: Reel | None, actor: str, reason: str) -> None:
+def _event(session: Session, reel: Reel | None, actor: str, reason: str, *, at: datetime | None = None) -> None:
     """A line in the reel's history for a change that is not a change of state (a move)."""
     if reel is None:
         return
     status = ReelStatus(reel.status).value
-    session.add(ReelEvent(reel_id=reel.id, from_status=status, to_status=status, actor=actor, reason=reason))
+    session.add(ReelEvent(reel_id=reel.id, from_status=status, to_status=status, actor=actor, reason=reason, at=at or utcnow()))
 
 
 def _stamp(actor: str) -> dict[str, str]:
@@ -407,6 +413,23 @@ def add_slot(session: Session, loaded: LoadedCalendar, at: datetime, *, actor: s
     _replan(session, new_calendar, loaded, now=now, reaching=local)
     return Change(slot_id, f"Added a reel on {when(local)}" + (f" ({pillar})" if pillar else "") + "; it is drafted ahead of time like the others.",
                   None, local)
+
+
+def record_addition(session: Session, calendar: Calendar, reel: Reel) -> None:
+    """Write into the history of a reel just drafted for a one-off reel added on the calendar who added it, when and
+    for when (the addition has no reel to be recorded on until its slot is drafted); the caller commits."""
+    add = calendar.overrides.add_of(reel.slot_id) if reel.slot_id else None
+    if add is None:
+        return
+    try:
+        made_at = datetime.fromisoformat(add.made_at) if add.made_at else None
+    except ValueError:
+        made_at = None
+    if made_at is not None and made_at.tzinfo is None:
+        made_at = None   # a hand-written entry's odd stamp: the line is written all the same, at the draft's time
+    local, _note = local_to_utc(add.at.date(), add.at.time(), ZoneInfo(calendar.timezone))
+    details = "".join(f"; {label}: {value}" for label, value in (("pillar", add.pillar), ("brief", add.brief)) if value)
+    _event(session, reel, add.by or "creator", f"added on the calendar for {when(local)}{details}", at=made_at)
 
 
 def clear_overrides(session: Session, loaded: LoadedCalendar, *, now: datetime | None = None) -> int:

@@ -32,6 +32,14 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
+def in_quiet_hours(hour: int, quiet_hours: tuple[int, int]) -> bool:
+    """Whether the local ``hour`` lies in ``quiet_hours``: (22, 7) is 22:00 up to 07:00, (a, a) none. The one test of it."""
+    start, end = quiet_hours
+    if start == end:
+        return False
+    return start <= hour < end if start < end else hour >= start or hour < end
+
+
 def _parse_time(value: Any) -> Any:
     if isinstance(value, time):
         return value
@@ -245,6 +253,10 @@ class Calendar(_Strict):
     def quiet_hour_range(self) -> tuple[int, int]:
         start, end = self.quiet_hours.split("-")
         return int(start[:2]), int(end[:2])
+
+    def is_quiet(self, hour: int) -> bool:
+        """Whether the local ``hour`` lies in the quiet hours, when nothing is posted."""
+        return in_quiet_hours(hour, self.quiet_hour_range())
 
     @field_validator("language")
     @classmethod

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from agent.content_calendar.changes import record_addition
 from agent.content_calendar.planner import sync_plan
 from agent.content_calendar.schema import Calendar
 from agent.db.models import Creator, Reel, ReelStatus, Slot, VoiceProfile, utcnow
@@ -213,6 +214,7 @@ def store(session: Session, item: WorkItem, draft: Draft, request: DraftRequest)
         else:
             reel = add_draft(session, creator, slot=item.slot, source="llm", author=f"drafting:{draft.model}", note=note, **fields)
             reel.artifacts = with_warnings(reel.artifacts, draft.warnings)
+            record_addition(session, item.calendar, reel)
             session.commit()
             outcome.reel_id = reel.id
     except (IntegrityError, ConcurrentChangeError):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, select
 
+from agent.approval.thumbnails import remove_thumbnails
 from agent.db.models import Avatar, Creator, Reel, ReelStatus, VoiceProfile
 from agent.db.states import transition
 from agent.errors import AgentError
@@ -192,6 +193,7 @@ def render_reel(session: Session, settings: Settings, reel_id: int, *, worker: s
     transition(session, reel, ReelStatus.RENDERED, actor=worker, reason=f"rendered in {outcome.render_seconds:.0f} s",
                expected=ReelStatus.RENDERING, artifacts=artifacts, claimed_by=None, last_error=None)
     session.commit()
+    remove_thumbnails(settings.data_dir, reel_id)   # of the cover of an earlier render
     log.info("reel %d: rendered %s (%.1f s of video in %.1f s)", reel_id, outcome.video, outcome.duration_s, outcome.render_seconds)
     return RenderOutcome(reel_id, RenderJobResult.RENDERED, "", str(outcome.video), rendered=outcome)
 

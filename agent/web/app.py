@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from agent.db.engine import ensure_schema, make_engine
 from agent.errors import AgentError, NotFoundError
 from agent.approval.queue import FIELD_LABELS
+from agent.approval.thumbnails import prune_thumbnails
 from agent.settings import Settings
 from agent.web.deps import LoginRequired, load_web_user, render_page
 from agent.web.messages import destination, error_message
@@ -74,6 +75,9 @@ def create_app(settings: Settings, project_dir: Path) -> FastAPI:
     drafter = BackgroundDrafter(settings, project_dir)
     if removed := sweep(settings.data_dir):
         log.info("web: removed %d upload(s) left behind in %s", removed, settings.data_dir / "uploads")
+    with Session(engine) as db:
+        if removed := prune_thumbnails(db, settings.data_dir, remote_media=settings.storage.backend != "local"):
+            log.info("web: removed %d cover thumbnail(s) no reel shows any more from %s", removed, settings.data_dir / "thumbs")
 
     app = FastAPI(title="ReelTwin", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from agent.approval.thumbnails import shows_thumbnail
 from agent.approval.timing import RESCHEDULABLE, planned_time, rules_for
 from agent.db.models import Creator, Reel, ReelStatus, utcnow
 from agent.settings import Settings
@@ -112,7 +113,7 @@ def caption_cut(text: str, *, lines: int = CAPTION_PREVIEW_LINES, chars: int = C
 
 def thumb_url(reel: Reel) -> str | None:
     """The queue's thumbnail address of a reel with a cover (its version changes when the reel does), else None."""
-    if not (reel.artifacts or {}).get("cover"):
+    if not shows_thumbnail(reel):
         return None
     return f"/reels/{reel.id}/thumb?v={int(reel.updated_at.timestamp())}"
 

@@ -4,11 +4,7 @@ compare two versions, the cover's thumbnail (what the pages show of them: :mod:`
 The decisions are :mod:`agent.approval.decisions` and :mod:`agent.approval.timing`, the functions the CLI calls.
 """
 
-import hashlib
 import logging
-import os
-import threading
-from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -18,17 +14,16 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from agent.approval.compare import compare_versions
 from agent.approval.decisions import MAX_SELECTED, approve_each, unapprove
 from agent.approval.queue import FIELD_LABELS, StaleFieldsError, get_reel, versions
+from agent.approval.thumbnails import shows_thumbnail, thumbnail
 from agent.approval.timing import parse_local_time, publish_now, reschedule, rules_for
 from agent.db.models import Creator
 from agent.errors import AgentError, NotFoundError
 from agent.storage import MediaMissing, StorageError, media_storage
-from agent.web.deps import CsrfChecked, DrafterDep, OwnReelId, SessionDep, SettingsDep, Viewer, flash, render_page
+from agent.web.deps import CsrfChecked, OwnReelId, SessionDep, SettingsDep, Viewer, flash, render_page
 from agent.web.messages import error_message
 
 log = logging.getLogger(__name__)
 router = APIRouter()
-#: The cover's thumbnail in the queue: twice the size it is shown at, for sharp phone screens.
-THUMB_SIZE_PX = (108, 192)
 #: A browser keeps a thumbnail this long (private: it is behind the login); its URL changes with the reel.
 THUMB_CACHE = "private, max-age=604800"
 
@@ -36,10 +31,9 @@ THUMB_CACHE = "private, max-age=604800"
 # -- the queue: approve a selection ---------------------------------------------------------------------------------
 
 @router.post("/queue/approve", dependencies=[CsrfChecked])
-def approve_selected(request: Request, db: SessionDep, user: Viewer, drafter: DrafterDep, reel: Annotated[list[str], Form()] = []) -> Response:  # noqa: B006
-    """Approve every ticked reel that can be; the others are listed on the queue with their reason, nothing of theirs changed."""
-    from agent.web.routes.reels import queue_context
-
+def approve_selected(request: Request, db: SessionDep, user: Viewer, reel: Annotated[list[str], Form()] = []) -> Response:  # noqa: B006
+    """Approve every ticked reel that can be; back on the queue, one message says which were approved and which were
+    not and why (nothing of those changed)."""
     if not reel:
         flash(request, "Nothing was selected: tick the reels to approve first.")
         return RedirectResponse("/", status_code=303)
@@ -53,25 +47,40 @@ def approve_selected(request: Request, db: SessionDep, user: Viewer, drafter: Dr
         return RedirectResponse("/", status_code=303)
     approved = [result.reel_id for result in results if result.approved and result.detail == "approved"]
     already = [result.reel_id for result in results if result.approved and result.detail != "approved"]
-    refused = [{"reel_id": result.reel_id, "reason": _refusal(result.error), "missing": isinstance(result.error, NotFoundError)}
-               for result in results if not result.approved]
-    refused += [{"reel_id": value[:12], "reason": "This is not a reel number.", "missing": True} for value in unreadable]
-    summary = _approved_summary(approved, already)
-    if not refused:
-        flash(request, summary)
-        return RedirectResponse("/", status_code=303)
-    # Shown at once (not flashed): the list of reasons can be long, and a reload only re-approves what already is.
-    return render_page(request, "queue.html", status_code=200, bulk_summary=summary, bulk_refused=refused,
-                       **queue_context(db, user, drafter, None))
+    refused = [(str(result.reel_id), _refusal(result.error)) for result in results if not result.approved]
+    refused += [(value[:12], "This is not a reel number.") for value in unreadable]
+    flash(request, _bulk_message(approved, already, refused))
+    return RedirectResponse("/", status_code=303)
 
 
-def _approved_summary(ids: list[int], already: list[int]) -> str:
-    def listed(numbers: list[int]) -> str:
+#: The bulk result travels in the session cookie: beyond this many characters its list of refusals is cut short.
+BULK_MESSAGE_CHARS = 1200
+
+
+def _bulk_message(approved: list[int], already: list[int], refused: list[tuple[str, str]]) -> str:
+    """"Approved 2 of 4 selected: reels 3, 4 (rendered before their time). Not approved, …: Reels 5, 9: There is no
+    such reel." The refused ones are grouped by reason, and cut short past :data:`BULK_MESSAGE_CHARS`."""
+    def reels(numbers: list[int]) -> str:
         return ("reel " if len(numbers) == 1 else "reels ") + ", ".join(str(number) for number in numbers)
 
-    parts = [f"Approved: {listed(ids)}; rendered before {'its' if len(ids) == 1 else 'their'} time." if ids else "No reel was approved."]
+    selected = len(approved) + len(already) + len(refused)
+    parts = [f"Approved {len(approved)} of {selected} selected"
+             + (f": {reels(approved)} (rendered before {'its' if len(approved) == 1 else 'their'} time)." if approved else ".")]
     if already:
-        parts.append(f"Already approved: {listed(already)}.")
+        parts.append(f"Already approved: {reels(already)}.")
+    if refused:
+        by_reason: dict[str, list[str]] = {}
+        for reel_id, reason in refused:
+            by_reason.setdefault(reason, []).append(reel_id)
+        parts.append("Not approved, nothing of theirs changed:")
+        left = len(refused)
+        for reason, reel_ids in by_reason.items():
+            line = f"{'Reel' if len(reel_ids) == 1 else 'Reels'} {', '.join(reel_ids)}: {reason}"
+            if len(" ".join(parts)) + len(line) > BULK_MESSAGE_CHARS:
+                parts.append(f"… and {left} more; each reel's page says why.")
+                break
+            parts.append(line)
+            left -= len(reel_ids)
     return " ".join(parts)
 
 
@@ -178,7 +187,7 @@ def cover_thumbnail(reel_id: OwnReelId, request: Request, db: SessionDep, settin
 
     reel = get_reel(db, reel_id)
     cover = (reel.artifacts or {}).get("cover")
-    if not isinstance(cover, str) or not cover:
+    if not shows_thumbnail(reel) or not isinstance(cover, str):
         raise HTTPException(404, "no such file")
     storage = media_storage(settings)
     try:
@@ -190,33 +199,10 @@ def cover_thumbnail(reel_id: OwnReelId, request: Request, db: SessionDep, settin
         raise HTTPException(503, "media storage is unavailable; see the server log") from None
     serve(local, settings)   # 404 unless a file inside the data folder
     try:
-        thumb = _thumbnail(local.resolve(), settings.data_dir / "thumbs")
+        thumb = thumbnail(reel_id, local.resolve(), settings.data_dir)
     except (OSError, ValueError) as error:   # not an image Pillow reads: the cover itself, as the reel page shows it
         log.warning("web: reel %d: no thumbnail of its cover: %s", reel_id, error)
         return serve_stored(request, cover, settings, storage)
     response = FileResponse(thumb, media_type="image/jpeg")
     response.headers["Cache-Control"] = THUMB_CACHE
     return response
-
-
-def _thumbnail(cover: Path, folder: Path) -> Path:
-    """``cover`` scaled to fit :data:`THUMB_SIZE_PX`, as a JPEG named after the cover's path, size and time (a new render is a new file)."""
-    from PIL import Image, ImageOps
-
-    info = cover.stat()
-    key = hashlib.sha256(f"{cover}|{info.st_size}|{info.st_mtime_ns}".encode()).hexdigest()[:20]
-    target = folder / f"{key}.jpg"
-    if target.is_file():
-        return target
-    folder.mkdir(parents=True, exist_ok=True)
-    # Written under a name of its own, then renamed: two requests at once each write whole files, the last one stays.
-    partial = folder / f"{key}.{os.getpid()}-{threading.get_ident()}.part"
-    try:
-        with Image.open(cover) as image:
-            image = ImageOps.exif_transpose(image).convert("RGB")
-            image.thumbnail(THUMB_SIZE_PX, Image.Resampling.LANCZOS)
-            image.save(partial, "JPEG", quality=82, optimize=True)
-    except Image.DecompressionBombError as error:
-        raise ValueError(str(error)) from None
-    partial.replace(target)
-    return target

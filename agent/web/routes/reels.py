@@ -130,7 +130,7 @@ def reject_reel(
     try:
         if not feedback.strip():
             raise ValidationFailed("Say what to change before rejecting, e.g. “shorter hook, talk about the price”.")
-        reject(db, reel_id, feedback, actor=user.actor)
+        reject(db, reel_id, feedback, actor=user.actor, data_dir=settings.data_dir)
     except (ValidationFailed, InvalidTransitionError) as error:  # e.g. a second click on "Reject": 409, not a 500
         db.rollback()
         return render_page(request, "reel.html", status_code=409 if isinstance(error, InvalidTransitionError) else 422,
