@@ -184,6 +184,10 @@ class StorageSettings(_Section):
     secret_access_key: SecretStr | None = None
     addressing_style: Literal["auto", "path", "virtual"] | None = None   # None: publishing.s3.addressing_style; "path" for MinIO
     timeout_s: float = Field(60.0, gt=0, le=3600)     # connect and read timeout of one request
+    # This machine's copies of files that are in the bucket are kept up to this size; past it, the least recently
+    # used (and unused for cache_idle_minutes) are deleted here, never in the bucket. 0: keep every copy.
+    cache_max_gb: float = Field(20.0, ge=0)
+    cache_idle_minutes: float = Field(60.0, ge=1)
 
     @field_validator("endpoint_url")
     @classmethod

@@ -8,7 +8,9 @@ One small interface, :class:`MediaStorage`, with two backends:
   into the writer's data folder as before, then :meth:`~MediaStorage.put` into the bucket; a machine that needs
   a file it does not have (a worker rendering with an avatar enrolled elsewhere, a publisher or web server
   with a reel rendered elsewhere) calls :meth:`~MediaStorage.ensure_local`, which downloads it into its own data
-  folder, verified by size and SHA-256, and keeps it there as a cache.
+  folder, verified by size and SHA-256, and keeps it there as a cache. The cache is kept under
+  ``storage.cache_max_gb``: past it, the least recently used copies that the bucket holds (same size) and that
+  no one used for ``cache_idle_minutes`` are deleted from this machine (:meth:`S3Storage.evict`).
 
 Keys are derived, never stored: ``<prefix><path inside the data folder>``. The database keeps the absolute paths
 the writing machine used; :func:`data_relative` finds the part inside the data folder from the folder's layout
@@ -27,6 +29,7 @@ import mimetypes
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -175,6 +178,15 @@ class LocalStorage:
         return None
 
 
+def _used(path: Path) -> None:
+    """Mark a cached copy as just used (its access time; the modification time stays what it was)."""
+    try:
+        info = path.stat()
+        os.utime(path, ns=(time.time_ns(), info.st_mtime_ns))
+    except OSError:
+        pass
+
+
 def _fix(fix: str) -> str:
     """The next step a missing or damaged file message names."""
     return fix or "render the reel or enroll the avatar/voice again"
@@ -193,10 +205,17 @@ class S3Storage:
 
     remote = True
 
-    def __init__(self, *, data_dir: Path, bucket: Any, prefix: str = "reeltwin-media/"):
+    #: at most one eviction pass per this many seconds per process (a pass lists the cache folders)
+    EVICT_EVERY_S = 300.0
+
+    def __init__(self, *, data_dir: Path, bucket: Any, prefix: str = "reeltwin-media/", cache_max_bytes: int = 0,
+                 cache_idle_s: float = 3600.0):
         self.data_dir = Path(data_dir)
         self.bucket = bucket
         self.prefix = prefix
+        self.cache_max_bytes = int(cache_max_bytes)
+        self.cache_idle_s = float(cache_idle_s)
+        self._evicted_at = float("-inf")
 
     def __repr__(self) -> str:
         return f"S3Storage(bucket={self.bucket.bucket!r}, endpoint_url={self.bucket.endpoint_url!r}, prefix={self.prefix!r})"
@@ -253,6 +272,7 @@ class S3Storage:
 
         local = self.local_path(path)
         if local.is_file():
+            _used(local)
             return local
         key = self.key_for(path)
         try:
@@ -286,7 +306,68 @@ class S3Storage:
         finally:
             temp.unlink(missing_ok=True)
         log.info("fetched %s into %s (%d bytes)", self._where(key), local, size)
+        if self.cache_max_bytes and time.monotonic() - self._evicted_at >= self.EVICT_EVERY_S:
+            self._evicted_at = time.monotonic()
+            self.evict(keep=local)
         return local
+
+    def evict(self, *, keep: Path | None = None, now: float | None = None) -> tuple[int, int]:
+        """Bring this machine's cache under ``cache_max_bytes`` (to 90 % of it): (files deleted, bytes freed).
+
+        Only copies of what the bucket holds go (a HEAD says it is there, with the same size), least recently used
+        first, each unused for ``cache_idle_s`` (a render reading it now keeps it); a file only this machine has is
+        never touched. The bucket unreachable: nothing is deleted this time."""
+        from publishing.s3_bucket import BotoCoreError, ClientError
+
+        if not self.cache_max_bytes:
+            return 0, 0
+        now = time.time() if now is None else now
+        files: list[tuple[float, int, Path]] = []
+        for top in _LAYOUT:
+            folder = self.data_dir / top
+            if not folder.is_dir():
+                continue
+            for path in folder.rglob("*"):
+                if path.name.startswith("."):
+                    continue
+                try:
+                    info = path.stat()
+                except OSError:
+                    continue
+                if path.is_file():
+                    files.append((max(info.st_atime, info.st_mtime), info.st_size, path))
+        total = sum(size for _, size, _ in files)
+        if total <= self.cache_max_bytes:
+            return 0, 0
+        target = int(0.9 * self.cache_max_bytes)
+        deleted = freed = 0
+        for used_at, size, path in sorted(files, key=lambda item: item[0]):
+            if total <= target:
+                break
+            if now - used_at < self.cache_idle_s or (keep is not None and path == keep):
+                continue
+            try:
+                key = self.key_for(path)
+            except StorageError:
+                continue
+            try:
+                head = self.bucket.client.head_object(Bucket=self.bucket.bucket, Key=key)
+            except (ClientError, BotoCoreError) as error:
+                if self.bucket.is_missing(error):
+                    continue           # only here: it stays
+                log.warning("cache: %s; nothing more is deleted this time", self._error(error, action="check a cached copy"))
+                break
+            if head.get("ContentLength") != size:
+                continue
+            try:
+                path.unlink()
+            except OSError:
+                continue
+            deleted, freed, total = deleted + 1, freed + size, total - size
+        if deleted:
+            log.info("cache: deleted %d local cop%s of bucket files (%.1f MB); %.1f MB kept in %s", deleted, "y" if deleted == 1 else "ies",
+                     freed / 1e6, total / 1e6, self.data_dir)
+        return deleted, freed
 
     def open(self, path: str | Path, *, byte_range: str | None = None) -> MediaStream:
         from publishing.s3_bucket import BotoCoreError, ClientError
@@ -382,7 +463,8 @@ def media_storage(settings: Settings) -> MediaStorage:
     return _s3(Path(settings.data_dir), storage.bucket or fallback.bucket, storage.endpoint_url or fallback.endpoint_url,
                storage.region or fallback.region, storage.prefix, key_id, secret_key,
                storage.addressing_style or fallback.addressing_style, storage.timeout_s,
-               (storage.bucket is not None, storage.endpoint_url is not None, storage.region is not None, own_keys))
+               (storage.bucket is not None, storage.endpoint_url is not None, storage.region is not None, own_keys),
+               int(storage.cache_max_gb * 1e9), storage.cache_idle_minutes * 60.0)
 
 
 @lru_cache(maxsize=8)
@@ -392,7 +474,8 @@ def _local(data_dir: Path) -> LocalStorage:
 
 @lru_cache(maxsize=8)
 def _s3(data_dir: Path, bucket: str | None, endpoint_url: str | None, region: str | None, prefix: str, key_id: str | None,
-        secret_key: str | None, addressing_style: str, timeout_s: float, own: tuple[bool, bool, bool, bool]) -> S3Storage:
+        secret_key: str | None, addressing_style: str, timeout_s: float, own: tuple[bool, bool, bool, bool],
+        cache_max_bytes: int = 0, cache_idle_s: float = 3600.0) -> S3Storage:
     values = {"BUCKET": bucket, "ENDPOINT_URL": endpoint_url, "REGION": region, "ACCESS_KEY_ID": key_id}
 
     def setting(name: str, is_own: bool) -> str:
@@ -418,4 +501,4 @@ def _s3(data_dir: Path, bucket: str | None, endpoint_url: str | None, region: st
                           addressing_style=addressing_style, timeout_s=timeout_s, max_attempts=3, names=names)
     except PublishRefused as error:
         raise ConfigError(str(error)) from None
-    return S3Storage(data_dir=data_dir, bucket=client, prefix=prefix)
+    return S3Storage(data_dir=data_dir, bucket=client, prefix=prefix, cache_max_bytes=cache_max_bytes, cache_idle_s=cache_idle_s)

@@ -161,6 +161,49 @@ def test_a_fetched_copy_is_checked_and_a_damaged_one_never_lands(tmp_path: Path,
         b.ensure_local(str(photo))
 
 
+def test_the_cache_keeps_under_its_size_deleting_only_idle_copies_the_bucket_holds(tmp_path: Path, endpoint: str, bucket: str) -> None:
+    import os
+    import time
+
+    w = media_storage(machine(tmp_path / "w", endpoint, storage="cache_max_gb = 0.000003\ncache_idle_minutes = 1\n"))
+    assert w.cache_max_bytes == 3000 and w.cache_idle_s == 60.0
+    data = tmp_path / "w" / "data"
+    now = time.time()
+    made = {}
+    for age, name in ((5000, "reels/1/reel-v1-a1.mp4"), (4000, "reels/2/reel-v1-a1.mp4"), (3000, "reels/3/reel-v1-a1.mp4"),
+                      (10, "reels/4/reel-v1-a1.mp4")):
+        path = data / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(os.urandom(1000))
+        w.put(path)
+        os.utime(path, (now - age, now - age))
+        made[name] = path
+    only_here = data / "reels" / "9" / "reel-v1-a1.mp4"          # never stored in the bucket: the only copy
+    only_here.parent.mkdir(parents=True)
+    only_here.write_bytes(os.urandom(1000))
+    os.utime(only_here, (now - 9000, now - 9000))
+    changed = data / "reels" / "3" / "reel-v1-a1.mp4"            # a local copy that differs from the bucket's: kept
+    changed.write_bytes(os.urandom(1500))
+    os.utime(changed, (now - 3000, now - 3000))
+    # 5,500 bytes > 3,000: the oldest copies the bucket holds go until 2,700 remain; the only copy, the changed one and
+    # the one used 10 s ago stay
+    deleted, freed = w.evict(now=now)
+    assert (deleted, freed) == (2, 2000)
+    assert not made["reels/1/reel-v1-a1.mp4"].exists() and not made["reels/2/reel-v1-a1.mp4"].exists()
+    assert only_here.exists() and changed.exists() and made["reels/4/reel-v1-a1.mp4"].exists()
+    assert len(keys_in(endpoint)) == 4                              # nothing is deleted in the bucket
+    # a deleted copy comes back when it is needed, and using a copy marks it (not its modification time)
+    again = w.ensure_local(made["reels/1/reel-v1-a1.mp4"])
+    assert again.stat().st_size == 1000
+    before = made["reels/4/reel-v1-a1.mp4"].stat().st_mtime
+    w.ensure_local(made["reels/4/reel-v1-a1.mp4"])
+    info = made["reels/4/reel-v1-a1.mp4"].stat()
+    assert info.st_mtime == before and info.st_atime >= now - 1
+    # 0 keeps everything
+    keep_all = media_storage(machine(tmp_path / "k", endpoint, storage="cache_max_gb = 0\n"))
+    assert keep_all.evict() == (0, 0)
+
+
 def test_a_folder_is_deleted_whole_and_only_it(tmp_path: Path, endpoint: str, bucket: str) -> None:
     a = media_storage(machine(tmp_path / "a", endpoint))
     version = a.data_dir / "voices" / "bob" / "20250101T120000Z-a1b2c3"
