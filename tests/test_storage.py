@@ -551,6 +551,45 @@ def test_rendering_with_an_avatar_that_is_nowhere_fails_the_reel_with_the_fix(tm
     assert session.execute(select(Reel.status).where(Reel.id == reel.id)).scalar_one() == ReelStatus.FAILED
 
 
+@pytest.mark.slow
+def test_a_footage_avatar_enrolled_on_one_machine_renders_on_another(tmp_path: Path, endpoint: str, bucket: str) -> None:
+    """The clip and its face track go to the bucket at enrollment; a worker with another data folder fetches both,
+    decodes the clip and frames the preview strip from them (the files a footage render reads)."""
+    pytest.importorskip("mediapipe")
+    import numpy as np
+    from footage_clips import make_clip
+
+    from agent.db.engine import make_engine, upgrade
+    from agent.enrollment.avatars import enroll, footage_of, framed_preview, local_media
+    from render.face.footage import ClipReader
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    a = machine(tmp_path / "a", endpoint, db_url=url)
+    w = machine(tmp_path / "w", endpoint, db_url=url)
+    engine = make_engine(url)
+    upgrade(engine)
+    clip = make_clip(tmp_path, "me.mp4", seconds=6.0, size=(540, 960))
+    with Session(engine, expire_on_commit=False) as session:
+        avatar = enroll(session, a.data_dir, clip, name="astro", consent=True, consent_by="test", storage=media_storage(a)).avatar
+    folder = Path(avatar.photo_path).parent.name
+    assert keys_in(endpoint) == [f"reeltwin-media/avatars/astro/{folder}/clip.mp4", f"reeltwin-media/avatars/astro/{folder}/track.npz"]
+    on_w = media_storage(w)
+    video = local_media(avatar, on_w)
+    assert video == w.data_dir / "avatars" / "astro" / folder / "clip.mp4" and video.read_bytes() == Path(avatar.photo_path).read_bytes()
+    track = footage_of(avatar, on_w)
+    assert (w.data_dir / "avatars" / "astro" / folder / "track.npz").is_file() and track.n_frames >= 170
+    here = [frame for _, frame in ClipReader(video, track.width, track.height).play([(0, 9), (9, 0)], ahead=2)]
+    there = [frame for _, frame in ClipReader(Path(avatar.photo_path), track.width, track.height).play([(0, 9), (9, 0)])]
+    assert len(here) == 20 and all(np.array_equal(one, other) for one, other in zip(here, there))
+    strip = framed_preview(avatar, on_w)
+    assert strip.is_file() and strip.stat().st_size > 1000
+    # gone from the bucket and from W: the render's error names the fix
+    s3_client(endpoint).delete_object(Bucket=BUCKET, Key=f"reeltwin-media/avatars/astro/{folder}/track.npz")
+    (w.data_dir / "avatars" / "astro" / folder / "track.npz").unlink()
+    with pytest.raises(MediaMissing, match="enroll avatar 'astro' again with --replace"):
+        footage_of(avatar, on_w)
+
+
 def test_storage_errors_are_agent_errors() -> None:
     assert issubclass(StorageUnavailable, StorageError) and issubclass(StorageError, AgentError) and issubclass(MediaMissing, StorageError)
 
