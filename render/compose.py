@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from render import RenderError
+from render.media import yuv
 from render.media.audio import decode, integrated_loudness, write_wav
 from render.media.ffmpeg import ToolErrors, find_ffmpeg
 
@@ -231,17 +232,18 @@ class _FrameFeed:
     The worker hands the encoder planar YUV 4:2:0 (BT.601, limited range: what ffmpeg's own
     RGB conversion makes), converted by OpenCV, which releases the GIL: the pipe carries half
     the bytes of RGB, ffmpeg skips its single-threaded colour conversion, and rendering the
-    next frame overlaps with writing this one. ``current`` is the last RGB frame (the cover's fallback).
+    next frame overlaps with writing this one. A ``planar`` renderer's frames are I420 already and go as they are.
+    ``current`` is the last frame (the cover's fallback), in the renderer's format.
     """
 
     AHEAD = 3
 
     def __init__(self, frames: Iterator[np.ndarray], fps: int, n_frames: int, decorate: Callable[[np.ndarray, int], np.ndarray],
-                 progress: Callable[[int, int], None] | None):
+                 progress: Callable[[int, int], None] | None, *, planar: bool = False):
         import queue
         import threading
 
-        self.frames, self.fps, self.n_frames = frames, fps, n_frames
+        self.frames, self.fps, self.n_frames, self.planar = frames, fps, n_frames, planar
         self.decorate, self.progress = decorate, progress
         self.index, self.current = -1, None
         self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=self.AHEAD)
@@ -267,9 +269,9 @@ class _FrameFeed:
         try:
             for frame in self.frames:
                 index += 1
-                rgb = self.decorate(frame, index)
-                self.current = rgb
-                if not self._put(("frame", cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420))):
+                decorated = self.decorate(frame, index)
+                self.current = decorated
+                if not self._put(("frame", decorated if self.planar else cv2.cvtColor(decorated, cv2.COLOR_RGB2YUV_I420))):
                     return
                 if self.progress:
                     self.progress(index + 1, self.n_frames)
@@ -386,18 +388,32 @@ def compose(
     cover_index = min(n_frames - 1, int((cover_at_s if cover_at_s is not None else min(1.0, duration / 3)) * fps))
     cover_path = out_path.with_suffix(".jpg")
 
+    planar = getattr(stream, "pixel_format", "rgb24") == yuv.FORMAT
+
+    def overlay(frame: np.ndarray, rgba: np.ndarray, x: int, y: int) -> None:
+        """``rgba`` blended onto the frame at (x, y): directly on RGB; on an I420 frame through the patch's region only."""
+        if not planar:
+            blend_patch(frame, rgba, x, y)
+            return
+        box = yuv.even_box(x, y, x + rgba.shape[1], y + rgba.shape[0], stream.width, stream.height)
+        if box[2] <= box[0] or box[3] <= box[1]:
+            return
+        part = yuv.region_rgb(frame, box)
+        blend_patch(part, rgba, x - box[0], y - box[1])
+        yuv.put_region(frame, part, box)
+
     def decorate(frame: np.ndarray, index: int) -> np.ndarray:
         t = index / fps
         if title is not None and t < hook_seconds:
             fade = max(0.0, min(1.0, (hook_seconds - t) / 0.3, (t + 0.2) / 0.2))
             title[..., 3] = (title_alpha * fade).astype(np.uint8)
-            blend_patch(frame, title, (stream.width - title.shape[1]) // 2, title_y)
+            overlay(frame, title, (stream.width - title.shape[1]) // 2, title_y)
         if captions is not None:
-            overlay = captions.overlay_at(t)
-            if overlay is not None:
-                _blend_caption(frame, *overlay)
+            caption = captions.overlay_at(t)
+            if caption is not None:
+                _blend_caption(frame, *caption)
         if index == cover_index:
-            _save_cover(frame, cover_path)
+            _save_cover(yuv.to_rgb(frame) if planar else frame, cover_path)
         return frame
 
     memo: dict[str, Any] = {}
@@ -406,17 +422,24 @@ def compose(
         # A caption shows for many frames over pixels that mostly do not move (it sits below the mouth):
         # when the patch and the pixels under it are the same as last frame, reuse last frame's blend.
         h, w = rgba.shape[:2]
-        under = frame[max(0, y): y + h, max(0, x): x + w]
-        if memo.get("patch") is rgba and memo["at"] == (x, y) and np.array_equal(memo["under"], under):
-            under[...] = memo["blended"]
+        if planar:
+            box = yuv.even_box(x, y, x + w, y + h, stream.width, stream.height)
+            unders = [plane[box[1] // step:box[3] // step, box[0] // step:box[2] // step]
+                      for plane, step in zip(yuv.planes(frame), (1, 2, 2))]
+        else:
+            unders = [frame[max(0, y): y + h, max(0, x): x + w]]
+        if (memo.get("patch") is rgba and memo["at"] == (x, y)
+                and all(np.array_equal(before, now) for before, now in zip(memo["under"], unders))):
+            for now, blended in zip(unders, memo["blended"]):
+                now[...] = blended
             return
-        memo.update(patch=rgba, at=(x, y), under=under.copy())
-        blend_patch(frame, rgba, x, y)
-        memo["blended"] = under.copy()
+        memo.update(patch=rgba, at=(x, y), under=[under.copy() for under in unders])
+        overlay(frame, rgba, x, y)
+        memo["blended"] = [under.copy() for under in unders]
 
     if stream.width % 2 or stream.height % 2:
         raise ComposeError(f"output {str(out_path)!r}: {stream.width}x{stream.height} has an odd side; H.264 4:2:0 needs even width and height")
-    feed = _FrameFeed(iter(stream), fps, n_frames, decorate, progress)
+    feed = _FrameFeed(iter(stream), fps, n_frames, decorate, progress, planar=planar)
     video_duration = n_frames / fps
     with tempfile.TemporaryDirectory(prefix="reeltwin-compose-") as tmp:
         audio_file = write_wav(Path(tmp) / "mix.wav", mixed, AUDIO_RATE_HZ, channels=2, round_to_nearest=False)
@@ -438,7 +461,7 @@ def compose(
             raise ComposeError("the avatar renderer produced no frames")
         partial.replace(out_path)
     if not cover_path.exists() and feed.current is not None:
-        _save_cover(feed.current, cover_path)
+        _save_cover(yuv.to_rgb(feed.current) if planar else feed.current, cover_path)
     srt_path = json_path = None
     if captions is not None:
         srt_path = captions.write_srt(out_path.with_suffix(".srt"))

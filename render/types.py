@@ -83,7 +83,8 @@ class Box:
 
 @dataclass
 class FrameStream:
-    """Frames of a render, produced lazily: iterate once; each frame is an RGB uint8 array (height, width, 3)."""
+    """Frames of a render, produced lazily: iterate once; each frame is an RGB uint8 array (height, width, 3), or,
+    where ``pixel_format`` is "yuv420p", an I420 array (height * 3 // 2, width) (see render.media.yuv)."""
 
     fps: int
     width: int
@@ -97,6 +98,7 @@ class FrameStream:
     mouth_box: Box
     #: per-frame values the renderer used (mouth opening 0..1, blink 0..1, ...), filled as frames are produced
     trace: dict[str, list[float]] = field(default_factory=dict)
+    pixel_format: str = "rgb24"
 
     def __iter__(self) -> Iterator[np.ndarray]:
         return self.frames

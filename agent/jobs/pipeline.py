@@ -164,7 +164,8 @@ def render_files(
         request = avatar_base.RenderRequest(photo_path=Path(photo) if photo is not None else None, audio_path=Path(audio), words=words,
                                             phonemes=phonemes, fps=settings.avatar.fps, width=settings.avatar.width,
                                             height=settings.avatar.height, seed=settings.avatar.seed, face=face,
-                                            video_path=Path(video) if video is not None else None, footage=footage)
+                                            video_path=Path(video) if video is not None else None, footage=footage,
+                                            pixel_format="yuv420p")   # compose takes I420 as the encoder does
         stream = avatar.render(request)
         _stage(stages, "avatar setup", started)
         captions = None

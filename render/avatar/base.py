@@ -39,6 +39,9 @@ class RenderRequest:
     video_path: Path | None = None
     #: render.face.footage.FootageAnalysis computed at enrollment; analysed again when None
     footage: Any = None
+    #: the frames the consumer takes best: "rgb24", or "yuv420p" (I420, what the encoder takes: the composer does);
+    #: a backend may give RGB anyway, and its FrameStream says which it gives
+    pixel_format: str = "rgb24"
 
 
 @runtime_checkable

@@ -128,12 +128,13 @@ class MouthColours:
 class _MouthRig:
     U_MAX = 3.0            # the region reaches 3 half-mouth-widths to each side
 
-    def __init__(self, points: np.ndarray, source: np.ndarray, face_height: float, *, rest: bool = False,
-                 colours: "MouthColours | None" = None):
+    def __init__(self, points: np.ndarray, source: np.ndarray | None, face_height: float, *, rest: bool = False,
+                 colours: "MouthColours | None" = None, frame_shape: tuple[int, ...] | None = None):
         """``rest``: the frame's own mouth is first brought to rest (lips together), whatever it was doing
         (footage: a clip in which the creator talks); the new opening is then made from there.
-        ``colours``: the interior's colours (measured once per clip, so they do not flicker); measured here when None."""
-        height, width = source.shape[:2]
+        ``colours``: the interior's colours (measured once per clip, so they do not flicker); measured here when None.
+        ``frame_shape``: the frame's (height, width) when ``source`` is not the whole frame (or None, with ``colours``)."""
+        height, width = (frame_shape if frame_shape is not None else source.shape)[:2]
         origin = 0.5 * (points[lm.UPPER_LIP_INNER_MID, :2] + points[lm.LOWER_LIP_INNER_MID, :2])
         self.f = _frame_from(points[lm.MOUTH_LEFT, :2], points[lm.MOUTH_RIGHT, :2], origin)
         uv = self.f.to_uv(points)
@@ -191,8 +192,10 @@ class _MouthRig:
         c = colours if colours is not None else MouthColours.measure(points, source)
         self.cavity, self.cavity_deep, self.teeth, self.tongue = c.cavity, c.cavity_deep, c.teeth, c.tongue
 
-    def apply(self, source: np.ndarray, canvas: np.ndarray, offset: tuple[int, int], params: np.ndarray) -> float:
-        """Deform the mouth region of ``source`` into ``canvas`` (the face-region buffer at ``offset``); returns the lip gap in px."""
+    def apply(self, source: np.ndarray, canvas: np.ndarray, offset: tuple[int, int], params: np.ndarray, *,
+              source_offset: tuple[int, int] = (0, 0)) -> float:
+        """Deform the mouth region of ``source`` (a part of the frame from ``source_offset``, with a few pixels around
+        :attr:`box`) into ``canvas`` (the face-region buffer at ``offset``); returns the lip gap in px."""
         import cv2
 
         jaw, spread, round_, close, labio, tongue = (float(x) for x in params)
@@ -243,6 +246,9 @@ class _MouthRig:
         dv = np.where(self.above, cv2.resize(-dv_up, size, interpolation=cv2.INTER_LINEAR),
                       cv2.resize(dv_lo, size, interpolation=cv2.INTER_LINEAR))
         map_x, map_y = self.f.to_xy(self.u - du / self.half_width, self.v_rel - dv + self.split_px)
+        if source_offset != (0, 0):
+            map_x -= np.float32(source_offset[0])
+            map_y -= np.float32(source_offset[1])
         # Where the lips part there is no source skin: the interior is painted over it below.
         patch = cv2.remap(source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if gap > 0.6:

@@ -29,6 +29,7 @@ import numpy as np
 from render.avatar.base import AvatarError, RenderRequest, register
 from render.avatar.cpu_mesh import MouthColours, _MouthRig, load_audio, speech_track
 from render.face import landmarks as lm
+from render.media import yuv
 from render.types import Box, FrameStream
 
 FACE_HEIGHT_SHARE = 0.2        # forehead-to-chin / frame height, when the clip allows it (as the photo avatar)
@@ -36,6 +37,7 @@ FACE_CENTER_Y_SHARE = 0.38       # a little lower than the photo (0.36): less zo
 MAX_ZOOM_OVER_COVER = 1.6      # never enlarge past this over the smallest zoom that fills the frame (softness)
 CAMERA_SMOOTHING_S = 0.6       # the virtual camera follows the face this slowly (Gaussian sigma)
 REST_OPEN = 0.03               # a frame whose own mouth opens more than this (gap / width) is brought to rest first
+RIG_MARGIN_PX = 8              # pixels around the mouth region taken with it (what its warp may read)
 SOURCE_AHEAD = 6               # clip frames decoded ahead of the mouth rig, on their own thread
 
 
@@ -153,7 +155,9 @@ class FootageBackend:
             mouth_boxes.append((lips[:, 0].min() - 10, lips[:, 1].min() - 10, lips[:, 0].max() + 10, chin[1] + 10))
         face_box = _union_box(face_boxes, request.width, request.height)
         mouth_box = _union_box(mouth_boxes, request.width, request.height)
-        reader = ClipReader(Path(request.video_path), analysis.width, analysis.height)
+        # The encoder takes planar YUV: decoded so, the frame is never converted whole (only the mouth's region is)
+        planar = request.pixel_format == yuv.FORMAT
+        reader = ClipReader(Path(request.video_path), analysis.width, analysis.height, pixel_format=yuv.FORMAT if planar else "rgb24")
         trace: dict[str, list] = {"mouth_gap_px": [], "jaw": [], "source_frame": [], "stable_px": [], "envelope": envelope.tolist()}
         size = (request.width, request.height)
         interpolation = cv2.INTER_LINEAR if camera.scale >= 1.0 else cv2.INTER_AREA
@@ -182,18 +186,24 @@ class FootageBackend:
                     used = True
                     points = analysis.landmarks[index]
                     if colours is None:
-                        colours = MouthColours.measure(points, picture)
+                        colours = MouthColours.measure(points, yuv.to_rgb(picture) if planar else picture)
                     face_h = float(np.linalg.norm(points[lm.FOREHEAD, :2] - points[lm.CHIN, :2]))
+                    rest = float(analysis.mouth_open[index]) > REST_OPEN
                     try:
-                        rig = _MouthRig(points, picture, face_h, rest=float(analysis.mouth_open[index]) > REST_OPEN, colours=colours)
-                        gap = rig.apply(picture, picture, (0, 0), track[i]) * camera.scale
+                        if planar:
+                            # only the mouth's region goes to RGB and back; the rest of the frame stays as decoded
+                            rig = _MouthRig(points, None, face_h, rest=rest, colours=colours, frame_shape=(analysis.height, analysis.width))
+                            box = yuv.even_box(rig.x0 - RIG_MARGIN_PX, rig.y0 - RIG_MARGIN_PX, rig.x0 + rig.w + RIG_MARGIN_PX,
+                                               rig.y0 + rig.h + RIG_MARGIN_PX, analysis.width, analysis.height)
+                            part = yuv.region_rgb(picture, box)
+                            gap = rig.apply(part, part, box[:2], track[i], source_offset=box[:2]) * camera.scale
+                            yuv.put_region(picture, part, box)
+                        else:
+                            rig = _MouthRig(points, picture, face_h, rest=rest, colours=colours)
+                            gap = rig.apply(picture, picture, (0, 0), track[i]) * camera.scale
                     except AvatarError:
                         gap = 0.0        # the mouth is at the frame's edge on this frame: show the frame as it is
-                    if camera.scale == 1.0 and float(camera.offsets[index, 0]).is_integer() and float(camera.offsets[index, 1]).is_integer():
-                        ox, oy = int(-camera.offsets[index, 0]), int(-camera.offsets[index, 1])
-                        frame = np.ascontiguousarray(picture[oy:oy + request.height, ox:ox + request.width])
-                    else:
-                        frame = cv2.warpAffine(picture, camera.matrix(index), size, flags=interpolation, borderMode=cv2.BORDER_REPLICATE)  # REFLECT is 10x slower
+                    frame = _crop_or_warp(picture, camera, index, size, interpolation, planar)
                     trace["mouth_gap_px"].append(round(float(gap), 2))
                     trace["jaw"].append(round(float(track[i, 0]), 3))
                     trace["source_frame"].append(int(index))
@@ -206,7 +216,28 @@ class FootageBackend:
                 source_iter.close()   # stops the decoding thread and closes the clip
 
         return FrameStream(fps=fps, width=request.width, height=request.height, n_frames=n_frames, duration_s=duration,
-                           backend=self.name, frames=frames(), face_box=face_box, mouth_box=mouth_box, trace=trace)
+                           backend=self.name, frames=frames(), face_box=face_box, mouth_box=mouth_box, trace=trace,
+                           pixel_format=yuv.FORMAT if planar else "rgb24")
+
+
+def _crop_or_warp(picture: np.ndarray, camera: Camera, index: int, size: tuple[int, int], interpolation: int, planar: bool) -> np.ndarray:
+    """The camera's view of one source frame: a plain crop where it neither zooms nor lands between pixels, else a warp."""
+    import cv2
+
+    width, height = size
+    ox, oy = -float(camera.offsets[index, 0]), -float(camera.offsets[index, 1])
+    whole = camera.scale == 1.0 and ox.is_integer() and oy.is_integer()
+    if planar:
+        if whole and int(ox) % 2 == 0 and int(oy) % 2 == 0:
+            x, y = int(ox), int(oy)
+            out = np.empty((height * 3 // 2, width), dtype=np.uint8)
+            for plane, target, step in zip(yuv.planes(picture), yuv.planes(out), (1, 2, 2)):
+                target[...] = plane[y // step:(y + height) // step, x // step:(x + width) // step]
+            return out
+        return yuv.warp(picture, camera.matrix(index), width, height, interpolation=interpolation, border=cv2.BORDER_REPLICATE)
+    if whole:
+        return np.ascontiguousarray(picture[int(oy):int(oy) + height, int(ox):int(ox) + width])
+    return cv2.warpAffine(picture, camera.matrix(index), size, flags=interpolation, borderMode=cv2.BORDER_REPLICATE)  # REFLECT is 10x slower
 
 
 @register("footage")

@@ -153,11 +153,15 @@ class ClipReader:
     no frame is decoded twice. Memory: one chunk. ``close()`` (or ``with``) releases the clip.
     """
 
-    def __init__(self, path: Path, width: int, height: int, *, size: tuple[int, int] | None = None, chunk: int = KEYFRAME_INTERVAL):
+    def __init__(self, path: Path, width: int, height: int, *, size: tuple[int, int] | None = None, chunk: int = KEYFRAME_INTERVAL,
+                 pixel_format: str = "rgb24"):
         self.path = Path(path)
         self.source_size = (width, height)
         self.width, self.height = size or (width, height)
         self.chunk = max(1, chunk)
+        if pixel_format not in ("rgb24", "yuv420p"):
+            raise ValueError(f"pixel_format {pixel_format!r}: rgb24 (H x W x 3) or yuv420p (I420, render.media.yuv)")
+        self.pixel_format = pixel_format
         self._container: Any = None
         self._stream: Any = None
         self._frames: Iterator[Any] | None = None
@@ -209,9 +213,9 @@ class ClipReader:
 
     def _convert(self, frame: Any) -> np.ndarray:
         if (self.width, self.height) != self.source_size:
-            frame = frame.reformat(width=self.width, height=self.height, format="rgb24", interpolation="AREA")
+            frame = frame.reformat(width=self.width, height=self.height, format=self.pixel_format, interpolation="AREA")
             return frame.to_ndarray()
-        return frame.to_ndarray(format="rgb24")
+        return frame.to_ndarray(format=self.pixel_format)
 
     def read(self, start: int, count: int) -> Iterator[np.ndarray]:
         """Frames ``start`` .. ``start + count - 1`` in order (fewer when the clip ends); each a new writable array."""
