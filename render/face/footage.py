@@ -132,12 +132,14 @@ def normalize(source: Path, target: Path, *, label: str) -> ClipInfo:
     from render.media.ffmpeg import ffmpeg_reason, run_tool
 
     probe_clip(source, label=label)
+    # Colours in BT.601, limited range, whatever the phone used (often BT.709): the render passes the clip's YUV
+    # through to the encoder, which labels the reel so.
     scale = (f"scale=w='trunc(min(1,{MAX_SIDE_PX}/max(iw,ih))*iw/2)*2':h='trunc(min(1,{MAX_SIDE_PX}/max(iw,ih))*ih/2)*2'"
-             ":flags=bicubic")
+             ":flags=bicubic:out_color_matrix=bt601:out_range=tv")
     command = [_tools().ffmpeg, "-v", "error", "-nostdin", "-y", "-i", str(source), "-map", "0:v:0", "-t", f"{MAX_CLIP_S}",
                "-vf", f"fps={FPS},{scale},format=yuv420p", "-an", "-c:v", "libx264", "-preset", "veryfast", "-crf", "16",
                "-g", str(KEYFRAME_INTERVAL), "-keyint_min", str(KEYFRAME_INTERVAL), "-sc_threshold", "0",
-               "-movflags", "+faststart", str(target)]
+               "-colorspace", "smpte170m", "-color_range", "tv", "-movflags", "+faststart", str(target)]
     result = run_tool(command, timeout_s=600.0, label=label, errors=_errors())
     if result.returncode != 0 or not Path(target).is_file():
         raise FootageError(f"{label}: the clip could not be decoded ({ffmpeg_reason(result.stderr, Path(source))}); export it again as MP4 (H.264)")
