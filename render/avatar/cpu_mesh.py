@@ -35,17 +35,26 @@ def _curve(points_uv: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return np.interp(grid, points_uv[order, 0], points_uv[order, 1]).astype(np.float32)
 
 
+class _AlongLips:
+    """Curves sampled at n+1 evenly spaced u from -1 to 1 (as ``_curve`` gives them), read at each ``u`` of a region
+    (clamped to [-1, 1]) with linear interpolation: np.interp for an even grid without its search (2.5x faster),
+    the cell and the fraction found once for every curve read at the same places."""
+
+    def __init__(self, u: np.ndarray, n: int):
+        t = np.clip(u, -1.0, 1.0).astype(np.float32)
+        t += 1.0
+        t *= np.float32(n / 2.0)
+        self.index = np.minimum(t.astype(np.int32), n - 1)
+        t -= self.index
+        self.fraction = t
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        values = np.asarray(values, dtype=np.float32)
+        return values[self.index] + np.diff(values)[self.index] * self.fraction
+
+
 def _along_lips(u: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """``values`` (sampled at n+1 evenly spaced u from -1 to 1, as ``_curve`` gives them) at each ``u`` (clamped to
-    [-1, 1]), interpolated linearly: np.interp for an even grid, without its search (2.5x faster on a region)."""
-    n = len(values) - 1
-    t = np.clip(u, -1.0, 1.0).astype(np.float32)
-    t += 1.0
-    t *= np.float32(n / 2.0)
-    i = np.minimum(t.astype(np.int32), n - 1)
-    t -= i
-    values = np.asarray(values, dtype=np.float32)
-    return values[i] + np.diff(values)[i] * t
+    return _AlongLips(u, len(values) - 1)(values)
 
 
 @dataclass
@@ -181,12 +190,13 @@ class _MouthRig:
         self.jaw_shape2 = (1.0 / (1.0 + (np.abs(self.u2) / 1.9) ** 6) * window2).astype(np.float32)
         # How far the upper lip must come down to meet the lower one (p/b/m) where the photo shows teeth.
         rest_above = np.maximum(self.split - up_in, 0.0)
-        self.rest_above2 = _along_lips(self.u2, rest_above) * (np.abs(self.u2) < 1.0)
+        along2 = _AlongLips(self.u2, len(grid) - 1)
+        inside = (np.abs(self.u2) < 1.0).astype(np.float32)
+        self.rest_above2 = along2(rest_above) * inside
         if rest:
             # How far each lip must move to meet the other at the split line (the frame's own opening, halved).
-            inside = (np.abs(self.u2) < 1.0).astype(np.float32)
-            self.rest_up2 = _along_lips(self.u2, np.maximum(self.split - up_in, 0.0)) * inside
-            self.rest_lo2 = _along_lips(self.u2, np.maximum(lo_in - self.split, 0.0)) * inside
+            self.rest_up2 = along2(np.maximum(self.split - up_in, 0.0)) * inside
+            self.rest_lo2 = along2(np.maximum(lo_in - self.split, 0.0)) * inside
             self.rest_lo_mid = float(max(lo_in[20] - self.split[20], 0.0))
         self.box = Box(self.x0, self.y0, self.w, self.h)
         c = colours if colours is not None else MouthColours.measure(points, source)
