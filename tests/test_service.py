@@ -136,6 +136,33 @@ def test_an_unchanged_calendar_is_planned_again_when_its_row_changes_or_a_day_pa
     assert "not re-planned" in service.sweep_plan().summary
 
 
+def test_a_restarted_scheduler_does_not_plan_unchanged_calendars_again(db_url: str, tmp_path: Path, session) -> None:
+    """The plan's basis is kept on the creator's row: a new process (a restart, or a second scheduler) skips the
+    calendars nothing changed since, and still re-plans an edited one and, a day later, every one."""
+    from agent.db.models import Creator
+
+    project = _project(tmp_path, db_url)
+    settings = load_settings(project).settings
+    clock = [utcnow()]
+    first = Service(settings, project, clock=lambda: clock[0])
+    assert "not re-planned" not in first.sweep_plan().summary
+    row = session.execute(select(Creator).where(Creator.handle == "your.handle")).scalar_one()
+    assert row.planned_basis and row.planned_until is not None and row.planned_until > clock[0]
+    changed_at = row.updated_at
+    restarted = Service(settings, project, clock=lambda: clock[0])
+    assert restarted.sweep_plan().summary == "0 new, 0 changed, 0 removed slots (1 unchanged calendars not re-planned)"
+    session.expire_all()
+    assert session.execute(select(Creator.updated_at).where(Creator.handle == "your.handle")).scalar_one() == changed_at
+    # the calendar file edited while the scheduler was down: planned again by the next process
+    calendar = project / "calendar" / "your.handle.yaml"
+    calendar.write_text(calendar.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    assert "not re-planned" not in Service(settings, project, clock=lambda: clock[0]).sweep_plan().summary
+    assert "not re-planned" in Service(settings, project, clock=lambda: clock[0]).sweep_plan().summary
+    # a day later every calendar is planned again, restart or not
+    clock[0] += timedelta(days=1, minutes=1)
+    assert "not re-planned" not in Service(settings, project, clock=lambda: clock[0]).sweep_plan().summary
+
+
 def test_broken_calendar_keeps_existing_slots(db_url: str, tmp_path: Path, session, caplog: pytest.LogCaptureFixture) -> None:
     project = _project(tmp_path, db_url)
     service = Service(load_settings(project).settings, project)

@@ -70,6 +70,10 @@ class Creator(SQLModel, table=True):
     audience: dict = _json(default_factory=dict)  # {"fetched_at", "online_followers", "posts"} from Instagram, for peak times
     created_at: datetime = _time(default_factory=utcnow)
     updated_at: datetime = _time(default_factory=utcnow)
+    #: what the scheduler last planned this creator's slots from (a digest of the calendar file's and overrides' stat,
+    #: this row's updated_at and the window) and until when that plan holds: a restarted scheduler skips the unchanged
+    planned_basis: str | None = Field(default=None, max_length=64)
+    planned_until: datetime | None = _time(default=None)
 
 
 class Avatar(SQLModel, table=True):

@@ -23,7 +23,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from agent.approval.policies import apply_approval_policy
@@ -42,6 +42,15 @@ if TYPE_CHECKING:
     from publishing.base import Publisher
 
 log = logging.getLogger("reeltwin.service")
+
+
+def _digest(basis: tuple[object, ...]) -> str:
+    """What a plan was made from, as stored on the creator's row: the same basis gives the same digest in any process."""
+    import hashlib
+
+    path, stamp, changed_at, days = basis
+    text = f"{path}|{stamp}|{changed_at.isoformat() if changed_at is not None else ''}|{days}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:64]
 
 
 def _overrides_stamp(path: Path) -> tuple[int, ...]:
@@ -203,14 +212,19 @@ class Service:
         days = max(14, self.settings.drafting.lead_days + 7)
         created = updated = removed = skipped = 0
         now = self.clock()
+        planned: list[dict[str, object]] = []
         with open_session(self.settings.database_url, migrate=False) as session:
             calendars = self._calendars()
-            rows = dict(session.execute(select(Creator.handle, Creator.updated_at)).all()) if calendars else {}
+            rows = {handle: (changed_at, stored, until) for handle, changed_at, stored, until in session.execute(
+                select(Creator.handle, Creator.updated_at, Creator.planned_basis, Creator.planned_until)).all()} if calendars else {}
             for loaded in calendars:
                 handle = loaded.calendar.handle
                 stamp = self._loaded.get(loaded.path, ((),))[0]
-                basis = (loaded.path, stamp, rows.get(handle), days)
+                changed_at, stored, until = rows.get(handle, (None, None, None))
+                basis = (loaded.path, stamp, changed_at, days)
                 previous = self._planned.get(handle)
+                if previous is None and stored is not None and stored == _digest(basis) and until is not None and now < until:
+                    previous = self._planned[handle] = (basis, until)    # planned so before a restart (or by another scheduler)
                 if previous is not None and previous[0] == basis and now < previous[1]:
                     skipped += 1
                     continue
@@ -223,10 +237,18 @@ class Service:
                     log.info("@%s: another process planned at the same moment; retrying next sweep", handle)
                     continue
                 changed_at = session.execute(select(Creator.updated_at).where(Creator.handle == handle)).scalar_one_or_none()
-                self._planned[handle] = ((loaded.path, stamp, changed_at, days), now + self.REPLAN_EVERY)
+                basis, until = (loaded.path, stamp, changed_at, days), now + self.REPLAN_EVERY
+                self._planned[handle] = (basis, until)
+                planned.append({"key": handle, "basis": _digest(basis), "until": until})
                 created, updated, removed = created + len(report.created), updated + len(report.updated), removed + len(report.removed)
                 if report.created or report.updated or report.removed:
                     log.info("@%s: planned %d new, %d changed, %d removed slots", report.handle, len(report.created), len(report.updated), len(report.removed))
+            if planned:
+                # One statement for the sweep, leaving updated_at alone (it is part of the basis)
+                table = Creator.__table__
+                session.execute(update(table).where(table.c.handle == bindparam("key"))
+                                .values(planned_basis=bindparam("basis"), planned_until=bindparam("until")), planned)
+                session.commit()
         detail = f"{created} new, {updated} changed, {removed} removed slots"
         return SweepResult("plan", detail + (f" ({skipped} unchanged calendars not re-planned)" if skipped else ""))
 
