@@ -58,12 +58,27 @@ class DemoResult:
     script: str = ""
 
 
+#: The demo creator's facts for the example's one brief that carries none (it shows that points are optional): with
+#: points, the embedded model's draft is built from them, so whichever brief the demo's first slot gets is on brief.
+DEMO_POINTS = {
+    "three lunches from one tray bake": ["one tray of chickpeas, peppers and sweet potato", "roast at 200 degrees for 40 minutes",
+                                         "split it into three boxes for Monday to Wednesday"],
+}
+
+
 def demo_calendar(example: str, seconds: int) -> str:
-    """The example calendar as the demo creator's, with reels of about ``seconds`` and approval left to the demo."""
+    """The example calendar as the demo creator's, with reels of about ``seconds``, every brief with points, and
+    approval left to the demo."""
+    import json
     import re
 
     text = re.sub(r"(?m)^handle:.*$", f"handle: {DEMO_HANDLE}", example, count=1)
     text = re.sub(r"(?m)^reel_length_s:.*$", f"reel_length_s: {max(15, seconds)}", text, count=1)   # calendars allow 15 s and up
+    for brief, points in DEMO_POINTS.items():
+        line = re.search(rf"(?m)^(\s*)(?:- )?brief: {re.escape(brief)}\n", text)
+        if line:
+            indent = " " * (len(line.group(0)) - len(line.group(0).lstrip()) + (2 if line.group(0).lstrip().startswith("- ") else 0))
+            text = text[: line.end()] + f"{indent}points: {json.dumps(points)}\n" + text[line.end():]
     return text
 
 

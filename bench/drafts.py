@@ -1,11 +1,17 @@
 """Draft quality benchmark (issue 20): the embedded model on 20 briefs across 4 niches, with and without the
-creator's `points`, at two sampling temperatures, through the real writer (checks, retries, repairs, budget).
+creator's `points`, through the real writer (checks, retries, repairs, budget), for each drafting method:
 
-    .venv/bin/python bench/drafts.py [--briefs 20] [--configs points-0.7,nopoints-0.7,points-0.3] [--out bench/results/drafts.md]
+- `whole`: the model writes the whole script as one JSON answer (what hosted models do);
+- `assembled`: points-first assembly (agent/drafting/assembly.py): the model writes a hook and phrases each point,
+  each checked, the creator's own words where it fails;
+- `facts`: without points, the model first lists three facts about the brief, checked, which are then assembled.
+
+    .venv/bin/python bench/drafts.py [--briefs 20] [--configs points-0.7,assembled-points-0.7] [--out bench/results/drafts.md]
 
 Per configuration: first-try valid rate, failed slots, off-brief rate, repetition rate, points covered, words against
-the budget, median and p95 seconds per slot (retries included) and the draft warnings seen. Not a test: nothing here
-asserts a number. The briefs and their points are ours (below), written for the four niches.
+the budget, median and p95 seconds per slot (retries included), how much of an assembled draft the model's words
+made, and the draft warnings seen. Not a test: nothing here asserts a number. The briefs and their points are ours
+(below), written for the four niches.
 """
 
 from __future__ import annotations
@@ -67,10 +73,16 @@ BRIEFS = [
 ]
 
 CONFIGS = {
-    "points-0.7": {"points": True, "temperature": 0.7},
-    "nopoints-0.7": {"points": False, "temperature": 0.7},
-    "points-0.3": {"points": True, "temperature": 0.3},
+    "points-0.7": {"points": True, "temperature": 0.7, "method": "whole"},
+    "nopoints-0.7": {"points": False, "temperature": 0.7, "method": "whole"},
+    "points-0.3": {"points": True, "temperature": 0.3, "method": "whole"},
+    "nopoints-0.3": {"points": False, "temperature": 0.3, "method": "whole"},
+    "assembled-points-0.7": {"points": True, "temperature": 0.7, "method": "points"},
+    "assembled-points-0.3": {"points": True, "temperature": 0.3, "method": "points"},
+    "facts-nopoints-0.7": {"points": False, "temperature": 0.7, "method": "facts"},
 }
+#: What runs without --configs: the old whole-script baselines and the new methods, on the same briefs.
+DEFAULT_CONFIGS = ["points-0.7", "nopoints-0.7", "nopoints-0.3", "assembled-points-0.7", "assembled-points-0.3", "facts-nopoints-0.7"]
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -78,15 +90,17 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))] if ordered else float("nan")
 
 
-def run(config_names: list[str], briefs: int) -> tuple[list[dict], str]:
+def run(config_names: list[str], briefs: int, samples_each: int = 3) -> tuple[list[dict], str]:
+    import functools
+
+    from agent.drafting.assembly import Method, write
     from agent.drafting.base import DraftingError, DraftRequest
     from agent.drafting.quality import point_covered, tokens
     from agent.drafting.service import open_provider
-    from agent.drafting.writer import write_draft
     from agent.settings import load_settings
 
     rows = []
-    samples: dict[str, str] = {}
+    samples: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory() as folder:
         settings = load_settings(Path(folder)).settings
         for name in config_names:
@@ -94,6 +108,7 @@ def run(config_names: list[str], briefs: int) -> tuple[list[dict], str]:
             settings.drafting.temperature = config["temperature"]
             settings.drafting.seed = 1
             seconds, words, first_try, failed, off_brief, repeated, covered, total_points, warnings = [], [], 0, 0, 0, 0, 0, 0, {}
+            kept_parts, asked_parts = 0, 0
             with open_provider(settings) as provider:
                 for niche, persona, pillar, brief, points in BRIEFS[:briefs]:
                     request = DraftRequest(handle=niche, language="en", persona={"description": persona, "tone": "warm, direct"}, pillar=pillar,
@@ -102,8 +117,11 @@ def run(config_names: list[str], briefs: int) -> tuple[list[dict], str]:
                                            points=list(points) if config["points"] else [])
                     started = time.perf_counter()
                     try:
-                        draft = write_draft(request, provider.complete, max_attempts=settings.drafting.max_attempts,
-                                            max_seconds=settings.drafting.max_seconds)
+                        # as drafting.service does: the slot's time bounds the request in flight too
+                        deadline = time.monotonic() + settings.drafting.max_seconds
+                        draft = write(request, functools.partial(provider.complete, deadline=deadline), method=Method(config["method"]),
+                                      max_attempts=settings.drafting.max_attempts, model_name=provider.config.model,
+                                      max_seconds=settings.drafting.max_seconds)
                     except DraftingError:
                         failed += 1
                         seconds.append(time.perf_counter() - started)
@@ -119,36 +137,41 @@ def run(config_names: list[str], briefs: int) -> tuple[list[dict], str]:
                     for warning in draft.warnings:
                         key = warning.split(":")[0][:40]
                         warnings[key] = warnings.get(key, 0) + 1
-                    samples.setdefault(name, f"{brief!r} -> {draft.script}")
+                    if draft.model_written:
+                        kept_parts, asked_parts = kept_parts + draft.model_written[0], asked_parts + draft.model_written[1]
+                    samples.setdefault(name, []).append(f"{brief!r} -> {draft.script}")
             made = briefs - failed
             rows.append({
                 "config": name, "briefs": briefs, "first_try_valid": first_try / briefs, "failed": failed,
                 "off_brief": off_brief / max(made, 1), "repetition": repeated / max(made, 1),
                 "points_covered": covered / max(total_points, 1), "median_words": statistics.median(words) if words else float("nan"),
                 "median_s": statistics.median(seconds), "p95_s": _percentile(seconds, 0.95), "max_s": max(seconds),
+                "model_wrote": f"{kept_parts / asked_parts:.0%}" if asked_parts else "—",
                 "warnings": ", ".join(f"{k} ×{v}" for k, v in sorted(warnings.items(), key=lambda kv: -kv[1])[:4]),
             })
             print(f"{name}: done ({rows[-1]['median_s']:.1f} s median)", flush=True)
-    table = ["| config | first-try valid | failed | off brief | repetition | points covered | median words (budget 75) | median s | p95 s | max s | warnings seen |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    table = ["| config | first-try valid | failed | off brief | repetition | points covered | median words (budget 75) | median s | p95 s | max s "
+             "| model's words kept | warnings seen |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         table.append(f"| {r['config']} | {r['first_try_valid']:.0%} | {r['failed']} | {r['off_brief']:.0%} | {r['repetition']:.0%} | {r['points_covered']:.0%} | "
-                     f"{r['median_words']:.0f} | {r['median_s']:.1f} | {r['p95_s']:.1f} | {r['max_s']:.1f} | {r['warnings']} |")
-    sample_text = "\n".join(f"- {name}: {text[:400]}" for name, text in samples.items())
-    return rows, "\n".join(table) + "\n\nFirst draft of each configuration:\n\n" + sample_text + "\n"
+                     f"{r['median_words']:.0f} | {r['median_s']:.1f} | {r['p95_s']:.1f} | {r['max_s']:.1f} | {r['model_wrote']} | {r['warnings']} |")
+    sample_text = "\n".join(f"- {name}: {text[:400]}" for name, texts in samples.items() for text in texts[:samples_each])
+    return rows, "\n".join(table) + f"\n\nFirst {samples_each} drafts of each configuration:\n\n" + sample_text + "\n"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--briefs", type=int, default=len(BRIEFS))
-    parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--configs", default=",".join(DEFAULT_CONFIGS), help=f"any of {', '.join(CONFIGS)}")
+    parser.add_argument("--samples", type=int, default=3, help="drafts of each configuration quoted under the table")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "drafts.md")
     args = parser.parse_args()
     load = os.getloadavg()
-    _rows, table = run([name.strip() for name in args.configs.split(",") if name.strip()], min(args.briefs, len(BRIEFS)))
+    _rows, table = run([name.strip() for name in args.configs.split(",") if name.strip()], min(args.briefs, len(BRIEFS)), args.samples)
     head = (f"# Drafts: embedded SmolLM2-135M on {min(args.briefs, len(BRIEFS))} briefs in 4 niches\n\n"
             f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · {os.cpu_count()} CPUs · load {load[0]:.2f} at start, "
-            f"{os.getloadavg()[0]:.2f} at end · `python bench/drafts.py`\n\n")
+            f"{os.getloadavg()[0]:.2f} at end · `python {' '.join(['bench/drafts.py', *sys.argv[1:]])}`\n\n")
     text = head + table
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")

@@ -64,3 +64,5 @@ class Draft:
     trimmed: bool
     warnings: list[str]
     model: str
+    #: points-first assembly (agent.drafting.assembly): (parts the model's words were kept for, parts it was asked for)
+    model_written: tuple[int, int] | None = None

@@ -467,13 +467,8 @@ def review(script: str, caption: str, rules: Rules, request: DraftRequest) -> li
                                     f"filler: {sentence!r}", Severity.WARN))
     script_tokens = tokens(script)
     if rules.brief_terms:
-        numbers = [t for t in rules.brief_terms if t[0].isdigit()]
-        others = [t for t in rules.brief_terms if not t[0].isdigit()]
-        missing_numbers = [t for t in numbers if not has_term(script_tokens, t)]
-        present = [t for t in others if has_term(script_tokens, t)]
-        needed = math.ceil(0.6 * len(others))
-        if missing_numbers or len(present) < needed:
-            missing = missing_numbers + [t for t in others if t not in present]
+        missing = off_brief(script_tokens, rules.brief_terms)
+        if missing:
             shown = ", ".join(rules.brief_shown.get(t, t) for t in missing)
             findings.append(Finding("off_brief", f"script: does not talk about the topic ({request.brief!r}): it never says {shown}; write about it",
                                     f"off brief: missing {shown}", Severity.FAIL))
@@ -487,6 +482,18 @@ def review(script: str, caption: str, rules: Rules, request: DraftRequest) -> li
                                     f"must_say missing: {phrase!r}", Severity.FAIL))
     findings.extend(caption_findings(caption, script, rules, request))
     return findings
+
+
+def off_brief(script_tokens: list[str], brief_terms: list[str]) -> list[str]:
+    """The brief's terms a text leaves out when it is off brief (a number of the brief, or more than 40 % of its other
+    terms, is missing); empty when it is on brief."""
+    numbers = [t for t in brief_terms if t[0].isdigit()]
+    others = [t for t in brief_terms if not t[0].isdigit()]
+    missing_numbers = [t for t in numbers if not has_term(script_tokens, t)]
+    present = [t for t in others if has_term(script_tokens, t)]
+    if missing_numbers or len(present) < math.ceil(0.6 * len(others)):
+        return missing_numbers + [t for t in others if t not in present]
+    return []
 
 
 def point_covered(script_tokens: list[str], point: str) -> bool:

@@ -27,9 +27,9 @@ from agent.content_calendar.planner import sync_plan
 from agent.content_calendar.schema import Calendar
 from agent.db.models import Creator, Reel, ReelStatus, Slot, VoiceProfile, utcnow
 from agent.db.states import LIVE, ConcurrentChangeError
+from agent.drafting.assembly import method_for, write
 from agent.drafting.base import Draft, DraftingError, DraftRequest
 from agent.drafting.provider import DEFAULT_OPENAI_MODEL, EMBEDDED_MODEL, ChatProvider, ProviderConfig
-from agent.drafting.writer import write_draft
 from agent.approval.queue import add_draft, redraft, word_budget
 from agent.settings import Settings
 
@@ -246,8 +246,9 @@ def draft_all(
         try:
             budget = settings.drafting.max_seconds
             deadline = time.monotonic() + budget   # bounds the request in flight too, not only new attempts
-            draft = write_draft(request, functools.partial(provider.complete, deadline=deadline), max_attempts=settings.drafting.max_attempts,
-                                model_name=provider.config.model, max_seconds=budget)
+            # The embedded small model assembles the script from the brief's points; hosted models write it whole.
+            draft = write(request, functools.partial(provider.complete, deadline=deadline), method=method_for(embedded=provider.config.embedded),
+                          max_attempts=settings.drafting.max_attempts, model_name=provider.config.model, max_seconds=budget)
         except DraftingError as error:
             session.rollback()
             outcome = DraftOutcome(handle=item.calendar.handle, slot_id=item.slot.id if item.slot else None, reel_id=item.reel_id, result=DraftResult.FAILED, error=str(error))

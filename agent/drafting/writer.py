@@ -209,7 +209,7 @@ def _avoided(text: str, words: list[str]) -> list[str]:
     return [word for word in words if re.search(rf"(?<!\w){re.escape(word.lower())}(?!\w)", lowered)]
 
 
-def _clean(text: str) -> str:
+def spoken_text(text: str) -> str:
     """Spoken text without labels ("Reel 1:", "Hook:", "(30 words)") and without sentences that echo our instructions."""
     return quality.drop_echoed_sentences(spoken_only(quality.strip_labels(text)))[0]
 
@@ -232,8 +232,8 @@ def check(output: dict[str, Any], request: DraftRequest) -> Checked:
     script, echoed = quality.drop_echoed_sentences(spoken)
     if echoed and word_count(" ".join(echoed)) * 3 > word_count(spoken):
         hard("echo", f"script: repeats the instructions ({echoed[0][:60]!r}) instead of speaking about the topic")
-    hook = _short_hook(_clean(model.hook) or (_SENTENCE_END.split(script)[0] if script else ""))
-    model_cta = _clean(model.cta)
+    hook = _short_hook(spoken_text(model.hook) or (_SENTENCE_END.split(script)[0] if script else ""))
+    model_cta = spoken_text(model.cta)
     script = quality.hook_first(script, hook)
     if request.call_to_action.strip():
         cta = request.call_to_action.strip()
@@ -257,7 +257,7 @@ def check(output: dict[str, Any], request: DraftRequest) -> Checked:
             words = word_count(script)
         else:
             hard("avoided", f"script: uses words the creator avoids: {', '.join(banned)}; rephrase without them")
-    title = _clean(model.on_screen_title) or " ".join(hook.split()[:6])
+    title = spoken_text(model.on_screen_title) or " ".join(hook.split()[:6])
     if len(title) > 60:
         title = title[:57].rsplit(" ", 1)[0] + "…"
     caption = quality.drop_echoed_sentences(_HASHTAG_IN_TEXT.sub("", quality.strip_labels(model.caption)))[0].strip()  # hashtags go in their own field
