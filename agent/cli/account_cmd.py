@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from agent.cli.context import err, interactive, out, print_json
+from agent.cli.context import announce_secret_key, err, interactive, out, print_json
 from agent.errors import AgentError, ValidationFailed
 
 if TYPE_CHECKING:
@@ -46,13 +46,6 @@ def _hide_in_logs(*secrets: str | None) -> None:
     if values:
         for handler in logging.getLogger().handlers:
             handler.addFilter(RedactSecrets(values))
-
-
-def _announce_key(path: object, *, as_json: bool) -> None:
-    from agent.publish_accounts import KEY_VARIABLE
-
-    (err if as_json else out).print(f"created the key that encrypts account secrets: {KEY_VARIABLE} in {path} (mode 600); "
-                                    "keep a copy of it: without it the stored tokens cannot be read")
 
 
 @app.command("connect")
@@ -130,7 +123,7 @@ def connect(
             # the key first: the session the login saves is encrypted with it
             _box, created = ensure_secret_key(settings, ctx.obj.loaded.project_dir)
             if created:
-                _announce_key(created, as_json=as_json)
+                announce_secret_key(created, as_json=as_json)
             check_result = _instagrapi_login(settings, fields["username"], secret, totp, as_json=as_json)
     elif backend == "outbox":
         if not from_settings:
@@ -142,7 +135,7 @@ def connect(
     if secret:
         box, created = ensure_secret_key(settings, ctx.obj.loaded.project_dir)
         if created:
-            _announce_key(created, as_json=as_json)
+            announce_secret_key(created, as_json=as_json)
     account = save_account(session, settings, handle, backend, box=box, secret=secret, token_expires_at=expires_at, check_result=check_result, **fields)
     if as_json:
         print_json(public_view(account, settings))

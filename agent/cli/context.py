@@ -59,6 +59,14 @@ def print_json(payload: Any) -> None:
     sys.stdout.flush()
 
 
+def announce_secret_key(path: object, *, as_json: bool) -> None:
+    """Say once that a new accounts key was written (``account connect``, ``instagram login``): it must be kept."""
+    from agent.publish_accounts import KEY_VARIABLE
+
+    (err if as_json else out).print(f"created the key that encrypts account secrets: {KEY_VARIABLE} in {path} (mode 600); "
+                                    "keep a copy of it: without it the stored tokens cannot be read")
+
+
 def exit_user_error(*lines: str) -> NoReturn:
     """Write ``lines`` to stderr as they are and exit with ``EXIT_USER_ERROR``.
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from agent.cli.context import err, exit_user_error, out, print_json
+from agent.cli.context import announce_secret_key, err, exit_user_error, out, print_json
 from agent.errors import AgentError, ValidationFailed
 
 if TYPE_CHECKING:
@@ -110,12 +110,11 @@ def login(
     totp_secret = _read_line("totp-secret") if totp_secret_stdin else None
     _hide_in_logs(password, totp_secret)
     # The saved session holds the login cookie: it is encrypted with the accounts key (made here if there is none yet).
-    from agent.cli.account_cmd import _announce_key
     from agent.publish_accounts import ensure_secret_key
 
     _box, created = ensure_secret_key(settings, ctx.obj.loaded.project_dir)
     if created:
-        _announce_key(created, as_json=as_json)
+        announce_secret_key(created, as_json=as_json)
 
     publisher = _publisher(settings, username, password=password, totp_secret=totp_secret)
     challenge_code = (lambda channel: typer.prompt(f"Security code Instagram sent you ({channel})", err=as_json).strip()) if terminal else None
