@@ -214,6 +214,13 @@ def test_another_creators_pages_actions_and_media_are_404_like_nothing_there(app
     assert ana.get("/media/avatar/stray/photo").status_code == 404
 
 
+def _set_aside(session: Session, reel_id: int) -> bool:
+    from agent.db.models import Reel, ReelStatus
+
+    session.expire_all()
+    return ReelStatus(session.get(Reel, reel_id).status) in (ReelStatus.REJECTED, ReelStatus.SKIPPED)
+
+
 def test_the_same_user_sees_and_acts_on_their_own_creator(app, ana: TestClient, world: World, session: Session) -> None:
     token = csrf_of(ana, "/")
     for method, path in scoped_routes(app):
@@ -226,6 +233,9 @@ def test_the_same_user_sees_and_acts_on_their_own_creator(app, ana: TestClient, 
             assert answers[0].status_code == 404 and "no quality report yet" in plain(answers[0])  # A's, but not rendered yet
         elif path.endswith("/audio") and method == "GET":
             assert answers[0].status_code == 404 and "has no recording of your voice" in plain(answers[0])  # A's, none recorded
+        elif path.endswith("/thumb") and _set_aside(session, world.a_reel):
+            # the walk rejected A's reel earlier: its old cover is not its own any more, so the queue shows no thumbnail
+            assert answers[0].status_code == 404 and "no such file" in plain(answers[0])
         else:
             assert answers[0].status_code != 404, (method, path, plain(answers[0])[:300])
     assert ana.get(f"/media/{world.a_reel}/video").content == f"reels/{world.a_reel} video".encode()
