@@ -207,3 +207,99 @@ def test_timings_fit_the_matched_audio(voices: dict) -> None:
 def test_a_profile_without_artifacts_is_measured_on_the_fly(tmp_path: Path) -> None:
     with pytest.raises(VoiceError, match="its sample .* is missing; enroll it again"):
         wb.WorldBackend().match_for(VoiceProfileData(name="gone", sample_path=tmp_path / "nothing.wav"))
+
+
+# --------------------------------------------------------------------------- hibari: matching on the model's own frames
+
+
+def _frames(f0_hz: np.ndarray, peak_hz: float = 1000.0) -> object:
+    from render.voice.hibari_backend import Frames
+
+    bins, count = 601, f0_hz.size
+    freqs = np.linspace(0.0, 12000.0, bins)
+    bump = (3.0 * np.exp(-0.5 * ((freqs - peak_hz) / 100.0) ** 2) - 4.0)[:, None].astype(np.float32)
+    level = np.repeat(bump, count, axis=1)
+    return Frames(harmonic_log=level, harmonic_phase=np.zeros_like(level), noise_log=level - 3, residual_log=level - 6,
+                  residual_phase=np.zeros_like(level), f0_hz=f0_hz.astype(np.float32))
+
+
+def test_a_frame_edit_maps_the_pitch_and_warps_the_spectra_without_analysis() -> None:
+    f0 = np.concatenate([np.geomspace(150.0, 300.0, 40), np.zeros(10)])   # mean log-F0 at 212 Hz, one octave of range, 10 unvoiced
+    match = wb.VoiceMatch(log_f0_mean=math.log(120.0), log_f0_std=0.1, f0_range_ratio=0.5, warp_factor=1.2, expected_warp=1.2,
+                          tilt_db_per_octave=0.0, eq_db=tuple(6.0 if f > 3000 else 0.0 for f in wb.ENVELOPE_GRID_HZ), band_hz=(200.0, 7500.0),
+                          length_scale=1.0, envelope_distance_db=0.0, distance_before_db=0.0)
+    original = _frames(f0)
+    (edited,) = wb.frame_edit(match)([original])
+    freqs = np.linspace(0.0, 12000.0, 601)
+    voiced = edited.f0_hz[:40]
+    assert edited.harmonic_log.shape == original.harmonic_log.shape and edited.f0_hz.shape == f0.shape
+    assert float(np.exp(np.mean(np.log(voiced)))) == pytest.approx(120.0, rel=0.01)          # the sample's mean
+    assert voiced.max() / voiced.min() == pytest.approx(2 ** 0.5, rel=0.02)                   # half the range in log-F0
+    assert np.all(edited.f0_hz[40:] == 0)                                                    # unvoiced stays unvoiced
+    assert freqs[int(np.argmax(edited.harmonic_log[:, 0]))] == pytest.approx(1200.0, abs=25)  # the formant moved up by the warp
+    # The timbre correction: +6 dB (a magnitude factor of 2, ln 2 in these natural-log magnitudes) well above 3 kHz.
+    high = (freqs > 5000) & (freqs < 7000)
+    lifted = edited.noise_log[high, 0] - wb.frame_edit(_without_eq(match))([original])[0].noise_log[high, 0]
+    assert np.allclose(lifted, math.log(2.0), atol=0.05)
+
+
+def _without_eq(match: wb.VoiceMatch) -> wb.VoiceMatch:
+    from dataclasses import replace
+
+    return replace(match, eq_db=tuple(0.0 for _ in wb.ENVELOPE_GRID_HZ))
+
+
+hibari_installed = pytest.mark.skipif(importlib.util.find_spec("hibari") is None, reason="hibari-tts is not installed (make install)")
+
+
+@hibari_installed
+def test_hibari_frames_edited_keep_timings_length_and_loudness() -> None:
+    from dataclasses import replace
+
+    from render.voice.hibari_backend import HibariBackend
+
+    sentences = ["Plan three dinners, not seven.", "Cook once for two nights."]
+    plain = HibariBackend().synthesize_full(sentences)
+    higher = HibariBackend().synthesize_full(sentences, edit=lambda chunks: [replace(c, f0_hz=c.f0_hz * 1.5) for c in chunks])
+    assert higher.samples.size == plain.samples.size and higher.words == plain.words and higher.timings_source == "synthesizer"
+    voiced = (plain.f0_hz > 0) & (higher.f0_hz > 0)
+    assert np.median(higher.f0_hz[voiced] / plain.f0_hz[voiced]) == pytest.approx(1.5, rel=0.01)
+    assert float(np.sqrt(np.mean(higher.samples**2))) == pytest.approx(float(np.sqrt(np.mean(plain.samples**2))), rel=0.1)
+    assert not np.allclose(higher.samples, plain.samples, atol=1e-3)
+    with pytest.raises(VoiceError, match="changed the number of frames"):
+        HibariBackend().synthesize_full(sentences, edit=lambda chunks: chunks[:1])
+
+
+@hibari_installed
+@needs_codec2
+def test_matched_hibari_is_edited_on_its_frames_not_resynthesized_through_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from render.media.audio import write_wav
+
+    samples, rate = codec2_speaker("female")
+    sample = write_wav(tmp_path / "woman.wav", samples, rate)
+    backend = wb.WorldBackend(base="hibari-heart")
+    profile = VoiceProfileData(name="woman", sample_path=sample)
+    profile = VoiceProfileData(name="woman", sample_path=sample, artifacts={"piper-world": backend.enroll(profile, tmp_path)})
+
+    def no_world(*args: object, **kwargs: object) -> None:
+        raise AssertionError("hibari went through the WORLD analysis")
+
+    monkeypatch.setattr(wb, "convert", no_world)
+    speech = backend.speak("Plan three dinners, not seven, and cook once for two nights.", tmp_path / "out.wav", profile=profile)
+    assert speech.timings_source == "synthesizer" and speech.sample_rate_hz == 24000 and len(speech.words) == 11
+    matched = _mean_f0(speech.path)
+    target = math.exp(profile.artifacts["piper-world"]["sample"]["log_f0_mean"])
+    assert matched == pytest.approx(target, rel=0.1)   # measured -5 % on this sentence (plain hibari sits at ~196 Hz, she at ~227)
+
+
+@needs_codec2
+def test_the_codec2_references_are_two_men_and_a_woman() -> None:
+    """With alsa-utils' woman, the bench's four reference voices: two men, two women."""
+    import voice_refs
+
+    radio = voice_refs.radio_male()
+    assert radio is not None and radio[1] == 8000 and 13 < radio[0].size / radio[1] < 14
+    pitches = {name: float(np.median(f0[f0 > 0])) for name, (x, rate) in
+               {"codec2 man": codec2_speaker("male"), "radio man": radio, "codec2 woman": codec2_speaker("female")}.items()
+               for f0, _ in [wb.track_f0(x.astype(np.float64), rate, f0_range_hz=wb.SAMPLE_F0_RANGE_HZ)]}
+    assert pitches["codec2 man"] < 150 and pitches["radio man"] < 150 and pitches["codec2 woman"] > 180, pitches

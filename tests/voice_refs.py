@@ -8,6 +8,10 @@ References (real recordings that Debian packages ship):
   (Harvest and DIO agree; enrollment rejects the whole file as "several
   speakers likely"). Cut at the pauses, it gives a male reference (4.8 s) and
   a female one (6.0 s).
+- ``codec2-examples`` ``raw/vk5qi.raw`` (LGPL-2.1, 8 kHz 16-bit raw, 13.5 s): a
+  radio amateur, a man (F0 ~110 Hz), giving his call sign and counting ("This is
+  Victor Kilo Five Quebec India ... testing one, two, three"), recorded through a
+  radio: narrowband and compressed, the hardest of the four for matching.
 - ``alsa-utils`` ``/usr/share/sounds/alsa/*.wav`` (GPL-2, 48 kHz): a woman
   saying the speaker-test channel names, 8 clips, 12 s of speech together.
   Optional (not every machine has alsa-utils); the bench uses it when present.
@@ -23,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 CODEC2_WAV = Path("/usr/share/codec2/raw/speech_orig_16k.wav")
+CODEC2_RADIO_MAN = Path("/usr/share/codec2/raw/vk5qi.raw")
 ALSA_SOUNDS = Path("/usr/share/sounds/alsa")
 #: (start_s, end_s) of each speaker's sentences in speech_orig_16k.wav, cut in the pauses between them
 CODEC2_MALE_S = ((0.0, 2.5), (5.6, 7.9))
@@ -32,6 +37,13 @@ SCRIPT = (
     "Most people throw away half of the food they buy without noticing. "
     "Here is the fix that saved me a lot of money: plan three dinners, not seven, and cook once for two nights. "
     "Try it this Sunday and tell me how it goes."
+)
+#: More scripts for a word error rate with fewer steps than one word in 44 (2.3 %): written for this, never tuned on.
+HELD_OUT_SCRIPTS = (
+    "Your phone takes better photos than you think. Turn on the grid, tap to focus on the face, "
+    "and step toward the window for soft light. Save this for your next trip.",
+    "I tested four cheap blenders for a month. The smallest one made the smoothest soup, "
+    "but it was loud enough to wake the whole house. Which one would you pick?",
 )
 
 
@@ -47,6 +59,13 @@ def codec2_speaker(which: str) -> tuple[np.ndarray, int]:
     samples, rate = codec2_speech()
     spans = CODEC2_MALE_S if which == "male" else CODEC2_FEMALE_S
     return np.concatenate([samples[int(start * rate) : int(end * rate)] for start, end in spans]), rate
+
+
+def radio_male() -> tuple[np.ndarray, int] | None:
+    """The codec2 radio amateur (vk5qi.raw: headerless 16-bit little-endian mono at 8 kHz), or None where it is missing."""
+    if not CODEC2_RADIO_MAN.is_file():
+        return None
+    return np.fromfile(CODEC2_RADIO_MAN, dtype="<i2").astype(np.float32) / 32768.0, 8000
 
 
 def alsa_female() -> tuple[np.ndarray, int] | None:

@@ -20,6 +20,11 @@ of real time on one core.
   alignment stage (PocketSphinx) aligns it, as for any voice without them.
 - **Its pitch track.** The model predicts F0 per 12.5 ms frame; ``synthesize``
   returns it (used to measure the voice without a pitch tracker).
+- **Editable before the vocoder.** ``synthesize_full(..., edit=...)`` hands the
+  model's frames (pitch and spectra, ``Frames``) of the whole script to an edit
+  before hibari's vocoder turns them into sound: voice matching
+  (``world_backend.frame_edit``) changes pitch and timbre there at almost no
+  cost, and the timings stay exact.
 - **Reproducible.** The noise component is drawn from a generator seeded by the
   chunk's phoneme ids and the speed: the same script gives the same audio.
 """
@@ -30,6 +35,7 @@ import hashlib
 import importlib.util
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -123,6 +129,48 @@ class Synthesis:
     f0_hz: np.ndarray        # the model's pitch, one value per 12.5 ms frame of ``samples`` (0 unvoiced and in gaps)
 
 
+@dataclass(frozen=True)
+class Frames:
+    """The model's prediction for one chunk, before its vocoder: 601 bins (0-12 kHz) by F frames of 12.5 ms.
+
+    The vocoder makes ``exp(harmonic_log) e^(i pi tanh(harmonic_phase)) STFT(pulses(f0_hz))
+    + exp(noise_log) noise + exp(residual_log) e^(i residual_phase)``: the logs are natural
+    logs of magnitudes, so adding ``dB * ln(10) / 20`` to them is a filter, and ``f0_hz`` is
+    the pitch of the pulse train (below ``VOICED_HZ``: unvoiced). Voice matching edits these
+    instead of analysing and resynthesizing the audio.
+    """
+
+    harmonic_log: np.ndarray
+    harmonic_phase: np.ndarray
+    noise_log: np.ndarray
+    residual_log: np.ndarray
+    residual_phase: np.ndarray
+    f0_hz: np.ndarray
+
+    def vocode(self, rng: np.random.Generator) -> np.ndarray:
+        from hibari import dsp
+
+        return dsp.synth(self.harmonic_log, self.harmonic_phase, self.noise_log, self.residual_log, self.residual_phase,
+                         self.f0_hz, rng).astype(np.float32)
+
+
+#: edits every chunk's frames of one script at once (so pitch statistics span the whole script); same shapes back
+FrameEdit = Callable[[list[Frames]], list[Frames]]
+
+
+@dataclass
+class _Chunk:
+    sentence: int
+    frames: Frames
+    seed: int
+    symbols: list[str] | None       # with durations: the phoneme symbols, pads included
+    durations: np.ndarray | None    # in units of SAMPLES_PER_DURATION
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
+
+
 class HibariBackend:
     """The bundled hibari voice, no voice matching (``piper-world`` with base ``hibari-heart`` matches it)."""
 
@@ -153,13 +201,37 @@ class HibariBackend:
                 current = f"{current} {part}" if current else part
         return [*chunks, current] if current else chunks
 
-    def synthesize_full(self, sentences: list[str]) -> Synthesis:
-        """Audio, timings and pitch for the sentences, sentence by sentence with Piper's gap between them."""
-        from hibari import dsp
-
-        loaded = _load(str(self.model_path), self.voice)
+    def _predict(self, loaded: _Loaded, sentences: list[str]) -> list[_Chunk]:
+        """Run the model on every chunk of every sentence: frames, noise seed and (where the model gives them) durations."""
         vocab = loaded.tts.vocab
         speed = 1.0 / max(self.length_scale, 1e-3)
+        predicted = []
+        for index, sentence in enumerate(sentences):
+            for chunk in self._chunks(loaded, sentence):
+                kept = [c for c in chunk if c in vocab]
+                ids = [0, *(vocab[c] for c in kept), 0]
+                if len(ids) < 3:
+                    continue
+                outputs = loaded.session.run(None, {"ids": np.asarray([ids], np.int64), "speed": np.asarray([speed], np.float32)})
+                frames = Frames(*(output[0] for output in outputs[:6]))
+                digest = hashlib.sha256(np.asarray(ids, np.int64).tobytes() + np.float32(speed).tobytes() + str(self.seed).encode()).digest()
+                durations = np.asarray(outputs[6]).reshape(-1).astype(np.int64) if loaded.timed else None
+                predicted.append(_Chunk(index, frames, int.from_bytes(digest[:8], "little"), ["_", *kept, "_"], durations))
+        return predicted
+
+    def synthesize_full(self, sentences: list[str], *, edit: FrameEdit | None = None) -> Synthesis:
+        """Audio, timings and pitch for the sentences, sentence by sentence with Piper's gap between them.
+
+        ``edit`` changes the model's frames before the vocoder (voice matching); each
+        chunk then keeps the loudness (RMS) it has unedited.
+        """
+        loaded = _load(str(self.model_path), self.voice)
+        predicted = self._predict(loaded, sentences)
+        edited = [chunk.frames for chunk in predicted]
+        if edit is not None and predicted:
+            edited = edit(edited)
+            if len(edited) != len(predicted) or any(a.f0_hz.shape != b.frames.f0_hz.shape for a, b in zip(edited, predicted, strict=True)):
+                raise VoiceError("a hibari frame edit changed the number of frames; it may change values only")
         pieces: list[np.ndarray] = []
         pitch: list[np.ndarray] = []
         phonemes: list[PhonemeTiming] = []
@@ -167,22 +239,20 @@ class HibariBackend:
         offset = 0
         exact = loaded.timed
         gap = np.zeros(int(SENTENCE_GAP_S * SAMPLE_RATE_HZ) // HOP * HOP, dtype=np.float32)
-        for sentence in sentences:
+        for index, sentence in enumerate(sentences):
             audio_parts, alignments = [], []
-            for chunk in self._chunks(loaded, sentence):
-                kept = [c for c in chunk if c in vocab]
-                ids = [0, *(vocab[c] for c in kept), 0]
-                if len(ids) < 3:
+            for chunk, frames in zip(predicted, edited, strict=True):
+                if chunk.sentence != index:
                     continue
-                outputs = loaded.session.run(None, {"ids": np.asarray([ids], np.int64), "speed": np.asarray([speed], np.float32)})
-                lh, theta, ln, lr, phi, f0 = (output[0] for output in outputs[:6])
-                digest = hashlib.sha256(np.asarray(ids, np.int64).tobytes() + np.float32(speed).tobytes() + str(self.seed).encode()).digest()
-                audio = dsp.synth(lh, theta, ln, lr, phi, f0, np.random.default_rng(int.from_bytes(digest[:8], "little")))
-                f0 = np.where(f0 >= VOICED_HZ, f0, 0.0).astype(np.float32)   # the vocoder's own voicing threshold
-                if loaded.timed:
-                    durations = np.asarray(outputs[6]).reshape(-1).astype(np.int64)
-                    symbols = ["_", *kept, "_"]
-                    if durations.size != len(symbols) or int(durations.sum()) * SAMPLES_PER_DURATION != audio.size:
+                audio = frames.vocode(np.random.default_rng(chunk.seed))
+                if frames is not chunk.frames:
+                    level, plain_level = _rms(audio), _rms(chunk.frames.vocode(np.random.default_rng(chunk.seed)))
+                    if level > 0:
+                        audio *= plain_level / level
+                f0 = np.where(frames.f0_hz >= VOICED_HZ, frames.f0_hz, 0.0).astype(np.float32)   # the vocoder's own voicing threshold
+                if chunk.durations is not None and chunk.symbols is not None:
+                    durations = chunk.durations.copy()
+                    if durations.size != len(chunk.symbols) or int(durations.sum()) * SAMPLES_PER_DURATION != audio.size:
                         exact = False
                     else:
                         # The leading pad is ~0.3 s of silence: keep LEAD_IN of it (the sentence gap does the rest).
@@ -191,7 +261,7 @@ class HibariBackend:
                         durations[0] -= cut
                         alignments += [SimpleNamespace(phoneme="," if symbol in PUNCTUATION else symbol,
                                                        num_samples=int(count) * SAMPLES_PER_DURATION)
-                                       for symbol, count in zip(symbols, durations, strict=True)]
+                                       for symbol, count in zip(chunk.symbols, durations, strict=True)]
                 audio_parts.append(audio.astype(np.float32))
                 pitch.append(f0)
             if not audio_parts:

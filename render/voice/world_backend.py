@@ -37,6 +37,21 @@ backend measured a real-time factor of 0.21 on 2 cores (plain Piper 0.08 in the
 same run, ``bench/voice.py``); pyworld holds the GIL, so threads would not
 help. Silences between sentences are not analysed at all.
 
+The hibari base is matched without WORLD: its model predicts the pitch and
+the spectra its vocoder turns into sound (``hibari_backend.Frames``), so the
+same pitch map, warp and corrections are applied to those before the vocoder
+(``frame_edit``): a real-time factor of 0.020 (plain hibari 0.017) where WORLD
+cost 0.15; speaker similarity 0.74 against 0.72 through WORLD for the alsa-utils
+woman, 0.68 against 0.73 for the codec2 woman (``bench/voice.py``).
+Piper's joe has no such frames; it stays on WORLD. Measured and not kept for
+joe (real-time factor still above 0.1, or the man's similarity gain lost):
+DIO at any ceiling (42 % of frames an octave off Harvest), Harvest on 8 kHz
+audio or at 10 ms frames (10-15 % less CPU, more word errors), and pitch by
+resampling plus a cepstral envelope warp (RTF +0.013, but the man's gain fell
+from +0.12 to +0.02: it cannot narrow the pitch range), and WORLD on each
+sentence in a second thread while Piper speaks the next (no faster on cores
+already busy, and the sentence-by-sentence pitch mean lost 0.02 similarity).
+
 The bundled voice's own measurements ship in ``piper_world_reference.json``
 (three readings of ``CALIBRATION_TEXT`` averaged), so enrolling takes a second
 or two and gives the same match every time; another Piper model is measured
@@ -53,7 +68,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -466,6 +482,44 @@ def convert(samples: np.ndarray, rate: int, match: VoiceMatch, *, timbre: bool =
     return y.astype(np.float32)
 
 
+def frame_edit(match: VoiceMatch, *, timbre: bool = True) -> Callable[[list[Any]], list[Any]]:
+    """The same pitch map, warp and corrections as ``convert``, applied to hibari's frames before its vocoder.
+
+    hibari's model predicts its pitch and its spectra (``hibari_backend.Frames``),
+    so nothing is analysed and nothing resynthesized: the cost is about that of
+    plain hibari (real-time factor 0.020 against 0.017 plain and 0.15 through WORLD).
+    """
+    from render.voice.hibari_backend import SAMPLE_RATE_HZ, VOICED_HZ
+
+    def edit(chunks: list[Any]) -> list[Any]:
+        voiced_log_f0 = np.concatenate([np.log(c.f0_hz[c.f0_hz >= VOICED_HZ]) for c in chunks])
+        if voiced_log_f0.size < 20:
+            return chunks
+        source_mean = float(voiced_log_f0.mean())
+        bins = chunks[0].harmonic_log.shape[0]
+        # Bin k of the new spectra reads the old ones at k/alpha (linear interpolation of the logs).
+        position = np.minimum(np.arange(bins) / match.warp_factor, bins - 1)
+        lower = np.floor(position).astype(int)
+        upper = np.minimum(lower + 1, bins - 1)
+        weight = (position - lower)[:, None].astype(np.float32)
+        correction = (_correction_db(match, np.linspace(0.0, SAMPLE_RATE_HZ / 2, bins), timbre=timbre) * (math.log(10) / 20))[:, None].astype(np.float32)
+
+        def warped(values: np.ndarray) -> np.ndarray:
+            return (1 - weight) * values[lower] + weight * values[upper]
+
+        edited = []
+        for chunk in chunks:
+            voiced = chunk.f0_hz >= VOICED_HZ
+            f0 = chunk.f0_hz.copy()
+            f0[voiced] = np.clip(np.exp((np.log(f0[voiced]) - source_mean) * match.f0_range_ratio + match.log_f0_mean), 50.0, 600.0)
+            edited.append(replace(chunk, harmonic_log=warped(chunk.harmonic_log) + correction, harmonic_phase=warped(chunk.harmonic_phase),
+                                  noise_log=warped(chunk.noise_log) + correction, residual_log=warped(chunk.residual_log) + correction,
+                                  residual_phase=warped(chunk.residual_phase), f0_hz=f0.astype(np.float32)))
+        return edited
+
+    return edit
+
+
 # --------------------------------------------------------------------------- the backend
 
 
@@ -705,9 +759,14 @@ class WorldBackend:
         base = self.base_for(profile)
         prepared = prepare(text, language)
         synthesizer = self._synthesizer(base, match.length_scale if match else 1.0)
-        samples, rate, phonemes, words, source = synthesizer.synthesize(list(prepared.sentences))
-        if match is not None:
-            samples = convert(samples, rate, match, timbre=self.timbre, f0_range_hz=BASES[base].f0_range_hz)
+        if match is not None and hasattr(synthesizer, "synthesize_full"):
+            # hibari predicts its pitch and spectra: match them before its vocoder, nothing to analyse.
+            result = synthesizer.synthesize_full(list(prepared.sentences), edit=frame_edit(match, timbre=self.timbre))
+            samples, rate, phonemes, words, source = result.samples, result.rate, result.phonemes, result.words, result.timings_source
+        else:
+            samples, rate, phonemes, words, source = synthesizer.synthesize(list(prepared.sentences))
+            if match is not None:
+                samples = convert(samples, rate, match, timbre=self.timbre, f0_range_hz=BASES[base].f0_range_hz)
         write_wav(out_path, samples, rate, round_to_nearest=False)
         return Speech(path=out_path, duration_s=len(samples) / rate, sample_rate_hz=rate, backend=self.name,
                       words=tuple(words), phonemes=tuple(phonemes), timings_source=source)
