@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
 from agent.cli.context import err, exit_user_error, out, print_json
 from agent.errors import AgentError, CalendarError
@@ -118,6 +117,8 @@ def show(
     if as_json:
         print_json({"days": days, "calendars": payload})
         return
+    from rich.table import Table
+
     for entry in payload:
         table = Table(title=f"@{entry['handle']} — next {days} days ({entry['timezone']})" + ("" if entry["saved"] else " — preview"), title_justify="left")
         table.add_column("local time", no_wrap=True)
@@ -302,6 +303,7 @@ def overrides(
     if not rows:
         out.print(f"@{loaded.calendar.handle}: no moves, skips or added reels ({path} does not exist)", highlight=False)
         return
+    from rich.table import Table
     table = Table(title=f"@{loaded.calendar.handle}: changes kept in {path} ({loaded.calendar.timezone})", title_justify="left")
     for column in ("change", "local time", "slot id", "detail", "by"):
         table.add_column(column, overflow="fold")

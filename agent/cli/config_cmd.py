@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from agent.cli.context import out, print_json
 
@@ -24,6 +23,7 @@ def show(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help=
             "sources": {key: source for key, _value, source in rows},
         })
         return
+    from rich.table import Table
     table = Table(title=f"settings of {loaded.project_dir}", title_justify="left")
     table.add_column("setting", style="cyan", no_wrap=True)
     table.add_column("value")

@@ -7,7 +7,6 @@ import sys
 from dataclasses import asdict, dataclass
 
 import typer
-from rich.table import Table
 
 from agent.cli.context import exit_user_error, out, print_json
 from agent.errors import AgentError
@@ -180,6 +179,7 @@ def doctor(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
     if as_json:
         print_json({"ok": not failed, "checks": [asdict(check) for check in checks]})
     else:
+        from rich.table import Table
         table = Table(title_justify="left", show_header=True)
         for column in ("check", "", "detail", "fix"):
             table.add_column(column, overflow="fold")

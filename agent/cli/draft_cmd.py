@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from agent.cli.context import err, exit_user_error, out, print_json
 from agent.errors import AgentError
@@ -55,6 +54,7 @@ def draft(
             out.print(f"nothing to draft: every slot in the next {days} days has a live draft")
         return
 
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, disable=not sys.stderr.isatty()) as progress:
         task = progress.add_task("starting the model", total=len(work))

@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from agent.cli.context import out, print_json
-from agent.scaffold import scaffold
 
 
 def init(
@@ -15,6 +14,8 @@ def init(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Scaffold a project: config/settings.toml, .env, calendar/example.yaml, data/. Never overwrites."""
+    from agent.scaffold import scaffold
+
     results = scaffold(directory)
     if as_json:
         print_json({"project": str(directory.resolve()), "files": [

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from agent.cli.context import out, print_json
 
@@ -44,6 +42,9 @@ def peak_times(
     if as_json:
         print_json({"calendars": payload})
         return
+    from rich.table import Table
+    from rich.text import Text
+
     for entry in payload:
         out.print(f"[bold]@{entry['handle']}[/] ({entry['timezone']}) — scores from [cyan]{entry['source']}[/]: {entry['explanation']}")
         table = Table(show_header=True, header_style="dim", box=None, padding=(0, 0))

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.table import Table
 
 from agent.cli.context import err, interactive, out, parse_reel_id, print_json
 from agent.errors import AgentError, ValidationFailed
@@ -76,6 +75,7 @@ def queue(
     if not rows:
         out.print("the queue is empty" + (f" (no {status} reels)" if status else "; drafts appear here after `reeltwin draft`"))
         return
+    from rich.table import Table
     table = Table(title_justify="left")
     for column in ("id", "status", "slot (local)", "@", "pillar", "hook", "words"):
         table.add_column(column, overflow="fold")
@@ -135,6 +135,7 @@ def show(ctx: typer.Context, reel_id: int = typer.Argument(..., metavar="ID", pa
     out.print("[dim]versions (* = current):[/]")
     for line in _version_lines(payload["versions"], reel.version):
         out.print(line, highlight=False)
+    from rich.table import Table
     table = Table(title="history", title_justify="left")
     for column in ("when (UTC)", "from", "to", "by", "why"):
         table.add_column(column, overflow="fold")

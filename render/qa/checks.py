@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -44,6 +45,35 @@ def check_reel(
     if path.stat().st_size == 0:
         raise QAError(f"{str(path)!r} is empty; render it again")
     tools = reel_tools()
+    # The face workers load mediapipe while this process probes the file and measures its loudness.
+    workers = _start_face_workers() if lipsync else None
+    try:
+        return _check(path, tools, workers, sidecar=sidecar, expect=expect, lipsync=lipsync, timing=timing, started=started)
+    finally:
+        if workers is not None:
+            workers.close()
+
+
+def _start_face_workers():  # noqa: ANN202 - FaceWorkers | None
+    """The lip-sync workers (render.qa.face_worker), or None when mediapipe is not installed or they cannot start
+    (the checks then say why, or track in this process)."""
+    import importlib.util
+
+    if importlib.util.find_spec("mediapipe") is None:
+        return None
+    from render.qa.face_worker import FaceWorkers
+
+    try:
+        return FaceWorkers()
+    except OSError as error:
+        logger.warning("QA: cannot start the face workers (%s); tracking in this process", error)
+        return None
+
+
+def _check(
+    path: Path, tools, workers, *, sidecar: str | Path | None, expect: ReelSpec, lipsync: bool,  # noqa: ANN001
+    timing: str | Path | None, started: float,
+) -> QAReport:
     info = probe_reel(path, tools)
     if any(name == "image2" or name.endswith("_pipe") for name in info.format_names):
         raise QAError(f"{str(path)!r} is a still image, not a video; give the rendered reel (.mp4)")
@@ -68,7 +98,9 @@ def check_reel(
 
     lipsync_figures: dict[str, object] = {}
     if lipsync:
-        lipsync_checks, lipsync_figures = _lipsync_checks(path, info, tools.ffmpeg, samples, expect, timing=timing)
+        video_track = structure.track("vide") if structure is not None else None
+        lipsync_checks, lipsync_figures = _lipsync_checks(path, info, tools.ffmpeg, samples, expect, timing=timing, workers=workers,
+                                                          video_track=video_track)
         checks += lipsync_checks
     figures.update(lipsync_figures.pop("extra", {}))  # type: ignore[arg-type]
     if sidecar is not None:
@@ -278,26 +310,70 @@ def _duration_checks(duration: float | None, expect: ReelSpec) -> list[Check]:
 # --------------------------------------------------------------------------- lip sync and face
 
 
+@dataclass(frozen=True)
+class _FrameLayout:
+    """The video track as its sample table tells it: frames shown, their rate when constant, where the keyframes are."""
+
+    frames: int | None = None
+    constant_fps: float | None = None        # None: not every frame lasts the same
+    keyframes: tuple[int, ...] = ()          # display indices of the sync samples
+
+
+def _frame_layout(track: Track | None) -> _FrameLayout:
+    if track is None or not len(track.presentation_ticks):
+        return _FrameLayout()
+    shown = track.shown if track.shown is not None else np.ones(len(track.presentation_ticks), dtype=bool)
+    ticks = track.presentation_ticks[shown]
+    if len(ticks) < 2:
+        return _FrameLayout(len(ticks))
+    durations = np.diff(np.sort(ticks))
+    nominal = float(np.median(durations))
+    if nominal <= 0 or (np.abs(durations - nominal) > max(1.0, nominal * 0.001)).any():
+        return _FrameLayout(len(ticks))
+    display_index = np.empty(len(ticks), dtype=np.int64)
+    display_index[np.argsort(ticks, kind="stable")] = np.arange(len(ticks))
+    keys = display_index[track.sync_samples[shown]] if len(track.sync_samples) == len(shown) else np.zeros(0, dtype=np.int64)
+    return _FrameLayout(len(ticks), track.timescale / nominal, tuple(int(key) for key in np.sort(keys)))
+
+
 def _lipsync_checks(
     path: Path, info: MediaInfo, ffmpeg: str, samples: np.ndarray | None, expect: ReelSpec, *, timing: str | Path | None = None,
+    workers=None, video_track: Track | None = None,  # noqa: ANN001 - render.qa.face_worker.FaceWorkers
 ) -> tuple[list[Check], dict[str, object]]:
     names = ("lipsync_lag", "lipsync_correlation", "face_visible", "no_jumps")
     if info.video is None:
         return [Check(name, None, "", False, True, "no video stream") for name in names], {}
-    try:
-        import mediapipe
 
-        mediapipe.solutions.face_mesh  # noqa: B018 - later mediapipe releases dropped it
-    except (ImportError, AttributeError) as error:
+    def unusable(reason: str) -> tuple[list[Check], dict[str, object]]:
         # fail here, naming the fix, rather than mid-measurement
-        message = f"mediapipe 0.10.21 is not usable ({type(error).__name__}: {error}); install the local extra: pip install 'reeltwin[local]'"
+        message = f"mediapipe 0.10.21 is not usable ({reason}); install the local extra: pip install 'reeltwin[local]'"
         return [Check(name, None, "", False, True, message) for name in names], {}
+
     from render.qa.lipsync import measure_lipsync
 
     fps = float(info.video.avg_frame_rate or info.video.r_frame_rate or expect.fps)
+    track = None
+    if workers is not None:
+        from render.qa.face_worker import MediapipeUnusable, WorkerFailed
+
+        layout = _frame_layout(video_track)
+        try:
+            track = workers.track(path, ffmpeg, width=info.video.width_px, height=info.video.height_px, fps=layout.constant_fps or fps,
+                                  frames=layout.frames, split=layout.constant_fps is not None, keyframes=layout.keyframes)
+        except MediapipeUnusable as error:
+            return unusable(str(error))
+        except WorkerFailed as error:
+            logger.warning("QA: %s; tracking the face in this process instead", error)
+    if track is None:
+        try:
+            import mediapipe
+
+            mediapipe.solutions.face_mesh  # noqa: B018 - later mediapipe releases dropped it
+        except (ImportError, AttributeError) as error:
+            return unusable(f"{type(error).__name__}: {error}")
     measured = measure_lipsync(
         path, ffmpeg, width=info.video.width_px, height=info.video.height_px, fps=fps,
-        audio=samples, sample_rate_hz=ANALYSIS_RATE_HZ, search_frames=expect.lipsync_search_frames,
+        audio=samples, sample_rate_hz=ANALYSIS_RATE_HZ, search_frames=expect.lipsync_search_frames, track=track,
     )
 
     checks = []

@@ -14,6 +14,11 @@ How it is measured:
 - *Loudness envelope*: RMS of the mono audio over each frame's 1/fps window,
   in dB, floored 40 dB under the loud frames (95th percentile) so silence
   between words is one level, then a 3-frame centred moving average.
+- *Where it runs*: ``check_reel`` hands the tracking to ``render.qa.face_worker``
+  processes (started before the file is probed; a constant-frame-rate reel is
+  split in two at a keyframe, the halves matched frame for frame by checksum);
+  :func:`mouth_openings` is the same measurement in this process, one frame
+  after another.
 - *Sync*: Pearson correlation of the two series over the frames with a face,
   at every lag within +-``search_frames``; the best lag is the one with the
   highest correlation (the smaller lag on a tie). A positive lag means the
@@ -105,12 +110,16 @@ def _decode_first_frame(path: Path, ffmpeg: str, width: int, height: int) -> tup
     return np.frombuffer(result.stdout[:expected], dtype=np.uint8).reshape(out_height, out_width, 3), out_width / width
 
 
-def find_face_crop(path: Path, ffmpeg: str, width: int, height: int) -> tuple[int, int, int, int] | None:
-    """The square (x, y, side, side) around the face on the first frame, in source pixels; None when no face is there."""
-    import mediapipe as mp
+def find_face_crop(path: Path, ffmpeg: str, width: int, height: int, *, face_mesh=None) -> tuple[int, int, int, int] | None:  # noqa: ANN001
+    """The square (x, y, side, side) around the face on the first frame, in source pixels; None when no face is there.
 
+    ``face_mesh`` is mediapipe's ``solutions.face_mesh`` module (a worker process imports it its own, faster way)."""
+    if face_mesh is None:
+        import mediapipe as mp
+
+        face_mesh = mp.solutions.face_mesh
     frame, scale = _decode_first_frame(path, ffmpeg, width, height)
-    with _quiet_native_stderr(), mp.solutions.face_mesh.FaceMesh(
+    with _quiet_native_stderr(), face_mesh.FaceMesh(
         static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.5,
     ) as mesh:
         result = mesh.process(frame)
@@ -137,90 +146,190 @@ class MouthTrack:
     stable_px: np.ndarray = field(default_factory=lambda: np.zeros((0, len(STABLE_POINTS), 2)))
 
 
-def mouth_openings(path: Path, ffmpeg: str, width: int, height: int, *, crop_px: int = 256, timeout_s: float = 900) -> MouthTrack:
-    """Mouth opening (share of face height) on every frame, NaN where no face was found; the crop used; where the lips went."""
-    import mediapipe as mp
+@dataclass(frozen=True)
+class CropGeometry:
+    """How the frames are cut for the tracker: ffmpeg's filter, the tracked frame's size, and the way back to source pixels."""
 
-    crop = find_face_crop(path, ffmpeg, width, height)
+    crop: tuple[int, int, int, int] | None
+    filters: str
+    out_width: int
+    out_height: int
+    origin: tuple[int, int]
+    to_source: tuple[float, float]
+
+    @property
+    def frame_bytes(self) -> int:
+        return self.out_width * self.out_height * 3
+
+
+def crop_geometry(crop: tuple[int, int, int, int] | None, width: int, height: int, crop_px: int = 256) -> CropGeometry:
+    """The tracker's view of each frame: the face crop scaled to at most ``crop_px`` square, else the whole frame scaled down."""
     if crop is not None:
         x, y, side, _ = crop
         out_width = out_height = min(crop_px, side) // 2 * 2
-        filters = f"crop={side}:{side}:{x}:{y},scale={out_width}:{out_height}:flags=area"
-        origin, to_source = (x, y), (side / out_width, side / out_height)
-    else:
-        scale = min(1.0, crop_px * 1.5 / max(width, height))
-        out_width, out_height = max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
-        filters = f"scale={out_width}:{out_height}:flags=area"
-        origin, to_source = (0, 0), (width / out_width, height / out_height)
-    lips = np.array([np.inf, np.inf, -np.inf, -np.inf])
-    frame_bytes = out_width * out_height * 3
+        return CropGeometry(tuple(crop), f"crop={side}:{side}:{x}:{y},scale={out_width}:{out_height}:flags=area",  # type: ignore[arg-type]
+                            out_width, out_height, (x, y), (side / out_width, side / out_height))
+    scale = min(1.0, crop_px * 1.5 / max(width, height))
+    out_width, out_height = max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+    return CropGeometry(None, f"scale={out_width}:{out_height}:flags=area", out_width, out_height, (0, 0),
+                        (width / out_width, height / out_height))
+
+
+@dataclass(frozen=True)
+class FrameLandmarks:
+    """What the tracker found on a run of consecutive frames, in the tracked frame's pixels (NaN rows without a face)."""
+
+    openings: np.ndarray         # (frames,) inner-lip gap over the face height
+    face_heights: np.ndarray     # (frames,) forehead top to chin
+    stable: np.ndarray           # (frames, len(STABLE_POINTS), 2)
+    lips: np.ndarray             # (frames, len(OUTER_LIPS), 2)
+    #: (frames,) CRC-32 of each decoded frame: where two runs overlap, the same frame has the same checksum
+    checksums: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.openings)
+
+    def slice(self, start: int, stop: int | None = None) -> "FrameLandmarks":
+        return FrameLandmarks(*(getattr(self, name)[start:stop] for name in ("openings", "face_heights", "stable", "lips", "checksums")))
+
+    @staticmethod
+    def concatenate(parts: "list[FrameLandmarks]") -> "FrameLandmarks":
+        return FrameLandmarks(*(np.concatenate([getattr(part, name) for part in parts])
+                                for name in ("openings", "face_heights", "stable", "lips", "checksums")))
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in ("openings", "face_heights", "stable", "lips", "checksums")}
+
+
+def track_frames(stream, mesh, geometry: CropGeometry, *, max_frames: int | None = None) -> FrameLandmarks:  # noqa: ANN001
+    """Run ``mesh`` (video mode) on the raw RGB frames read from ``stream`` (up to ``max_frames``), one row per frame."""
+    import zlib
+
+    width, height, frame_bytes = geometry.out_width, geometry.out_height, geometry.frame_bytes
     openings: list[float] = []
-    motion: list[float] = []
-    stable_source: list[np.ndarray] = []
-    previous: np.ndarray | None = None
+    heights: list[float] = []
+    stable_rows: list[np.ndarray] = []
+    lip_rows: list[np.ndarray] = []
+    checksums: list[int] = []
+    no_stable, no_lips = np.full((len(STABLE_POINTS), 2), np.nan), np.full((len(OUTER_LIPS), 2), np.nan)
+    while max_frames is None or len(openings) < max_frames:
+        data = stream.read(frame_bytes)
+        if len(data) < frame_bytes:
+            break
+        checksums.append(zlib.crc32(data))
+        frame = np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)
+        if len(openings) >= QUIET_FRAMES:
+            result = mesh.process(frame)
+        else:
+            with _quiet_native_stderr():  # the graph's calculators start on the first frames
+                result = mesh.process(frame)
+        if not result.multi_face_landmarks:
+            openings.append(np.nan)
+            heights.append(np.nan)
+            stable_rows.append(no_stable)
+            lip_rows.append(no_lips)
+            continue
+        face = result.multi_face_landmarks[0]
+        points = face.landmark
+        openings.append(_opening(face, width, height))
+        heights.append(_face_height(face, width, height))
+        stable_rows.append(np.array([(points[i].x * width, points[i].y * height) for i in STABLE_POINTS]))
+        lip_rows.append(np.array([(points[i].x * width, points[i].y * height) for i in OUTER_LIPS]))
+    return FrameLandmarks(
+        np.asarray(openings, dtype=np.float64), np.asarray(heights, dtype=np.float64),
+        np.asarray(stable_rows, dtype=np.float64).reshape(-1, len(STABLE_POINTS), 2),
+        np.asarray(lip_rows, dtype=np.float64).reshape(-1, len(OUTER_LIPS), 2), np.asarray(checksums, dtype=np.uint32),
+    )
+
+
+def mouth_track(landmarks: FrameLandmarks, geometry: CropGeometry) -> MouthTrack:
+    """The per-frame figures QA uses, in source pixels: openings, stable-point motion and positions, the lips' box."""
+    found = np.isfinite(landmarks.openings) | np.isfinite(landmarks.face_heights)
+    motion = np.full(len(landmarks), np.nan)
+    if len(landmarks) > 1:
+        moved = np.linalg.norm(landmarks.stable[1:] - landmarks.stable[:-1], axis=2).mean(axis=1)
+        heights = landmarks.face_heights[1:]
+        usable = found[1:] & found[:-1] & (heights > 1e-6)
+        motion[1:][usable] = moved[usable] / heights[usable]
+    origin, to_source = geometry.origin, geometry.to_source
+    stable_source = np.stack([origin[0] + landmarks.stable[..., 0] * to_source[0], origin[1] + landmarks.stable[..., 1] * to_source[1]], axis=-1)
+    mouth_box = None
+    if found.any():
+        lips = landmarks.lips[found]
+        left, top = float(lips[..., 0].min()), float(lips[..., 1].min())
+        right, bottom = float(lips[..., 0].max()), float(lips[..., 1].max())
+        mouth_box = (
+            float(origin[0] + left * to_source[0]), float(origin[1] + top * to_source[1]),
+            float(origin[0] + right * to_source[0]), float(origin[1] + bottom * to_source[1]),
+        )
+    return MouthTrack(landmarks.openings.copy(), geometry.crop, mouth_box, motion,
+                      stable_source.reshape(-1, len(STABLE_POINTS), 2))
+
+
+def decode_command(path: Path, ffmpeg: str, geometry: CropGeometry, *, seek_s: float | None = None, accurate_seek: bool = True,
+                   skip_frames: int = 0, threads: int | None = None) -> list[str]:
+    """ffmpeg reading every frame (no frame dropped or doubled) as raw RGB at the tracker's size; from ``seek_s`` (input
+    seeking: decoded from the keyframe before, frames before it dropped; with ``accurate_seek=False`` kept, from that
+    keyframe on) and without the first ``skip_frames`` when given; ``threads``: the decoder's (ffmpeg's choice without)."""
+    seek = [*([] if accurate_seek else ["-noaccurate_seek"]), "-ss", f"{seek_s:.6f}"] if seek_s else []
+    if threads:
+        seek = ["-threads", str(threads), *seek]
+    filters = f"trim=start_frame={skip_frames},{geometry.filters}" if skip_frames else geometry.filters
+    return [ffmpeg, "-v", "error", "-nostdin", *seek, "-i", str(path), "-map", "0:v:0", "-fps_mode", "passthrough",
+            "-vf", filters, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+
+
+def run_tracker(  # noqa: PLR0913
+    path: Path, ffmpeg: str, geometry: CropGeometry, mesh, *, seek_s: float | None = None, accurate_seek: bool = True,  # noqa: ANN001
+    skip_frames: int = 0, max_frames: int | None = None, timeout_s: float = 900, threads: int | None = None,
+) -> FrameLandmarks:
+    """Decode ``path`` with ffmpeg and track the face on its frames; QAError when not one frame decodes."""
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(
-            [ffmpeg, "-v", "error", "-nostdin", "-i", str(path), "-map", "0:v:0", "-fps_mode", "passthrough", "-vf", filters,
-             "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+            decode_command(path, ffmpeg, geometry, seek_s=seek_s, accurate_seek=accurate_seek, skip_frames=skip_frames, threads=threads),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors, start_new_session=True,
         )
         try:
-            with _quiet_native_stderr():
-                mesh = mp.solutions.face_mesh.FaceMesh(
-                    static_image_mode=False, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.5, min_tracking_confidence=0.5,
-                )
-                # the graph's threads log as they start, after the constructor returns: a blank frame waits for them
-                mesh.process(np.zeros((out_height, out_width, 3), dtype=np.uint8))
-            with mesh:
-                assert process.stdout is not None
-                while True:
-                    data = process.stdout.read(frame_bytes)
-                    if len(data) < frame_bytes:
-                        break
-                    frame = np.frombuffer(data, dtype=np.uint8).reshape(out_height, out_width, 3)
-                    if len(openings) >= QUIET_FRAMES:
-                        result = mesh.process(frame)
-                    else:
-                        with _quiet_native_stderr():  # the graph's calculators start on the first frames
-                            result = mesh.process(frame)
-                    if not result.multi_face_landmarks:
-                        openings.append(np.nan)
-                        motion.append(np.nan)
-                        stable_source.append(np.full((len(STABLE_POINTS), 2), np.nan))
-                        previous = None
-                        continue
-                    face = result.multi_face_landmarks[0]
-                    openings.append(_opening(face, out_width, out_height))
-                    stable = np.array([(face.landmark[i].x * out_width, face.landmark[i].y * out_height) for i in STABLE_POINTS])
-                    face_height = _face_height(face, out_width, out_height)
-                    if previous is None or face_height <= 1e-6:
-                        motion.append(np.nan)
-                    else:
-                        motion.append(float(np.linalg.norm(stable - previous, axis=1).mean()) / face_height)
-                    previous = stable
-                    stable_source.append(np.stack([origin[0] + stable[:, 0] * to_source[0], origin[1] + stable[:, 1] * to_source[1]], axis=1))
-                    xs = [face.landmark[index].x * out_width for index in OUTER_LIPS]
-                    ys = [face.landmark[index].y * out_height for index in OUTER_LIPS]
-                    lips = np.minimum(lips, [min(xs), min(ys), -np.inf, -np.inf])
-                    lips = np.maximum(lips, [-np.inf, -np.inf, max(xs), max(ys)])
-            process.wait(timeout=timeout_s)
+            assert process.stdout is not None
+            landmarks = track_frames(process.stdout, mesh, geometry, max_frames=max_frames)
+            if max_frames is not None and len(landmarks) >= max_frames:
+                os.killpg(process.pid, signal.SIGKILL)   # the rest of the file is another worker's
+                process.wait()
+            else:
+                process.wait(timeout=timeout_s)
         finally:
             if process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-        if process.returncode != 0 and not openings:
+        if process.returncode != 0 and not len(landmarks):
             errors.seek(0)
             reason = (errors.read().decode("utf-8", "replace").strip().splitlines() or ["no frames"])[-1]
             raise QAError(f"{str(path)!r}: cannot decode its video frames ({reason}); render it again")
-    mouth_box = None
-    if np.isfinite(lips).all():
-        mouth_box = (
-            float(origin[0] + lips[0] * to_source[0]), float(origin[1] + lips[1] * to_source[1]),
-            float(origin[0] + lips[2] * to_source[0]), float(origin[1] + lips[3] * to_source[1]),
+    return landmarks
+
+
+def video_face_mesh(face_mesh, width: int, height: int):  # noqa: ANN001, ANN201
+    """mediapipe's face mesh in video mode (refined landmarks), started: a blank frame waits for the graph's threads,
+    which log as they start, after the constructor returns."""
+    with _quiet_native_stderr():
+        mesh = face_mesh.FaceMesh(
+            static_image_mode=False, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.5, min_tracking_confidence=0.5,
         )
-    return MouthTrack(np.asarray(openings, dtype=np.float64), crop, mouth_box, np.asarray(motion, dtype=np.float64),
-                      np.asarray(stable_source, dtype=np.float64).reshape(-1, len(STABLE_POINTS), 2))
+        mesh.process(np.zeros((height, width, 3), dtype=np.uint8))
+    return mesh
+
+
+def mouth_openings(path: Path, ffmpeg: str, width: int, height: int, *, crop_px: int = 256, timeout_s: float = 900) -> MouthTrack:
+    """Mouth opening (share of face height) on every frame, NaN where no face was found; the crop used; where the lips went.
+
+    In this process, one frame after another (``render.qa.face_worker`` splits the same work over processes)."""
+    import mediapipe as mp
+
+    geometry = crop_geometry(find_face_crop(path, ffmpeg, width, height), width, height, crop_px)
+    with video_face_mesh(mp.solutions.face_mesh, geometry.out_width, geometry.out_height) as mesh:
+        landmarks = run_tracker(path, ffmpeg, geometry, mesh, timeout_s=timeout_s)
+    return mouth_track(landmarks, geometry)
 
 
 def _face_height(landmarks, width: int, height: int) -> float:  # noqa: ANN001 - mediapipe's proto
@@ -285,10 +394,13 @@ def correlate(mouth: np.ndarray, envelope: np.ndarray, search_frames: int) -> di
 
 def measure_lipsync(
     path: Path, ffmpeg: str, *, width: int, height: int, fps: float, audio: np.ndarray | None, sample_rate_hz: int,
-    search_frames: int = 5, crop_px: int = 256,
+    search_frames: int = 5, crop_px: int = 256, track: MouthTrack | None = None,
 ) -> LipSyncMeasurement:
-    """Mouth opening on every frame, face visibility, and the best lag and correlation against the audio envelope."""
-    track = mouth_openings(path, ffmpeg, width, height, crop_px=crop_px)
+    """Mouth opening on every frame, face visibility, and the best lag and correlation against the audio envelope.
+
+    ``track``: the frames already tracked (``render.qa.face_worker``); without it they are tracked here."""
+    if track is None:
+        track = mouth_openings(path, ffmpeg, width, height, crop_px=crop_px)
     mouth, crop = track.openings, track.crop
     frames = len(mouth)
     share = float(np.isfinite(mouth).mean()) if frames else 0.0
