@@ -21,6 +21,7 @@ import numpy as np
 
 from render import RenderError
 from render.media import yuv
+from render.media.ahead import read_ahead
 from render.media.audio import decode, integrated_loudness, write_wav
 from render.media.ffmpeg import ToolErrors, find_ffmpeg
 
@@ -240,72 +241,45 @@ class _FrameFeed:
 
     def __init__(self, frames: Iterator[np.ndarray], fps: int, n_frames: int, decorate: Callable[[np.ndarray, int], np.ndarray],
                  progress: Callable[[int, int], None] | None, *, planar: bool = False):
-        import queue
-        import threading
-
         self.frames, self.fps, self.n_frames, self.planar = frames, fps, n_frames, planar
         self.decorate, self.progress = decorate, progress
         self.index, self.current = -1, None
-        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=self.AHEAD)
-        self._stop = threading.Event()
-        self._worker = threading.Thread(target=self._produce, name="reeltwin-frames", daemon=True)
-        self._started = False
+        self._feed: Iterator[np.ndarray] | None = None
 
-    def _put(self, item: tuple[str, Any]) -> bool:
-        import queue
-
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _produce(self) -> None:
+    def _produce(self) -> Iterator[np.ndarray]:
+        """Runs on the read-ahead thread: each frame decorated and, from an RGB renderer, converted."""
         import cv2
 
-        index = -1
-        try:
-            for frame in self.frames:
-                index += 1
-                decorated = self.decorate(frame, index)
-                self.current = decorated
-                if not self._put(("frame", decorated if self.planar else cv2.cvtColor(decorated, cv2.COLOR_RGB2YUV_I420))):
-                    return
-                if self.progress:
-                    self.progress(index + 1, self.n_frames)
-                if index + 1 >= self.n_frames:
-                    break
-        except BaseException as error:  # noqa: BLE001 - handed to the encoding thread, which raises it
-            self._put(("error", error))
-            return
-        self._put(("end", None))
+        for index, frame in enumerate(self.frames):
+            decorated = self.decorate(frame, index)
+            self.current = decorated
+            yield decorated if self.planar else cv2.cvtColor(decorated, cv2.COLOR_RGB2YUV_I420)
+            if self.progress:
+                self.progress(index + 1, self.n_frames)
+            if index + 1 >= self.n_frames:
+                return
 
     def __iter__(self) -> Iterator[np.ndarray]:
         """The YUV frames in order (at most ``n_frames``); a renderer's error is raised here."""
-        if not self._started:
-            self._started = True
-            self._worker.start()
+        if self.n_frames <= 0:
+            return
+        if self._feed is None:
+            self._feed = read_ahead(self._produce(), self.AHEAD, name="reeltwin-frames")
         last = None
-        while self.index + 1 < self.n_frames:
-            kind, value = self._queue.get()
-            if kind == "error":
-                self._stop.set()
-                raise value
-            if kind == "end":
-                break
+        for value in self._feed:
             self.index += 1
             last = value
             yield value
+            if self.index + 1 >= self.n_frames:
+                break
         if last is not None:   # a renderer that stops a frame or two short: the last frame holds to the audio's end
             for _ in range(self.index + 1, self.n_frames):
                 yield last
 
     def close(self) -> None:
-        self._stop.set()
-        if self._started:
-            self._worker.join(timeout=5)
+        """Stops the worker (after an error or an early end) and waits for it."""
+        if self._feed is not None:
+            self._feed.close()
 
 
 def _encode(feed: _FrameFeed, audio_file: Path, out: Path, *, width: int, height: int, fps: int, duration: float,
@@ -398,9 +372,8 @@ def compose(
         box = yuv.even_box(x, y, x + rgba.shape[1], y + rgba.shape[0], stream.width, stream.height)
         if box[2] <= box[0] or box[3] <= box[1]:
             return
-        part = yuv.region_rgb(frame, box)
-        blend_patch(part, rgba, x - box[0], y - box[1])
-        yuv.put_region(frame, part, box)
+        with yuv.rgb_region(frame, box) as part:
+            blend_patch(part, rgba, x - box[0], y - box[1])
 
     def decorate(frame: np.ndarray, index: int) -> np.ndarray:
         t = index / fps

@@ -56,6 +56,19 @@ def test_a_region_goes_to_rgb_and_back_and_nothing_else_changes() -> None:
     assert yuv.even_box(-5, -3, 500, 400, 120, 90) == (0, 0, 120, 90)
 
 
+def test_rgb_region_writes_back_only_when_the_painting_succeeds() -> None:
+    frame = yuv.from_rgb(_picture(64, 48))
+    box = (8, 8, 24, 20)
+    with yuv.rgb_region(frame, box) as part:
+        part[...] = (0, 0, 255)
+    assert np.abs(yuv.to_rgb(frame)[12, 12].astype(int) - (0, 0, 255)).max() <= 6
+    before = frame.copy()
+    with pytest.raises(RuntimeError), yuv.rgb_region(frame, (30, 20, 50, 40)) as part:
+        part[...] = (255, 255, 255)
+        raise RuntimeError("the mouth is at the frame's edge")
+    assert np.array_equal(frame, before)          # the frame keeps its own pixels after an error
+
+
 def test_warping_the_planes_matches_warping_rgb() -> None:
     rgb = _picture(180, 320)
     frame = yuv.from_rgb(rgb)

@@ -195,9 +195,8 @@ class FootageBackend:
                             rig = _MouthRig(points, None, face_h, rest=rest, colours=colours, frame_shape=(analysis.height, analysis.width))
                             box = yuv.even_box(rig.x0 - RIG_MARGIN_PX, rig.y0 - RIG_MARGIN_PX, rig.x0 + rig.w + RIG_MARGIN_PX,
                                                rig.y0 + rig.h + RIG_MARGIN_PX, analysis.width, analysis.height)
-                            part = yuv.region_rgb(picture, box)
-                            gap = rig.apply(part, part, box[:2], track[i], source_offset=box[:2]) * camera.scale
-                            yuv.put_region(picture, part, box)
+                            with yuv.rgb_region(picture, box) as part:
+                                gap = rig.apply(part, part, box[:2], track[i], source_offset=box[:2]) * camera.scale
                         else:
                             rig = _MouthRig(points, picture, face_h, rest=rest, colours=colours)
                             gap = rig.apply(picture, picture, (0, 0), track[i]) * camera.scale

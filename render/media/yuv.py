@@ -3,11 +3,14 @@
 
 It is what the decoder gives and what the encoder takes, so a renderer that works on a clip can skip both RGB
 conversions of the whole frame and the warp of three full-size channels: only the parts it paints (the mouth,
-a caption) go to RGB and back (:func:`region_rgb`, :func:`put_region`). Chroma sits at the centre of each 2×2
+a caption) go to RGB and back (:func:`rgb_region`). Chroma sits at the centre of each 2×2
 block of luma (what OpenCV's conversions assume). Sizes and region corners are even.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -65,6 +68,15 @@ def put_region(frame: np.ndarray, rgb: np.ndarray, box: tuple[int, int, int, int
     y[y0:y1, x0:x1] = sy
     u[y0 // 2:y1 // 2, x0 // 2:x1 // 2] = su
     v[y0 // 2:y1 // 2, x0 // 2:x1 // 2] = sv
+
+
+@contextmanager
+def rgb_region(frame: np.ndarray, box: tuple[int, int, int, int]) -> Iterator[np.ndarray]:
+    """The even ``box`` of an I420 frame as an RGB array to paint on, written back when the block ends without
+    an error (after an error the frame keeps its own pixels there)."""
+    part = region_rgb(frame, box)
+    yield part
+    put_region(frame, part, box)
 
 
 def from_rgb(rgb: np.ndarray) -> np.ndarray:
