@@ -50,7 +50,7 @@ install: system-deps $(UV)
 	@echo "installing ReelTwin and its dependencies (the first time compiles llama-cpp-python: about 8 minutes on 2 cores)"
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" VIRTUAL_ENV=$(VENV) $(UV) pip install --compile-bytecode -e ".[$(EXTRAS)]"
 	@# bytecode for our own modules too: without it every start compiles typer, rich and us from source
-	@# (reeltwin --help 0.69 s -> 0.28 s; QA's workers ~1 s less), and PYTHONDONTWRITEBYTECODE stops Python caching it
+	@# (reeltwin --help about 0.6 s -> 0.35-0.44 s on 2 cores; QA workers start faster), and PYTHONDONTWRITEBYTECODE stops Python caching it
 	@$(BIN)/python -m compileall -q -j 0 agent render publishing >/dev/null
 	@if echo ",$(EXTRAS)," | grep -q ",local," && ! $(BIN)/python scripts/check_llm_engine.py; then \
 	  echo "rebuilding llama-cpp-python for a portable CPU ($(LLAMA_CMAKE_ARGS)): about 8 minutes"; \
