@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 from fractions import Fraction
-from functools import reduce
+from functools import lru_cache, reduce
 from math import gcd
 from zoneinfo import ZoneInfo
 
@@ -54,14 +54,19 @@ def local_to_utc(day: date, at: time, zone: ZoneInfo) -> tuple[datetime, str | N
 
 def pillar_sequence(calendar: Calendar) -> list[str]:
     """One period of the smooth weighted round-robin over the pillars (nginx's algorithm)."""
-    weights = [Fraction(str(pillar.weight)).limit_denominator(100) for pillar in calendar.pillars]
+    return list(_pillar_sequence(tuple(pillar.weight for pillar in calendar.pillars), tuple(calendar.pillar_names())))
+
+
+@lru_cache(maxsize=1024)
+def _pillar_sequence(weights_given: tuple[float, ...], names: tuple[str, ...]) -> tuple[str, ...]:
+    """:func:`pillar_sequence` of these weights and names (many creators share them: worked out once)."""
+    weights = [Fraction(str(weight)).limit_denominator(100) for weight in weights_given]
     denominator = reduce(lambda a, b: a * b // gcd(a, b), (w.denominator for w in weights), 1)
     integers = [int(w * denominator) for w in weights]
     divisor = reduce(gcd, integers)
     integers = [value // divisor for value in integers]
     if sum(integers) > 10_000:  # absurd precision: fall back to whole-number weights
         integers = [max(1, round(float(w))) for w in weights]
-    names = calendar.pillar_names()
     current = [0] * len(integers)
     total = sum(integers)
     sequence = []
@@ -70,7 +75,7 @@ def pillar_sequence(calendar: Calendar) -> list[str]:
         best = max(range(len(current)), key=lambda i: (current[i], -i))
         current[best] -= total
         sequence.append(names[best])
-    return sequence
+    return tuple(sequence)
 
 
 def _weekly_pattern(calendar: Calendar) -> list[tuple[int, int, time | str]]:

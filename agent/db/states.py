@@ -169,7 +169,6 @@ def _claim_locked(session: Session, reel_id: int, source: ReelStatus, target: Re
         return None
     session.add(ReelEvent(reel_id=reel_id, from_status=source.value, to_status=target.value, actor=worker, reason=reason, at=now))
     session.commit()
-    reel = session.get(Reel, reel_id)
-    if reel is not None:
-        session.refresh(reel)
-    return reel
+    # One SELECT: loads the reel, or refreshes the copy this session already holds (get() alone would return that
+    # copy unchanged, and get() then refresh() read the row twice).
+    return session.get(Reel, reel_id, populate_existing=True)

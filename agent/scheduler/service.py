@@ -28,9 +28,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from agent.approval.policies import apply_approval_policy
 from agent.content_calendar.loader import LoadedCalendar, calendar_files, display_path, load_calendar
-from agent.content_calendar.planner import sync_plan
+from agent.content_calendar.planner import BULK_CHUNK, SyncReport, sync_plan, sync_plans
 from agent.db.engine import make_engine, open_session
 from agent.db.models import Creator, utcnow
+from agent.db.states import ConcurrentChangeError
 from agent.drafting.service import DraftResult
 from agent.drafting.service import work_key as _work_key
 from agent.errors import CalendarError
@@ -39,6 +40,8 @@ from agent.jobs.render import RenderJobResult
 from agent.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from publishing.base import Publisher
 
 log = logging.getLogger("reeltwin.service")
@@ -212,11 +215,11 @@ class Service:
         days = max(14, self.settings.drafting.lead_days + 7)
         created = updated = removed = skipped = 0
         now = self.clock()
-        planned: list[dict[str, object]] = []
         with open_session(self.settings.database_url, migrate=False) as session:
             calendars = self._calendars()
             rows = {handle: (changed_at, stored, until) for handle, changed_at, stored, until in session.execute(
                 select(Creator.handle, Creator.updated_at, Creator.planned_basis, Creator.planned_until)).all()} if calendars else {}
+            todo: list[LoadedCalendar] = []
             for loaded in calendars:
                 handle = loaded.calendar.handle
                 stamp = self._loaded.get(loaded.path, ((),))[0]
@@ -228,29 +231,57 @@ class Service:
                 if previous is not None and previous[0] == basis and now < previous[1]:
                     skipped += 1
                     continue
-                try:
-                    report = sync_plan(session, loaded.calendar, now=now, days=days + self.REPLAN_EVERY.days,
-                                       path=display_path(loaded.path, self.project_dir), actor=f"planner:{self.worker}")
-                except IntegrityError:
-                    session.rollback()  # another process planned the same slot first; the next sweep converges
-                    self._planned.pop(handle, None)
-                    log.info("@%s: another process planned at the same moment; retrying next sweep", handle)
+                todo.append(loaded)
+            # In chunks, each planned in one transaction (sync_plans) and its plans' basis stored right after it.
+            for start in range(0, len(todo), BULK_CHUNK):
+                chunk = todo[start:start + BULK_CHUNK]
+                reports = self._plan(session, chunk, now=now, days=days + self.REPLAN_EVERY.days)
+                handles = [report.handle for report in reports if report is not None]
+                if not handles:
                     continue
-                changed_at = session.execute(select(Creator.updated_at).where(Creator.handle == handle)).scalar_one_or_none()
-                basis, until = (loaded.path, stamp, changed_at, days), now + self.REPLAN_EVERY
-                self._planned[handle] = (basis, until)
-                planned.append({"key": handle, "basis": _digest(basis), "until": until})
-                created, updated, removed = created + len(report.created), updated + len(report.updated), removed + len(report.removed)
-                if report.created or report.updated or report.removed:
-                    log.info("@%s: planned %d new, %d changed, %d removed slots", report.handle, len(report.created), len(report.updated), len(report.removed))
-            if planned:
-                # One statement for the sweep, leaving updated_at alone (it is part of the basis)
+                # What each plan was made from, read after its commit (one query for the chunk).
+                changed = dict(session.execute(select(Creator.handle, Creator.updated_at).where(Creator.handle.in_(handles))).all())
+                until = now + self.REPLAN_EVERY
+                planned: list[dict[str, object]] = []
+                for loaded, report in zip(chunk, reports):
+                    handle = loaded.calendar.handle
+                    if report is None:
+                        continue
+                    basis = (loaded.path, self._loaded.get(loaded.path, ((),))[0], changed.get(handle), days)
+                    self._planned[handle] = (basis, until)
+                    planned.append({"key": handle, "basis": _digest(basis), "until": until})
+                    created, updated, removed = created + len(report.created), updated + len(report.updated), removed + len(report.removed)
+                    if report.created or report.updated or report.removed:
+                        log.info("@%s: planned %d new, %d changed, %d removed slots", report.handle, len(report.created), len(report.updated), len(report.removed))
+                # One statement for the chunk, leaving updated_at alone (it is part of the basis)
                 table = Creator.__table__
                 session.execute(update(table).where(table.c.handle == bindparam("key"))
                                 .values(planned_basis=bindparam("basis"), planned_until=bindparam("until")), planned)
                 session.commit()
         detail = f"{created} new, {updated} changed, {removed} removed slots"
         return SweepResult("plan", detail + (f" ({skipped} unchanged calendars not re-planned)" if skipped else ""))
+
+    def _plan(self, session: Session, chunk: list[LoadedCalendar], *, now: datetime, days: int) -> list[SyncReport | None]:
+        """Plan ``chunk`` in bulk (:func:`sync_plans`: one transaction, a few statements); when another process wrote
+        the same rows meanwhile, one by one (:func:`sync_plan`, as the sweep always did), leaving out a calendar whose
+        plan collided (the next sweep converges). Returns each calendar's report, None where it was left out."""
+        items = [(loaded.calendar, display_path(loaded.path, self.project_dir)) for loaded in chunk]
+        actor = f"planner:{self.worker}"
+        try:
+            return list(sync_plans(session, items, now=now, days=days, actor=actor))
+        except (IntegrityError, ConcurrentChangeError) as error:
+            log.info("planning %d calendars at once collided with another process (%s); planning them one by one",
+                     len(items), type(error).__name__)
+        reports: list[SyncReport | None] = []
+        for calendar, path in items:
+            try:
+                reports.append(sync_plan(session, calendar, now=now, days=days, path=path, actor=actor))
+            except IntegrityError:
+                session.rollback()  # another process planned the same slot first; the next sweep converges
+                self._planned.pop(calendar.handle, None)
+                reports.append(None)
+                log.info("@%s: another process planned at the same moment; retrying next sweep", calendar.handle)
+        return reports
 
     def sweep_policies(self) -> SweepResult:
         approved = skipped = 0
