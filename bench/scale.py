@@ -18,7 +18,9 @@ flushed before and after). Without them it prints why and exits 0.
               baseline is the old sweep (sync_plan for every creator) timed on 1,000 of them in the same run.
 - throughput  ``--renders`` reels rendered by real `reeltwin worker` processes (--concurrency 1 each) with the
               tests' stand-in renderer doing ``--render-seconds`` of CPU work per reel (the same amount of hashing
-              in every worker), with 1 and then 2 workers. Target: ≥ 1.8× with 2 workers on 2 cores.
+              in every worker), with 1 and then 2 workers. Target: ≥ 1.8× with 2 workers on 2 cores. Each row says
+              how much CPU the workers and everything else (PostgreSQL, this bench, other people's work) used
+              meanwhile: with 2 workers on 2 cores any other work comes straight off the speed-up.
 
 Other processes may share the machine: the load average at start and end is printed. Not a test: nothing asserts.
 """
@@ -262,6 +264,23 @@ def _start_worker(project: Path, env: dict[str, str], log: Path) -> subprocess.P
                             stdin=subprocess.DEVNULL, stdout=log.open("a"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
+def _cpu_use(pids: list[int]) -> tuple[float, float] | None:
+    """(CPU seconds the whole machine has been busy, CPU seconds of the processes ``pids``) from /proc (Linux; None
+    elsewhere): what else ran during a throughput run (PostgreSQL, this bench, anyone else's work) is the difference."""
+    try:
+        tick = os.sysconf("SC_CLK_TCK")
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        busy = sum(int(fields[index]) for index in (0, 1, 2, 5, 6)) / tick   # user, nice, system, irq, softirq
+        own = 0.0
+        for pid in pids:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            after = stat[stat.rindex(")") + 2:].split()
+            own += (int(after[11]) + int(after[12])) / tick     # utime, stime
+        return busy, own
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def bench_throughput(renders: int, render_seconds: float) -> tuple[list[str], float | None]:
     import signal
 
@@ -310,6 +329,7 @@ def bench_throughput(renders: int, render_seconds: float) -> tuple[list[str], fl
                 while log.read_text(errors="replace").count(" ready.") < count and time.monotonic() < deadline:
                     time.sleep(0.1)
                 dispatcher = Dispatcher(settings, worker="bench:scheduler")
+                cpu_before = _cpu_use([worker.pid for worker in workers])
                 started = time.perf_counter()
                 with Session(engine) as session:
                     dispatcher.sweep_render(session, now=utcnow())
@@ -325,6 +345,7 @@ def bench_throughput(renders: int, render_seconds: float) -> tuple[list[str], fl
                         done = connection.execute(counting).scalar_one()
                         connection.rollback()   # no snapshot held open between looks
                 elapsed = time.perf_counter() - started
+                cpu_after = _cpu_use([worker.pid for worker in workers])
             finally:
                 for worker in workers:
                     os.killpg(worker.pid, signal.SIGTERM)
@@ -337,8 +358,13 @@ def bench_throughput(renders: int, render_seconds: float) -> tuple[list[str], fl
                 lines.append(f"| {count} worker(s) | only {done} of {renders} rendered in {elapsed:.0f} s | | |")
                 continue
             results[count] = renders / elapsed
+            share = ""
+            if cpu_before is not None and cpu_after is not None:
+                busy, mine = cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
+                share = (f"; the workers used {mine:.1f} CPU-s, everything else on the machine {max(0.0, busy - mine):.1f} CPU-s "
+                         f"(of {elapsed * (os.cpu_count() or 1):.1f})")
             lines.append(f"| stand-in renders, {count} worker(s) | {results[count]:.2f} reels/s ({renders} reels in {elapsed:.1f} s, "
-                         f"{render_seconds:.2f} s CPU each) | ideal {count / render_seconds:.2f} reels/s | |")
+                         f"{render_seconds:.2f} s CPU each) | ideal {count / render_seconds:.2f} reels/s{share} | |")
         _flush_redis()
     ratio = results[2] / results[1] if 1 in results and 2 in results else None
     if ratio is not None:
