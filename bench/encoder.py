@@ -60,7 +60,8 @@ MAX_VIDEO_MBPS = 25.0
 FLOOR_VMAF_MEAN = 93.0
 FLOOR_VMAF_MIN = 85.0
 FLOOR_SSIM_ALL = 0.98
-CURRENT = ("veryfast", None, 20, None)     # render/compose.py EncodeSettings() as of this bench: preset, tune, crf, x264-params
+#: the product's setting, read from render/compose.py EncodeSettings(): preset, tune, crf, x264-params
+CURRENT = (EncodeSettings().preset, None, EncodeSettings().crf, EncodeSettings().x264_params)
 
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium")
 CRFS = (20, 23)
@@ -79,11 +80,10 @@ class TrialSettings(EncodeSettings):
     """EncodeSettings plus what a row varies beyond preset and CRF (a tune, x264 parameters), added as the product would add them."""
 
     tune: str | None = None
-    x264_params: str | None = None
+    x264_params: str | None = None      # a row's own x264 parameters replace the product's (EncodeSettings.ffmpeg_params adds them)
 
     def ffmpeg_params(self, fps: int) -> list[str]:
-        extra = (["-tune", self.tune] if self.tune else []) + (["-x264-params", self.x264_params] if self.x264_params else [])
-        return extra + super().ffmpeg_params(fps)
+        return (["-tune", self.tune] if self.tune else []) + super().ffmpeg_params(fps)
 
     @property
     def label(self) -> tuple[str, str, int, str]:

@@ -68,3 +68,20 @@ def test_trial_reports_the_products_profile_and_tune(clip: encoder.Reference, tm
     trial = encoder.measure(clip, settings, tmp_path / "film.mp4", vmaf=False)
     assert trial.profile == "High"
     assert not trial.spec_ok and any(failure.startswith("resolution") for failure in trial.spec_failures)
+
+
+def test_the_products_encoder_settings_reach_x264(clip: encoder.Reference, tmp_path: Path) -> None:
+    """EncodeSettings() as the composer uses it: High profile, and x264's own settings record (its SEI) shows the tools
+    the measured setting puts back on ultrafast (8x8 transform, CABAC, deblocking) and the VBV cap under 25 Mbit/s."""
+    from render.compose import EncodeSettings
+
+    product = encoder.current_settings()
+    assert (product.preset, product.crf, product.x264_params) == (EncodeSettings().preset, EncodeSettings().crf, EncodeSettings().x264_params)
+    trial = encoder.measure(clip, product, tmp_path / "product.mp4", vmaf=False)
+    assert trial.profile == "High"
+    sei = (tmp_path / "product.mp4").read_bytes()
+    start = sei.index(b"x264 - core")
+    options = dict(item.split("=", 1) for item in sei[start:sei.index(b"\0", start)].decode().split(" options: ", 1)[1].split() if "=" in item)
+    assert options["8x8dct"] == "1" and options["cabac"] == "1" and options["deblock"].startswith("1:")
+    assert 0 < int(options["vbv_maxrate"]) <= 25_000 and int(options["vbv_bufsize"]) > 0
+    assert trial.quality["ssim_all"] >= encoder.FLOOR_SSIM_ALL
