@@ -8,7 +8,7 @@ On the embedded defaults (footage avatar, Piper voice) it measures:
               (face track, loop plan, checks): what a creator waits for once per clip
 - render      ``agent.jobs.pipeline.render_files`` from the normalized clip and its stored track, speaking a script
               sized so the speech lasts about ``--seconds``: total, per stage (the pipeline's own timings), real-time
-              factor, CPU seconds, peak RSS of the render process (+ its ffmpeg children, sampled every 50 ms)
+              factor, CPU seconds, peak RSS of the render process (+ its ffmpeg children, sampled every 200 ms)
 - baseline    ffmpeg looping the same normalized clip to the reel's duration and re-encoding it to 1080×1920 with
               the composer's encoder settings (render/compose.py EncodeSettings), no audio: the floor for "a clip
               made into a reel of this length"
@@ -325,7 +325,7 @@ def run(lengths: list[float], out: Path, keep: Path | None, repeat: int = 1) -> 
                  + " | ".join("–" if r["r"] is None else f"{r['r']:.2f}{_mark(r['r'] >= TARGET_CORRELATION)}" for _l, r, _b in renders)
                  + f" | ≥ {TARGET_CORRELATION:g} |")
     lines.append("| QA verdict | " + " | ".join("passed" if r["qa_passed"] else f"FAILED: {r['qa_failures']}" for _l, r, _b in renders) + " | passed |")
-    lines.append("| peak RSS, render process + live children (sampled every 50 ms) | "
+    lines.append("| peak RSS, render process + live children (sampled every 200 ms) | "
                  + " | ".join(f"{r['peak_mb']:.0f} MB" for _l, r, _b in renders) + " | flat with the reel's length |")
     lines.append("| peak RSS, render process alone (ru_maxrss) | " + " | ".join(f"{r['self_maxrss_mb']:.0f} MB" for _l, r, _b in renders) + " | – |")
     lines.append("| peak RSS, baseline ffmpeg (VmHWM) | " + " | ".join(f"{b['peak_mb']:.0f} MB" for _l, _r, b in renders) + " | – |")

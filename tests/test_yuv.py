@@ -163,3 +163,52 @@ def test_the_composer_takes_planar_frames_with_captions_title_and_cover(tmp_path
     # the cover (1.0 s) has the red caption where it was put, and the picture around it unchanged
     assert np.abs(decoded[520, 180].astype(int) - (255, 0, 0)).max() < 40
     assert np.abs(decoded[620, 20].astype(int) - yuv.to_rgb(base)[620, 20].astype(int)).max() < 20
+
+
+def _area_reference(frame: np.ndarray, rgba: np.ndarray, x: int, y: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The caption blended in RGB (per pixel, the frame's own colours), then back to I420 with each chroma sample the
+    mean of its 2×2 block (floats): what a careful RGB path would give."""
+    from render.captions import blend_patch
+
+    width, height = yuv.size_of(frame)
+    rgb = yuv.to_rgb(frame)
+    blend_patch(rgb, rgba, x, y)
+    luma = yuv.planes(yuv.from_rgb(rgb))[0].astype(float)
+    big = cv2.resize(rgb, (width * 2, height * 2), interpolation=cv2.INTER_NEAREST)   # each pixel its own chroma
+    _, u, v = yuv.planes(cv2.cvtColor(big, cv2.COLOR_RGB2YUV_I420))
+    return (luma, u.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3)), v.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3)))
+
+
+@pytest.mark.parametrize(("x", "y"), [(40, 60), (41, 61), (-13, 7), (300, 590)])   # even, odd, off the left/top, off the right/bottom
+def test_an_overlay_blends_straight_into_i420_like_an_rgb_blend(x: int, y: int) -> None:
+    width, height = 360, 640
+    # smooth colour under the patch: a frame's own sharp chroma edges change in an RGB round trip by themselves
+    frame = yuv.from_rgb(cv2.GaussianBlur(_picture(width, height), (0, 0), 6))
+    rng = np.random.default_rng(5)
+    rgba = np.zeros((70, 150, 4), dtype=np.uint8)
+    rgba[..., :3] = (250, 210, 20)
+    rgba[10:60, 5:140, 3] = rng.choice([0, 96, 255], size=(50, 135), p=[0.5, 0.2, 0.3])   # glyph-like: hard and soft edges
+    out = frame.copy()
+    yuv.Overlay(rgba, x, y).blend(out)
+    luma, u, v = _area_reference(frame, rgba, x, y)
+    oy, ou, ov = yuv.planes(out)
+    assert np.abs(oy - luma).max() <= 1
+    assert np.abs(ou - u).max() <= 1 and np.abs(ov - v).max() <= 1
+    # the patch really landed (yellow on the opaque pixels), and nothing outside its opaque box moved
+    opaque = np.zeros((height, width), dtype=bool)
+    ys, xs = np.nonzero(rgba[..., 3] == 255)
+    keep = (ys + y >= 0) & (ys + y < height) & (xs + x >= 0) & (xs + x < width)
+    opaque[ys[keep] + y, xs[keep] + x] = True
+    assert opaque.any()
+    patch_luma = int(yuv.planes(yuv.from_rgb(np.full((2, 2, 3), (250, 210, 20), dtype=np.uint8)))[0][0, 0])
+    assert np.abs(oy[opaque].astype(int) - patch_luma).max() <= 1
+    touched = np.zeros((height, width), dtype=bool)
+    touched[max(0, y + 10) & ~1:min(height, (y + 61 + 1) & ~1), max(0, x + 5) & ~1:min(width, (x + 141 + 1) & ~1)] = True
+    assert np.array_equal(oy[~touched], yuv.planes(frame)[0][~touched])
+
+
+def test_a_transparent_overlay_changes_nothing() -> None:
+    frame = yuv.from_rgb(_picture(64, 48))
+    out = frame.copy()
+    yuv.Overlay(np.zeros((10, 10, 4), dtype=np.uint8), 3, 5).blend(out)
+    assert np.array_equal(out, frame)

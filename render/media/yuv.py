@@ -106,3 +106,68 @@ def warp(frame: np.ndarray, matrix: np.ndarray, width: int, height: int, *, inte
     for source, target in ((u, ou), (v, ov)):
         cv2.warpAffine(source, chroma, (width // 2, height // 2), dst=target, flags=interpolation, borderMode=border)
     return out
+
+
+class Overlay:
+    """An RGBA patch (straight alpha) made ready to blend straight onto I420 frames, with no RGB round trip of the
+    pixels under it: luma is blended per pixel; each chroma sample takes the sum of its 2×2 block of
+    alpha-weighted patch chroma, and the frame's chroma by the block's remaining weight (what blending in RGB and
+    averaging each 2×2 block on the way back gives, without the round trip's rounding of every pixel under the patch).
+    Pixels where the patch is fully transparent are left exactly as they were.
+
+    Prepare once per patch (a caption block shows for many frames), then :meth:`blend` each frame."""
+
+    def __init__(self, rgba: np.ndarray, x: int, y: int):
+        import cv2
+
+        # pad to even corners: a chroma sample covers luma pixels (2i, 2j) .. (2i+1, 2j+1)
+        left, top = x & 1, y & 1
+        h, w = rgba.shape[:2]
+        height, width = (top + h + 1) & ~1, (left + w + 1) & ~1
+        padded = np.zeros((height, width, 4), dtype=np.uint8)
+        padded[top:top + h, left:left + w] = rgba
+        alpha = padded[..., 3]
+        rows, cols = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
+        self.x, self.y = x - left, y - top
+        if rows.size == 0:
+            self.box = (0, 0, 0, 0)
+            return
+        # only the even-cornered box where the patch is not fully transparent is ever touched
+        r0, r1, c0, c1 = rows[0] & ~1, (rows[-1] + 2) & ~1, cols[0] & ~1, (cols[-1] + 2) & ~1
+        padded = np.ascontiguousarray(padded[r0:r1, c0:c1])
+        self.x, self.y = self.x + int(c0), self.y + int(r0)
+        ph, pw = padded.shape[:2]
+        self.box = (self.x, self.y, self.x + pw, self.y + ph)
+        a = padded[..., 3].astype(np.uint32)
+        # the converter's own luma, and its chroma for every pixel (each pixel enlarged to a 2×2 block first)
+        luma = planes(cv2.cvtColor(np.ascontiguousarray(padded[..., :3]), cv2.COLOR_RGB2YUV_I420))[0].astype(np.uint32)
+        big = cv2.resize(np.ascontiguousarray(padded[..., :3]), (pw * 2, ph * 2), interpolation=cv2.INTER_NEAREST)
+        _, u_full, v_full = planes(cv2.cvtColor(big, cv2.COLOR_RGB2YUV_I420))
+
+        def blocks(values: np.ndarray) -> np.ndarray:
+            return values.reshape(ph // 2, 2, pw // 2, 2).sum(axis=(1, 3), dtype=np.uint32)
+
+        self.y_fill = luma * a + 127                         # + half of 255 for rounding
+        self.y_keep = (255 - a).astype(np.uint32)
+        block_alpha = blocks(a)
+        self.u_fill = blocks(u_full.astype(np.uint32) * a) + 510
+        self.v_fill = blocks(v_full.astype(np.uint32) * a) + 510
+        self.c_keep = (1020 - block_alpha).astype(np.uint32)
+
+    def blend(self, frame: np.ndarray) -> None:
+        """Blend onto the I420 ``frame`` in place (clipped at the frame's edges)."""
+        x0, y0, x1, y1 = self.box
+        if x1 <= x0:
+            return
+        width, height = size_of(frame)
+        cx0, cy0, cx1, cy1 = max(0, x0), max(0, y0), min(width, x1), min(height, y1)
+        if cx1 <= cx0 or cy1 <= cy0:
+            return
+        sy, sx = slice(cy0 - y0, cy1 - y0), slice(cx0 - x0, cx1 - x0)
+        csy, csx = slice((cy0 - y0) // 2, (cy1 - y0) // 2), slice((cx0 - x0) // 2, (cx1 - x0) // 2)
+        fy, fu, fv = planes(frame)
+        under = fy[cy0:cy1, cx0:cx1]
+        under[...] = (self.y_fill[sy, sx] + under * self.y_keep[sy, sx]) // 255
+        for plane, fill in ((fu, self.u_fill), (fv, self.v_fill)):
+            part = plane[cy0 // 2:cy1 // 2, cx0 // 2:cx1 // 2]
+            part[...] = (fill[csy, csx] + part * self.c_keep[csy, csx]) // 1020
