@@ -77,6 +77,8 @@ class ComposeResult:
     loudness_lufs: float
     warnings: tuple[str, ...] = ()
     trace: dict[str, Any] = field(default_factory=dict)
+    #: what QA measured on the frames and audio as they went to the encoder (render.qa.inrender.RenderMeasurement); None when not measured
+    qa: Any = None
 
 
 _DECODE_ERRORS = ToolErrors(error=ComposeError, cannot_start="install ffmpeg (pip install imageio-ffmpeg)", damaged="give a WAV, MP3 or M4A file")
@@ -249,8 +251,10 @@ class _FrameFeed:
     AHEAD = 3
 
     def __init__(self, frames: Iterator[np.ndarray], fps: int, n_frames: int, decorate: Callable[[np.ndarray, int], np.ndarray],
-                 progress: Callable[[int, int], None] | None, *, planar: bool = False):
+                 progress: Callable[[int, int], None] | None, *, planar: bool = False,
+                 measure: Callable[[np.ndarray, int], None] | None = None):
         self.frames, self.fps, self.n_frames, self.planar = frames, fps, n_frames, planar
+        self.measure = measure      # called with each frame exactly as the encoder gets it (I420), in order
         self.decorate, self.progress = decorate, progress
         self.index, self.current = -1, None
         self._feed: Iterator[np.ndarray] | None = None
@@ -262,7 +266,10 @@ class _FrameFeed:
         for index, frame in enumerate(self.frames):
             decorated = self.decorate(frame, index)
             self.current = decorated
-            yield decorated if self.planar else cv2.cvtColor(decorated, cv2.COLOR_RGB2YUV_I420)
+            sent = decorated if self.planar else cv2.cvtColor(decorated, cv2.COLOR_RGB2YUV_I420)
+            if self.measure is not None:
+                self.measure(sent, index)
+            yield sent
             if self.progress:
                 self.progress(index + 1, self.n_frames)
             if index + 1 >= self.n_frames:
@@ -282,7 +289,9 @@ class _FrameFeed:
             if self.index + 1 >= self.n_frames:
                 break
         if last is not None:   # a renderer that stops a frame or two short: the last frame holds to the audio's end
-            for _ in range(self.index + 1, self.n_frames):
+            for index in range(self.index + 1, self.n_frames):
+                if self.measure is not None:
+                    self.measure(last, index)
                 yield last
 
     def close(self) -> None:
@@ -363,8 +372,12 @@ def compose(
     encode: EncodeSettings = EncodeSettings(),
     progress: Callable[[int, int], None] | None = None,
     cover_at_s: float | None = None,
+    measure: bool = True,
 ) -> ComposeResult:
-    """Encode a FrameStream with its voice into a Reels-spec MP4 plus a JPEG cover (and .srt when captions are given)."""
+    """Encode a FrameStream with its voice into a Reels-spec MP4 plus a JPEG cover (and .srt when captions are given).
+
+    ``measure``: QA's in-render figures (render.qa.inrender) are taken from each frame as it goes to the encoder
+    and from the mix, and returned as ``ComposeResult.qa`` for ``render.qa.check_reel(..., render=...)``."""
     from render.captions import blend_patch
 
     started = time.perf_counter()
@@ -449,7 +462,12 @@ def compose(
 
     if stream.width % 2 or stream.height % 2:
         raise ComposeError(f"output {str(out_path)!r}: {stream.width}x{stream.height} has an odd side; H.264 4:2:0 needs even width and height")
-    feed = _FrameFeed(iter(stream), fps, n_frames, decorate, progress, planar=planar)
+    meter = None
+    if measure:
+        from render.qa.inrender import meter_for
+
+        meter = meter_for(stream)
+    feed = _FrameFeed(iter(stream), fps, n_frames, decorate, progress, planar=planar, measure=meter)
     video_duration = n_frames / fps
     with tempfile.TemporaryDirectory(prefix="reeltwin-compose-") as tmp:
         audio_file = write_wav(Path(tmp) / "mix.wav", mixed, AUDIO_RATE_HZ, channels=2, round_to_nearest=False)
@@ -480,7 +498,9 @@ def compose(
     return ComposeResult(path=out_path, cover_path=cover_path, srt_path=srt_path, captions_json_path=json_path,
                          duration_s=video_duration, frames=feed.index + 1, fps=fps, width=stream.width, height=stream.height,
                          seconds=time.perf_counter() - started, loudness_lufs=loudness, warnings=tuple(warnings),
-                         trace=getattr(stream, "trace", {}))
+                         trace=getattr(stream, "trace", {}),
+                         qa=None if meter is None else meter.result(audio=mixed, audio_rate_hz=AUDIO_RATE_HZ, loudness_lufs=loudness,
+                                                                    encoded=out_path))
 
 
 def _save_cover(frame: np.ndarray, path: Path) -> None:

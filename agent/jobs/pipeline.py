@@ -185,7 +185,7 @@ def render_files(
     except RenderError as error:
         raise AgentError(str(error)) from None
     timing = _write_timing(result.path, phonemes, result.trace)
-    qa, report_path = _qa(result.path, result.captions_json_path, stages, timing=timing)
+    qa, report_path = _qa(result.path, result.captions_json_path, stages, timing=timing, render=result.qa)
     return RenderResult(
         video=result.path, cover=result.cover_path, srt=result.srt_path, captions_json=result.captions_json_path, report=report_path,
         duration_s=result.duration_s, frames=result.frames, fps=result.fps, width=result.width, height=result.height,
@@ -239,8 +239,12 @@ def _write_timing(video: Path, phonemes: tuple, trace: dict | None = None) -> Pa
     return path
 
 
-def _qa(video: Path, sidecar: Path | None, stages: list[StageTiming], *, timing: Path | None = None) -> tuple[QAReport, Path]:
+def _qa(video: Path, sidecar: Path | None, stages: list[StageTiming], *, timing: Path | None = None,
+        render: Any = None) -> tuple[QAReport, Path]:
     """Check the reel, store the report beside it and read it back: what was stored is the verdict.
+
+    ``render``: what the composer measured on the frames and mix it encoded (``ComposeResult.qa``): the file is then
+    probed once, not decoded (render.qa.inrender).
 
     Fails closed: QA that cannot run, or a report that cannot be stored or read back whole, is an error, never a pass.
     """
@@ -251,7 +255,7 @@ def _qa(video: Path, sidecar: Path | None, stages: list[StageTiming], *, timing:
     started = time.perf_counter()
     path = video.with_suffix(".qa.json")
     try:
-        report = check_reel(video, sidecar=sidecar, timing=timing)
+        report = check_reel(video, sidecar=sidecar, timing=timing, render=render)
         write_report(report, path)
         stored = read_report(path)
     except QAError as error:

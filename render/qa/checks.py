@@ -12,6 +12,7 @@ import numpy as np
 
 from render.media.probe import MediaInfo
 from render.qa.caption_placement import outside_safe_area, read_caption_boxes
+from render.qa.inrender import RenderMeasurement
 from render.qa.media_probe import ANALYSIS_RATE_HZ, read_reel_audio, probe_reel, reel_tools
 from render.qa.mp4_atoms import Mp4Structure, NotMp4, Track, read_structure
 from render.qa.report import QAError, ReelSpec
@@ -31,11 +32,17 @@ def _fps_text(rate: Fraction | None) -> str:
 
 def check_reel(
     mp4_path: str | Path, *, sidecar: str | Path | None = None, expect: ReelSpec = ReelSpec(), lipsync: bool = True,
-    timing: str | Path | None = None,
+    timing: str | Path | None = None, render: RenderMeasurement | None = None,
 ) -> QAReport:
     """Check the reel at ``mp4_path`` against ``expect``; ``sidecar`` is the captions JSON (safe-area check), ``timing``
     the render's phoneme timings (``.timing.json``: lips close on p/b/m), ``lipsync=False`` skips the frame-by-frame face
-    measurement (and the jump and lip-closure checks with it). QAError when the file is missing or not a video at all."""
+    measurement (and the jump and lip-closure checks with it). QAError when the file is missing or not a video at all.
+
+    ``render``: what the render measured on the frames and audio it gave the encoder (``ComposeResult.qa``, see
+    ``render.qa.inrender``). With it the file is probed once and not decoded: loudness comes from the mix, lip sync,
+    lip closures and jumps from the frames as sent, and the face (visible, identity, where the lips are) is sampled
+    with mediapipe on the few frames the render sampled. It is used only when the file holds exactly the frames that were measured.
+    Without it (a file alone) every frame is decoded and tracked."""
     started = time.perf_counter()
     path = Path(mp4_path)
     if path.is_dir():
@@ -46,17 +53,18 @@ def check_reel(
         raise QAError(f"{str(path)!r} is empty; render it again")
     tools = reel_tools()
     # The face workers load mediapipe while this process probes the file and measures its loudness.
-    workers = _start_face_workers() if lipsync else None
+    # (for a render's own figures one worker, started in the static mode its face samples need)
+    workers = (_start_face_workers(1, static=True) if render is not None else _start_face_workers()) if lipsync else None
     try:
-        return _check(path, tools, workers, sidecar=sidecar, expect=expect, lipsync=lipsync, timing=timing, started=started)
+        return _check(path, tools, workers, sidecar=sidecar, expect=expect, lipsync=lipsync, timing=timing, started=started, render=render)
     finally:
         if workers is not None:
             workers.close()
 
 
-def _start_face_workers():  # noqa: ANN202 - FaceWorkers | None
+def _start_face_workers(count: int | None = None, *, static: bool = False):  # noqa: ANN202 - FaceWorkers | None
     """The lip-sync workers (render.qa.face_worker), or None when mediapipe is not installed or they cannot start
-    (the checks then say why, or track in this process)."""
+    (the checks then say why, or track in this process); ``count``: how many (as many as help when None)."""
     import importlib.util
 
     if importlib.util.find_spec("mediapipe") is None:
@@ -64,7 +72,7 @@ def _start_face_workers():  # noqa: ANN202 - FaceWorkers | None
     from render.qa.face_worker import FaceWorkers
 
     try:
-        return FaceWorkers()
+        return FaceWorkers(count, static=static)
     except OSError as error:
         logger.warning("QA: cannot start the face workers (%s); tracking in this process", error)
         return None
@@ -72,7 +80,7 @@ def _start_face_workers():  # noqa: ANN202 - FaceWorkers | None
 
 def _check(
     path: Path, tools, workers, *, sidecar: str | Path | None, expect: ReelSpec, lipsync: bool,  # noqa: ANN001
-    timing: str | Path | None, started: float,
+    timing: str | Path | None, started: float, render: RenderMeasurement | None = None,
 ) -> QAReport:
     info = probe_reel(path, tools)
     if any(name == "image2" or name.endswith("_pipe") for name in info.format_names):
@@ -87,9 +95,16 @@ def _check(
 
     checks: list[Check] = []
     figures: dict[str, object] = {}
+    if render is not None:
+        refused = _render_mismatch(render, path, info, structure)
+        if refused:
+            logger.warning("QA %s: the render's own measurements do not describe this file (%s); decoding it instead", path, refused)
+            figures["in_render_refused"] = refused
+            render = None
+    figures["qa_route"] = "in-render" if render is not None else "file"
     checks += _container_checks(info, structure, structure_problem, expect)
     checks += _video_checks(info, structure, expect)
-    audio_checks, loudness, samples = _audio_checks(path, info, structure, tools, expect)
+    audio_checks, loudness, samples = _audio_checks(path, info, structure, tools, expect, render=render)
     checks += audio_checks
     duration = info.duration_s
     if duration is None and structure is not None and structure.tracks:
@@ -99,8 +114,12 @@ def _check(
     lipsync_figures: dict[str, object] = {}
     if lipsync:
         video_track = structure.track("vide") if structure is not None else None
-        lipsync_checks, lipsync_figures = _lipsync_checks(path, info, tools.ffmpeg, samples, expect, timing=timing, workers=workers,
-                                                          video_track=video_track)
+        if render is not None:
+            lipsync_checks, lipsync_figures = _inrender_checks(path, info, tools.ffmpeg, render, expect, timing=timing, workers=workers,
+                                                               video_track=video_track)
+        else:
+            lipsync_checks, lipsync_figures = _lipsync_checks(path, info, tools.ffmpeg, samples, expect, timing=timing, workers=workers,
+                                                              video_track=video_track)
         checks += lipsync_checks
     figures.update(lipsync_figures.pop("extra", {}))  # type: ignore[arg-type]
     if sidecar is not None:
@@ -242,6 +261,7 @@ def _gop_checks(track: Track, expect: ReelSpec) -> list[Check]:
 
 def _audio_checks(
     path: Path, info: MediaInfo, structure: Mp4Structure | None, tools, expect: ReelSpec,  # noqa: ANN001
+    render: RenderMeasurement | None = None,
 ) -> tuple[list[Check], float | None, np.ndarray | None]:
     audio = info.audio
     if audio is None:
@@ -272,8 +292,15 @@ def _audio_checks(
             f"audio at {bitrate // 1000} kbps; encode with -b:a {expect.audio_bitrate_bps // 1000}k" if bitrate else "audio bitrate unknown"
         ),
     ))
-    decoded = read_reel_audio(path, tools)
-    lufs = None if decoded.integrated_lufs is None else round(decoded.integrated_lufs, 2)
+    if render is not None and render.audio is not None:
+        # the mix as the encoder was given it (BS.1770 on both channels, as ebur128 measures the file)
+        measured_lufs, samples = render.loudness_lufs, render.audio
+        if measured_lufs is not None and (not np.isfinite(measured_lufs) or measured_lufs < -70.0):
+            measured_lufs = None        # silence: BS.1770's gate leaves nothing to measure (ebur128 prints -70)
+    else:
+        decoded = read_reel_audio(path, tools)
+        measured_lufs, samples = decoded.integrated_lufs, decoded.samples
+    lufs = None if measured_lufs is None else round(measured_lufs, 2)
     loud_ok = lufs is not None and abs(lufs - expect.loudness_lufs) <= expect.loudness_tolerance_lu
     if lufs is None:
         message = "no loudness measured (silent audio?)"
@@ -284,7 +311,7 @@ def _audio_checks(
     checks.append(Check(
         "loudness", lufs, f"{expect.loudness_lufs:g} ± {expect.loudness_tolerance_lu:g} LUFS", loud_ok, True, message,
     ))
-    return checks, lufs, decoded.samples
+    return checks, lufs, samples
 
 
 def _duration_checks(duration: float | None, expect: ReelSpec) -> list[Check]:
@@ -380,27 +407,9 @@ def _lipsync_checks(
     closures = _bilabial_frames(Path(timing), measured.frames, fps) if timing is not None else None
     if closures is not None and closures.any() and measured.best_lag_frames is not None:
         measured = _without_closures(measured, closures, expect)
-    lag, correlation = measured.best_lag_frames, measured.correlation
     no_audio = samples is None or not len(samples)
-    if lag is None:
-        reason = "no audio to compare the mouth with" if no_audio else (
-            "no face found, so no mouth to measure" if measured.face_visible_share == 0 else "too few frames with a face, or a flat mouth or audio track, to correlate"
-        )
-        checks.append(Check("lipsync_lag", None, f"|lag| <= {expect.lipsync_max_lag_frames} frame", False, True, reason))
-        checks.append(Check("lipsync_correlation", None, f">= {expect.lipsync_min_correlation:g}", False, True, reason))
-    else:
-        lag_ok = abs(lag) <= expect.lipsync_max_lag_frames
-        at_limit = " (at the edge of the search: maybe more)" if abs(lag) == expect.lipsync_search_frames else ""
-        direction = "after" if lag > 0 else "before"
-        checks.append(Check(
-            "lipsync_lag", lag, f"|lag| <= {expect.lipsync_max_lag_frames} frame", lag_ok, True,
-            "" if lag_ok else f"the mouth moves {abs(lag)} frame(s){at_limit} {direction} the sound; shift the audio or the viseme track",
-        ))
-        correlation_ok = correlation is not None and correlation >= expect.lipsync_min_correlation
-        checks.append(Check(
-            "lipsync_correlation", round(correlation, 3), f">= {expect.lipsync_min_correlation:g}", correlation_ok, True,
-            "" if correlation_ok else f"mouth opening follows the audio loudness weakly (r={correlation:.2f} at lag {lag})",
-        ))
+    checks += _sync_checks(measured, no_audio, expect)
+    lag, correlation = measured.best_lag_frames, measured.correlation
     share = round(measured.face_visible_share, 4)
     face_ok = measured.face_visible_share >= expect.min_face_visible_share
     checks.append(Check(
@@ -433,6 +442,32 @@ def _lipsync_checks(
     return checks, figures
 
 
+
+def _sync_checks(measured, no_audio: bool, expect: ReelSpec, *, no_face: str = "no face found, so no mouth to measure") -> list[Check]:  # noqa: ANN001
+    """The lip-sync lag and correlation checks of a LipSyncMeasurement (the same words whichever way the mouth was measured)."""
+    checks = []
+    lag, correlation = measured.best_lag_frames, measured.correlation
+    if lag is None:
+        reason = "no audio to compare the mouth with" if no_audio else (
+            no_face if measured.face_visible_share == 0 else "too few frames with a face, or a flat mouth or audio track, to correlate"
+        )
+        checks.append(Check("lipsync_lag", None, f"|lag| <= {expect.lipsync_max_lag_frames} frame", False, True, reason))
+        checks.append(Check("lipsync_correlation", None, f">= {expect.lipsync_min_correlation:g}", False, True, reason))
+        return checks
+    lag_ok = abs(lag) <= expect.lipsync_max_lag_frames
+    at_limit = " (at the edge of the search: maybe more)" if abs(lag) == expect.lipsync_search_frames else ""
+    direction = "after" if lag > 0 else "before"
+    checks.append(Check(
+        "lipsync_lag", lag, f"|lag| <= {expect.lipsync_max_lag_frames} frame", lag_ok, True,
+        "" if lag_ok else f"the mouth moves {abs(lag)} frame(s){at_limit} {direction} the sound; shift the audio or the viseme track",
+    ))
+    correlation_ok = correlation is not None and correlation >= expect.lipsync_min_correlation
+    checks.append(Check(
+        "lipsync_correlation", round(correlation, 3), f">= {expect.lipsync_min_correlation:g}", correlation_ok, True,
+        "" if correlation_ok else f"mouth opening follows the audio loudness weakly (r={correlation:.2f} at lag {lag})",
+    ))
+    return checks
+
 def _jump_check(motion: np.ndarray, fps: float, expect: ReelSpec) -> tuple[Check, dict[str, object]]:
     """A loop seam or a cut shows as the face's stable points (eyes, nose, outline) leaping between two frames:
     far more than the reel's own typical frame-to-frame movement, and more than a few percent of the face height."""
@@ -448,6 +483,176 @@ def _jump_check(motion: np.ndarray, fps: float, expect: ReelSpec) -> tuple[Check
     return Check("no_jumps", len(jumps), "0 frames where the face leaps", not jumps, True,
                  "" if not jumps else f"the face jumps at {at} (a loop seam or a cut): the stable points moved "
                                       f"{float(finite.max()):.1%} of the face height in one frame"), figures
+
+
+# --------------------------------------------------------------------------- lip sync and face, measured during the render
+
+
+def _render_mismatch(render: RenderMeasurement, info_path: Path, info: MediaInfo, structure: Mp4Structure | None) -> str:
+    """Why the render's own measurements do not describe this file ("" when they do): another file or the same file
+    rewritten since (path, bytes), another frame size or frame count (cut, re-encoded, another reel), or no sample
+    table to count its frames with."""
+    if render.encoded_path is not None and Path(render.encoded_path) != info_path.resolve():
+        return f"the render measured {render.encoded_path}"
+    if render.encoded_bytes is not None and info.size_bytes != render.encoded_bytes:
+        return f"the file is {info.size_bytes} bytes, the render wrote {render.encoded_bytes}"
+    if info.video is None:
+        return "the file has no video stream"
+    if (info.video.width_px, info.video.height_px) != (render.width, render.height):
+        return f"the file is {info.video.width_px}x{info.video.height_px}, the render measured {render.width}x{render.height}"
+    track = structure.track("vide") if structure is not None else None
+    if track is None or not len(track.presentation_ticks):
+        return "no MP4 sample table to count the file's frames"
+    shown = int(track.shown.sum()) if track.shown is not None else len(track.presentation_ticks)
+    if shown != render.frames or len(render.mouth_open) != render.frames:
+        return f"the file holds {shown} frames, the render measured {render.frames}"
+    return ""
+
+
+def _sample_face(render: RenderMeasurement, workers):  # noqa: ANN001, ANN202 - MouthTrack | str
+    """mediapipe face mesh (static mode) on the face samples the render kept: a MouthTrack with one row per sample, in
+    frame pixels, or the reason mediapipe cannot run (a string)."""
+    from render.qa.face_worker import sample_landmarks, static_face_mesh
+    from render.qa.lipsync import crop_geometry, mouth_track
+
+    samples = render.face_samples
+    if samples is None or not len(samples) or render.sample_crop is None:
+        return mouth_track_empty()
+    geometry = crop_geometry(render.sample_crop, render.width, render.height, samples.shape[1])
+    landmarks = None
+    if workers is not None:
+        from render.qa.face_worker import MediapipeUnusable, WorkerFailed
+
+        try:
+            landmarks = workers.sample_frames(samples)
+        except MediapipeUnusable as error:
+            return str(error)
+        except WorkerFailed as error:
+            logger.warning("QA: %s; finding the face in this process instead", error)
+    if landmarks is None:
+        try:
+            import mediapipe
+
+            face_mesh = mediapipe.solutions.face_mesh
+        except (ImportError, AttributeError) as error:
+            return f"{type(error).__name__}: {error}"
+        with static_face_mesh(face_mesh) as static:
+            landmarks = sample_landmarks(samples, static)
+    return mouth_track(landmarks, geometry)
+
+
+def mouth_track_empty():  # noqa: ANN201 - MouthTrack
+    from render.qa.lipsync import MouthTrack
+
+    return MouthTrack(np.zeros(0), None, None)
+
+
+def proxy_lipsync(render: RenderMeasurement, expect: ReelSpec, *, face_share: float = 1.0):  # noqa: ANN201 - LipSyncMeasurement
+    """The render's mouth proxy against its mix's loudness envelope: the same correlation and lag search as the file's."""
+    from render.qa.lipsync import LipSyncMeasurement, correlate, loudness_envelope
+
+    mouth, frames = render.mouth_open, render.frames
+    audio = render.audio
+    if audio is None or not len(audio) or frames == 0:
+        return LipSyncMeasurement(mouth, np.zeros(0), frames, face_share, None, None, None, {})
+    envelope = loudness_envelope(audio, render.audio_rate_hz, float(render.fps), frames)
+    by_lag = correlate(mouth, envelope, expect.lipsync_search_frames)
+    if not by_lag:
+        return LipSyncMeasurement(mouth, envelope, frames, face_share, None, None, None, {})
+    best = max(by_lag, key=lambda lag: (round(by_lag[lag], 6), -abs(lag)))
+    return LipSyncMeasurement(mouth_opening=mouth, envelope_db=envelope, frames=frames, face_visible_share=face_share, best_lag_frames=best,
+                              correlation=by_lag[best], correlation_at_zero=by_lag.get(0), correlation_by_lag=by_lag)
+
+
+def _inrender_checks(
+    path: Path, info: MediaInfo, ffmpeg: str, render: RenderMeasurement, expect: ReelSpec, *, timing: str | Path | None = None,
+    workers=None, video_track: Track | None = None,  # noqa: ANN001 - render.qa.face_worker.FaceWorkers
+) -> tuple[list[Check], dict[str, object]]:
+    """The lip-sync, face, jump, closure and identity checks from the render's own measurements and face samples."""
+    names = ("lipsync_lag", "lipsync_correlation", "face_visible", "no_jumps")
+    fps = float(render.fps)
+    sample = _sample_face(render, workers)
+    if isinstance(sample, str):
+        message = f"mediapipe 0.10.21 is not usable ({sample}); install the local extra: pip install 'reeltwin[local]'"
+        return [Check(name, None, "", False, True, message) for name in names], {}
+    sampled = len(sample.openings)
+    face_share = float(np.isfinite(sample.openings).mean()) if sampled else 0.0
+    measured = proxy_lipsync(render, expect, face_share=face_share)
+
+    checks: list[Check] = []
+    closures = _bilabial_frames(Path(timing), measured.frames, fps) if timing is not None else None
+    if closures is not None and closures.any() and measured.best_lag_frames is not None:
+        measured = _without_closures(measured, closures, expect)
+    no_audio = render.audio is None or not len(render.audio)
+    checks += _sync_checks(measured, no_audio, expect, no_face="no face found on the frames sampled, so no mouth to measure")
+    lag, correlation = measured.best_lag_frames, measured.correlation
+    share = round(face_share, 4)
+    face_ok = sampled > 0 and face_share >= expect.min_face_visible_share
+    checks.append(Check(
+        "face_visible", share, f">= {expect.min_face_visible_share:g} of frames", face_ok, True,
+        "" if face_ok else f"a face was found on {share:.1%} of the {sampled} frames sampled (one every {_sample_spacing(render)})",
+    ))
+    jump_check, jump_figures = _change_jump_check(render.change, fps, expect)
+    checks.append(jump_check)
+    closure_figures: dict[str, object] = {}
+    if timing is not None:
+        opening = render.mouth_open - (float(np.nanpercentile(render.mouth_open, 2)) if np.isfinite(render.mouth_open).any() else 0.0)
+        closure_check, closure_figures = _closure_check(Path(timing), opening, fps, expect, closed_floor=0.0)
+        checks.append(closure_check)
+        if sampled and sampled == len(render.sample_indices):
+            # each sample's stable points at its frame; the frames between samples are not compared
+            stable = np.full((render.frames, sample.stable_px.shape[1], 2), np.nan)
+            at = np.asarray(render.sample_indices, dtype=np.int64)
+            inside = at < render.frames
+            stable[at[inside]] = sample.stable_px[inside]
+            identity = _identity_check(Path(timing), stable, expect)
+            if identity is not None:
+                checks.append(identity[0])
+                closure_figures.update(identity[1])
+    lips_seen = sample.mouth_box or render.lips_box
+    figures: dict[str, object] = {
+        "lipsync_correlation": round(correlation, 4) if correlation is not None else None,
+        "lipsync_lag_frames": lag,
+        "face_visible_share": share,
+        "extra": {
+            "frames_measured": measured.frames,
+            "lipsync_correlation_at_zero": round(measured.correlation_at_zero, 4) if measured.correlation_at_zero is not None else None,
+            "lipsync_correlation_by_lag": {str(key): round(value, 4) for key, value in sorted(measured.correlation_by_lag.items())},
+            "lipsync_measure": "in-render mouth proxy (dark + edge share of the mouth box core, every frame as encoded)",
+            "face_crop": list(sample.crop) if sample.crop else None,
+            "face_frames_sampled": sampled,
+            "mouth_box_px": [round(value, 1) for value in lips_seen] if lips_seen else None,
+            "lips_moved_box_px": [round(value, 1) for value in render.lips_box] if render.lips_box else None,
+            "in_render_ms_per_frame": round(render.ms_per_frame, 3),
+            "in_render_cpu_ms_per_frame": round(1000.0 * render.cpu_seconds / max(render.frames, 1), 3),
+            **jump_figures, **closure_figures,
+        },
+    }
+    return checks, figures
+
+
+def _sample_spacing(render: RenderMeasurement) -> str:
+    at = render.sample_indices
+    return f"{(at[1] - at[0]) / render.fps:g} s" if len(at) > 1 else "reel"
+
+
+def _change_jump_check(change: np.ndarray, fps: float, expect: ReelSpec) -> tuple[Check, dict[str, object]]:
+    """A loop seam or a cut, from the render's frames: the luma around the face (the mouth left out) changes between two
+    frames ``jump_change_ratio`` times the reel's typical (median) frame-to-frame change or more, and by more than
+    ``jump_min_change`` grey levels."""
+    finite = change[np.isfinite(change)] if len(change) else change
+    if len(finite) < 10:
+        return Check("no_jumps", None, "no jump", True, False, "too few frames to judge"), {}
+    typical = float(np.median(finite))
+    limit = max(expect.jump_change_ratio * typical, expect.jump_min_change)
+    jumps = [int(i) for i in np.flatnonzero(np.nan_to_num(change, nan=0.0) > limit)]
+    at = ", ".join(f"{i / fps:.2f} s" for i in jumps[:5])
+    figures = {"frame_change_median": round(typical, 3), "frame_change_max": round(float(finite.max()), 3),
+               "jump_limit": round(limit, 3), "jumps_at_s": [round(i / fps, 3) for i in jumps]}
+    return Check("no_jumps", len(jumps), "0 frames where the face leaps", not jumps, True,
+                 "" if not jumps else f"the face jumps at {at} (a loop seam or a cut): the picture around it changed by "
+                                      f"{float(finite.max()):.0f} grey levels in one frame, {float(finite.max()) / max(typical, 1e-6):.0f}x "
+                                      "its typical change"), figures
 
 
 BILABIALS = ("p", "b", "m")
@@ -526,7 +731,8 @@ def read_timing(path: Path) -> list[tuple[str, float, float]]:
         raise QAError(f"timing {str(path)!r}: cannot be read ({error}); render the reel again") from None
 
 
-def _closure_check(timing: Path, opening: np.ndarray, fps: float, expect: ReelSpec) -> tuple[Check, dict[str, object]]:
+def _closure_check(timing: Path, opening: np.ndarray, fps: float, expect: ReelSpec,
+                   closed_floor: float | None = None) -> tuple[Check, dict[str, object]]:
     """Where the timings say p, b or m is spoken, the lips measured on the output close (within one frame either side).
 
     Closed: the inner-lip gap under ``closed_share`` of the face height, or a quarter of the reel's typical open
@@ -540,7 +746,8 @@ def _closure_check(timing: Path, opening: np.ndarray, fps: float, expect: ReelSp
     open_typical = float(np.percentile(finite, 90)) if len(finite) else 0.0
     # Closed: the gap under a quarter of the reel's typical open gap (the tracker smooths a two-frame closure
     # a little), or under closed_share of the face height.
-    closed_limit = max(expect.closed_share, 0.25 * open_typical)
+    # (``closed_floor``: the floor in the opening's own unit; the in-render proxy has no face-height scale)
+    closed_limit = max(expect.closed_share if closed_floor is None else closed_floor, 0.25 * open_typical)
     closed = 0
     missed: list[float] = []
     for start, end in spans:

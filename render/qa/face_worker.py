@@ -90,6 +90,28 @@ def import_face_mesh():  # noqa: ANN201 - mediapipe's module
 # --------------------------------------------------------------------------- the worker process
 
 
+def static_face_mesh(face_mesh):  # noqa: ANN001, ANN201
+    """mediapipe's face mesh in static mode (every frame found on its own), started on a blank frame."""
+    from render.qa.lipsync import _quiet_native_stderr
+
+    with _quiet_native_stderr():
+        mesh = face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.5)
+        mesh.process(np.zeros((64, 64, 3), dtype=np.uint8))
+    return mesh
+
+
+def sample_landmarks(frames: np.ndarray, mesh) -> FrameLandmarks:  # noqa: ANN001
+    """``mesh`` on each RGB frame of ``frames`` ((n, height, width, 3) uint8), one row per frame, as track_frames does."""
+    import io
+
+    from render.qa.lipsync import track_frames
+
+    frames = np.ascontiguousarray(frames, dtype=np.uint8)
+    count, height, width = frames.shape[:3] if frames.ndim == 4 else (0, 1, 1)
+    geometry = crop_geometry(None, width, height, crop_px=max(width, height))   # the frames are used as they are
+    return track_frames(io.BytesIO(frames.tobytes()), mesh, geometry, max_frames=count)
+
+
 def _serve() -> None:
     """A worker: import, start a face mesh, say ``ready``, then run the jobs read from stdin (one JSON line each)."""
     from render.qa.lipsync import find_face_crop, run_tracker, video_face_mesh
@@ -106,11 +128,24 @@ def _serve() -> None:
     except (ImportError, AttributeError) as error:
         reply(unusable=f"{type(error).__name__}: {error}")
         return
-    mesh = video_face_mesh(face_mesh, 256, 256)   # fresh: its blank frame leaves no face to track from
+    static = None
+    if "--static" in sys.argv[1:]:      # started for frames sampled during a render: the static graph is what it needs
+        mesh = None
+        static = static_face_mesh(face_mesh)
+    else:
+        mesh = video_face_mesh(face_mesh, 256, 256)   # fresh: its blank frame leaves no face to track from
     reply(ready=True)
     for line in sys.stdin:
         job = json.loads(line)
         try:
+            if job.get("frames"):
+                # frames sampled during the render (render.qa.inrender), each found on its own: static mode
+                if static is None:
+                    static = static_face_mesh(face_mesh)
+                landmarks = sample_landmarks(np.load(job["frames"]), static)
+                np.savez(job["out"], **landmarks.to_arrays())
+                reply(done=len(landmarks))
+                continue
             path, ffmpeg, width, height = Path(job["path"]), job["ffmpeg"], job["width"], job["height"]
             crop = job.get("crop")
             if job.get("find_crop"):
@@ -134,14 +169,14 @@ def _serve() -> None:
 
 
 class _Worker:
-    def __init__(self, index: int, folder: Path):
+    def __init__(self, index: int, folder: Path, *, static: bool = False):
         self.index = index
         self.errors = tempfile.TemporaryFile(dir=folder)
         root = str(Path(__file__).resolve().parents[2])   # the folder holding the render package
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH"))))}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "render.qa.face_worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors,
-            env=env, start_new_session=True,
+            [sys.executable, "-m", "render.qa.face_worker", *(["--static"] if static else [])], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=self.errors, env=env, start_new_session=True,
         )
         self._buffer = b""
 
@@ -205,13 +240,14 @@ class FaceWorkers:
 
     Use as a context manager: leaving it ends the workers (they are in sessions of their own, killed if they hang)."""
 
-    def __init__(self, count: int | None = None):
+    def __init__(self, count: int | None = None, *, static: bool = False):
+        """``static``: the workers start mediapipe's static graph (for :meth:`sample_frames`) rather than the video one."""
         self._folder = tempfile.TemporaryDirectory(prefix="reeltwin-qa-")
         wanted = min(2, cpus_available()) if count is None else count
         self._workers: list[_Worker] = []
         try:
             for index in range(max(1, wanted)):
-                self._workers.append(_Worker(index, Path(self._folder.name)))
+                self._workers.append(_Worker(index, Path(self._folder.name), static=static))
         except OSError:
             self.close()
             raise
@@ -316,6 +352,17 @@ class FaceWorkers:
                 raise WorkerFailed(f"{path}: the two halves' frames do not match where they overlap")
         assert tail is not None
         return mouth_track(FrameLandmarks.concatenate([head, tail.slice(middle - offset)]), geometry)
+
+    def sample_frames(self, frames: np.ndarray, timeout_s: float = 120) -> FrameLandmarks:
+        """The face found on each of ``frames`` ((n, height, width, 3) RGB, as render.qa.inrender samples them), one row per
+        frame, in the frames' own pixels. MediapipeUnusable when mediapipe cannot load, WorkerFailed when the worker breaks."""
+        worker = self._workers[0]
+        self._wait_ready(worker)
+        self.last_route = "sampled frames"
+        source = str(Path(self._folder.name) / f"frames-{time.monotonic_ns()}.npy")
+        np.save(source, np.ascontiguousarray(frames, dtype=np.uint8))
+        out = self._run(worker, timeout_s, frames=source)
+        return self._result(worker, out, timeout_s)
 
 
 def split_point(frames: int, fps: float, keyframes: tuple[int, ...] = ()) -> tuple[int, dict[str, Any]]:

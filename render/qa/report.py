@@ -51,6 +51,13 @@ class ReelSpec:
     #: frame-to-frame movement of the face's stable points, and more than this share of the face height
     jump_ratio: float = 6.0
     jump_min_share: float = 0.04
+    #: the same, measured during the render on the frames' luma around the face (the mouth left out): a jump changes it
+    #: more than this many times its median frame-to-frame change and by more than ``jump_min_change`` grey levels (mean
+    #: absolute change). Measured on a shaky handheld test clip: its own motion peaks at 2.2x its median (4.4 levels);
+    #: a seam of 40 px there is 5.9x (27 levels), 24 px just under 4x (missed), 90 px 9x; on the photo avatar (median
+    #: 0.37) the 12-level floor decides: 10 px and more are caught
+    jump_change_ratio: float = 4.0
+    jump_min_change: float = 12.0
     #: lips closed: inner-lip gap under this share of the face height (or a fifth of the reel's open gap)
     closed_share: float = 0.012
     min_bilabial_closed_share: float = 0.8
