@@ -16,6 +16,12 @@ flushed before and after). Without them it prints why and exits 0.
               parsed, every creator planned), then with nothing changed (twice), then with one file edited, then the
               first sweep of a new process (a restart: files parsed again, plans kept on the creators' rows); the
               baseline is the old sweep (sync_plan for every creator) timed on 1,000 of them in the same run.
+- drafting    the scheduler's draft sweep (finding the work: the open slots within drafting.lead_days and the rejected
+              reels; nothing is drafted) and policy sweep over ``--plan-creators`` calendar files (10,000) on
+              ``auto_after_hours: 24``: the first draft sweep after the first plan (every slot open), then with a reel
+              on every slot (1 % rejected, some ad-hoc rejected reels) twice, then with one file edited; the policy
+              sweep with 1 % of the drafts due for approval, then twice with nothing to do. The baseline is the old
+              code (kept in tests/test_draft_bulk.py) timed on 1,000 of them in the same run.
 - throughput  ``--renders`` reels rendered by real `reeltwin worker` processes (--concurrency 1 each) with the
               tests' stand-in renderer doing ``--render-seconds`` of CPU work per reel (the same amount of hashing
               in every worker), with 1 and then 2 workers. Target: ≥ 1.8× with 2 workers on 2 cores. Each row says
@@ -35,6 +41,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -257,6 +264,144 @@ def bench_planning(plan_creators: int, baseline_creators: int) -> list[str]:
     return lines
 
 
+def _fill_drafts(db_url: str, now: datetime, days: int) -> dict[str, int]:
+    """A reel on every open slot within ``days`` as the model would leave them: drafted, every 100th rejected (to be
+    redrafted); every 50th creator also has an ad-hoc rejected reel. Bulk inserts: the setup is not what is measured."""
+    from sqlalchemy import insert, select
+    from sqlmodel import Session
+
+    from agent.db.engine import make_engine
+    from agent.db.models import Reel, ReelStatus, Slot
+
+    slots = Slot.__table__
+    counts = {"drafted": 0, "rejected": 0, "ad hoc": 0}
+    with Session(make_engine(db_url)) as session:
+        rows = session.execute(select(slots.c.id, slots.c.creator_id).where(slots.c.scheduled_at >= now, slots.c.scheduled_at < now + timedelta(days=days))
+                               .order_by(slots.c.creator_id, slots.c.scheduled_at)).all()
+        reels = []
+        for n, (slot_id, creator_id) in enumerate(rows):
+            status = ReelStatus.REJECTED if n % 100 == 99 else ReelStatus.DRAFTED
+            counts[status.value] += 1
+            reels.append({"creator_id": creator_id, "slot_id": slot_id, "status": status, "script": "A reel.", "caption": "A reel.", "hashtags": [],
+                          "artifacts": {}, "publish_state": {}, "created_at": now, "updated_at": now})
+        for creator_id in sorted({creator_id for _slot, creator_id in rows})[::50]:
+            counts["ad hoc"] += 1
+            reels.append({"creator_id": creator_id, "slot_id": None, "status": ReelStatus.REJECTED, "script": "A reel.", "caption": "A reel.",
+                          "hashtags": [], "artifacts": {}, "publish_state": {}, "created_at": now, "updated_at": now})
+        for start in range(0, len(reels), 10_000):
+            session.execute(insert(Reel), reels[start:start + 10_000])
+        session.commit()
+    return counts
+
+
+def bench_drafting(plan_creators: int, baseline_creators: int) -> list[str]:
+    """The scheduler's draft sweep (Service.sweep_draft finding the work; no model runs: the work found is counted, not
+    drafted) and policy sweep (Service.sweep_policies) over ``plan_creators`` calendar files, every calendar on
+    ``auto_after_hours: 24`` (the heavy case: with ``manual`` the policy sweep reads nothing); the baseline is the
+    old code (sync_plan and a few queries per calendar; apply_approval_policy per calendar, kept in
+    tests/test_draft_bulk.py as the tests' reference) timed on ``baseline_creators`` of them in the same run."""
+    from sqlalchemy import text
+    from sqlmodel import Session
+
+    import agent.drafting.service as drafting
+    from agent.content_calendar.loader import load_calendar
+    from agent.db.engine import make_engine
+    from agent.db.models import utcnow
+    from agent.scheduler.service import Service
+    from agent.settings import load_settings
+    from test_draft_bulk import reference_find_work, reference_policy
+
+    example = (REPO / "calendar" / "example.yaml").read_text(encoding="utf-8").replace("approval: manual", "approval:\n  auto_after_hours: 24")
+    handle = load_calendar(REPO / "calendar" / "example.yaml").calendar.handle
+    found: list[tuple[int, float]] = []   # (work found, seconds in find_work) per draft sweep
+    real_find_work = drafting.find_work
+
+    def counting(*args: object, **kwargs: object) -> list:   # the sweep's own find_work; nothing is drafted
+        started = time.perf_counter()
+        work = real_find_work(*args, **kwargs)
+        found.append((len(work), time.perf_counter() - started))
+        return []
+
+    drafting.find_work = counting
+    try:
+        with ScratchDatabase() as db_url, tempfile.TemporaryDirectory(prefix="reeltwin-scale-") as tmp:
+            project = Path(tmp)
+            (project / "calendar").mkdir()
+            for n in range(plan_creators):
+                name = f"creator{n:05d}"
+                (project / "calendar" / f"{name}.yaml").write_text(example.replace(f"handle: {handle}", f"handle: {name}"), encoding="utf-8")
+            (project / "config").mkdir()
+            (project / "config" / "settings.toml").write_text(f'[database]\nurl = "{db_url}"\n', encoding="utf-8")
+            settings = load_settings(project).settings
+            now = utcnow()
+            service = Service(settings, project, clock=lambda: now)
+            started = time.perf_counter()
+            service.sweep_plan()
+            print(f"  plan sweep (cold): {time.perf_counter() - started:.2f} s", file=sys.stderr, flush=True)
+            rows: list[tuple[str, float, str]] = []
+
+            def sweep(label: str, run: Callable[[], object]) -> None:
+                started = time.perf_counter()
+                summary = run().summary
+                elapsed = time.perf_counter() - started
+                if label.startswith("draft"):
+                    summary = f"{found[-1][0]:,} found; {found[-1][1] * 1000:.0f} ms of it in find_work"
+                rows.append((label, elapsed, summary))
+                print(f"  {label}: {elapsed:.2f} s — {summary}", file=sys.stderr, flush=True)
+
+            sweep("draft sweep, first", service.sweep_draft)
+            lead = settings.drafting.lead_days
+            counts = _fill_drafts(db_url, now, lead)
+            with make_engine(db_url).begin() as connection:
+                connection.exec_driver_sql("ANALYZE")
+            for label in ("draft sweep, steady", "draft sweep, steady again"):
+                sweep(label, service.sweep_draft)
+            edited = project / "calendar" / "creator00007.yaml"
+            edited.write_text(edited.read_text(encoding="utf-8").replace('time: "12:30"', 'time: "14:15"'), encoding="utf-8")
+            sweep("draft sweep, one calendar edited (planned by the draft sweep)", service.sweep_draft)
+            # 1 % of the drafts untouched for more than 24 h: the first policy sweep approves them, the next finds nothing.
+            with make_engine(db_url).begin() as connection:
+                aged = connection.execute(text("UPDATE reel SET updated_at = :old WHERE status = 'drafted' AND id % 100 = 1"),
+                                          {"old": now - timedelta(hours=25)}).rowcount
+            sweep("policy sweep, first", service.sweep_policies)
+            sweep("policy sweep, steady", service.sweep_policies)
+            sweep("policy sweep, steady again", service.sweep_policies)
+            service.close()
+            # The baselines: what every sweep did before, per creator, on the same database (nothing left to change).
+            calendars = [load_calendar(project / "calendar" / f"creator{n:05d}.yaml").calendar for n in range(min(baseline_creators, plan_creators))]
+            paths = {calendar.handle: f"calendar/{calendar.handle}.yaml" for calendar in calendars}   # as the sweeps name them
+            with Session(make_engine(db_url), expire_on_commit=False) as session:
+                started = time.perf_counter()
+                old_found = len(reference_find_work(session, calendars, now=now, days=lead, paths=paths))
+                per_draft = (time.perf_counter() - started) / len(calendars)
+            with Session(make_engine(db_url), expire_on_commit=False) as session:
+                started = time.perf_counter()
+                for calendar in calendars:
+                    reference_policy(session, calendar, now=now, render_lead=timedelta(hours=settings.scheduler.render_lead_hours))
+                per_policy = (time.perf_counter() - started) / len(calendars)
+            print(f"  old find_work: {per_draft * 1000:.2f} ms per creator ({old_found} found on {len(calendars)}); "
+                  f"old policies: {per_policy * 1000:.2f} ms per creator", file=sys.stderr, flush=True)
+    finally:
+        drafting.find_work = real_find_work
+    what = {
+        "draft sweep, first": f"right after the first plan sweep, every slot within drafting.lead_days = {lead} open",
+        "draft sweep, steady": f"a reel on every slot: {counts['drafted']:,} drafted, {counts['rejected']:,} rejected; "
+                               f"{counts['ad hoc']:,} ad-hoc rejected reels",
+        "policy sweep, first": f"{aged:,} drafts older than 24 h",
+    }
+    lines = []
+    for label, seconds, summary in rows:
+        draft = label.startswith("draft")
+        per, baseline = (per_draft, "sync_plan and 2–3 queries for every creator") if draft else (per_policy, "apply_approval_policy for every creator")
+        old = per * plan_creators
+        detail = f"{what[label]}: {summary}" if label in what else summary
+        # The first sweeps do the work of a new install (every slot open) or of due drafts (a write per approval).
+        target = "" if label.endswith("first") else "≤ 1 s"
+        lines.append(f"| {label} over {plan_creators:,} creators ({detail}) | {seconds * 1000:.0f} ms | {old:.1f} s before ({baseline}; "
+                     f"{per * 1000:.2f} ms each, measured on {len(calendars):,}) — {old / seconds:.0f}× | {target} |")
+    return lines
+
+
 def _start_worker(project: Path, env: dict[str, str], log: Path) -> subprocess.Popen:
     reeltwin = Path(sys.executable).with_name("reeltwin")
     command = [str(reeltwin)] if reeltwin.exists() else [sys.executable, "-m", "agent"]
@@ -380,7 +525,7 @@ def main() -> None:
     parser.add_argument("--plan-creators", type=int, default=None)
     parser.add_argument("--renders", type=int, default=None)
     parser.add_argument("--render-seconds", type=float, default=0.25)
-    parser.add_argument("--only", choices=("sweep", "planning", "throughput"), action="append", default=None,
+    parser.add_argument("--only", choices=("sweep", "planning", "drafting", "throughput"), action="append", default=None,
                         help="run only this part (repeatable); the table then holds only it")
     parser.add_argument("--out", type=Path, default=None, help="write the table here (default bench/results/scale.md; --quick: scale-quick.md)")
     args = parser.parse_args()
@@ -392,7 +537,7 @@ def main() -> None:
     plan_creators = args.plan_creators or (1_000 if args.quick else 10_000)
     renders = args.renders or (40 if args.quick else 80)
     load_start = os.getloadavg()
-    parts = set(args.only or ("sweep", "planning", "throughput"))
+    parts = set(args.only or ("sweep", "planning", "drafting", "throughput"))
     rows = []
     if "sweep" in parts:
         print("running the dispatch sweep ...", file=sys.stderr, flush=True)
@@ -400,6 +545,9 @@ def main() -> None:
     if "planning" in parts:
         print("running planning ...", file=sys.stderr, flush=True)
         rows += bench_planning(plan_creators, baseline_creators=min(plan_creators, 1_000))
+    if "drafting" in parts:
+        print("running the draft and policy sweeps ...", file=sys.stderr, flush=True)
+        rows += bench_drafting(plan_creators, baseline_creators=min(plan_creators, 1_000))
     if "throughput" in parts:
         print("running throughput ...", file=sys.stderr, flush=True)
         throughput, _ratio = bench_throughput(renders, args.render_seconds)

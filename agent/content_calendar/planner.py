@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from agent.content_calendar.peaks import peak_time_for
@@ -127,6 +128,39 @@ def sync_plans(session: Session, calendars: Sequence[tuple[Calendar, str | None]
             session.rollback()
             raise
     return reports
+
+
+def sync_plans_or_one_by_one(session: Session, calendars: Sequence[tuple[Calendar, str | None]], *, now: datetime, days: int = 14,
+                             actor: str = "planner", logger: logging.Logger | None = None,
+                             one_by_one: Callable[..., SyncReport] | None = None,
+                             left_out: Callable[[Calendar], None] | None = None) -> list[SyncReport | None]:
+    """:func:`sync_plans`, and where another process wrote the same rows meanwhile (the chunk is rolled back), the same
+    calendars one by one with :func:`sync_plan` (``one_by_one``), leaving out a calendar whose plan collided again (the
+    next sweep converges; ``left_out`` hears of it). Returns each calendar's report, None where it was left out; the
+    reports of the bulk path carry no ``slots``. What the scheduler's plan sweep and the draft sweep plan with."""
+    logger = logger or log
+    one_by_one = one_by_one or sync_plan
+    try:
+        return list(sync_plans(session, calendars, now=now, days=days, actor=actor))
+    except (IntegrityError, ConcurrentChangeError) as error:
+        logger.info("planning %d calendars at once collided with another process (%s); planning them one by one",
+                    len(calendars), type(error).__name__)
+    reports: list[SyncReport | None] = []
+    for calendar, path in calendars:
+        try:
+            reports.append(one_by_one(session, calendar, now=now, days=days, path=path, actor=actor))
+        except IntegrityError:
+            session.rollback()  # another process planned the same slot first; the next sweep converges
+            reports.append(None)
+            if left_out is not None:
+                left_out(calendar)
+            logger.info("@%s: another process planned at the same moment; retrying next sweep", calendar.handle)
+    return reports
+
+
+def chunks(calendars: Sequence[tuple[Calendar, str | None]]) -> list[list[tuple[Calendar, str | None]]]:
+    """The chunks :func:`sync_plans` plans one transaction each (see :func:`_chunks`)."""
+    return _chunks(calendars)
 
 
 def _chunks(calendars: Sequence[tuple[Calendar, str | None]]) -> list[list[tuple[Calendar, str | None]]]:

@@ -12,19 +12,23 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from agent.content_calendar.changes import record_addition
-from agent.content_calendar.planner import sync_plan
+from agent.content_calendar.peaks import peak_time_for
+from agent.content_calendar.planner import chunks as planner_chunks
+from agent.content_calendar.planner import sync_plans_or_one_by_one
 from agent.content_calendar.schema import Calendar
+from agent.content_calendar.slots import expand
 from agent.db.models import Creator, Reel, ReelStatus, Slot, VoiceProfile, utcnow
 from agent.db.states import LIVE, ConcurrentChangeError
 from agent.drafting.assembly import method_for, write
@@ -89,26 +93,95 @@ def open_provider(settings: Settings) -> Iterator[ChatProvider]:
     ))
 
 
-def find_work(session: Session, calendars: list[Calendar], *, now: datetime, days: int, paths: dict[str, str] | None = None) -> list[WorkItem]:
-    """Slots in the next ``days`` days with no live reel, and rejected reels to redraft, in time order."""
-    work: list[WorkItem] = []
-    for calendar in calendars:
-        report = sync_plan(session, calendar, now=now, days=days, path=(paths or {}).get(calendar.handle))
-        slot_ids = [slot.id for slot in report.slots]
-        reels = list(session.execute(select(Reel).where(Reel.slot_id.in_(slot_ids)).order_by(Reel.id)).scalars()) if slot_ids else []
-        by_slot: dict[str, list[Reel]] = {}
-        for reel in reels:
-            by_slot.setdefault(reel.slot_id, []).append(reel)
-        for slot in report.slots:
-            on_slot = by_slot.get(slot.id, [])
-            rejected = [reel for reel in on_slot if ReelStatus(reel.status) == ReelStatus.REJECTED]
-            if any(ReelStatus(reel.status) in LIVE and ReelStatus(reel.status) != ReelStatus.REJECTED for reel in on_slot):
-                continue
-            work.append(WorkItem(calendar, slot, reel_id=rejected[-1].id if rejected else None))
-        creator = session.execute(select(Creator).where(Creator.handle == calendar.handle)).scalar_one()
-        ad_hoc = session.execute(select(Reel).where(Reel.creator_id == creator.id, Reel.slot_id.is_(None), Reel.status == ReelStatus.REJECTED)).scalars()
-        work.extend(WorkItem(calendar, None, reel_id=reel.id) for reel in ad_hoc)
-    return work
+def find_work(session: Session, calendars: list[Calendar], *, now: datetime, days: int, paths: dict[str, str] | None = None,
+              planned: Collection[str] = frozenset()) -> list[WorkItem]:
+    """Slots in the next ``days`` days with no live reel, and rejected reels to redraft: per calendar (in the order given)
+    its slots in time order, then its ad-hoc rejected reels (oldest first).
+
+    Each calendar is planned first (:func:`sync_plans` in chunks, one by one where another process collided), except
+    the handles in ``planned``: their plan is current (the scheduler's plan sweep planned them since their calendar
+    last changed, reaching past ``days``), so the slots in the database are the plan. The work is then read with a
+    few queries for many creators at once (per planned chunk; for the ``planned`` ones, all of them together): with
+    thousands of creators a draft sweep takes a second, not a minute. The same result as planning and reading each
+    calendar on its own (see tests/test_draft_bulk.py)."""
+    found: dict[int, list[WorkItem]] = {}
+    end = now + timedelta(days=days)
+    # Planning one creator never changes another's rows: the planned ones are read before the others are planned.
+    current = [(index, calendar) for index, calendar in enumerate(calendars) if calendar.handle in planned]
+    if current:
+        found.update(_read_work(session, current, now=now, days=days, end=end))
+    todo = [(index, calendar) for index, calendar in enumerate(calendars) if calendar.handle not in planned]
+    # A handle at most once per chunk: two files naming it are planned and read one after the other, as one by one.
+    start = 0
+    for chunk in planner_chunks([(calendar, (paths or {}).get(calendar.handle)) for _index, calendar in todo]):   # in order
+        entries, start = todo[start:start + len(chunk)], start + len(chunk)
+        reports = sync_plans_or_one_by_one(session, chunk, now=now, days=days, logger=log)
+        # A calendar whose plan collided with another process is left out: the next sweep converges.
+        found.update(_read_work(session, [entry for entry, report in zip(entries, reports) if report is not None], now=now, days=days, end=end))
+    return [item for index in range(len(calendars)) for item in found.get(index, [])]
+
+
+#: Above this many handles, :func:`_read_work` reads the open slots of every creator with one query (and keeps the
+#: wanted ones) instead of naming the handles: one statement, planned once, instead of one per chunk of handles.
+READ_ALL_ABOVE = 400
+
+
+def _read_work(session: Session, entries: list[tuple[int, Calendar]], *, now: datetime, days: int, end: datetime) -> dict[int, list[WorkItem]]:
+    """The work of planned calendars (``(place, calendar)`` pairs), by place: two queries, a third where a slot is in doubt.
+
+    A slot needs a draft when no reel on it is live (rejected ones aside); the last rejected one is redrafted. Planning
+    leaves in the window only the plan's slots, committed slots (never open) and slots that left the calendar, kept for
+    their skipped drafts with their brief taken back: so an open slot with reels on it but no brief is looked up in the
+    plan (rare: only then is its calendar expanded here, as the planner did)."""
+    if not entries:
+        return {}
+    creators, reels = Creator.__table__, Reel.__table__
+    handles = {calendar.handle for _index, calendar in entries}
+    busy = [status.value for status in LIVE if status != ReelStatus.REJECTED]
+    rejected = ReelStatus.REJECTED.value
+    live = reels.alias("live")
+    # The open slots in the window with the reels on them (rejected or skipped ones: no live reel is on an open slot).
+    query = (
+        select(Slot, creators.c.handle, reels.c.id.label("reel_id"), reels.c.status.label("reel_status"))
+        .join(creators, creators.c.id == Slot.creator_id)
+        .outerjoin(reels, reels.c.slot_id == Slot.id)
+        .where(Slot.scheduled_at >= now, Slot.scheduled_at < end,
+               ~exists().where(live.c.slot_id == Slot.id, live.c.status.in_(busy)).correlate(Slot))
+        .order_by(Slot.creator_id, Slot.scheduled_at, Slot.id, reels.c.id)
+        .execution_options(populate_existing=True)   # what planning just wrote in bulk, not what this session saw before
+    )
+    ad_hoc_query = (select(reels.c.id, creators.c.handle).join(creators, creators.c.id == reels.c.creator_id)
+                    .where(reels.c.slot_id.is_(None), reels.c.status == rejected).order_by(reels.c.id))
+    if len(handles) <= READ_ALL_ABOVE:
+        query, ad_hoc_query = query.where(creators.c.handle.in_(handles)), ad_hoc_query.where(creators.c.handle.in_(handles))
+    open_slots: dict[str, dict[str, list[Any]]] = {}   # handle -> slot id -> [slot, last rejected reel, has reels]
+    for slot, handle, reel_id, reel_status in session.execute(query):
+        if handle not in handles:
+            continue
+        entry = open_slots.setdefault(handle, {}).setdefault(slot.id, [slot, None, False])
+        if reel_id is not None:
+            entry[2] = True
+            if reel_status == rejected:
+                entry[1] = reel_id
+    ad_hoc: dict[str, list[int]] = {}
+    for reel_id, handle in session.execute(ad_hoc_query):
+        if handle in handles:
+            ad_hoc.setdefault(handle, []).append(reel_id)
+    # An open slot with reels on it (rejected or skipped ones) and no brief: in the plan, or a slot that left it?
+    unsure = {handle for handle, by_id in open_slots.items() if any(has_reels and slot.brief_key is None for slot, _r, has_reels in by_id.values())}
+    audiences = dict(session.execute(select(creators.c.handle, creators.c.audience).where(creators.c.handle.in_(unsure))).all()) if unsure else {}
+    found: dict[int, list[WorkItem]] = {}
+    for index, calendar in entries:
+        by_id = open_slots.get(calendar.handle, {})
+        in_plan: set[str] = set()
+        if calendar.handle in unsure:
+            peak_time = peak_time_for(calendar, now, days, audience=audiences.get(calendar.handle))
+            in_plan = {slot.slot_id for slot in expand(calendar, now, end, peak_time=peak_time)}
+        work = [WorkItem(calendar, slot, reel_id=last_rejected) for slot, last_rejected, has_reels in by_id.values()
+                if not has_reels or slot.brief_key is not None or slot.id in in_plan]
+        work.extend(WorkItem(calendar, None, reel_id=reel_id) for reel_id in ad_hoc.get(calendar.handle, []))
+        found[index] = work
+    return found
 
 
 def work_key(item: WorkItem) -> str:

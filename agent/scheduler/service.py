@@ -24,14 +24,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 
-from agent.approval.policies import apply_approval_policy
+from agent.approval.policies import apply_approval_policies
 from agent.content_calendar.loader import LoadedCalendar, calendar_files, display_path, load_calendar
-from agent.content_calendar.planner import BULK_CHUNK, SyncReport, sync_plan, sync_plans
+from agent.content_calendar.planner import BULK_CHUNK, SyncReport, sync_plan, sync_plans_or_one_by_one
 from agent.db.engine import make_engine, open_session
 from agent.db.models import Creator, utcnow
-from agent.db.states import ConcurrentChangeError
 from agent.drafting.service import DraftResult
 from agent.drafting.service import work_key as _work_key
 from agent.errors import CalendarError
@@ -212,26 +211,13 @@ class Service:
         calendar edit seen by another process), or a day has passed: each plan reaches :attr:`REPLAN_EVERY` beyond
         the window, so the day's new slots exist before the window gets to them. Approving, rendering or publishing
         a reel never changes the plan of the other slots (their briefs are kept), so it needs no new plan."""
-        days = max(14, self.settings.drafting.lead_days + 7)
-        created = updated = removed = skipped = 0
+        days = self._plan_days()
+        created = updated = removed = 0
         now = self.clock()
         with open_session(self.settings.database_url, migrate=False) as session:
             calendars = self._calendars()
-            rows = {handle: (changed_at, stored, until) for handle, changed_at, stored, until in session.execute(
-                select(Creator.handle, Creator.updated_at, Creator.planned_basis, Creator.planned_until)).all()} if calendars else {}
-            todo: list[LoadedCalendar] = []
-            for loaded in calendars:
-                handle = loaded.calendar.handle
-                stamp = self._loaded.get(loaded.path, ((),))[0]
-                changed_at, stored, until = rows.get(handle, (None, None, None))
-                basis = (loaded.path, stamp, changed_at, days)
-                previous = self._planned.get(handle)
-                if previous is None and stored is not None and stored == _digest(basis) and until is not None and now < until:
-                    previous = self._planned[handle] = (basis, until)    # planned so before a restart (or by another scheduler)
-                if previous is not None and previous[0] == basis and now < previous[1]:
-                    skipped += 1
-                    continue
-                todo.append(loaded)
+            todo = self._to_plan(session, calendars, now=now)
+            skipped = len(calendars) - len(todo)
             # In chunks, each planned in one transaction (sync_plans) and its plans' basis stored right after it.
             for start in range(0, len(todo), BULK_CHUNK):
                 chunk = todo[start:start + BULK_CHUNK]
@@ -261,34 +247,49 @@ class Service:
         detail = f"{created} new, {updated} changed, {removed} removed slots"
         return SweepResult("plan", detail + (f" ({skipped} unchanged calendars not re-planned)" if skipped else ""))
 
+    def _plan_days(self) -> int:
+        """How far the plan sweep's plans reach (and :attr:`REPLAN_EVERY` beyond): past drafting.lead_days."""
+        return max(14, self.settings.drafting.lead_days + 7)
+
+    def _to_plan(self, session: Session, calendars: list[LoadedCalendar], *, now: datetime) -> list[LoadedCalendar]:
+        """The calendars whose plan may have changed since the plan sweep last planned them (their file, their creator's
+        row, or a day passed; see :meth:`sweep_plan`), in order; one query. A plan stored on the creator's row by an
+        earlier process (or another scheduler) from the same basis counts as this process's own."""
+        if not calendars:
+            return []
+        days = self._plan_days()
+        rows = {handle: (changed_at, stored, until) for handle, changed_at, stored, until in session.execute(
+            select(Creator.handle, Creator.updated_at, Creator.planned_basis, Creator.planned_until)).all()}
+        todo: list[LoadedCalendar] = []
+        for loaded in calendars:
+            handle = loaded.calendar.handle
+            stamp = self._loaded.get(loaded.path, ((),))[0]
+            changed_at, stored, until = rows.get(handle, (None, None, None))
+            basis = (loaded.path, stamp, changed_at, days)
+            previous = self._planned.get(handle)
+            if previous is None and stored is not None and stored == _digest(basis) and until is not None and now < until:
+                previous = self._planned[handle] = (basis, until)    # planned so before a restart (or by another scheduler)
+            if previous is not None and previous[0] == basis and now < previous[1]:
+                continue
+            todo.append(loaded)
+        return todo
+
     def _plan(self, session: Session, chunk: list[LoadedCalendar], *, now: datetime, days: int) -> list[SyncReport | None]:
         """Plan ``chunk`` in bulk (:func:`sync_plans`: one transaction, a few statements); when another process wrote
         the same rows meanwhile, one by one (:func:`sync_plan`, as the sweep always did), leaving out a calendar whose
         plan collided (the next sweep converges). Returns each calendar's report, None where it was left out."""
         items = [(loaded.calendar, display_path(loaded.path, self.project_dir)) for loaded in chunk]
-        actor = f"planner:{self.worker}"
-        try:
-            return list(sync_plans(session, items, now=now, days=days, actor=actor))
-        except (IntegrityError, ConcurrentChangeError) as error:
-            log.info("planning %d calendars at once collided with another process (%s); planning them one by one",
-                     len(items), type(error).__name__)
-        reports: list[SyncReport | None] = []
-        for calendar, path in items:
-            try:
-                reports.append(sync_plan(session, calendar, now=now, days=days, path=path, actor=actor))
-            except IntegrityError:
-                session.rollback()  # another process planned the same slot first; the next sweep converges
-                self._planned.pop(calendar.handle, None)
-                reports.append(None)
-                log.info("@%s: another process planned at the same moment; retrying next sweep", calendar.handle)
-        return reports
+        return sync_plans_or_one_by_one(session, items, now=now, days=days, actor=f"planner:{self.worker}", logger=log,
+                                        one_by_one=sync_plan, left_out=lambda calendar: self._planned.pop(calendar.handle, None))
 
     def sweep_policies(self) -> SweepResult:
+        """Apply each calendar's approval policy to its waiting drafts (in bulk: a query per chunk of creators, writes
+        only for the drafts it approves or skips)."""
         approved = skipped = 0
         with open_session(self.settings.database_url, migrate=False) as session:
-            for loaded in self._calendars():
-                lead = timedelta(hours=self.settings.scheduler.render_lead_hours)
-                report = apply_approval_policy(session, loaded.calendar, now=self.clock(), render_lead=lead)
+            lead = timedelta(hours=self.settings.scheduler.render_lead_hours)
+            calendars = [loaded.calendar for loaded in self._calendars()]
+            for report in apply_approval_policies(session, calendars, now=self.clock(), render_lead=lead):
                 approved, skipped = approved + len(report.approved), skipped + len(report.skipped)
                 for reel_id in report.approved:
                     log.info("@%s: reel %d approved by the calendar's auto_after_hours policy", report.handle, reel_id)
@@ -302,9 +303,14 @@ class Service:
 
         with open_session(self.settings.database_url, migrate=False) as session:
             calendars = self._calendars()
-            paths = {loaded.calendar.handle: display_path(loaded.path, self.project_dir) for loaded in calendars}
             now = self.clock()
-            work = find_work(session, [loaded.calendar for loaded in calendars], now=now, days=self.settings.drafting.lead_days, paths=paths)
+            # Calendars the plan sweep planned since they last changed are not planned again here (their plan reaches
+            # past lead_days); the others (new, edited, or not planned yet) are, as `reeltwin draft` plans them.
+            stale = self._to_plan(session, calendars, now=now)
+            paths = {loaded.calendar.handle: display_path(loaded.path, self.project_dir) for loaded in stale}
+            planned = {loaded.calendar.handle for loaded in calendars} - set(paths)
+            work = find_work(session, [loaded.calendar for loaded in calendars], now=now, days=self.settings.drafting.lead_days, paths=paths,
+                             planned=planned)
             if self.dispatcher is not None:   # workers draft: the model never loads here
                 if self.stopping.is_set():
                     return SweepResult("draft", "stopping")
