@@ -11,10 +11,17 @@ piper-world, speaks one script plain and matched, and reports:
 - the word error rate of Whisper tiny.en (faster-whisper, the packaged model) on
   each output against its script, spoken form, pooled over the bench script and
   the held-out scripts (the plain base is the baseline);
-- the mean log-F0 of the output against the reference's;
+- the mean log-F0 of the output against the reference's, and its prosody:
+  median pause (``render.voice.prosody``) and integrated loudness (LUFS);
 - the real-time factor (seconds of work per second of speech, wall clock and
-  CPU) of plain Piper and of piper-world, median of ``--runs`` in the same run,
-  the model loaded first, so the ratio between them is what to compare.
+  CPU) of each plain base and of piper-world, median of ``--runs`` in the same
+  run, the runs interleaved (plain, matched, matched as before, plain, ...) and
+  the models loaded first, so the ratios between them are what to compare.
+  "joe matched, before" is the conversion as it was before the fast pitch
+  tracker (Harvest, WORLD at 22 kHz: ``WorldBackend(fast=False)``);
+  ``--before`` also scores it for quality (a "joe (before)" row per reference).
+
+``--show-errors`` prints every transcript that has word errors (to stderr).
 
 Prints a markdown table and writes it to bench/results/voice.md. Not a test.
 """
@@ -37,7 +44,8 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import numpy as np  # noqa: E402
 
-from render.media.audio import write_wav  # noqa: E402
+from render.media.audio import integrated_loudness, write_wav  # noqa: E402
+from render.voice import prosody  # noqa: E402
 from render.voice import world_backend as wb  # noqa: E402
 from render.voice.base import VoiceProfileData  # noqa: E402
 from render.voice.sample_checks import read_sample  # noqa: E402
@@ -63,18 +71,32 @@ def _references() -> list[tuple[str, str, np.ndarray, int]]:
 
 #: the issue's targets: similarity gain over plain joe by the reference's sex, word error rate, real-time factor
 GAIN_TARGET = {"woman": 0.20, "man": 0.10}
+#: the level every output and reference is scaled to for the level-neutral similarity (Resemblyzer moves with the level)
+NEUTRAL_LUFS = -23.0
 WER_TARGET = 0.03
 RTF_TARGET = 0.1
 
 
-def _wer(speak) -> float:  # noqa: ANN001 - speak(script, index) -> Speech
+SHOW_ERRORS = False
+
+
+def _wer(speak, label: str = "") -> float:  # noqa: ANN001 - speak(script, index) -> Speech
     """Word error rate pooled over the bench script and the held-out ones."""
     errors = words = 0
     for index, script in enumerate((voice_refs.SCRIPT, *voice_refs.HELD_OUT_SCRIPTS)):
         speech = speak(script, index)
-        wrong, total = voice_refs.word_errors(script, voice_refs.transcribe(speech.path))
+        heard = voice_refs.transcribe(speech.path)
+        wrong, total = voice_refs.word_errors(script, heard)
+        if wrong and SHOW_ERRORS:
+            sys.stderr.write(f"[{label}] {wrong} error(s): heard {heard.strip()!r}\n")
         errors, words = errors + wrong, words + total
     return errors / max(1, words)
+
+
+def _prosody(path: Path) -> tuple[float | None, float]:
+    """(median pause s, integrated loudness LUFS) of a WAV."""
+    samples, rate, _ = read_sample(path)
+    return prosody.median_pause_s(samples, rate), integrated_loudness(samples, rate)
 
 
 def _mean_f0(path: Path) -> float:
@@ -89,10 +111,18 @@ def _timed(function) -> tuple[float, float, object]:  # noqa: ANN001
     return time.perf_counter() - wall, time.process_time() - cpu, result
 
 
+def _pause(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
 def main() -> None:
+    global SHOW_ERRORS
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="speed runs per backend (median)")
+    parser.add_argument("--before", action="store_true", help="also score joe's conversion as it was (Harvest, WORLD at 22 kHz)")
+    parser.add_argument("--show-errors", action="store_true", help="print the transcripts that have word errors (stderr)")
     args = parser.parse_args()
+    SHOW_ERRORS = args.show_errors
     references = _references()
     if not references:
         sys.exit("no reference voice found: install Debian codec2-examples (make install)")
@@ -106,49 +136,63 @@ def main() -> None:
         synthesizer.speak("Warm up.", folder / "warm.wav")
         speech = synthesizer.speak(script, folder / f"plain-{base}.wav")
         plains[base] = {"speech": speech, "embedding": voice_refs.embedding(*read_sample(speech.path)[:2]), "f0": _mean_f0(speech.path),
-                        "wer": _wer(lambda text, i: synthesizer.speak(text, folder / f"plain-{base}-{i}.wav"))}  # noqa: B023
+                        "neutral": voice_refs.embedding(*read_sample(speech.path)[:2], level_lufs=NEUTRAL_LUFS),
+                        "prosody": _prosody(speech.path),
+                        "wer": _wer(lambda text, i: synthesizer.speak(text, folder / f"plain-{base}-{i}.wav"), f"{base} plain")}  # noqa: B023
 
+    variants = [(base, True) for base in bases] + ([("joe", False)] if args.before else [])
     rows, speed_profiles = [], {}
     for label, sex, samples, rate in references:
         sample = write_wav(folder / f"{len(rows)}-ref.wav", samples, rate)
         reference = voice_refs.embedding(samples, rate)
+        reference_neutral = voice_refs.embedding(samples, rate, level_lufs=NEUTRAL_LUFS)
         choice = wb.choose_base(samples, rate, wb.measure_voice(samples, rate))
-        for base in bases:
-            world = wb.WorldBackend(base=base)
+        for base, fast in variants:
+            world = wb.WorldBackend(base=base, fast=fast)
             profile = VoiceProfileData(name=label, sample_path=sample)
             enroll_s, _, artifacts = _timed(lambda: world.enroll(profile, folder))  # noqa: B023
             profile = VoiceProfileData(name=label, sample_path=sample, artifacts={"piper-world": artifacts})
-            stem = f"{len(rows)}-{base}-matched"
+            stem = f"{len(rows)}-{base}-{'fast' if fast else 'before'}-matched"
             speech = world.speak(script, folder / f"{stem}.wav", profile=profile)
             match = artifacts["match"]
+            name = base if fast else f"{base} (before)"
             rows.append({
-                "voice": label, "sex": sex, "base": base, "chosen": choice["base"] == base,
+                "voice": label, "sex": sex, "base": name, "chosen": choice["base"] == base and fast,
                 "score": choice["scores"][base]["score"],
                 "similarity_plain": voice_refs.similarity(reference, plains[base]["embedding"]),
                 "similarity_matched": voice_refs.similarity(reference, voice_refs.embedding(*read_sample(speech.path)[:2])),
                 "similarity_joe": voice_refs.similarity(reference, plains["joe"]["embedding"]),
-                "wer": _wer(lambda text, i: world.speak(text, folder / f"{stem}-{i}.wav", profile=profile)),  # noqa: B023
+                "neutral_matched": voice_refs.similarity(reference_neutral, voice_refs.embedding(*read_sample(speech.path)[:2], level_lufs=NEUTRAL_LUFS)),
+                "neutral_joe": voice_refs.similarity(reference_neutral, plains["joe"]["neutral"]),
+                "wer": _wer(lambda text, i: world.speak(text, folder / f"{stem}-{i}.wav", profile=profile), f"{label} {name}"),  # noqa: B023
                 "wer_plain": plains[base]["wer"],
                 "f0_reference": math.exp(artifacts["sample"]["log_f0_mean"]), "f0_plain": plains[base]["f0"], "f0_matched": _mean_f0(speech.path),
+                "pause_reference": artifacts["sample"].get("pause_s"), "pause_plain": plains[base]["prosody"][0],
+                "loudness_reference": artifacts["sample"].get("loudness_lufs"),
+                "prosody_matched": _prosody(speech.path),
                 "warp": match["warp_factor"], "length_scale": match["length_scale"], "enroll_s": enroll_s, "profile": profile,
             })
-            if choice["base"] == base:
+            if choice["base"] == base and fast:
                 speed_profiles.setdefault(base, profile)
     for base in bases:   # a base no reference chose is timed with the first reference's profile
         speed_profiles.setdefault(base, next(r["profile"] for r in rows if r["base"] == base))
 
-    speed = {}
+    contenders = []
     for base in bases:
-        plain_backend, world = wb.base_synthesizer(base), wb.WorldBackend(base=base)
-        for name, speak in ((f"{base} (plain)", lambda i: plain_backend.speak(script, folder / f"speed-plain-{i}.wav")),  # noqa: B023
-                            (f"{base} matched (piper-world)", lambda i: world.speak(script, folder / f"speed-world-{i}.wav",  # noqa: B023
-                                                                                      profile=speed_profiles[base]))):  # noqa: B023
-            walls, cpus = [], []
-            for index in range(args.runs):
-                wall, cpu, result = _timed(lambda: speak(index))  # noqa: B023
-                walls.append(wall / result.duration_s)
-                cpus.append(cpu / result.duration_s)
-            speed[name] = (statistics.median(walls), statistics.median(cpus))
+        plain_backend = wb.base_synthesizer(base)
+        contenders.append((f"{base} (plain)", lambda i, b=plain_backend: b.speak(script, folder / f"speed-plain-{i}.wav")))
+        for fast in ((True, False) if base == "joe" else (True,)):
+            world = wb.WorldBackend(base=base, fast=fast)
+            world.speak("Warm up.", folder / "warm.wav", profile=speed_profiles[base])
+            name = f"{base} matched (piper-world)" if fast else f"{base} matched, before (Harvest, WORLD at 22 kHz)"
+            contenders.append((name, lambda i, w=world, b=base: w.speak(script, folder / f"speed-world-{i}.wav", profile=speed_profiles[b])))
+    timings: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name, _ in contenders}
+    for index in range(args.runs):          # interleaved: each run times every backend once, so load swings hit all alike
+        for name, speak in contenders:
+            wall, cpu, result = _timed(lambda: speak(index))  # noqa: B023
+            timings[name][0].append(wall / result.duration_s)
+            timings[name][1].append(cpu / result.duration_s)
+    speed = {name: (statistics.median(walls), statistics.median(cpus)) for name, (walls, cpus) in timings.items()}
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     durations = ", ".join(f"{base} {plains[base]['speech'].duration_s:.1f} s" for base in bases)
@@ -157,34 +201,49 @@ def main() -> None:
         f"# Offline voice: base voices with and without matching — {time.strftime('%Y-%m-%d %H:%M')}",
         "",
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average {load_start:.1f} at the start and {load:.1f} at the end "
-        "(two other engineers' jobs share the cores); "
+        "(other engineers' jobs share the cores); "
         f"similarity script of {len(script.split())} words ({durations} plain). "
         "Similarity: Resemblyzer cosine to the reference sample, on the bench script; "
         f"WER: Whisper tiny.en, pooled over the bench script and {len(voice_refs.HELD_OUT_SCRIPTS)} held-out ones ({words} words: one error is "
         f"{1 / words:.1%}); ★ = the base enrollment chooses (similarity − {wb.PITCH_WEIGHT_PER_OCTAVE} per octave of pitch distance). "
-        "hibari-heart is matched on its own frames (pitch and spectra before its vocoder), joe through WORLD.",
+        "hibari-heart is matched on its own frames (pitch and spectra before its vocoder), joe through WORLD (fast pitch tracker, 16 kHz; "
+        "\"before\": Harvest at 22 kHz). Pause: median silence between talking (s); loudness: BS.1770 integrated (LUFS), "
+        f"the sample's clamped to {prosody.LOUDNESS_RANGE_LUFS[0]:.0f}..{prosody.LOUDNESS_RANGE_LUFS[1]:.0f}. "
+        "Level-neutral: the same similarity with the reference and every output first scaled to "
+        f"{NEUTRAL_LUFS:.0f} LUFS (Resemblyzer lifts quiet audio to -30 dBFS but never lowers loud audio, and reads a linear mel "
+        "spectrogram, so matching the sample's loudness moves its score; this column is timbre and prosody alone).",
         "",
-        "| reference voice | base | choice score | similarity plain → matched (gain over plain joe) | WER matched (plain) | mean F0 ref / plain / matched | warp | length scale | enroll s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| reference voice | base | choice score | similarity plain → matched (gain over plain joe) | level-neutral matched (gain) | WER matched (plain) "
+        "| mean F0 ref / plain / matched | pause ref / plain / matched | loudness ref / matched | warp | length scale | enroll s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        pause_matched, loudness_matched = r["prosody_matched"]
+        loudness_reference = "–" if r["loudness_reference"] is None else f"{r['loudness_reference']:.1f}"
         lines.append(
             f"| {r['voice']} | {r['base']}{' ★' if r['chosen'] else ''} | {r['score']:.3f} "
             f"| {r['similarity_plain']:.3f} → **{r['similarity_matched']:.3f}** ({r['similarity_matched'] - r['similarity_joe']:+.3f}) "
+            f"| {r['neutral_matched']:.3f} ({r['neutral_matched'] - r['neutral_joe']:+.3f}) "
             f"| {r['wer']:.1%} ({r['wer_plain']:.1%}) | {r['f0_reference']:.0f} / {r['f0_plain']:.0f} / {r['f0_matched']:.0f} Hz "
+            f"| {_pause(r['pause_reference'])} / {_pause(r['pause_plain'])} / {_pause(pause_matched)} "
+            f"| {loudness_reference} / {loudness_matched:.1f} "
             f"| {r['warp']:.3f} | {r['length_scale']:.3f} | {r['enroll_s']:.1f} |"
         )
-    lines += ["", "| backend | real-time factor (wall) | CPU s per s of speech |", "|---|---|---|"]
+    plain_cpu = {base: speed[f"{base} (plain)"][1] for base in bases}
+    lines += ["", "| backend | real-time factor (wall) | CPU s per s of speech | CPU vs its plain base |", "|---|---|---|---|"]
     for name, (wall, cpu) in speed.items():
-        lines.append(f"| {name} | {wall:.3f} | {cpu:.3f} |")
-    lines += ["", f"median of {args.runs} runs each, same process, model loaded first; matched speed with the profile of a reference that chose the base.",
+        lines.append(f"| {name} | {wall:.3f} | {cpu:.3f} | {cpu / plain_cpu[name.split()[0]]:.2f}× |")
+    lines += ["", f"median of {args.runs} interleaved runs each, same process, models loaded first; matched speed with the profile of a "
+              "reference that chose the base.",
               "", "Targets for the base enrollment chooses (gain ≥ 0.20 woman, ≥ 0.10 man; WER ≤ 3 % and within 1 point of the plain base; "
               "real-time factor ≤ 0.1):", ""]
     for r in (r for r in rows if r["chosen"]):
         gain = r["similarity_matched"] - r["similarity_joe"]
         rtf = speed[f"{r['base']} matched (piper-world)"][0]
         verdict = lambda ok: "met" if ok else "NOT met"  # noqa: E731
-        lines.append(f"- {r['voice']} → {r['base']}: gain {gain:+.3f} {verdict(gain >= GAIN_TARGET[r['sex']])}; "
+        neutral = r["neutral_matched"] - r["neutral_joe"]
+        lines.append(f"- {r['voice']} → {r['base']}: gain {gain:+.3f} {verdict(gain >= GAIN_TARGET[r['sex']])} "
+                     f"(level-neutral {neutral:+.3f} {verdict(neutral >= GAIN_TARGET[r['sex']])}); "
                      f"WER {r['wer']:.1%} {verdict(r['wer'] <= WER_TARGET and r['wer'] <= r['wer_plain'] + 0.01)}; "
                      f"RTF {rtf:.3f} {verdict(rtf <= RTF_TARGET)}")
     table = "\n".join(lines) + "\n"

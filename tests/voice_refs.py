@@ -89,10 +89,21 @@ def speaker_encoder():  # noqa: ANN201 - resemblyzer is imported lazily
     return VoiceEncoder(device="cpu", verbose=False)
 
 
-def embedding(samples: np.ndarray, rate: int) -> np.ndarray:
+def embedding(samples: np.ndarray, rate: int, *, level_lufs: float | None = None) -> np.ndarray:
+    """Resemblyzer's embedding; ``level_lufs`` first scales the audio to that integrated loudness.
+
+    Resemblyzer raises quiet audio to -30 dBFS but never lowers loud audio, and its encoder reads a linear
+    (not log) mel spectrogram, so its embedding moves with the level: the same voice 5 dB louder scores
+    differently. ``level_lufs`` takes the level out of a comparison.
+    """
     from resemblyzer import preprocess_wav
 
-    return speaker_encoder().embed_utterance(preprocess_wav(np.asarray(samples, dtype=np.float32), source_sr=rate))
+    x = np.asarray(samples, dtype=np.float32)
+    if level_lufs is not None:
+        from render.media.audio import integrated_loudness
+
+        x = x * np.float32(10 ** ((level_lufs - integrated_loudness(x, rate)) / 20))
+    return speaker_encoder().embed_utterance(preprocess_wav(x, source_sr=rate))
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:

@@ -15,6 +15,10 @@ installed with the ``local`` extra):
   input that ReelTwin fills from a generator seeded by the sentence's phoneme
   ids (and the voice seed), so the same script always gives the same audio, in
   any order, in any process.
+- **Worker threads that sleep.** onnxruntime's threads spin while they wait
+  for work; spinning is turned off: the same audio bit for bit, and about
+  35 % less CPU on 2 busy cores (0.17-0.22 -> 0.12-0.13 s per second of
+  speech, A/B in one process), which the matched voice's budget needs.
 
 Without ``onnx`` the voice loads unpatched: phoneme and word times are then
 *estimated* (each sentence's phonemes spread over its audible span, weighted by
@@ -152,6 +156,10 @@ def _load(model_path: str) -> Any:
         return PiperVoice.load(model_path)
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 4   # failures still raise; a too-short noise (retried with more) must not print an error
+    # Idle worker threads sleep instead of spinning: the same audio, bit for bit, for about 35 % less CPU (0.17-0.22 ->
+    # 0.12-0.13 s per second of speech on 2 busy cores, and faster in wall time there too); one thread would save as much
+    # but changes the audio in the 6th decimal.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = onnxruntime.InferenceSession(model.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"])
     with open(f"{model_path}.json", encoding="utf-8") as handle:
         config = PiperConfig.from_dict(json.load(handle))

@@ -27,15 +27,40 @@ handful of numbers and curves, and moves the Piper voice toward them:
   (clamped to ``LENGTH_SCALE_RANGE``). Piper's phoneme and word timings are
   estimated on the audio it produced at that rate, and WORLD keeps the time
   axis, so the timings stay true.
+- **Pauses and loudness** (``prosody``): the sample's median pause over the
+  base voice's (at the length scale above, which stretches the model's own
+  pauses too) scales every pause between words (the timings move with the
+  audio), and the speech is scaled to the sample's integrated loudness
+  (clamped to -30..-16 LUFS). Both are applied after the voice is made, for
+  every base.
 
-F0 is tracked with Harvest, at enrollment and at speaking time. DIO + StoneMask
-costs a tenth as much (0.014 vs 0.127 s of CPU per second of speech here) but
-put 28-41 % of the bundled voice's voiced frames an octave high (checked
-against the autocorrelation) and disagreed with Harvest on voicing for a third
-of the frames: resynthesized, those become squeaks. With Harvest the whole
-backend measured a real-time factor of 0.21 on 2 cores (plain Piper 0.08 in the
-same run, ``bench/voice.py``); pyworld holds the GIL, so threads would not
-help. Silences between sentences are not analysed at all.
+F0 is tracked with Harvest where accuracy counts more than time: the sample at
+enrollment and the base voices' calibration. At speaking time joe's audio is
+tracked by ``pitch.track_f0_fast`` (YIN on all frames at once, refined by
+StoneMask) and WORLD runs at ``CONVERT_RATE_HZ`` (16 kHz; what the recording
+carries above 8 kHz is added back where it is unvoiced): 1.25-1.3x plain
+Piper's CPU, where Harvest at 22 kHz on every utterance cost 2.3-2.5x (4.4x
+before Piper's threads stopped spinning; ``bench/voice.py``). Harvest always
+works on 1 ms frames with 40 channels per octave (0.13 s of CPU per second of
+speech here). DIO + StoneMask costs a tenth as much but put 28-41 %
+of the bundled voice's voiced frames an octave high and disagreed with Harvest
+on voicing for a third of the frames: resynthesized, those become squeaks.
+Measured on joe's speech (bench scripts, 2 busy cores, CPU seconds per second
+of speech): the fast tracker costs 0.008-0.010 (Harvest 0.130), and WORLD at
+16 kHz with 10 ms frames about 0.03 (0.055 at 22 kHz and 5 ms). Where both
+call a frame voiced, it agrees with Harvest within 20 % on 91.5 % of them; the
+rest are joe's creaky stretches, where YIN takes the double period. It voices
+only clearly periodic frames (``pitch.VOICING``; Harvest voices a third more),
+which matched the men better: codec2 man similarity 0.61 at 0.15, 0.57 at
+0.35, 0.53 at 0.7 (Harvest's path 0.615); 10 ms frames rather than 5 gave
+0.610 vs 0.603 (radio man 0.583 vs 0.561), 12 kHz rather than 16 lost 0.01-0.04.
+A match that raises joe's pitch more than ``FAST_PITCH_MAX_SHIFT_OCTAVES``
+above his calibrated mean (a woman's voice from joe, when hibari is missing or
+``--base joe`` is asked for) is still tracked by Harvest: there YIN's
+double-period frames would sit an octave under her voice (mean pitch 14 %
+low instead of 8 %), so that case costs what it did.
+pyworld holds the GIL, so threads would not help. Silences between sentences
+are not analysed at all.
 
 The hibari base is matched without WORLD: its model predicts the pitch and
 the spectra its vocoder turns into sound (``hibari_backend.Frames``), so the
@@ -78,6 +103,7 @@ import numpy as np
 
 from render.media.audio import write_wav
 from render.types import Speech
+from render.voice import pitch, prosody
 from render.voice.base import VoiceError, VoiceProfileData, register
 from render.voice.piper_backend import PiperBackend
 
@@ -85,6 +111,11 @@ log = logging.getLogger(__name__)
 
 ARTIFACTS_VERSION = 1
 FRAME_PERIOD_MS = 5.0
+#: speaking-time conversion of joe (``convert(fast=True)``): WORLD's rate and frame period
+CONVERT_RATE_HZ = 16000
+CONVERT_FRAME_PERIOD_MS = 10.0
+#: the fast pitch tracker serves matches that raise joe's mean pitch (as calibrated) less than this; Harvest bigger raises
+FAST_PITCH_MAX_SHIFT_OCTAVES = 0.3
 #: the bundled Piper voice's pitch lives here (5th-95th percentile 80-236 Hz)
 SOURCE_F0_RANGE_HZ = (60.0, 300.0)
 #: any speaking voice (enrollment, Harvest)
@@ -125,17 +156,21 @@ class VoiceStats:
     formants_hz: tuple[float, float, float]
     tilt_db_per_octave: float     # slope of envelope_db over 200 Hz .. min(bandwidth, 7.5 kHz)
     syllables_per_s: float        # articulation rate: syllable nuclei per second of talking
+    pause_s: float | None = None          # median pause between stretches of talking (``prosody.median_pause_s``)
+    loudness_lufs: float | None = None    # integrated loudness (BS.1770)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VoiceStats:
+        optional = lambda name: None if data.get(name) is None else float(data[name])  # noqa: E731 - measured since prosody matching
         return cls(
             log_f0_mean=float(data["log_f0_mean"]), log_f0_std=float(data["log_f0_std"]), f0_median_hz=float(data["f0_median_hz"]),
             envelope_db=tuple(float(v) for v in data["envelope_db"]), bandwidth_hz=float(data["bandwidth_hz"]),
             formants_hz=tuple(float(v) for v in data["formants_hz"]),  # type: ignore[arg-type]
             tilt_db_per_octave=float(data["tilt_db_per_octave"]), syllables_per_s=float(data["syllables_per_s"]),
+            pause_s=optional("pause_s"), loudness_lufs=optional("loudness_lufs"),
         )
 
 
@@ -154,6 +189,8 @@ class VoiceMatch:
     length_scale: float           # Piper's duration multiplier
     envelope_distance_db: float   # RMS distance of the average envelopes after warp and tilt (before: see distance_before_db)
     distance_before_db: float
+    pause_scale: float = 1.0              # every pause between words times this (the sample's median pause over the base's)
+    loudness_lufs: float | None = None    # the speech is scaled to this integrated loudness (None: left as synthesized)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -165,7 +202,8 @@ class VoiceMatch:
             warp_factor=float(data["warp_factor"]), expected_warp=float(data["expected_warp"]), tilt_db_per_octave=float(data["tilt_db_per_octave"]),
             eq_db=tuple(float(v) for v in data["eq_db"]), band_hz=(float(data["band_hz"][0]), float(data["band_hz"][1])),
             length_scale=float(data["length_scale"]), envelope_distance_db=float(data["envelope_distance_db"]),
-            distance_before_db=float(data["distance_before_db"]),
+            distance_before_db=float(data["distance_before_db"]), pause_scale=float(data.get("pause_scale", 1.0)),
+            loudness_lufs=None if data.get("loudness_lufs") is None else float(data["loudness_lufs"]),
         )
 
 
@@ -184,11 +222,12 @@ def _pyworld() -> Any:
     return pyworld
 
 
-def track_f0(x: np.ndarray, rate: int, *, f0_range_hz: tuple[float, float] = SOURCE_F0_RANGE_HZ) -> tuple[np.ndarray, np.ndarray]:
-    """F0 (Hz, 0 where unvoiced) and frame times at ``FRAME_PERIOD_MS``, by WORLD Harvest."""
+def track_f0(x: np.ndarray, rate: int, *, f0_range_hz: tuple[float, float] = SOURCE_F0_RANGE_HZ,
+             frame_period_ms: float = FRAME_PERIOD_MS) -> tuple[np.ndarray, np.ndarray]:
+    """F0 (Hz, 0 where unvoiced) and frame times at ``frame_period_ms``, by WORLD Harvest."""
     pyworld = _pyworld()
     low, high = f0_range_hz
-    return pyworld.harvest(np.ascontiguousarray(x, dtype=np.float64), rate, f0_floor=low, f0_ceil=high, frame_period=FRAME_PERIOD_MS)
+    return pyworld.harvest(np.ascontiguousarray(x, dtype=np.float64), rate, f0_floor=low, f0_ceil=high, frame_period=frame_period_ms)
 
 
 def _envelopes(x: np.ndarray, rate: int, f0: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -340,6 +379,8 @@ def measure_voice(samples: np.ndarray, rate: int, *, f0_range_hz: tuple[float, f
         formants_hz=estimate_formants(spectrogram, f0, rate, limit_hz=min(5000.0, 0.95 * bandwidth)),
         tilt_db_per_octave=round(slope, 3),
         syllables_per_s=round(syllable_rate(x, rate, f0, times), 3),
+        pause_s=prosody.median_pause_s(x, rate),
+        loudness_lufs=prosody.sample_loudness_lufs(x, rate),
     )
 
 
@@ -403,6 +444,9 @@ def estimate_match(source: VoiceStats, target: VoiceStats) -> VoiceMatch:
         warp_factor=round(best, 4), expected_warp=round(prior, 4), tilt_db_per_octave=round(slope, 3), eq_db=tuple(round(float(v), 3) for v in eq),
         band_hz=(round(band[0], 1), round(band[1], 1)), length_scale=round(length_scale, 4),
         envelope_distance_db=round(distance, 3), distance_before_db=round(before, 3),
+        # The base's pauses stretch with its length scale already (the model times them): scale what is left.
+        pause_scale=prosody.pause_scale(target.pause_s, source.pause_s * length_scale if source.pause_s else None),
+        loudness_lufs=prosody.target_loudness_lufs(target.loudness_lufs),
     )
 
 
@@ -431,43 +475,78 @@ def _sounding_segments(x: np.ndarray, rate: int, *, gap_s: float = 0.1) -> list[
     return segments
 
 
+def _high_band(piece: np.ndarray, rate: int, cutoff_hz: float) -> np.ndarray:
+    """What ``piece`` carries above ``cutoff_hz`` (a linear crossover over the 5 % below it, complementing ``fft_resample``)."""
+    spectrum = np.fft.rfft(piece)
+    freqs = np.fft.rfftfreq(piece.size, 1.0 / rate)
+    spectrum *= np.clip((freqs - 0.95 * cutoff_hz) / (0.05 * cutoff_hz), 0.0, 1.0)
+    return np.fft.irfft(spectrum, piece.size)
+
+
 def convert(samples: np.ndarray, rate: int, match: VoiceMatch, *, timbre: bool = True,
-            f0_range_hz: tuple[float, float] = SOURCE_F0_RANGE_HZ) -> np.ndarray:
+            f0_range_hz: tuple[float, float] = SOURCE_F0_RANGE_HZ, fast: bool = True, base_log_f0_mean: float | None = None) -> np.ndarray:
     """Resynthesize ``samples`` with the matched pitch and envelope; same length, same loudness (RMS).
 
     Silences between sentences are skipped (and stay silent); the log-F0 mean
     and range are mapped over the whole utterance, not sentence by sentence.
+    ``fast`` (the default): pitch by ``pitch.track_f0_fast`` and WORLD at
+    ``CONVERT_RATE_HZ`` (what the recording carries above that band is added
+    back where it is unvoiced); otherwise Harvest and WORLD at the recording's
+    own rate, as before (``bench/voice.py --before`` compares the two).
+    Even when ``fast``, a match that raises the pitch more than
+    ``FAST_PITCH_MAX_SHIFT_OCTAVES`` above the base's (``base_log_f0_mean``,
+    natural log of Hz; else this utterance's) is tracked by Harvest.
     """
     pyworld = _pyworld()
     x = np.ascontiguousarray(samples, dtype=np.float64)
     segments = [(start, end) for start, end in _sounding_segments(x, rate) if end - start >= int(0.05 * rate)]
-    tracks = [track_f0(x[start:end], rate, f0_range_hz=f0_range_hz) for start, end in segments]
+    work_rate = min(rate, CONVERT_RATE_HZ) if fast else rate
+    period = CONVERT_FRAME_PERIOD_MS if fast else FRAME_PERIOD_MS
+    pieces = [np.ascontiguousarray(pitch.fft_resample(x[start:end], rate, work_rate)) for start, end in segments]
+    tracker = pitch.track_f0_fast if fast else track_f0
+    tracks = [tracker(piece, work_rate, f0_range_hz=f0_range_hz, frame_period_ms=period) for piece in pieces]
     voiced_log_f0 = np.concatenate([np.log(f0[f0 > 0]) for f0, _ in tracks] or [np.zeros(0)])
+    base_mean = base_log_f0_mean if base_log_f0_mean is not None else (float(voiced_log_f0.mean()) if voiced_log_f0.size else 0.0)
+    if fast and voiced_log_f0.size and match.log_f0_mean - base_mean > FAST_PITCH_MAX_SHIFT_OCTAVES * math.log(2):
+        # A big move up (a woman's pitch from joe's): YIN's double-period picks in joe's creaky stretches would land
+        # an octave under the rest of her voice, so Harvest tracks it, as before. (Moving down, they stay creak.)
+        tracks = [track_f0(piece, work_rate, f0_range_hz=f0_range_hz, frame_period_ms=period) for piece in pieces]
+        voiced_log_f0 = np.concatenate([np.log(f0[f0 > 0]) for f0, _ in tracks] or [np.zeros(0)])
     if voiced_log_f0.size < 20:
         return np.asarray(samples, dtype=np.float32)
     source_mean = float(voiced_log_f0.mean())
     y = np.zeros_like(x)
-    for (start, end), (f0, times) in zip(segments, tracks, strict=True):
-        piece = np.ascontiguousarray(x[start:end])
-        spectrogram = pyworld.cheaptrick(piece, f0, times, rate)
-        aperiodicity = pyworld.d4c(piece, f0, times, rate)
+    correction: np.ndarray | None = None
+    for (start, end), piece, (f0, times) in zip(segments, pieces, tracks, strict=True):
+        spectrogram = pyworld.cheaptrick(piece, f0, times, work_rate)
+        aperiodicity = pyworld.d4c(piece, f0, times, work_rate)
         voiced = f0 > 0
         new_f0 = np.zeros_like(f0)
         new_f0[voiced] = np.clip(np.exp((np.log(f0[voiced]) - source_mean) * match.f0_range_ratio + match.log_f0_mean), 50.0, 600.0)
         bins = spectrogram.shape[1]
-        # Frequency warp: bin k of the new envelope reads the old one at k/alpha (linear interpolation in log power).
-        position = np.minimum(np.arange(bins) / match.warp_factor, bins - 1)
-        lower = np.floor(position).astype(int)
-        upper = np.minimum(lower + 1, bins - 1)
-        weight = position - lower
+        if correction is None:
+            # Frequency warp: bin k of the new envelope reads the old one at k/alpha (linear interpolation in log power).
+            position = np.minimum(np.arange(bins) / match.warp_factor, bins - 1)
+            lower = np.floor(position).astype(int)
+            upper = np.minimum(lower + 1, bins - 1)
+            weight = position - lower
+            correction = _correction_db(match, np.linspace(0.0, work_rate / 2, bins), timbre=timbre) * (math.log(10) / 10)
         log_sp = np.log(np.maximum(spectrogram, 1e-16))
         warped = (1 - weight) * log_sp[:, lower] + weight * log_sp[:, upper]
-        warped += _correction_db(match, np.linspace(0.0, rate / 2, bins), timbre=timbre) * (math.log(10) / 10)
-        out = pyworld.synthesize(new_f0, np.ascontiguousarray(np.exp(warped)), aperiodicity, rate, FRAME_PERIOD_MS)
+        warped += correction
+        out = pyworld.synthesize(new_f0, np.ascontiguousarray(np.exp(warped)), aperiodicity, work_rate, period)
+        original = x[start:end]
         size = end - start
+        if work_rate != rate:
+            out = pitch.fft_resample(out, work_rate, rate)
         out = out[:size] if out.size >= size else np.pad(out, (0, size - out.size))
+        if work_rate != rate:
+            # Above WORLD's band: the recording's own sound, where it is unvoiced (fricatives, breath). Voiced frames
+            # keep none of it: their harmonics there would still follow the old pitch.
+            unvoiced = 1.0 - np.interp(np.arange(size) / rate, times, voiced.astype(np.float64))
+            out = out + _high_band(original, rate, work_rate / 2) * unvoiced
         # Each sentence keeps its loudness; the fade avoids a click where WORLD's last frame ends.
-        rms_in, rms_out = float(np.sqrt(np.mean(piece**2))), float(np.sqrt(np.mean(out**2)))
+        rms_in, rms_out = float(np.sqrt(np.mean(original**2))), float(np.sqrt(np.mean(out**2)))
         if rms_out > 0:
             out *= rms_in / rms_out
         fade = min(size // 2, int(0.005 * rate))
@@ -546,6 +625,8 @@ def calibrate(model_path: Path | None, *, readings: int = 3, base: str = "joe") 
         bandwidth_hz=round(min(m.bandwidth_hz for m in measured), 1),
         formants_hz=tuple(round(float(v), 1) for v in np.median([m.formants_hz for m in measured], axis=0)),  # type: ignore[arg-type]
         tilt_db_per_octave=round(mean("tilt_db_per_octave"), 3), syllables_per_s=round(mean("syllables_per_s"), 3),
+        pause_s=round(float(np.mean(pauses)), 3) if (pauses := [m.pause_s for m in measured if m.pause_s]) else None,
+        loudness_lufs=round(mean("loudness_lufs"), 2),
     )
 
 
@@ -682,12 +763,13 @@ class WorldBackend:
 
     name = "piper-world"
 
-    def __init__(self, *, model_path: Path | None = None, timbre: bool = True, base: str | None = None):
+    def __init__(self, *, model_path: Path | None = None, timbre: bool = True, base: str | None = None, fast: bool = True):
         if base not in (None, "auto"):
             check_base(base)
         self.model_path = model_path
         self.timbre = timbre
         self.base = base
+        self.fast = fast      # joe's WORLD conversion: the fast pitch tracker at 16 kHz (False: Harvest at 22 kHz, as before)
 
     def _piper(self, length_scale: float = 1.0) -> PiperBackend:
         return PiperBackend(model_path=self.model_path, length_scale=length_scale)
@@ -744,11 +826,24 @@ class WorldBackend:
         wanted = self.base if self.base not in (None, "auto") else None
         stored_base = artifacts.get("base") or DEFAULT_BASE
         if artifacts.get("version") == ARTIFACTS_VERSION and "match" in artifacts and (wanted is None or wanted == stored_base):
-            return VoiceMatch.from_dict(artifacts["match"])
+            match = VoiceMatch.from_dict(artifacts["match"])
+            if "pause_scale" not in artifacts["match"] and Path(profile.sample_path).is_file():
+                match = self._with_prosody(match, profile, stored_base)   # enrolled before pauses and loudness were matched
+            return match
         if not Path(profile.sample_path).is_file():
             raise VoiceError(f"voice {profile.name!r}: its sample {str(profile.sample_path)!r} is missing; enroll it again")
         log.warning("voice %r has no current piper-world enrollment; measuring its sample now (enroll it again to store it)", profile.name)
         return VoiceMatch.from_dict(self.enroll(profile, Path(profile.sample_path).parent)["match"])
+
+    def _with_prosody(self, match: VoiceMatch, profile: VoiceProfileData, base: str) -> VoiceMatch:
+        """``match`` with the sample's pauses and loudness measured now (cheap: no pitch tracking)."""
+        from render.voice.sample_checks import read_sample
+
+        samples, rate, _ = read_sample(profile.sample_path)
+        source = self.reference_stats(base)
+        base_pause = source.pause_s * match.length_scale if source.pause_s else None
+        return replace(match, pause_scale=prosody.pause_scale(prosody.median_pause_s(samples, rate), base_pause),
+                       loudness_lufs=prosody.target_loudness_lufs(prosody.sample_loudness_lufs(samples, rate)))
 
     def speak(self, text: str, out_path: Path, *, profile: VoiceProfileData | None = None, language: str = "en") -> Speech:
         if not language.startswith("en"):
@@ -766,7 +861,12 @@ class WorldBackend:
         else:
             samples, rate, phonemes, words, source = synthesizer.synthesize(list(prepared.sentences))
             if match is not None:
-                samples = convert(samples, rate, match, timbre=self.timbre, f0_range_hz=BASES[base].f0_range_hz)
+                samples = convert(samples, rate, match, timbre=self.timbre, f0_range_hz=BASES[base].f0_range_hz, fast=self.fast,
+                                  base_log_f0_mean=self.reference_stats(base).log_f0_mean)
+        if match is not None:
+            # Prosody the re-synthesis leaves alone: the sample's pauses (the timings move with them) and its loudness.
+            samples, phonemes, words = prosody.scale_pauses(samples, rate, phonemes, words, match.pause_scale)
+            samples = prosody.match_loudness(samples, rate, match.loudness_lufs)
         write_wav(out_path, samples, rate, round_to_nearest=False)
         return Speech(path=out_path, duration_s=len(samples) / rate, sample_rate_hz=rate, backend=self.name,
                       words=tuple(words), phonemes=tuple(phonemes), timings_source=source)
