@@ -235,22 +235,66 @@ def _k_weighting(rate: int, omega: np.ndarray) -> np.ndarray:
     return _biquad_response(shelf_b, shelf_a, omega) * _biquad_response(high_b, high_a, omega)
 
 
+#: integrated_loudness filters the signal this many seconds at a time (overlap-add), so its memory does not grow with
+#: the reel: a 90 s mix filtered in one FFT held ~280 MB at once (tracemalloc), in 10 s pieces ~40 MB
+LOUDNESS_CHUNK_S = 10
+
+
 def integrated_loudness(samples: np.ndarray, rate: int) -> float:
-    """BS.1770 integrated loudness of a mono signal in LUFS (``FLOOR_DB`` for silence)."""
+    """BS.1770 integrated loudness of a mono signal in LUFS (``FLOOR_DB`` for silence).
+
+    The K-weighting is applied in the frequency domain (zero phase), ``LOUDNESS_CHUNK_S`` at a time: each piece is
+    filtered with half a second of room on both sides and the overlapping ends added (overlap-add), the same linear
+    filtering as one FFT over the whole signal. The 400 ms blocks' energies come from a running sum sampled only at
+    the block edges, so nothing the length of the signal is held but the signal itself."""
     x = as_mono(samples)
-    if x.size == 0:
+    n = x.size
+    if n == 0:
         return FLOOR_DB
-    size = _fast_length(x.size + rate // 2)  # room for the filters' tails, no wrap-around
-    spectrum = np.fft.rfft(x, size)
-    spectrum *= _k_weighting(rate, np.linspace(0, math.pi, spectrum.size))
-    weighted = np.fft.irfft(spectrum, size)[: x.size]
     block, hop = int(round(0.4 * rate)), int(round(0.1 * rate))
-    if x.size < block:
-        powers = np.array([np.mean(weighted**2)])
+    if n < block:
+        edges = np.array([0, n])
     else:
-        cumulative = np.concatenate([[0.0], np.cumsum(weighted**2)])
-        starts = np.arange(0, x.size - block + 1, hop)
-        powers = (cumulative[starts + block] - cumulative[starts]) / block
+        starts = np.arange(0, n - block + 1, hop)
+        edges = np.unique(np.concatenate([starts, starts + block]))
+    cumulative = np.empty(edges.size)          # sum of squares of the weighted signal before each edge
+    pad, step = rate // 2, max(LOUDNESS_CHUNK_S * rate, 2 * (rate // 2) + 1)
+    responses: dict[int, np.ndarray] = {}
+    carry = np.zeros(2 * pad)
+    running, at = 0.0, 0                       # running sum before sample `done`; next edge to fill
+    done = 0
+    for start in range(0, n, step):
+        length = min(step, n - start)
+        size = _fast_length(length + 2 * pad)
+        if size not in responses:
+            responses[size] = _k_weighting(rate, np.linspace(0, math.pi, size // 2 + 1))
+        buffer = np.zeros(size)
+        buffer[pad:pad + length] = x[start:start + length]
+        spectrum = np.fft.rfft(buffer)
+        spectrum *= responses[size]
+        out = np.fft.irfft(spectrum, size)[:length + 2 * pad]     # samples start - pad .. start + length + pad
+        out[:2 * pad] += carry
+        last = start + length >= n
+        keep = length + pad if last else length                 # finished: start - pad .. start + keep - pad
+        carry = out[length:length + 2 * pad].copy()
+        piece = out[:keep]
+        first = max(0, pad - start)                            # samples before 0 are not the signal's
+        piece = piece[first:]
+        piece = piece[: max(0, n - done)]
+        energy = np.cumsum(piece * piece)
+        end = done + piece.size
+        while at < edges.size and edges[at] <= end:
+            offset = int(edges[at]) - done
+            cumulative[at] = running + (energy[offset - 1] if offset > 0 else 0.0)
+            at += 1
+        if piece.size:
+            running += float(energy[-1])
+        done = end
+    if n < block:
+        powers = np.array([(cumulative[1] - cumulative[0]) / n])
+    else:
+        index = {int(edge): i for i, edge in enumerate(edges)}
+        powers = np.array([(cumulative[index[int(s) + block]] - cumulative[index[int(s)]]) / block for s in starts])
     loud = powers[powers > 10 ** ((-70.0 + 0.691) / 10)]
     if loud.size == 0:
         return FLOOR_DB
