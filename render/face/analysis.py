@@ -183,8 +183,12 @@ def face_mesh(*, static: bool = True, max_faces: int = 4) -> Any:
             except ImportError as error:  # pragma: no cover - depends on the install
                 raise RenderError(f"mediapipe is not installed or broken ({error}); install the embedded defaults: make install") from None
             with _QuietStderr():
-                _MESHES[key] = mp_face_mesh.FaceMesh(static_image_mode=static, max_num_faces=max_faces,
-                                                     refine_landmarks=True, min_detection_confidence=0.5, min_tracking_confidence=0.5)
+                mesh = mp_face_mesh.FaceMesh(static_image_mode=static, max_num_faces=max_faces,
+                                             refine_landmarks=True, min_detection_confidence=0.5, min_tracking_confidence=0.5)
+                # The graph opens its calculators (and TFLite prints its XNNPACK line) on its own threads after the
+                # constructor returns: one blank frame through it, still silenced, waits until they have opened.
+                mesh.process(np.zeros((64, 64, 3), dtype=np.uint8))
+            _MESHES[key] = mesh
         return _MESHES[key]
 
 
@@ -222,7 +226,9 @@ def detect_faces(rgb: np.ndarray) -> list[tuple[float, float, float, float]]:
             from mediapipe.python.solutions import face_detection
 
             with _QuietStderr():
-                _DETECTORS[1] = face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
+                detector = face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
+                detector.process(np.zeros((64, 64, 3), dtype=np.uint8))     # opened before the silence ends (as above)
+            _DETECTORS[1] = detector
         with _QuietStderr():
             result = _DETECTORS[1].process(np.ascontiguousarray(rgb))
     boxes = []
