@@ -107,6 +107,23 @@ class ScratchDatabase:
         self.admin.dispose()
 
 
+
+def _calendar_project(project: Path, creators: int, db_url: str, settings_extra: str = "", *, edit: Callable[[str], str] | None = None) -> Path:
+    """A project folder with ``creators`` copies of calendar/example.yaml (handles creator00000 …, the text passed
+    through ``edit`` first when given) on ``db_url``."""
+    from agent.content_calendar.loader import load_calendar
+
+    example = (REPO / "calendar" / "example.yaml").read_text(encoding="utf-8")
+    example = edit(example) if edit is not None else example
+    handle = load_calendar(REPO / "calendar" / "example.yaml").calendar.handle
+    (project / "calendar").mkdir()
+    for n in range(creators):
+        name = f"creator{n:05d}"
+        (project / "calendar" / f"{name}.yaml").write_text(example.replace(f"handle: {handle}", f"handle: {name}"), encoding="utf-8")
+    (project / "config").mkdir()
+    (project / "config" / "settings.toml").write_text(f'[database]\nurl = "{db_url}"\n' + settings_extra, encoding="utf-8")
+    return project
+
 def _settings(project: Path, db_url: str, **workers: object):  # noqa: ANN202 - Settings
     from agent.settings import load_settings
 
@@ -215,16 +232,8 @@ def bench_planning(plan_creators: int, baseline_creators: int) -> list[str]:
     from agent.scheduler.service import Service
     from agent.settings import load_settings
 
-    example = (REPO / "calendar" / "example.yaml").read_text(encoding="utf-8")
-    handle = load_calendar(REPO / "calendar" / "example.yaml").calendar.handle
     with ScratchDatabase() as db_url, tempfile.TemporaryDirectory(prefix="reeltwin-scale-") as tmp:
-        project = Path(tmp)
-        (project / "calendar").mkdir()
-        for n in range(plan_creators):
-            name = f"creator{n:05d}"
-            (project / "calendar" / f"{name}.yaml").write_text(example.replace(f"handle: {handle}", f"handle: {name}"), encoding="utf-8")
-        (project / "config").mkdir()
-        (project / "config" / "settings.toml").write_text(f'[database]\nurl = "{db_url}"\n[scheduler]\ndraft_ahead = false\n', encoding="utf-8")
+        project = _calendar_project(Path(tmp), plan_creators, db_url, "[scheduler]\ndraft_ahead = false\n")
         settings = load_settings(project).settings
         service = Service(settings, project)
         timings = {}
@@ -311,8 +320,9 @@ def bench_drafting(plan_creators: int, baseline_creators: int) -> list[str]:
     from agent.settings import load_settings
     from test_draft_bulk import reference_find_work, reference_policy
 
-    example = (REPO / "calendar" / "example.yaml").read_text(encoding="utf-8").replace("approval: manual", "approval:\n  auto_after_hours: 24")
-    handle = load_calendar(REPO / "calendar" / "example.yaml").calendar.handle
+    def auto_approving(text: str) -> str:
+        return text.replace("approval: manual", "approval:\n  auto_after_hours: 24")
+
     found: list[tuple[int, float]] = []   # (work found, seconds in find_work) per draft sweep
     real_find_work = drafting.find_work
 
@@ -325,13 +335,7 @@ def bench_drafting(plan_creators: int, baseline_creators: int) -> list[str]:
     drafting.find_work = counting
     try:
         with ScratchDatabase() as db_url, tempfile.TemporaryDirectory(prefix="reeltwin-scale-") as tmp:
-            project = Path(tmp)
-            (project / "calendar").mkdir()
-            for n in range(plan_creators):
-                name = f"creator{n:05d}"
-                (project / "calendar" / f"{name}.yaml").write_text(example.replace(f"handle: {handle}", f"handle: {name}"), encoding="utf-8")
-            (project / "config").mkdir()
-            (project / "config" / "settings.toml").write_text(f'[database]\nurl = "{db_url}"\n', encoding="utf-8")
+            project = _calendar_project(Path(tmp), plan_creators, db_url, edit=auto_approving)
             settings = load_settings(project).settings
             now = utcnow()
             service = Service(settings, project, clock=lambda: now)

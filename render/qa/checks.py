@@ -471,18 +471,27 @@ def _sync_checks(measured, no_audio: bool, expect: ReelSpec, *, no_face: str = "
 def _jump_check(motion: np.ndarray, fps: float, expect: ReelSpec) -> tuple[Check, dict[str, object]]:
     """A loop seam or a cut shows as the face's stable points (eyes, nose, outline) leaping between two frames:
     far more than the reel's own typical frame-to-frame movement, and more than a few percent of the face height."""
-    finite = motion[np.isfinite(motion)] if len(motion) else motion
-    if len(finite) < 10:
+    leaps = _leaps(motion, expect.jump_ratio, expect.jump_min_share)
+    if leaps is None:
         return Check("no_jumps", None, "no jump", True, False, "too few frames with a face to judge"), {}
-    typical = float(np.median(finite))
-    limit = max(expect.jump_ratio * typical, expect.jump_min_share)
-    jumps = [int(i) for i in np.flatnonzero(np.nan_to_num(motion, nan=0.0) > limit)]
+    typical, peak, limit, jumps = leaps
     at = ", ".join(f"{i / fps:.2f} s" for i in jumps[:5])
-    figures = {"stable_motion_median": round(typical, 5), "stable_motion_max": round(float(finite.max()), 5),
+    figures = {"stable_motion_median": round(typical, 5), "stable_motion_max": round(peak, 5),
                "jump_limit": round(limit, 5), "jumps_at_s": [round(i / fps, 3) for i in jumps]}
     return Check("no_jumps", len(jumps), "0 frames where the face leaps", not jumps, True,
                  "" if not jumps else f"the face jumps at {at} (a loop seam or a cut): the stable points moved "
-                                      f"{float(finite.max()):.1%} of the face height in one frame"), figures
+                                      f"{peak:.1%} of the face height in one frame"), figures
+
+
+def _leaps(values: np.ndarray, ratio: float, floor: float) -> tuple[float, float, float, list[int]] | None:
+    """The frames whose frame-to-frame change is over ``ratio`` times the reel's median change and over ``floor``:
+    (median, largest, limit, frame indices); None with fewer than 10 measured frames. Shared by both jump checks."""
+    finite = values[np.isfinite(values)] if len(values) else values
+    if len(finite) < 10:
+        return None
+    typical = float(np.median(finite))
+    limit = max(ratio * typical, floor)
+    return typical, float(finite.max()), limit, [int(i) for i in np.flatnonzero(np.nan_to_num(values, nan=0.0) > limit)]
 
 
 # --------------------------------------------------------------------------- lip sync and face, measured during the render
@@ -640,19 +649,16 @@ def _change_jump_check(change: np.ndarray, fps: float, expect: ReelSpec) -> tupl
     """A loop seam or a cut, from the render's frames: the luma around the face (the mouth left out) changes between two
     frames ``jump_change_ratio`` times the reel's typical (median) frame-to-frame change or more, and by more than
     ``jump_min_change`` grey levels."""
-    finite = change[np.isfinite(change)] if len(change) else change
-    if len(finite) < 10:
+    leaps = _leaps(change, expect.jump_change_ratio, expect.jump_min_change)
+    if leaps is None:
         return Check("no_jumps", None, "no jump", True, False, "too few frames to judge"), {}
-    typical = float(np.median(finite))
-    limit = max(expect.jump_change_ratio * typical, expect.jump_min_change)
-    jumps = [int(i) for i in np.flatnonzero(np.nan_to_num(change, nan=0.0) > limit)]
+    typical, peak, limit, jumps = leaps
     at = ", ".join(f"{i / fps:.2f} s" for i in jumps[:5])
-    figures = {"frame_change_median": round(typical, 3), "frame_change_max": round(float(finite.max()), 3),
+    figures = {"frame_change_median": round(typical, 3), "frame_change_max": round(peak, 3),
                "jump_limit": round(limit, 3), "jumps_at_s": [round(i / fps, 3) for i in jumps]}
     return Check("no_jumps", len(jumps), "0 frames where the face leaps", not jumps, True,
                  "" if not jumps else f"the face jumps at {at} (a loop seam or a cut): the picture around it changed by "
-                                      f"{float(finite.max()):.0f} grey levels in one frame, {float(finite.max()) / max(typical, 1e-6):.0f}x "
-                                      "its typical change"), figures
+                                      f"{peak:.0f} grey levels in one frame, {peak / max(typical, 1e-6):.0f}x its typical change"), figures
 
 
 BILABIALS = ("p", "b", "m")
