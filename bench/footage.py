@@ -417,6 +417,14 @@ def run(lengths: list[float], out: Path, keep: Path | None, repeat: int = 1, ava
     table = "\n".join(lines) + "\n"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(table, encoding="utf-8")
+    # the figures bench/run.py's summary reads (issues 16 and 18)
+    out.with_suffix(".json").write_text(json.dumps({
+        "when": f"{when:%Y-%m-%d %H:%M} UTC", "avatar": avatar, "repeat": repeat, "load_start": load_start[0], "load_end": load_end[0],
+        "target_ratio": target, "target_rtf": TARGET_RTF, "target_peak_mb": TARGET_PEAK_MB,
+        "lengths": [{"reel_s": r["duration_s"], "ratio": compose_s(r) / b["seconds"], "job_s": r["render_seconds"],
+                     "job_rtf": r["render_seconds"] / r["duration_s"], "peak_mb": r["peak_mb"], "lag": r["lag"], "r": r["r"],
+                     "qa_passed": r["qa_passed"]} for _l, r, b in renders],
+    }, indent=1), encoding="utf-8")
     return table
 
 

@@ -3,9 +3,11 @@
     .venv/bin/python bench/run.py [--quick] [--skip-reel] [--skip-footage] [--skip-scale]
 
 Prints a markdown table and writes it to bench/results/latest.md, then runs
-bench/reel.py (a reel stage by stage; bench/results/reel.md) and bench/footage.py
-(a reel from a 12 s clip against ffmpeg looping it; bench/results/footage.md) and bench/scale.py (the Celery
-scheduler's sweep over 10,000 creators and worker throughput; needs PostgreSQL and Redis, else it says so and skips).
+bench/reel.py (a reel stage by stage; bench/results/reel.md), bench/footage.py twice (a reel from a 12 s clip
+against ffmpeg looping it, three pairs: bench/results/footage.md; the photo avatar's whole job at 30, 60 and 90 s:
+bench/results/photo.md) and bench/scale.py (the Celery scheduler's sweep over 10,000 creators and worker
+throughput; needs PostgreSQL and Redis, else it says so and skips), and ends with issue 16's and 18's targets, each
+with the figure this run measured (appended to latest.md).
 Not a test: nothing here asserts a time.
 """
 
@@ -215,14 +217,71 @@ def main() -> None:
         reel = ["--seconds", "8", "--out", str(out / "reel-quick.md")] if args.quick else ["--seconds", "30"]
         subprocess.run([sys.executable, str(REPO / "bench" / "reel.py"), *reel], cwd=REPO, check=True)
     if not args.skip_footage:
-        # A reel from a 12 s clip of the creator against ffmpeg looping it: bench/footage.py (writes bench/results/footage.md).
+        # A reel from a 12 s clip of the creator against ffmpeg looping it: bench/footage.py (writes bench/results/footage.md),
+        # three interleaved render/baseline pairs (one pair's ratio swings with whatever else runs); then the photo avatar's
+        # whole job at 30, 60 and 90 s (bench/results/photo.md): job time and peak memory against the reel's length.
         print("running footage ...", file=sys.stderr, flush=True)
-        footage = ["--seconds", "8", "--out", str(out / "footage-quick.md")] if args.quick else ["--seconds", "30"]
+        footage = ["--seconds", "8", "--out", str(out / "footage-quick.md")] if args.quick else ["--lengths", "30", "--repeat", "3"]
         subprocess.run([sys.executable, str(REPO / "bench" / "footage.py"), *footage], cwd=REPO, check=True)
+        print("running photo lengths ...", file=sys.stderr, flush=True)
+        photo = (["--avatar", "photo", "--lengths", "8,16", "--out", str(out / "photo-quick.md")] if args.quick
+                 else ["--avatar", "photo", "--lengths", "30,60,90"])
+        subprocess.run([sys.executable, str(REPO / "bench" / "footage.py"), *photo], cwd=REPO, check=True)
     if not args.skip_scale:
         # The Celery mode at agency scale: bench/scale.py (writes bench/results/scale.md; --quick: scale-quick.md).
         print("running scale ...", file=sys.stderr, flush=True)
         subprocess.run([sys.executable, str(REPO / "bench" / "scale.py"), *(["--quick"] if args.quick else [])], cwd=REPO, check=True)
+    summary = targets_summary(out, quick=args.quick)
+    if summary:
+        print(summary)
+        with (out / "latest.md").open("a", encoding="utf-8") as latest:
+            latest.write("\n" + summary)
+
+
+def targets_summary(out: Path, *, quick: bool = False) -> str:
+    """Issue 16's and 18's targets, each with the figure this run measured (from the JSON the sub-benchmarks wrote)."""
+    import json
+
+    def load(name: str) -> dict | None:
+        path = out / f"{name}{'-quick' if quick else ''}.json"
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    rows: list[tuple[str, str, str, bool]] = []
+    reel = load("reel")
+    if reel:
+        rows += [(t["target"], t["value"], t["goal"], t["met"]) for t in reel["targets"]]
+    footage = load("footage")
+    if footage and footage["lengths"]:
+        first = footage["lengths"][0]
+        rows.append((f"footage: avatar + compose / ffmpeg looping + re-encoding the clip (median of {footage['repeat']} pairs, issue 18)",
+                     f"{first['ratio']:.2f}×", f"≤ {footage['target_ratio']:g}×", first["ratio"] <= footage["target_ratio"]))
+        rows.append((f"footage: a {first['reel_s']:.0f} s reel's whole job (voice → QA-checked MP4)", f"{first['job_s']:.1f} s = {first['job_rtf']:.2f}×",
+                     f"≤ {footage['target_rtf']:g}×", first["job_rtf"] <= footage["target_rtf"]))
+        rows.append(("footage: lip sync on the output (lag, r)", f"{first['lag']:+d} frames, r {first['r']:.2f}" if first["r"] is not None else "–",
+                     "0 ± 1, ≥ 0.6", first["r"] is not None and abs(first["lag"]) <= 1 and first["r"] >= 0.6))
+    photo = load("photo")
+    if photo and photo["lengths"]:
+        lengths = photo["lengths"]
+        peaks = " / ".join(f"{x['peak_mb']:.0f}" for x in lengths)
+        reels = " / ".join(f"{x['reel_s']:.0f}" for x in lengths)
+        growth = lengths[-1]["peak_mb"] - lengths[0]["peak_mb"]
+        rows.append((f"peak memory of a render job (+ its ffmpeg) for {reels} s reels", f"{peaks} MB",
+                     f"≤ {photo['target_peak_mb']:g} MB", max(x["peak_mb"] for x in lengths) <= photo["target_peak_mb"]))
+        rows.append(("  flat with the reel's length: longest minus shortest", f"{growth:+.0f} MB", "≤ +25 MB (flat)", growth <= 25.0))
+        rows.append((f"photo avatar: whole job for {reels} s reels", " / ".join(f"{x['job_rtf']:.2f}×" for x in lengths),
+                     f"≤ {photo['target_rtf']:g}×", all(x["job_rtf"] <= photo["target_rtf"] for x in lengths)))
+    if not rows:
+        return ""
+    lines = ["## Targets (issues 16 and 18), from this run", "",
+             "| target | this run | goal | |", "|---|---:|---|---|"]
+    lines += [f"| {what} | {value} | {goal} | {'✓' if met else '✗'} |" for what, value, goal, met in rows]
+    lines += ["", "Encoder settings: chosen by measurement in bench/results/encoder-tools.md (bench/encoder.py, not rerun here: "
+              "it encodes every preset and tune); profile of a reel: bench/results/profile-reel.md and .svg. Figures from a shared machine "
+              "swing: read the load averages in reel.md, footage.md and photo.md."]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
