@@ -25,6 +25,7 @@ from render.media import yuv
 from render.media.ahead import read_ahead
 from render.media.audio import decode, integrated_loudness, write_wav
 from render.media.ffmpeg import ToolErrors, find_ffmpeg
+from render.media.memory import release_free_memory
 
 AUDIO_RATE_HZ = 48000
 TARGET_LUFS = -14.0
@@ -98,7 +99,9 @@ def load_track(path: Path, rate: int = AUDIO_RATE_HZ, *, label: str = "audio") -
     decoded = decode(path, ffmpeg=ffmpeg, rate_hz=rate, label=f"{label} {str(path)!r}", errors=_DECODE_ERRORS, unreadable=undecodable, timeout_s=300)
     if decoded.samples.size == 0:
         raise undecodable(decoded.stderr)
-    return np.clip(decoded.samples, -1.0, 1.0).astype(np.float32)
+    samples = decoded.samples             # float32, decode's own array: clipped in place, not copied twice more
+    np.clip(samples, -1.0, 1.0, out=samples)
+    return samples
 
 
 def _envelope(samples: np.ndarray, rate: int, window_s: float = 0.05) -> np.ndarray:
@@ -140,24 +143,41 @@ def duck(music: np.ndarray, voice: np.ndarray, rate: int, *, depth_db: float = -
     return (music * base_gain * 10 ** (gains / 20.0) * fade).astype(np.float32)
 
 
+#: master's limiter works through the mix this many samples at a time (about 5 s at 48 kHz)
+LIMIT_CHUNK = 1 << 18
+
+
+def _limit(mix: np.ndarray) -> None:
+    """The soft limiter, in place on float32 ``mix``: samples over the knee (80 % of the ceiling) are bent under the
+    ceiling with tanh. Piece by piece and only on the samples over the knee: each gets exactly the float32 operations
+    the whole-array expression gave it, without five whole-reel temporaries."""
+    knee = PEAK_CEILING * 0.8
+    for start in range(0, len(mix), LIMIT_CHUNK):
+        part = mix[start:start + LIMIT_CHUNK]
+        over = np.abs(part) > knee
+        if over.any():
+            loud = part[over]
+            part[over] = np.sign(loud) * (knee + (PEAK_CEILING - knee) * np.tanh((np.abs(loud) - knee) / (PEAK_CEILING - knee)))
+
+
 def master(voice: np.ndarray, rate: int, *, music: np.ndarray | None = None, target_lufs: float = TARGET_LUFS) -> tuple[np.ndarray, float]:
-    """Mix and normalise: returns (samples, integrated loudness in LUFS)."""
-    mix = voice.astype(np.float32).copy()
+    """Mix and normalise: returns (samples, integrated loudness in LUFS).
+
+    The mix is the one whole-reel array made here (float32, changed in place): a 90 s reel's mastering peaked at
+    about five copies of its audio before."""
+    mix = np.array(voice, dtype=np.float32)
     if music is not None and len(music):
         mix += duck(music, voice, rate)
     # The file carries the mix on two identical channels, which BS.1770 measures 3 LU louder than mono.
     loudness = integrated_loudness(mix, rate) + DUAL_MONO_LU
     if math.isfinite(loudness) and loudness > -70:
         mix *= 10 ** ((target_lufs - loudness) / 20.0)
-    # A soft limiter keeps peaks under about -1 dBFS after the gain.
-    peak = float(np.abs(mix).max()) if len(mix) else 0.0
+    # A soft limiter keeps peaks under about -1 dBFS after the gain (the peak found without a copy: |x| is exact).
+    peak = float(max(mix.max(), -mix.min())) if len(mix) else 0.0
     if peak > PEAK_CEILING:
-        over = np.abs(mix) > PEAK_CEILING * 0.8
-        knee = PEAK_CEILING * 0.8
-        compressed = np.sign(mix) * (knee + (PEAK_CEILING - knee) * np.tanh((np.abs(mix) - knee) / (PEAK_CEILING - knee)))
-        mix = np.where(over, compressed, mix).astype(np.float32)
+        _limit(mix)
     final = integrated_loudness(mix, rate) + DUAL_MONO_LU if len(mix) > rate // 2 else float("nan")
-    return mix.astype(np.float32), float(final)
+    return mix, float(final)
 
 
 #: the hook title's top edge, as a share of the frame height (just under Instagram's top overlay)
@@ -395,6 +415,7 @@ def compose(
         warnings.append(f"the reel is {duration:.1f} s long; Instagram wants at least 3 s")
     music = load_track(music_path, label="music") if music_path else None
     mixed, loudness = master(voice, AUDIO_RATE_HZ, music=music)
+    del voice, music       # the mix is the one whole-reel array kept (the encoder's WAV, QA's loudness envelope)
     out_path.parent.mkdir(parents=True, exist_ok=True)
 
     fps, n_frames = stream.fps, stream.n_frames
@@ -471,6 +492,9 @@ def compose(
     video_duration = n_frames / fps
     with tempfile.TemporaryDirectory(prefix="reeltwin-compose-") as tmp:
         audio_file = write_wav(Path(tmp) / "mix.wav", mixed, AUDIO_RATE_HZ, channels=2, round_to_nearest=False)
+        # The encode holds the job's peak (this process, the frames in flight and the encoder): what the stages before
+        # it freed goes back to the system first, else the C heap keeps more of it the longer the reel (render.media.memory).
+        release_free_memory()
         partial = out_path.with_name(out_path.stem + ".partial.mp4")
         try:
             _encode(feed, audio_file, partial, width=stream.width, height=stream.height, fps=fps, duration=video_duration, encode=encode)

@@ -212,3 +212,105 @@ def test_the_pipe_to_the_encoder_is_widened_to_a_mebibyte() -> None:
         process.stdin.close()
         process.wait()
     assert before < PIPE_BYTES <= after
+
+
+def _whole_array_master(voice: np.ndarray, rate: int, music: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """render.compose.master as it was before it mixed in place (the reference): copies of the whole mix at each step."""
+    import math
+
+    from render.compose import DUAL_MONO_LU, PEAK_CEILING, TARGET_LUFS, duck
+    from render.media.audio import integrated_loudness
+
+    mix = voice.astype(np.float32).copy()
+    if music is not None and len(music):
+        mix += duck(music, voice, rate)
+    loudness = integrated_loudness(mix, rate) + DUAL_MONO_LU
+    if math.isfinite(loudness) and loudness > -70:
+        mix *= 10 ** ((TARGET_LUFS - loudness) / 20.0)
+    peak = float(np.abs(mix).max()) if len(mix) else 0.0
+    if peak > PEAK_CEILING:
+        over = np.abs(mix) > PEAK_CEILING * 0.8
+        knee = PEAK_CEILING * 0.8
+        compressed = np.sign(mix) * (knee + (PEAK_CEILING - knee) * np.tanh((np.abs(mix) - knee) / (PEAK_CEILING - knee)))
+        mix = np.where(over, compressed, mix).astype(np.float32)
+    final = integrated_loudness(mix, rate) + DUAL_MONO_LU if len(mix) > rate // 2 else float("nan")
+    return mix.astype(np.float32), float(final)
+
+
+@pytest.mark.parametrize("chunk", [1 << 18, 4_099])
+def test_the_mix_is_the_whole_array_mix_bit_for_bit(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    """master mixes in place and limits piece by piece, on the samples over the knee only: the same samples and loudness."""
+    from render import compose as compose_module
+    from render.compose import PEAK_CEILING, master
+
+    monkeypatch.setattr(compose_module, "LIMIT_CHUNK", chunk)
+    limited: list[int] = []
+    original_limit = compose_module._limit
+    monkeypatch.setattr(compose_module, "_limit", lambda mix: limited.append(len(mix)) or original_limit(mix))
+    rate = 48_000
+    rng = np.random.default_rng(4)
+    t = np.arange(rate * 21) / rate
+    speech = (0.2 * np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 2.5 * t) > 0)).astype(np.float32)
+    spiky = (0.01 * rng.standard_normal(t.size)).astype(np.float32)
+    spiky[rng.integers(0, t.size, 400)] = rng.uniform(-0.9, 0.9, 400)      # peaks far over the level: the limiter works
+    music = (0.1 * np.sin(2 * np.pi * 440 * t[: rate * 7])).astype(np.float32)
+    cases = [(speech, None), (spiky, None), (speech, music), (spiky, music), (np.zeros(rate, dtype=np.float32), None),
+             (speech[: rate // 4], None)]
+    for voice, bed in cases:
+        reference, reference_lufs = _whole_array_master(voice, rate, bed)
+        mixed, lufs = master(voice, rate, music=bed)
+        assert mixed.dtype == np.float32 and np.array_equal(mixed, reference)
+        assert lufs == reference_lufs or (np.isnan(lufs) and np.isnan(reference_lufs))
+        assert float(np.abs(mixed).max()) <= PEAK_CEILING
+    assert len(limited) >= 2          # the spiky voice, alone and with the bed
+
+
+def test_mastering_holds_one_copy_of_the_reels_audio() -> None:
+    """60 s of voice at 48 kHz (11.5 MB float32): mastering allocates the mix and a loudness piece's buffers; it held about
+    five whole-length arrays (the limiter's) and a float64 copy before (~80 MB)."""
+    import tracemalloc
+
+    from render.compose import master
+
+    rate = 48_000
+    rng = np.random.default_rng(9)
+    voice = (0.01 * rng.standard_normal(rate * 60)).astype(np.float32)
+    voice[rng.integers(0, voice.size, 2_000)] = 0.9        # the limiter runs
+    tracemalloc.start()
+    try:
+        mixed, _ = master(voice, rate)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < mixed.nbytes + 35e6
+
+
+def test_the_composer_keeps_only_the_mix_while_it_encodes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The voice track is dropped once mixed and freed memory is handed back before the encode (the job's peak)."""
+    import gc
+    import weakref
+
+    from render import compose as compose_module
+
+    loaded: list[weakref.ref] = []
+    trims: list[bool] = []
+    original_load = compose_module.load_track
+    original_encode = compose_module._encode
+
+    def load_track(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        samples = original_load(*args, **kwargs)
+        loaded.append(weakref.ref(samples))
+        return samples
+
+    def encode(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        gc.collect()
+        assert loaded and all(ref() is None for ref in loaded), "the voice track is still held while encoding"
+        assert trims, "freed memory was not handed back before the encode"
+        return original_encode(*args, **kwargs)
+
+    monkeypatch.setattr(compose_module, "load_track", load_track)
+    monkeypatch.setattr(compose_module, "_encode", encode)
+    monkeypatch.setattr(compose_module, "release_free_memory", lambda: trims.append(True) or True)
+    n = 45
+    result = compose(_stream(n, _moving_square(n, [])), _voice(tmp_path / "v.wav", n / FPS), tmp_path / "reel.mp4")
+    assert result.frames == n and trims == [True]

@@ -66,6 +66,68 @@ def test_the_meter_follows_a_dark_mouth_and_sees_a_leap_outside_it() -> None:
     assert result.ms_per_frame < 5.0
 
 
+def _whole_array_envelope(samples: np.ndarray, sample_rate_hz: int, fps: float, frames: int) -> np.ndarray:
+    """render.qa.lipsync.loudness_envelope as it was before it summed in pieces (the reference)."""
+    from render.qa.lipsync import ENVELOPE_RANGE_DB
+
+    edges = np.round(np.arange(frames + 1) * sample_rate_hz / fps).astype(np.int64)
+    squared = np.concatenate(([0.0], np.cumsum(samples.astype(np.float64) ** 2)))
+    edges = np.clip(edges, 0, len(samples))
+    counts = np.diff(edges)
+    energy = np.diff(squared[edges])
+    rms = np.sqrt(np.divide(energy, counts, out=np.zeros(frames), where=counts > 0))
+    level = 20 * np.log10(np.maximum(rms, 1e-10))
+    floor = np.percentile(level, 95) - ENVELOPE_RANGE_DB if frames else 0.0
+    level = np.maximum(level, floor)
+    if frames >= 3:
+        padded = np.concatenate(([level[0]], level, [level[-1]]))
+        level = (padded[:-2] + padded[1:-1] + padded[2:]) / 3
+    return level
+
+
+@pytest.mark.parametrize("chunk", [1 << 18, 1_601, 3])
+def test_the_loudness_envelope_summed_in_pieces_is_the_whole_array_one_bit_for_bit(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    from render.media import audio
+    from render.qa import lipsync
+
+    monkeypatch.setattr(audio, "ENERGY_CHUNK", chunk)
+    rng = np.random.default_rng(8)
+    speech = (rng.standard_normal(RATE * 7 + 123) * np.abs(np.sin(np.arange(RATE * 7 + 123) / 3000))).astype(np.float32)
+    for samples, fps, frames in [(speech, 30.0, 214), (speech, 30.0, 250), (speech, 29.97, 200), (speech[:5_000], 30.0, 3),
+                                 (speech.astype(np.float64), 25.0, 120), (speech[:0], 30.0, 10)]:
+        if chunk == 3 and len(samples) > 20_000:
+            samples = samples[:20_000]
+        assert np.array_equal(lipsync.loudness_envelope(samples, RATE, fps, frames), _whole_array_envelope(samples, RATE, fps, frames))
+
+
+def test_the_loudness_envelope_holds_no_whole_length_float64_copy() -> None:
+    """90 s at 48 kHz (17 MB float32): the whole-array form held four float64 arrays of its length at once (~140 MB)."""
+    import tracemalloc
+
+    from render.qa.lipsync import loudness_envelope
+
+    audio = (np.random.default_rng(3).standard_normal(RATE * 90) * 0.1).astype(np.float32)
+    tracemalloc.start()
+    try:
+        loudness_envelope(audio, RATE, FPS, 90 * FPS)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 10e6
+
+
+def test_face_samples_are_read_one_frame_at_a_time_as_from_their_bytes() -> None:
+    import io
+
+    from render.qa.face_worker import _ArrayStream
+
+    frames = np.random.default_rng(2).integers(0, 256, (5, 8, 8, 3), dtype=np.uint8)
+    ours, reference = _ArrayStream(frames), io.BytesIO(frames.tobytes())
+    for size in (192, 192, 100, 500, 192, -1, 192):
+        assert ours.read(size) == reference.read(size)
+    assert _ArrayStream(frames[:0]).read(192) == b""
+
+
 def test_compose_measures_every_frame_it_encodes_and_can_be_told_not_to(tmp_path: Path) -> None:
     width, height = 216, 384
     voice = _wav(tmp_path / "voice.wav", _buzz(2.0))

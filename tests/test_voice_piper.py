@@ -138,3 +138,31 @@ def test_noise_too_short_for_the_sentence_is_grown_and_retried(tmp_path: Path, m
     assert first.duration_s > 2 and first.timings_source == "synthesizer"
     assert first.path.read_bytes() == again.path.read_bytes()
     assert "onnxruntime" not in capfd.readouterr().err
+
+
+def test_the_last_sentence_hands_the_synthesizers_work_memory_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """onnxruntime's arena keeps what it grew to for the longest sentence (a 90 s script: ~120 MB more than a 30 s one,
+    held through the render): the last sentence's run shrinks it; the runs before it keep it (shrinking every run costs
+    CPU), and the audio is the same either way."""
+    from render.voice import piper_backend
+
+    backend = PiperBackend()
+    voice = piper_backend._load(str(backend.model_path))
+    session = voice.session
+    if not isinstance(session, piper_backend._SeededSession):
+        pytest.skip("the voice is not patched (the onnx package is missing)")
+    before = backend.speak(SCRIPT, tmp_path / "a.wav")
+    calls: list[object] = []
+    inner_run = session.session.run
+
+    def run(output_names, feeds, run_options=None):  # noqa: ANN001, ANN202
+        calls.append(run_options)
+        return inner_run(output_names, feeds, run_options)
+
+    monkeypatch.setattr(session.session, "run", run)
+    again = backend.speak(SCRIPT, tmp_path / "b.wav")
+    assert len(calls) == 2                                   # one run per sentence
+    assert calls[0] is None
+    assert calls[-1] is not None and calls[-1].get_run_config_entry("memory.enable_memory_arena_shrinkage") == "cpu:0"
+    assert session.release is False
+    assert again.path.read_bytes() == before.path.read_bytes()

@@ -78,7 +78,13 @@ class RenderResult:
 
 
 def _stage(stages: list[StageTiming], name: str, started: float, detail: str = "") -> None:
+    """Records a stage's time, then hands what it freed back to the system (render.media.memory): a stage's whole-reel
+    arrays and the synthesizer's work buffers, freed but kept by the C heap, otherwise stay resident through the encode
+    (a render job's peak), more of them the longer the reel."""
+    from render.media.memory import release_free_memory
+
     stages.append(StageTiming(name, time.perf_counter() - started, detail))
+    release_free_memory()
 
 
 #: The longest reel Instagram takes (15 minutes), and a brisk speaking rate: a script that cannot be said within

@@ -81,7 +81,7 @@ def decode(
     if result.returncode != 0:
         raise unreadable(result.stderr)
     usable = len(result.stdout) - len(result.stdout) % 4
-    samples = np.frombuffer(result.stdout[:usable], dtype="<f4").astype(np.float32)
+    samples = np.frombuffer(result.stdout[:usable], dtype="<f4").astype(np.float32)   # a writable array of its own
     lufs = None
     if measure_loudness and (found := _INTEGRATED.search(result.stderr.decode("utf-8", "replace"))):
         with contextlib.suppress(ValueError):
@@ -111,7 +111,10 @@ def read_mono(path: Path, rate_hz: int | None = None, *, error: type[Exception],
     native = info.audio.sample_rate_hz
     decoded = decode(path, ffmpeg=tools.ffmpeg, rate_hz=native, label=label, errors=errors, unreadable=unreadable,
                      timeout_s=timeout_s, channels=info.audio.channels)
-    samples = np.clip(np.nan_to_num(decoded.samples), -1.0, 1.0)
+    # in place: decode's array is this call's own (a reel's whole audio, not copied twice more)
+    samples = np.nan_to_num(decoded.samples, copy=False)
+    np.clip(samples, -1.0, 1.0, out=samples)
+    del decoded
     if rate_hz and rate_hz != native:
         return np.clip(resample(samples, native, rate_hz), -1.0, 1.0).astype(np.float32), rate_hz
     return samples, native
@@ -246,9 +249,12 @@ def integrated_loudness(samples: np.ndarray, rate: int) -> float:
     The K-weighting is applied in the frequency domain (zero phase), ``LOUDNESS_CHUNK_S`` at a time: each piece is
     filtered with half a second of room on both sides and the overlapping ends added (overlap-add), the same linear
     filtering as one FFT over the whole signal. The 400 ms blocks' energies come from a running sum sampled only at
-    the block edges, so nothing the length of the signal is held but the signal itself."""
-    x = as_mono(samples)
-    n = x.size
+    the block edges, and each piece is read as :func:`as_mono` reads it (float64) when it is filtered, so nothing the
+    length of the signal is held but the signal itself (a 90 s mix at 48 kHz: no 35 MB float64 copy of it)."""
+    x = np.asarray(samples)
+    if x.ndim not in (1, 2):
+        as_mono(x)                             # raises its error for any other shape
+    n = x.shape[0]
     if n == 0:
         return FLOOR_DB
     block, hop = int(round(0.4 * rate)), int(round(0.1 * rate))
@@ -269,7 +275,7 @@ def integrated_loudness(samples: np.ndarray, rate: int) -> float:
         if size not in responses:
             responses[size] = _k_weighting(rate, np.linspace(0, math.pi, size // 2 + 1))
         buffer = np.zeros(size)
-        buffer[pad:pad + length] = x[start:start + length]
+        buffer[pad:pad + length] = as_mono(x[start:start + length])
         spectrum = np.fft.rfft(buffer)
         spectrum *= responses[size]
         out = np.fft.irfft(spectrum, size)[:length + 2 * pad]     # samples start - pad .. start + length + pad
@@ -303,7 +309,42 @@ def integrated_loudness(samples: np.ndarray, rate: int) -> float:
     return -0.691 + 10 * math.log10((gated if gated.size else loud).mean())
 
 
+#: cumulative_energy squares and sums the signal this many samples at a time (about 5 s at 48 kHz)
+ENERGY_CHUNK = 1 << 18
+
+
+def cumulative_energy(samples: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """The running sum of squares (float64) of ``samples`` before each of ``edges`` (indices in 0..len, any order):
+    exactly ``np.concatenate(([0.0], np.cumsum(samples.astype(np.float64) ** 2)))[edges]``, worked out ``ENERGY_CHUNK``
+    samples at a time. Each piece's first square has the sum so far added before the piece's cumulative sum, so every
+    addition happens in the same order as over the whole array (the same bits), and no float64 array the length of the
+    signal is made: for 90 s at 48 kHz the whole-array form held four of them at once (~140 MB)."""
+    edges = np.asarray(edges, dtype=np.int64)
+    order = np.argsort(edges, kind="stable")
+    wanted = edges[order]
+    found = np.zeros(len(wanted))
+    running, at = 0.0, int(np.searchsorted(wanted, 0, side="right"))    # edges at 0: nothing summed yet
+    for start in range(0, len(samples), ENERGY_CHUNK):
+        if at >= len(wanted):
+            break
+        piece = np.asarray(samples[start:start + ENERGY_CHUNK]).astype(np.float64)
+        np.square(piece, out=piece)
+        piece[0] += running
+        np.cumsum(piece, out=piece)
+        stop = start + len(piece)
+        upto = int(np.searchsorted(wanted, stop, side="right"))
+        found[at:upto] = piece[wanted[at:upto] - start - 1]
+        running, at = float(piece[-1]), upto
+    out = np.empty(len(edges))
+    out[order] = found
+    return out
+
+
 # --------------------------------------------------------------------------- writing
+
+
+#: write_wav converts and writes this many frames at a time (about 5 s at 48 kHz)
+WAV_CHUNK = 1 << 18
 
 
 def write_wav(path: Path, samples: np.ndarray, rate: int, *, channels: int = 1, round_to_nearest: bool = True) -> Path:
@@ -316,11 +357,9 @@ def write_wav(path: Path, samples: np.ndarray, rate: int, *, channels: int = 1, 
     path = Path(path)
     x = np.asarray(samples)
     # Truncation keeps a float mono signal in its own precision (float32 from the synthesizers), as those writers did.
-    x = np.nan_to_num(x) if not round_to_nearest and x.ndim == 1 and np.issubdtype(x.dtype, np.floating) else as_mono(x)
-    scaled = np.clip(x, -1.0, 1.0) * 32767.0
-    pcm = (np.rint(scaled) if round_to_nearest else scaled).astype("<i2")
-    if channels > 1:
-        pcm = np.repeat(pcm[:, None], channels, axis=1)
+    native = not round_to_nearest and x.ndim == 1 and np.issubdtype(x.dtype, np.floating)
+    if not native and x.ndim not in (1, 2):
+        as_mono(x)                             # raises its error for any other shape
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
     try:
@@ -328,7 +367,16 @@ def write_wav(path: Path, samples: np.ndarray, rate: int, *, channels: int = 1, 
             out.setnchannels(channels)
             out.setsampwidth(2)
             out.setframerate(int(rate))
-            out.writeframes(pcm.tobytes())
+            # WAV_CHUNK frames at a time: each sample is converted exactly as the whole array would be, and no copy
+            # of a whole reel's audio (float, scaled, 16-bit, interleaved, bytes: five of them) is ever held
+            for start in range(0, x.shape[0], WAV_CHUNK):
+                part = x[start:start + WAV_CHUNK]
+                part = np.nan_to_num(part) if native else as_mono(part)
+                scaled = np.clip(part, -1.0, 1.0) * 32767.0
+                pcm = (np.rint(scaled) if round_to_nearest else scaled).astype("<i2")
+                if channels > 1:
+                    pcm = np.repeat(pcm[:, None], channels, axis=1)
+                out.writeframesraw(pcm.tobytes())
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)

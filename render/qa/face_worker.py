@@ -100,16 +100,30 @@ def static_face_mesh(face_mesh):  # noqa: ANN001, ANN201
     return mesh
 
 
-def sample_landmarks(frames: np.ndarray, mesh) -> FrameLandmarks:  # noqa: ANN001
-    """``mesh`` on each RGB frame of ``frames`` ((n, height, width, 3) uint8), one row per frame, as track_frames does."""
-    import io
+class _ArrayStream:
+    """A binary stream over an array's bytes (what ``io.BytesIO(array.tobytes())`` reads) without copying the whole array
+    first: each ``read`` copies only what it returns."""
 
+    def __init__(self, array: np.ndarray):
+        self._bytes = memoryview(array).cast("B") if array.size else memoryview(b"")
+        self._at = 0
+
+    def read(self, size: int = -1) -> bytes:
+        end = len(self._bytes) if size is None or size < 0 else min(len(self._bytes), self._at + size)
+        data = self._bytes[self._at:end].tobytes()
+        self._at = end
+        return data
+
+
+def sample_landmarks(frames: np.ndarray, mesh) -> FrameLandmarks:  # noqa: ANN001
+    """``mesh`` on each RGB frame of ``frames`` ((n, height, width, 3) uint8), one row per frame, as track_frames does.
+    The frames are read one at a time (from a memory-mapped file in the worker): no whole copy of the reel's samples."""
     from render.qa.lipsync import track_frames
 
     frames = np.ascontiguousarray(frames, dtype=np.uint8)
     count, height, width = frames.shape[:3] if frames.ndim == 4 else (0, 1, 1)
     geometry = crop_geometry(None, width, height, crop_px=max(width, height))   # the frames are used as they are
-    return track_frames(io.BytesIO(frames.tobytes()), mesh, geometry, max_frames=count)
+    return track_frames(_ArrayStream(frames), mesh, geometry, max_frames=count)
 
 
 def _serve() -> None:
@@ -142,7 +156,7 @@ def _serve() -> None:
                 # frames sampled during the render (render.qa.inrender), each found on its own: static mode
                 if static is None:
                     static = static_face_mesh(face_mesh)
-                landmarks = sample_landmarks(np.load(job["frames"]), static)
+                landmarks = sample_landmarks(np.load(job["frames"], mmap_mode="r"), static)
                 np.savez(job["out"], **landmarks.to_arrays())
                 reply(done=len(landmarks))
                 continue

@@ -351,11 +351,12 @@ def _opening(landmarks, width: int, height: int) -> float:  # noqa: ANN001 - med
 
 def loudness_envelope(samples: np.ndarray, sample_rate_hz: int, fps: float, frames: int) -> np.ndarray:
     """Per-frame RMS level in dB over each frame's 1/fps window, floored and lightly smoothed (see the module docstring)."""
+    from render.media.audio import cumulative_energy
+
     edges = np.round(np.arange(frames + 1) * sample_rate_hz / fps).astype(np.int64)
-    squared = np.concatenate(([0.0], np.cumsum(samples.astype(np.float64) ** 2)))
     edges = np.clip(edges, 0, len(samples))
     counts = np.diff(edges)
-    energy = np.diff(squared[edges])
+    energy = np.diff(cumulative_energy(samples, edges))    # piecewise: no whole-length float64 copies of the audio
     rms = np.sqrt(np.divide(energy, counts, out=np.zeros(frames), where=counts > 0))
     level = 20 * np.log10(np.maximum(rms, 1e-10))
     floor = np.percentile(level, 95) - ENVELOPE_RANGE_DB if frames else 0.0
