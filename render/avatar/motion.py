@@ -109,11 +109,17 @@ def loudness_envelope(samples: np.ndarray, rate: int, fps: int, frames: int) -> 
     """0..1 speech loudness per video frame (40 ms windows centred on each frame, noise floor removed)."""
     window = max(int(0.04 * rate), 16)
     centers = (np.arange(frames) / fps * rate).astype(np.int64)
-    padded = np.pad(samples.astype(np.float32), (window, window))
-    cumulative = np.concatenate(([0.0], np.cumsum(padded.astype(np.float64) ** 2)))
-    lo = np.clip(centers + window - window // 2, 0, len(padded))
-    hi = np.clip(lo + window, 0, len(padded))
-    power = (cumulative[hi] - cumulative[lo]) / np.maximum(hi - lo, 1)
+    # Windows over the speech padded with ``window`` zeros each side; the zeros add exactly nothing to the running sum
+    # of squares, so it is read on the unpadded speech (render.media.audio.cumulative_energy: piecewise, no whole-length
+    # float64 copies; the same bits as the whole-array cumsum)
+    from render.media.audio import cumulative_energy
+
+    n = len(samples)
+    length = n + 2 * window
+    lo = np.clip(centers + window - window // 2, 0, length)
+    hi = np.clip(lo + window, 0, length)
+    speech = np.asarray(samples, dtype=np.float32)
+    power = (cumulative_energy(speech, np.clip(hi - window, 0, n)) - cumulative_energy(speech, np.clip(lo - window, 0, n))) / np.maximum(hi - lo, 1)
     db = 10.0 * np.log10(power + 1e-10)
     if not np.isfinite(db).any() or db.max() < -90:
         return np.zeros(frames, dtype=np.float32)
