@@ -517,6 +517,9 @@ def run(seconds: float, out: Path, keep: Path | None) -> str:
             done(f"qa baseline: {alone_s:.1f} s")
         rows.append(qa_row("  qa baseline: the file alone (`reeltwin qa FILE`: decode + face mesh); not in the total", alone, alone_s, alone_cpu, False))
         memory.stage = "end"
+        # the sampler stops first: its walk over /proc every 200 ms competes with the fresh starts being timed (one run
+        # read 0.31 s here against 0.18-0.20 s for the same command on the idle machine)
+        memory.stop()
         help_row = _help_row()
         rows.append(help_row)
     memory.stop()
