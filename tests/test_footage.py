@@ -97,6 +97,43 @@ def test_play_reads_ahead_on_a_thread_and_stops_when_dropped(handheld: tuple[Pat
     assert threading.active_count() == before
 
 
+def test_a_cache_gives_the_same_frames_and_decodes_fewer(handheld: tuple[Path, F.FootageAnalysis]) -> None:
+    clip, analysis = handheld
+    # forward, back past the start of the first run, forward again: the frames around each turn come back soon
+    runs = [(20, 120), (119, 0), (1, 90)]
+    expected = list(range(20, 121)) + list(range(119, -1, -1)) + list(range(1, 91))
+    size = (90, 160)
+    plain = [(index, frame.copy()) for index, frame in F.ClipReader(clip, analysis.width, analysis.height, size=size).play(runs)]
+    frame_bytes = plain[0][1].nbytes
+    for budget_frames in (1, 12, 40, 500):
+        reader = F.ClipReader(clip, analysis.width, analysis.height, size=size)
+        got = []
+        for index, frame in reader.play(runs, ahead=3, cache_bytes=budget_frames * frame_bytes):
+            got.append((index, frame.copy()))
+            frame[:] = 0            # the renderer paints on every frame it gets: the cache must keep its own untouched
+        assert [index for index, _ in got] == expected
+        for (index, one), (_, other) in zip(plain, got):
+            assert np.array_equal(one, other), (budget_frames, index)
+        # each frame kept saves one decode at each turn: ~2 per frame of budget here, never more than the showings
+        saved = len(expected) - reader.decoded
+        assert saved >= min(2 * budget_frames - 2, 100) - 15, (budget_frames, reader.decoded)
+        if budget_frames >= 500:
+            # everything fits: each distinct frame is decoded about once (a run decodes from its keyframe)
+            assert reader.decoded <= len(set(expected)) + 2 * F.KEYFRAME_INTERVAL
+
+
+def test_the_cache_keeps_what_comes_back_soonest() -> None:
+    order = [0, 1, 2, 3, 2, 1, 0, 5, 6, 3]
+    cache = F._FrameCache(2 * 8, order)       # room for two frames of 8 bytes
+    frame = np.zeros(8, dtype=np.uint8)
+    for position in range(4):                 # frames 0, 1, 2, 3 decoded in turn
+        cache.offer(order[position], frame, position)
+    # frame 3 is shown again last of all (position 9), so 2 and 1 (positions 4 and 5) are the ones kept
+    assert set(cache.frames) == {1, 2}
+    assert cache.take(2, 4) is not None and 2 not in cache   # its last showing: handed over, not copied
+    assert 1 in cache
+
+
 def test_a_damaged_clip_is_named_when_it_cannot_be_read(handheld: tuple[Path, F.FootageAnalysis], tmp_path: Path) -> None:
     from render import RenderError
 

@@ -135,6 +135,22 @@ class MouthColours:
 COARSE_HALF_WIDTH_PX = 48.0
 
 
+@dataclass
+class _MouthShape:
+    """One frame's mouth (:meth:`_MouthRig._shape`): the move of every pixel of the rig's region (float32, in pixels;
+    each pixel reads from its own position less the move) and what painting the interior needs."""
+
+    move_x: np.ndarray
+    move_y: np.ndarray
+    gap: float
+    g_up: float
+    g_lo: float
+    corner: float
+    profile2: np.ndarray
+    labio: float
+    tongue: float
+
+
 class _MouthRig:
     U_MAX = 3.0            # the region reaches 3 half-mouth-widths to each side
 
@@ -180,9 +196,9 @@ class _MouthRig:
         rows2, cols2 = (self.h + 1) // 2, (self.w + 1) // 2
         u2, v2 = self.f.grid(self.x0, self.y0, 2 * (self.w // 2 + 1), 2 * (self.h // 2 + 1), step=2)
         split2 = _AlongLips(u2, len(self.split) - 1)(self.split)
-        self.split_px = cv2.warpAffine(split2, _HALF_TO_FULL, (self.w, self.h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
-        self.v = self.f.grid(self.x0, self.y0, self.w, self.h)[1]
-        self.v_rel = self.v - self.split_px
+        # v is linear in x and y, so v - split enlarged from the half grid is v - split at every pixel: one enlargement
+        # instead of v worked out at every pixel and a subtraction there
+        self.v_rel = cv2.warpAffine(v2 - split2, _HALF_TO_FULL, (self.w, self.h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
         self.above = self.v_rel < 0.0
         self.above_mask = self.above.view(np.uint8)
         # The smooth fields: on the half grid, or on every 4th pixel (every other half-grid sample) for a mouth whose
@@ -222,6 +238,37 @@ class _MouthRig:
               source_offset: tuple[int, int] = (0, 0)) -> float:
         """Deform the mouth region of ``source`` (a part of the frame from ``source_offset``, with a few pixels around
         :attr:`box`) into ``canvas`` (the face-region buffer at ``offset``); returns the lip gap in px."""
+        import cv2
+
+        shape = self._shape(params)
+        move_x, move_y = shape.move_x, shape.move_y
+        xs = np.arange(self.x0 - source_offset[0], self.x0 - source_offset[0] + self.w, dtype=np.float32)
+        ys = np.arange(self.y0 - source_offset[1], self.y0 - source_offset[1] + self.h, dtype=np.float32)[:, None]
+        map_x = np.subtract(xs, move_x, out=move_x)
+        map_y = np.subtract(ys, move_y, out=move_y)
+        # Where the lips part there is no source skin: the interior is painted over it below.
+        # maps in OpenCV's fixed-point form (1/32 px, what remap uses inside anyway): the conversion plus the remap cost
+        # ~25 % less CPU than the remap reading float maps
+        patch = cv2.remap(source, *cv2.convertMaps(map_x, map_y, cv2.CV_16SC2), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        interior = self._interior(shape)
+        if interior is not None:
+            rows, cols, weights, alpha = interior
+            region = patch[rows, cols]
+            colour = weights.reshape(-1, 5) @ self._palette()
+            blended = region * (1.0 - alpha)[..., None] + colour.reshape(region.shape)
+            np.clip(blended, 0, 255, out=blended)
+            region[...] = blended.astype(np.uint8)
+        ox, oy = offset
+        canvas[self.y0 - oy:self.y0 - oy + self.h, self.x0 - ox:self.x0 - ox + self.w] = patch
+        return shape.gap
+
+    def _palette(self) -> np.ndarray:
+        """The interior's five colours (RGB, float32): cavity deep and near, teeth, the teeth's tip, tongue."""
+        return np.stack([self.cavity_deep, self.cavity, self.teeth, 0.55 * self.teeth + 0.45 * self.cavity, self.tongue]).astype(np.float32)
+
+    def _shape(self, params: np.ndarray) -> "_MouthShape":
+        """The mouth's new shape for one frame's articulation: how far each pixel of the region moves (x and y, in
+        pixels) and what the interior painting needs."""
         import cv2
 
         jaw, spread, round_, close, labio, tongue = (float(x) for x in params)
@@ -270,31 +317,38 @@ class _MouthRig:
                 r = _smoothstep(src / ramp_len)
                 fall = 1.0 - _smoothstep((v_abs - dv_lo - self.v_chin) / self.neck)
                 dv_lo = (near + (far - near) * r) * fall
-        du = self._enlarge(du2)
-        # above the lip split the upper field, below it the lower one (cv2.copyTo: np.where is 20x slower here)
-        dv = self._enlarge(dv_lo)
-        cv2.copyTo(self._enlarge(-dv_up), self.above_mask, dv)
         # Each pixel reads from (u - du / half_width, v - dv) in the mouth's frame: in pixels, its own position
-        # moved back along the mouth's axes (u is in half-widths: du / half_width * unit = du, as unit = half_width)
+        # moved back along the mouth's axes (u is in half-widths: du / half_width * unit = du, as unit = half_width),
+        # by (du * eu + dv * ev). That move is worked out on the coarse grid, once with the lower field and once with
+        # the upper one, and enlarged (enlarging is linear: the same as enlarging du and dv, to float rounding), so the
+        # only full-resolution work is the enlargement, the choice by side and (the caller's) one subtraction per axis.
         eu, ev = self.f.eu, self.f.ev
-        xs = np.arange(self.x0 - source_offset[0], self.x0 - source_offset[0] + self.w, dtype=np.float32)
-        ys = np.arange(self.y0 - source_offset[1], self.y0 - source_offset[1] + self.h, dtype=np.float32)[:, None]
-        map_x = xs - du * eu[0] - dv * ev[0]
-        map_y = ys - du * eu[1] - dv * ev[1]
-        # Where the lips part there is no source skin: the interior is painted over it below.
-        # maps in OpenCV's fixed-point form (1/32 px, what remap uses inside anyway): the conversion plus the remap cost
-        # ~25 % less CPU than the remap reading float maps
-        patch = cv2.remap(source, *cv2.convertMaps(map_x, map_y, cv2.CV_16SC2), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        if gap > 0.6:
-            sub = self._interior_box(corner, g_up, g_lo)
-            if sub is not None:
-                profile = self._enlarge(profile2)[sub]
-                rows, cols = sub
-                u_sub = self.f.grid(self.x0 + cols.start, self.y0 + rows.start, cols.stop - cols.start, rows.stop - rows.start)[0]
-                self._paint_interior(patch[sub], u_sub, self.v_rel[sub], -g_up * profile, g_lo * profile, gap, labio, tongue, corner)
-        ox, oy = offset
-        canvas[self.y0 - oy:self.y0 - oy + self.h, self.x0 - ox:self.x0 - ox + self.w] = patch
-        return gap
+        along_x, along_y = du2 * eu[0], du2 * eu[1]
+        move_x = self._enlarge(along_x + dv_lo * ev[0])
+        move_y = self._enlarge(along_y + dv_lo * ev[1])
+        # above the lip split the upper field, below it the lower one (cv2.copyTo: np.where is 20x slower here)
+        cv2.copyTo(self._enlarge(along_x - dv_up * ev[0]), self.above_mask, move_x)
+        cv2.copyTo(self._enlarge(along_y - dv_up * ev[1]), self.above_mask, move_y)
+        return _MouthShape(move_x=move_x, move_y=move_y, gap=gap, g_up=g_up, g_lo=g_lo, corner=corner, profile2=profile2,
+                           labio=labio, tongue=tongue)
+
+    def _interior(self, shape: "_MouthShape") -> tuple[slice, slice, np.ndarray, np.ndarray] | None:
+        """Where the parted lips show the interior: (rows, cols) of the region, the five colours' weights there
+        (rows x cols x 5) and the alpha the region's own pixels are covered by; None when the lips are together."""
+        if shape.gap <= 0.6:
+            return None
+        sub = self._interior_box(shape.corner, shape.g_up, shape.g_lo)
+        if sub is None:
+            return None
+        profile = self._enlarge(shape.profile2)[sub]
+        rows, cols = sub
+        u_sub = self.f.grid(self.x0 + cols.start, self.y0 + rows.start, cols.stop - cols.start, rows.stop - rows.start)[0]
+        found = self._interior_weights(u_sub, self.v_rel[sub], -shape.g_up * profile, shape.g_lo * profile, shape.gap, shape.labio,
+                                       shape.tongue, shape.corner)
+        if found is None:
+            return None
+        (r0, r1, c0, c1), weights, alpha = found
+        return slice(rows.start + r0, rows.start + r1), slice(cols.start + c0, cols.start + c1), weights, alpha
 
     def _enlarge(self, field: np.ndarray) -> np.ndarray:
         """A field of the coarse grid at every pixel of the region (bilinear). The half grid keeps cv2.resize (its
@@ -324,16 +378,18 @@ class _MouthRig:
             return None
         return slice(r0, r1), slice(c0, c1)
 
-    def _paint_interior(self, patch: np.ndarray, u: np.ndarray, v_rel: np.ndarray, upper_t: np.ndarray, lower_t: np.ndarray,
-                        gap: float, labio: float, tongue: float, corner: float) -> None:
-        """The mouth interior painted into the parted lips. Every colour in it is one of five constant colours (cavity
-        deep and near, teeth, the teeth's translucent tip, tongue) times a scalar per pixel, so the weights are worked
-        out on single-channel fields and turned into RGB once (a (pixels × 5) by (5 × 3) product): a third of the
-        work of blending RGB fields step by step, and the same picture to within rounding."""
+    def _interior_weights(self, u: np.ndarray, v_rel: np.ndarray, upper_t: np.ndarray, lower_t: np.ndarray,
+                          gap: float, labio: float, tongue: float, corner: float) -> tuple[tuple[int, int, int, int], np.ndarray, np.ndarray] | None:
+        """The mouth interior for the parted lips: (r0, r1, c0, c1) of the box it covers within the arrays given, the
+        weights of its five constant colours (cavity deep and near, teeth, the teeth's translucent tip, tongue) at each
+        pixel there, and how much each pixel covers the region's own (alpha). Every colour of the interior is one of
+        the five times a scalar per pixel, so the weights are worked out on single-channel fields and turned into
+        colour once by the caller (a (pixels × 5) by (5 × 3) product, in RGB or in YUV): a third of the work of
+        blending colour fields step by step, and the same picture to within rounding."""
         inside = np.minimum(v_rel - upper_t, lower_t - v_rel)
         rows, cols = np.nonzero(inside > -1.0)
         if rows.size == 0:
-            return
+            return None
         r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
         sub = (slice(r0, r1), slice(c0, c1))
         uu, vv, top, bottom = u[sub], v_rel[sub], upper_t[sub], lower_t[sub]
@@ -376,12 +432,7 @@ class _MouthRig:
         # The inner edge of the lips casts a soft shadow into the mouth; the whole is laid over the patch by alpha.
         edge = np.clip(np.minimum(below_top, bottom - vv) / 3.0, 0.0, 1.0)
         weights *= (alpha * (0.75 + 0.25 * edge))[..., None]
-        palette = np.stack([self.cavity_deep, self.cavity, self.teeth, 0.55 * self.teeth + 0.45 * self.cavity, self.tongue]).astype(np.float32)
-        colour = weights.reshape(-1, 5) @ palette
-        region = patch[sub]
-        blended = region * (1.0 - alpha)[..., None] + colour.reshape(region.shape)
-        np.clip(blended, 0, 255, out=blended)
-        region[...] = blended.astype(np.uint8)
+        return (int(r0), int(r1), int(c0), int(c1)), weights, alpha.astype(np.float32)
 
 
 #: warpAffine's inverse map from a full-resolution pixel to the half-resolution grid of every other pixel

@@ -13,8 +13,9 @@ the clip ends on a frame that matches its start (see ``render.face.footage.plan_
 
 Framing: a virtual camera with one zoom for the whole reel follows the smoothed face
 track, never leaves the picture (so never black bars), and puts the face in the upper
-middle of the 1080x1920 frame. The clip is decoded once per render by ffmpeg, frame by
-frame; memory stays flat with the reel's length.
+middle of the 1080x1920 frame. The clip is opened once per render and decoded in-process (PyAV), frame by
+frame; the frames around each turn of the clip, shown again soon, are kept decoded within a fixed budget
+(``SOURCE_CACHE_BYTES``) instead of being decoded twice. Memory stays flat with the reel's length.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ CAMERA_SMOOTHING_S = 0.6       # the virtual camera follows the face this slowly
 REST_OPEN = 0.03               # a frame whose own mouth opens more than this (gap / width) is brought to rest first
 RIG_MARGIN_PX = 8              # pixels around the mouth region taken with it (what its warp may read)
 SOURCE_AHEAD = 6               # clip frames decoded ahead of the mouth rig, on their own thread
+# Decoded clip frames kept for their next showing: a reel longer than its clip plays it forward and back, and the
+# frames around each turn come back soon (ClipReader.play keeps those shown again soonest). 192 MiB holds 139 frames
+# of a 720x1280 clip: a 30 s reel from a 12 s clip decodes 616 frames instead of 894 (measured in issue 18's notes).
+SOURCE_CACHE_BYTES = 192 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -166,7 +171,7 @@ class FootageBackend:
             colours = None
             produced = 0
             # decoded on a thread a few frames ahead: decoding the next frame overlaps re-rendering this one
-            source_iter = reader.play(runs, ahead=SOURCE_AHEAD)
+            source_iter = reader.play(runs, ahead=SOURCE_AHEAD, cache_bytes=SOURCE_CACHE_BYTES)
             current: tuple[int, np.ndarray] | None = None
             source_position, used = -1, True
             try:

@@ -169,6 +169,7 @@ class ClipReader:
         self._stream: Any = None
         self._frames: Iterator[Any] | None = None
         self._next = -1                  # the index the open decoder hands out next (-1: seek first)
+        self.decoded = 0                 # frames decoded by the last play() with a cache
 
     def __enter__(self) -> "ClipReader":
         return self
@@ -266,10 +267,19 @@ class ClipReader:
                 yield low + offset, frames[offset]
             high = low - 1
 
-    def play(self, runs: list[tuple[int, int]], *, ahead: int = 0) -> Iterator[tuple[int, np.ndarray]]:
+    def play(self, runs: list[tuple[int, int]], *, ahead: int = 0, cache_bytes: int = 0) -> Iterator[tuple[int, np.ndarray]]:
         """(index, frame) over ``runs`` in order; with ``ahead`` > 0 decoded on a thread up to that many frames
-        ahead of the caller (decoding overlaps the caller's work: PyAV decodes without the GIL). Closes the clip."""
+        ahead of the caller (decoding overlaps the caller's work: PyAV decodes without the GIL). Closes the clip.
+
+        ``cache_bytes`` > 0: frames that will be shown again are kept (decoded, untouched) up to that many bytes and
+        handed out again as copies instead of being decoded twice. The whole order is known, so the cache keeps the
+        frames whose next showing comes soonest (Belady's rule, the fewest decodes any cache of that size can do):
+        a reel that plays the clip forward and back finds the frames around each turn already decoded. Every frame
+        handed out is the caller's to paint on, cached or not."""
         def frames() -> Iterator[tuple[int, np.ndarray]]:
+            if cache_bytes > 0:
+                yield from self._play_cached(runs, cache_bytes)
+                return
             for first, last in runs:
                 yield from self.run(first, last)
 
@@ -277,6 +287,83 @@ class ClipReader:
             yield from (read_ahead(frames(), ahead, name="reeltwin-clip") if ahead > 0 else frames())
         finally:
             self.close()
+
+    def _play_cached(self, runs: list[tuple[int, int]], cache_bytes: int) -> Iterator[tuple[int, np.ndarray]]:
+        order = [index for first, last in runs for index in _run_indices(first, last)]
+        cache = _FrameCache(cache_bytes, order)
+        self.decoded = 0
+        position = 0
+        for first, last in runs:
+            step = 1 if last >= first else -1
+            index = first
+            # the frames a run starts with that are kept (the clip's turn: what was just shown, shown again): no decoding
+            while (index - last) * step <= 0 and index in cache:
+                yield index, cache.take(index, position)
+                position += 1
+                index += step
+            if (index - last) * step > 0:
+                continue
+            # from the first frame that is not kept the run is decoded as without a cache (a decoder cannot skip frames)
+            for shown, frame in self.run(index, last):
+                self.decoded += 1
+                cache.offer(shown, frame, position)
+                yield shown, frame
+                position += 1
+
+
+def _run_indices(first: int, last: int) -> range:
+    return range(first, last + 1) if last >= first else range(first, last - 1, -1)
+
+
+class _FrameCache:
+    """Decoded frames kept for their next showing, within a byte budget, by Belady's rule: the order of showings is
+    known, so when the budget is full the frame shown again latest gives way (or the new one is not kept)."""
+
+    def __init__(self, budget: int, order: list[int]):
+        self.budget, self.used = budget, 0
+        never = len(order)
+        self.next_use = [never] * len(order)     # position -> the next position showing the same frame
+        seen: dict[int, int] = {}
+        for position in range(len(order) - 1, -1, -1):
+            self.next_use[position] = seen.get(order[position], never)
+            seen[order[position]] = position
+        self.never = never
+        self.frames: dict[int, tuple[np.ndarray, int]] = {}     # index -> (untouched frame, its next showing)
+
+    def __contains__(self, index: int) -> bool:
+        return index in self.frames
+
+    def take(self, index: int, position: int) -> np.ndarray:
+        """The kept frame for its showing at ``position``: a copy, or the frame itself at its last showing."""
+        frame, _ = self.frames[index]
+        following = self.next_use[position]
+        if following >= self.never:
+            del self.frames[index]
+            self.used -= frame.nbytes
+            return frame
+        self.frames[index] = (frame, following)
+        return frame.copy()
+
+    def offer(self, index: int, frame: np.ndarray, position: int) -> None:
+        """A frame just decoded for ``position`` (the caller paints on it): a copy is kept if it is worth its bytes."""
+        following = self.next_use[position]
+        if index in self.frames:
+            kept, _ = self.frames[index]
+            if following >= self.never:
+                del self.frames[index]
+                self.used -= kept.nbytes
+            else:
+                self.frames[index] = (kept, following)
+            return
+        if following >= self.never or frame.nbytes > self.budget:
+            return
+        while self.used + frame.nbytes > self.budget:
+            latest = max(self.frames, key=lambda kept: self.frames[kept][1])
+            if self.frames[latest][1] <= following:
+                return                  # everything kept is needed sooner than this frame
+            self.used -= self.frames.pop(latest)[0].nbytes
+        self.frames[index] = (frame.copy(), following)
+        self.used += frame.nbytes
 
 
 # --------------------------------------------------------------------------- the track
