@@ -22,6 +22,7 @@ from __future__ import annotations
 import collections
 import errno
 import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,7 @@ _FALLBACK_ERRORS = {errno.ENOSYS, errno.EPERM, errno.EINVAL, errno.EBADF, errno.
 
 def _load_vmsplice() -> Any:
     """libc's vmsplice through ctypes (the call releases the GIL), or None."""
-    if not hasattr(os, "sched_getaffinity"):      # not Linux
+    if not sys.platform.startswith("linux"):
         return None
     try:
         import ctypes
