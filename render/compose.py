@@ -346,7 +346,7 @@ def _widen_pipe(pipe: Any) -> None:
 
 
 def _encode(feed: _FrameFeed, audio_file: Path, out: Path, *, width: int, height: int, fps: int, duration: float,
-            encode: EncodeSettings, splice: bool = True) -> None:
+            encode: EncodeSettings) -> None:
     """One ffmpeg process: raw YUV frames on stdin and the mixed WAV in, the Reels-spec MP4 out.
 
     Measured against moviepy's writer (RGB on the pipe, ffmpeg converting; the audio encoded in a
@@ -371,7 +371,7 @@ def _encode(feed: _FrameFeed, audio_file: Path, out: Path, *, width: int, height
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
         _widen_pipe(process.stdin)
         # spliced into the pipe, not copied (render.media.splice): each frame stays held until ffmpeg has read it
-        feeder = PipeFeeder(process.stdin, use_splice=splice)
+        feeder = PipeFeeder(process.stdin)
         try:
             try:
                 for frame in feed:
