@@ -384,7 +384,7 @@ class _MouthRig:
         weights of its five constant colours (cavity deep and near, teeth, the teeth's translucent tip, tongue) at each
         pixel there, and how much each pixel covers the region's own (alpha). Every colour of the interior is one of
         the five times a scalar per pixel, so the weights are worked out on single-channel fields and turned into
-        colour once by the caller (a (pixels × 5) by (5 × 3) product, in RGB or in YUV): a third of the work of
+        colour once by the caller (a (pixels × 5) by (5 × 3) product): a third of the work of
         blending colour fields step by step, and the same picture to within rounding."""
         inside = np.minimum(v_rel - upper_t, lower_t - v_rel)
         rows, cols = np.nonzero(inside > -1.0)

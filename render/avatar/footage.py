@@ -42,7 +42,7 @@ RIG_MARGIN_PX = 8              # pixels around the mouth region taken with it (w
 SOURCE_AHEAD = 6               # clip frames decoded ahead of the mouth rig, on their own thread
 # Decoded clip frames kept for their next showing: a reel longer than its clip plays it forward and back, and the
 # frames around each turn come back soon (ClipReader.play keeps those shown again soonest). 192 MiB holds 139 frames
-# of a 720x1280 clip: a 30 s reel from a 12 s clip decodes 616 frames instead of 894 (measured in issue 18's notes).
+# of a 720x1280 clip: a 30 s reel from a 12 s clip decodes 604 frames instead of 894 (measured in issue 18's notes).
 SOURCE_CACHE_BYTES = 192 * 1024 * 1024
 
 
