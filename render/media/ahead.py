@@ -73,8 +73,9 @@ def opencv_single_threaded() -> Iterator[None]:
 
     Our frame work already runs on threads of its own beside x264 (which takes every core it can); OpenCV's own
     worker pool then only adds hand-offs and cache traffic on cores that are busy anyway. Measured on the 12 s
-    footage clip's 894 frames (2 cores, /tmp/prof/frames.py in the issue 18 notes): 0.7-1.2 CPU s less for the
-    same wall time. Process-wide (OpenCV has one pool), counted so that overlapping renders restore it once."""
+    footage clip's 894 frames made alone (2 cores, no encoder): 0.7-1.2 CPU s less for the same wall time; in a
+    whole render beside x264 the difference was within the run-to-run noise (~0.3 CPU s). Process-wide (OpenCV has
+    one pool), counted so that overlapping renders restore it once."""
     global _opencv_users, _opencv_before
     try:
         import cv2
