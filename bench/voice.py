@@ -1,6 +1,6 @@
 """The offline voice, measured: speaker similarity of each bundled base voice, plain and matched (piper-world), intelligibility, speed.
 
-    .venv/bin/python bench/voice.py [--runs N]
+    .venv/bin/python bench/voice.py [--runs N] [--draws N]
 
 For each real reference voice (see tests/voice_refs.py: the codec2 man and
 woman, the codec2 radio man, and the alsa-utils woman where installed) it enrolls the voice with
@@ -11,6 +11,10 @@ piper-world, speaks one script plain and matched, and reports:
 - the word error rate of Whisper tiny.en (faster-whisper, the packaged model) on
   each output against its script, spoken form, pooled over the bench script and
   the held-out scripts (the plain base is the baseline);
+- both over ``--draws`` noise draws (seeds 0..N-1, default 4; the product
+  speaks draw 0, shown beside the pooled WER): one draw's word errors are
+  luck, so a single draw cannot resolve "within 1 point";
+- what WORLD's analysis and re-synthesis alone (nothing changed) cost joe's WER;
 - the mean log-F0 of the output against the reference's, and its prosody:
   median pause (``render.voice.prosody``) and integrated loudness (LUFS);
 - the real-time factor (seconds of work per second of speech, wall clock and
@@ -37,6 +41,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -80,17 +85,48 @@ RTF_TARGET = 0.1
 SHOW_ERRORS = False
 
 
-def _wer(speak, label: str = "") -> float:  # noqa: ANN001 - speak(script, index) -> Speech
-    """Word error rate pooled over the bench script and the held-out ones."""
-    errors = words = 0
-    for index, script in enumerate((voice_refs.SCRIPT, *voice_refs.HELD_OUT_SCRIPTS)):
-        speech = speak(script, index)
-        heard = voice_refs.transcribe(speech.path)
-        wrong, total = voice_refs.word_errors(script, heard)
-        if wrong and SHOW_ERRORS:
-            sys.stderr.write(f"[{label}] {wrong} error(s): heard {heard.strip()!r}\n")
-        errors, words = errors + wrong, words + total
-    return errors / max(1, words)
+def _wer(speak, label: str = "", draws: int = 1) -> tuple[float, float]:  # noqa: ANN001 - speak(script, index, draw) -> Speech
+    """Word error rate pooled over the bench script, the held-out ones and ``draws`` noise draws; and draw 0's alone.
+
+    Both voices sample noise (seeded: draw ``d`` is ``seed=d``), and one draw's errors are luck: plain joe made
+    6, 4, 3, 2, 3, 3 errors in the same 106 words on draws 0-5. The product speaks draw 0."""
+    errors = words = first = 0
+    for draw in range(draws):
+        for index, script in enumerate((voice_refs.SCRIPT, *voice_refs.HELD_OUT_SCRIPTS)):
+            speech = speak(script, index, draw)
+            heard = voice_refs.transcribe(speech.path)
+            wrong, total = voice_refs.word_errors(script, heard)
+            if wrong and SHOW_ERRORS:
+                sys.stderr.write(f"[{label} draw {draw}] {wrong} error(s): heard {heard.strip()!r}\n")
+            errors, words = errors + wrong, words + total
+        if draw == 0:
+            first = errors / max(1, words)
+    return errors / max(1, words), first
+
+
+def _identity_match(base_log_f0_mean: float) -> wb.VoiceMatch:
+    """A match that changes nothing (same pitch, no warp, no tilt or timbre): what WORLD's round trip alone costs."""
+    return wb.VoiceMatch(log_f0_mean=base_log_f0_mean, log_f0_std=0.0, f0_range_ratio=1.0, warp_factor=1.0, expected_warp=1.0,
+                         tilt_db_per_octave=0.0, eq_db=tuple(0.0 for _ in wb.ENVELOPE_GRID_HZ), band_hz=(200.0, 4000.0),
+                         length_scale=1.0, envelope_distance_db=0.0, distance_before_db=0.0)
+
+
+def _round_trip_wer(folder: Path, draws: int, fast: bool) -> tuple[float, float]:
+    """joe's word error rate after WORLD analysis and re-synthesis with nothing changed."""
+    from render.voice.text import prepare
+
+    identity = _identity_match(wb.WorldBackend().reference_stats("joe").log_f0_mean)
+
+    def speak(text: str, index: int, draw: int):  # noqa: ANN202
+        samples, rate, *_ = wb.base_synthesizer("joe", seed=draw).synthesize(list(prepare(text).sentences))
+        path = write_wav(folder / f"round-trip-{index}.wav", wb.convert(samples, rate, identity, fast=fast), rate)
+        return SimpleNamespace(path=path)
+
+    return _wer(speak, f"joe WORLD round trip ({'fast' if fast else 'Harvest'})", draws)
+
+
+def _mean_similarity(reference: np.ndarray, embeddings: list[np.ndarray]) -> float:
+    return float(np.mean([voice_refs.similarity(reference, e) for e in embeddings]))
 
 
 def _prosody(path: Path) -> tuple[float | None, float]:
@@ -121,6 +157,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="speed runs per backend (median)")
     parser.add_argument("--before", action="store_true", help="also score joe's conversion as it was (Harvest, WORLD at 22 kHz)")
     parser.add_argument("--show-errors", action="store_true", help="print the transcripts that have word errors (stderr)")
+    parser.add_argument("--draws", type=int, default=4, help="noise draws (seeds) each similarity and WER is pooled over (default 4)")
     args = parser.parse_args()
     SHOW_ERRORS = args.show_errors
     references = _references()
@@ -130,15 +167,19 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="reeltwin-bench-voice-"))
     script = voice_refs.SCRIPT
     bases = [name for name in wb.BASES if name == "joe" or wb._installed(wb.BASES[name].backend)]
+    draws = max(1, args.draws)
     plains = {}
     for base in bases:
-        synthesizer = wb.base_synthesizer(base)
-        synthesizer.speak("Warm up.", folder / "warm.wav")
-        speech = synthesizer.speak(script, folder / f"plain-{base}.wav")
-        plains[base] = {"speech": speech, "embedding": voice_refs.embedding(*read_sample(speech.path)[:2]), "f0": _mean_f0(speech.path),
-                        "neutral": voice_refs.embedding(*read_sample(speech.path)[:2], level_lufs=NEUTRAL_LUFS),
-                        "prosody": _prosody(speech.path),
-                        "wer": _wer(lambda text, i: synthesizer.speak(text, folder / f"plain-{base}-{i}.wav"), f"{base} plain")}  # noqa: B023
+        wb.base_synthesizer(base).speak("Warm up.", folder / "warm.wav")
+        spoken = [wb.base_synthesizer(base, seed=draw).speak(script, folder / f"plain-{base}-d{draw}.wav") for draw in range(draws)]
+        speech = spoken[0]
+        wer, wer_first = _wer(lambda text, i, d: wb.base_synthesizer(base, seed=d).speak(text, folder / f"plain-{base}-{i}.wav"),  # noqa: B023
+                              f"{base} plain", draws)
+        plains[base] = {"speech": speech, "embeddings": [voice_refs.embedding(*read_sample(s.path)[:2]) for s in spoken],
+                        "f0": _mean_f0(speech.path),
+                        "neutral": [voice_refs.embedding(*read_sample(s.path)[:2], level_lufs=NEUTRAL_LUFS) for s in spoken],
+                        "prosody": _prosody(speech.path), "wer": wer, "wer_first": wer_first}
+    round_trip = {fast: _round_trip_wer(folder, draws, fast) for fast in (True, False)}
 
     variants = [(base, True) for base in bases] + ([("joe", False)] if args.before else [])
     rows, speed_profiles = [], {}
@@ -153,19 +194,24 @@ def main() -> None:
             enroll_s, _, artifacts = _timed(lambda: world.enroll(profile, folder))  # noqa: B023
             profile = VoiceProfileData(name=label, sample_path=sample, artifacts={"piper-world": artifacts})
             stem = f"{len(rows)}-{base}-{'fast' if fast else 'before'}-matched"
-            speech = world.speak(script, folder / f"{stem}.wav", profile=profile)
+            spoken = [wb.WorldBackend(base=base, fast=fast, seed=draw).speak(script, folder / f"{stem}-d{draw}.wav", profile=profile)
+                      for draw in range(draws)]
+            speech = spoken[0]
             match = artifacts["match"]
             name = base if fast else f"{base} (before)"
+            wer, wer_first = _wer(lambda text, i, d: wb.WorldBackend(base=base, fast=fast, seed=d).speak(  # noqa: B023
+                text, folder / f"{stem}-{i}.wav", profile=profile), f"{label} {name}", draws)  # noqa: B023
             rows.append({
                 "voice": label, "sex": sex, "base": name, "chosen": choice["base"] == base and fast,
                 "score": choice["scores"][base]["score"],
-                "similarity_plain": voice_refs.similarity(reference, plains[base]["embedding"]),
-                "similarity_matched": voice_refs.similarity(reference, voice_refs.embedding(*read_sample(speech.path)[:2])),
-                "similarity_joe": voice_refs.similarity(reference, plains["joe"]["embedding"]),
-                "neutral_matched": voice_refs.similarity(reference_neutral, voice_refs.embedding(*read_sample(speech.path)[:2], level_lufs=NEUTRAL_LUFS)),
-                "neutral_joe": voice_refs.similarity(reference_neutral, plains["joe"]["neutral"]),
-                "wer": _wer(lambda text, i: world.speak(text, folder / f"{stem}-{i}.wav", profile=profile), f"{label} {name}"),  # noqa: B023
-                "wer_plain": plains[base]["wer"],
+                "similarity_plain": _mean_similarity(reference, plains[base]["embeddings"]),
+                "similarity_matched": _mean_similarity(reference, [voice_refs.embedding(*read_sample(s.path)[:2]) for s in spoken]),
+                "similarity_joe": _mean_similarity(reference, plains["joe"]["embeddings"]),
+                "neutral_matched": _mean_similarity(reference_neutral, [voice_refs.embedding(*read_sample(s.path)[:2], level_lufs=NEUTRAL_LUFS)
+                                                                        for s in spoken]),
+                "neutral_joe": _mean_similarity(reference_neutral, plains["joe"]["neutral"]),
+                "wer": wer, "wer_first": wer_first,
+                "wer_plain": plains[base]["wer"], "wer_plain_first": plains[base]["wer_first"],
                 "f0_reference": math.exp(artifacts["sample"]["log_f0_mean"]), "f0_plain": plains[base]["f0"], "f0_matched": _mean_f0(speech.path),
                 "pause_reference": artifacts["sample"].get("pause_s"), "pause_plain": plains[base]["prosody"][0],
                 "loudness_reference": artifacts["sample"].get("loudness_lufs"),
@@ -203,9 +249,11 @@ def main() -> None:
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average {load_start:.1f} at the start and {load:.1f} at the end "
         "(other engineers' jobs share the cores); "
         f"similarity script of {len(script.split())} words ({durations} plain). "
-        "Similarity: Resemblyzer cosine to the reference sample, on the bench script; "
-        f"WER: Whisper tiny.en, pooled over the bench script and {len(voice_refs.HELD_OUT_SCRIPTS)} held-out ones ({words} words: one error is "
-        f"{1 / words:.1%}); ★ = the base enrollment chooses (similarity − {wb.PITCH_WEIGHT_PER_OCTAVE} per octave of pitch distance). "
+        f"Both voices sample noise (seeded): similarity and WER are over {draws} noise draws (seeds 0–{draws - 1}; the product speaks "
+        "draw 0, whose WER is in brackets after the pooled one). "
+        "Similarity: Resemblyzer cosine to the reference sample, on the bench script, mean over the draws; "
+        f"WER: Whisper tiny.en, pooled over the draws, the bench script and {len(voice_refs.HELD_OUT_SCRIPTS)} held-out ones "
+        f"({words} words a draw: one error is {1 / (words * draws):.1%} pooled, {1 / words:.1%} in draw 0); ★ = the base enrollment chooses (similarity − {wb.PITCH_WEIGHT_PER_OCTAVE} per octave of pitch distance). "
         "hibari-heart is matched on its own frames (pitch and spectra before its vocoder), joe through WORLD (fast pitch tracker, 16 kHz; "
         "\"before\": Harvest at 22 kHz). Pause: median silence between talking (s); loudness: BS.1770 integrated (LUFS), "
         f"the sample's clamped to {prosody.LOUDNESS_RANGE_LUFS[0]:.0f}..{prosody.LOUDNESS_RANGE_LUFS[1]:.0f}. "
@@ -213,7 +261,7 @@ def main() -> None:
         f"{NEUTRAL_LUFS:.0f} LUFS (Resemblyzer lifts quiet audio to -30 dBFS but never lowers loud audio, and reads a linear mel "
         "spectrogram, so matching the sample's loudness moves its score; this column is timbre and prosody alone).",
         "",
-        "| reference voice | base | choice score | similarity plain → matched (gain over plain joe) | level-neutral matched (gain) | WER matched (plain) "
+        "| reference voice | base | choice score | similarity plain → matched (gain over plain joe) | level-neutral matched (gain) | WER matched [draw 0] (plain [draw 0]) "
         "| mean F0 ref / plain / matched | pause ref / plain / matched | loudness ref / matched | warp | length scale | enroll s |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -224,12 +272,15 @@ def main() -> None:
             f"| {r['voice']} | {r['base']}{' ★' if r['chosen'] else ''} | {r['score']:.3f} "
             f"| {r['similarity_plain']:.3f} → **{r['similarity_matched']:.3f}** ({r['similarity_matched'] - r['similarity_joe']:+.3f}) "
             f"| {r['neutral_matched']:.3f} ({r['neutral_matched'] - r['neutral_joe']:+.3f}) "
-            f"| {r['wer']:.1%} ({r['wer_plain']:.1%}) | {r['f0_reference']:.0f} / {r['f0_plain']:.0f} / {r['f0_matched']:.0f} Hz "
+            f"| {r['wer']:.1%} [{r['wer_first']:.1%}] ({r['wer_plain']:.1%} [{r['wer_plain_first']:.1%}]) | {r['f0_reference']:.0f} / {r['f0_plain']:.0f} / {r['f0_matched']:.0f} Hz "
             f"| {_pause(r['pause_reference'])} / {_pause(r['pause_plain'])} / {_pause(pause_matched)} "
             f"| {loudness_reference} / {loudness_matched:.1f} "
             f"| {r['warp']:.3f} | {r['length_scale']:.3f} | {r['enroll_s']:.1f} |"
         )
     plain_cpu = {base: speed[f"{base} (plain)"][1] for base in bases}
+    lines += ["", f"What WORLD's analysis and re-synthesis alone cost joe's intelligibility (nothing changed: same pitch, no warp or "
+              f"timbre), WER over {draws} draws: plain {plains['joe']['wer']:.1%}, round trip with the fast pitch tracker at 16 kHz "
+              f"(what matching uses) {round_trip[True][0]:.1%}, with Harvest at 22 kHz {round_trip[False][0]:.1%}."]
     lines += ["", "| backend | real-time factor (wall) | CPU s per s of speech | CPU vs its plain base |", "|---|---|---|---|"]
     for name, (wall, cpu) in speed.items():
         lines.append(f"| {name} | {wall:.3f} | {cpu:.3f} | {cpu / plain_cpu[name.split()[0]]:.2f}× |")

@@ -58,6 +58,22 @@ def test_the_same_script_gives_the_same_audio_in_any_order(tmp_path: Path) -> No
     assert other.path.read_bytes() != first.path.read_bytes()
 
 
+def test_the_noise_draw_is_chosen_per_backend_and_stays_in_its_thread(tmp_path: Path) -> None:
+    # bench/voice.py pools word errors over several draws; the product always speaks draw 0. The cached onnxruntime
+    # session is shared, so a draw must not leak into another backend (or another thread) speaking at the same time.
+    from concurrent.futures import ThreadPoolExecutor
+
+    base = PiperBackend().speak(SCRIPT, tmp_path / "0.wav").path.read_bytes()
+    other = PiperBackend(seed=1).speak(SCRIPT, tmp_path / "1.wav").path.read_bytes()
+    assert other != base
+    assert PiperBackend(seed=1).speak(SCRIPT, tmp_path / "1b.wav").path.read_bytes() == other
+    with ThreadPoolExecutor(2) as pool:
+        jobs = [pool.submit(lambda seed, i: PiperBackend(seed=seed).speak(SCRIPT, tmp_path / f"t{i}.wav").path.read_bytes(), seed, i)
+                for i, seed in enumerate([0, 1, 0, 1])]
+        assert [job.result() for job in jobs] == [base, other, base, other]
+    assert PiperBackend().speak(SCRIPT, tmp_path / "0b.wav").path.read_bytes() == base
+
+
 def test_word_times_are_where_the_speech_is(tmp_path: Path) -> None:
     import numpy as np
 

@@ -28,6 +28,7 @@ typical durations) and the noise is not seeded.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import importlib.util
 import logging
 from collections.abc import Iterator
@@ -59,6 +60,8 @@ def bundled_voice() -> Path:
 
 
 NOISE_INPUT = "reeltwin_noise_{}"
+#: The noise draw of the synthesis running in this thread (``PiperBackend(seed=...)``); the cached session is shared.
+_DRAW: contextvars.ContextVar[int | None] = contextvars.ContextVar("reeltwin_piper_draw", default=None)
 
 
 def _patch(model: Any) -> list[int | None]:
@@ -126,7 +129,9 @@ class _SeededSession:
         import hashlib
 
         ids = np.ascontiguousarray(feeds["input"], dtype=np.int64)
-        digest = hashlib.sha256(ids.tobytes() + np.asarray(feeds.get("scales", ()), dtype=np.float32).tobytes() + str(self.seed).encode()).digest()
+        draw = _DRAW.get()
+        seed = self.seed if draw is None else draw
+        digest = hashlib.sha256(ids.tobytes() + np.asarray(feeds.get("scales", ()), dtype=np.float32).tobytes() + str(seed).encode()).digest()
         length_scale = float(feeds["scales"][1]) if "scales" in feeds else 1.0
         frames = int(ids.shape[1] * self.FRAMES_PER_ID * max(1.0, length_scale)) + 64
         for _attempt in range(4):
@@ -358,9 +363,13 @@ class PiperBackend:
 
     name = "piper"
 
-    def __init__(self, *, model_path: Path | None = None, length_scale: float = 1.0):
+    def __init__(self, *, model_path: Path | None = None, length_scale: float = 1.0, seed: int = 0):
         self.model_path = model_path or bundled_voice()
         self.length_scale = length_scale
+        # Which noise draw VITS speaks with (each sentence's noise is seeded by its phonemes and this). The product
+        # speaks draw 0; bench/voice.py pools its word error rate over several draws, because one draw's errors are
+        # luck (plain joe: 2-6 errors in 106 words from draw to draw).
+        self.seed = seed
 
     def enroll(self, profile: VoiceProfileData, workdir: Path) -> dict[str, Any]:
         return {}  # plain Piper does not adapt to the creator
@@ -371,13 +380,21 @@ class PiperBackend:
 
         voice = _load(str(self.model_path))
         config = SynthesisConfig(length_scale=self.length_scale)
+        session = voice.session if isinstance(getattr(voice, "session", None), _SeededSession) else None
+        draw = _DRAW.set(self.seed)
+        try:
+            return self._sentences(voice, config, sentences, session)
+        finally:
+            _DRAW.reset(draw)
+
+    def _sentences(self, voice: Any, config: Any, sentences: list[str],
+                   session: _SeededSession | None) -> tuple[np.ndarray, int, list[PhonemeTiming], list[WordTiming], str]:
         pieces: list[np.ndarray] = []
         phonemes: list[PhonemeTiming] = []
         words: list[WordTiming] = []
         rate = voice.config.sample_rate
         offset = 0
         exact = True
-        session = voice.session if isinstance(getattr(voice, "session", None), _SeededSession) else None
         for index, sentence in enumerate(sentences):
             # the last sentence's run hands the arena's memory back (an unpatched voice keeps onnxruntime's default)
             last = index == len(sentences) - 1 and session is not None

@@ -614,8 +614,10 @@ def calibrate(model_path: Path | None, *, readings: int = 3, base: str = "joe") 
     synthesizer = base_synthesizer(base, model_path=model_path)
     measured = []
     for reading in range(readings):
-        if hasattr(synthesizer, "seed"):
-            synthesizer.seed = reading   # hibari's noise is seeded: vary it as Piper's prosody varies
+        if base != "joe":
+            # hibari's shipped reference averages three noise draws; joe's was measured on draw 0 (the one the
+            # product speaks) before PiperBackend had a seed, and re-calibrating keeps it so.
+            synthesizer.seed = reading
         samples, rate, *_ = synthesizer.synthesize(list(prepare(CALIBRATION_TEXT).sentences))
         measured.append(measure_voice(samples, rate, f0_range_hz=BASES[base].f0_range_hz))
     mean = lambda name: float(np.mean([getattr(m, name) for m in measured]))  # noqa: E731
@@ -659,14 +661,14 @@ def check_base(name: str) -> BaseVoice:
         raise VoiceError(f"base voice {name!r} is unknown; the bundled ones are {', '.join(BASES)}") from None
 
 
-def base_synthesizer(base: str, *, model_path: Path | None = None, length_scale: float = 1.0) -> Any:
-    """The plain synthesizer of a base voice (``synthesize(sentences)`` as ``PiperBackend.synthesize``)."""
+def base_synthesizer(base: str, *, model_path: Path | None = None, length_scale: float = 1.0, seed: int = 0) -> Any:
+    """The plain synthesizer of a base voice (``synthesize(sentences)`` as ``PiperBackend.synthesize``); ``seed``: its noise draw."""
     check_base(base)
     if base == "joe":
-        return PiperBackend(model_path=model_path, length_scale=length_scale)
+        return PiperBackend(model_path=model_path, length_scale=length_scale, seed=seed)
     from render.voice.hibari_backend import HibariBackend
 
-    return HibariBackend(length_scale=length_scale)
+    return HibariBackend(length_scale=length_scale, seed=seed)
 
 
 def _model_file(base: str, model_path: Path | None = None) -> Path:
@@ -763,19 +765,21 @@ class WorldBackend:
 
     name = "piper-world"
 
-    def __init__(self, *, model_path: Path | None = None, timbre: bool = True, base: str | None = None, fast: bool = True):
+    def __init__(self, *, model_path: Path | None = None, timbre: bool = True, base: str | None = None, fast: bool = True,
+                 seed: int = 0):
         if base not in (None, "auto"):
             check_base(base)
         self.model_path = model_path
         self.timbre = timbre
         self.base = base
         self.fast = fast      # joe's WORLD conversion: the fast pitch tracker at 16 kHz (False: Harvest at 22 kHz, as before)
+        self.seed = seed      # the base voice's noise draw (the product speaks draw 0; the bench pools several)
 
     def _piper(self, length_scale: float = 1.0) -> PiperBackend:
-        return PiperBackend(model_path=self.model_path, length_scale=length_scale)
+        return PiperBackend(model_path=self.model_path, length_scale=length_scale, seed=self.seed)
 
     def _synthesizer(self, base: str, length_scale: float = 1.0) -> Any:
-        return base_synthesizer(base, model_path=self.model_path, length_scale=length_scale)
+        return base_synthesizer(base, model_path=self.model_path, length_scale=length_scale, seed=self.seed)
 
     def reference_stats(self, base: str | None = None) -> VoiceStats:
         """The base voice measured on the calibration paragraph (as the sample is measured; cached per model)."""
