@@ -253,7 +253,7 @@ def main() -> None:
         "draw 0, whose WER is in brackets after the pooled one). "
         "Similarity: Resemblyzer cosine to the reference sample, on the bench script, mean over the draws; "
         f"WER: Whisper tiny.en, pooled over the draws, the bench script and {len(voice_refs.HELD_OUT_SCRIPTS)} held-out ones "
-        f"({words} words a draw: one error is {1 / (words * draws):.1%} pooled, {1 / words:.1%} in draw 0); ★ = the base enrollment chooses (similarity − {wb.PITCH_WEIGHT_PER_OCTAVE} per octave of pitch distance). "
+        f"({words} words a draw: one error is {1 / (words * draws):.1%} pooled, {1 / words:.1%} in draw 0); ★ = the base enrollment chooses (the probe spoken by each base matched, nearest by speaker embedding, a frame-matched base winning ties within {wb.FRAME_MATCHED_PREFERENCE}; choice score = that similarity + the tie preference). hibari's warp is chosen by the same probe (kept from the envelope search unless {wb.WARP_PROBE_MARGIN} nearer); the probe is the calibration paragraph's first sentences, not the bench's scripts. "
         "hibari-heart is matched on its own frames (pitch and spectra before its vocoder), joe through WORLD (fast pitch tracker, 16 kHz; "
         "\"before\": Harvest at 22 kHz). Pause: median silence between talking (s); loudness: BS.1770 integrated (LUFS), "
         f"the sample's clamped to {prosody.LOUDNESS_RANGE_LUFS[0]:.0f}..{prosody.LOUDNESS_RANGE_LUFS[1]:.0f}. "

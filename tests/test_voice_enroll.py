@@ -270,12 +270,23 @@ def test_cli_enroll_list_and_say_with_piper_world(man, tmp_path: Path) -> None:
     assert enrolled["name"] == "alex" and enrolled["backend"] == "piper-world" and enrolled["backends_enrolled"] == ["piper-world"]
     assert enrolled["replaced"] is False and enrolled["consent_by"].startswith("cli")
     assert 90 < enrolled["f0_median_hz"] < 150 and 100 < enrolled["words_per_minute"] < 260
-    assert 0.8 <= enrolled["match"]["length_scale"] <= 1.25 and 0.85 < enrolled["match"]["warp_factor"] < 1.1
-    # The man's voice starts from the male base: the female one scores a little higher on the embedding alone, the pitch decides.
-    assert enrolled["base_voice"]["base"] == "joe" and set(enrolled["base_voice"]["scores"]) == {"joe", "hibari-heart"}
+    assert 0.8 <= enrolled["match"]["length_scale"] <= 1.25
+    from render.voice import speaker
+
+    if speaker.available():
+        # Both bases speak the probe matched; the female base moved down to him (pitch, formants lowered: warp < 0.9) is
+        # as near as joe through WORLD and keeps every word, so it is chosen; both scores are kept for `voice show`.
+        expected, other, rate = "hibari-heart", "joe", 24000
+        assert 0.7 <= enrolled["match"]["warp_factor"] < 0.9
+        scores = enrolled["base_voice"]["scores"]
+        assert set(scores) == {"joe", "hibari-heart"} and all(0.3 < scores[b]["similarity"] < 1 for b in scores)
+        assert scores["hibari-heart"]["similarity"] > scores["hibari-heart"]["plain_similarity"] + 0.03   # matching moved it to him
+    else:   # pitch alone: the male base
+        expected, other, rate = "joe", "hibari-heart", 22050
+    assert enrolled["base_voice"]["base"] == expected
     shown = reeltwin(tmp_path, "voice", "show", "alex")
     assert shown.returncode == 0, shown.stderr
-    assert "base joe: similarity" in shown.stdout and " vs hibari-heart " in shown.stdout and "pitch" in shown.stdout
+    assert f"base {expected}: " in shown.stdout and f" vs {other} " in shown.stdout and "pitch" in shown.stdout
     listed = json.loads(reeltwin(tmp_path, "voice", "list", "--json").stdout)
     assert [v["name"] for v in listed["voices"]] == ["alex"] and listed["voices"][0]["sample_sha256"] == enrolled["sample_sha256"]
 
@@ -283,7 +294,7 @@ def test_cli_enroll_list_and_say_with_piper_world(man, tmp_path: Path) -> None:
     assert said.returncode == 0, said.stderr
     payload = json.loads(said.stdout)
     assert set(payload) == {"path", "duration_s", "sample_rate_hz", "backend", "seconds", "real_time_factor", "timings_source", "words", "phonemes"}
-    assert payload["backend"] == "piper-world" and payload["sample_rate_hz"] == 22050
+    assert payload["backend"] == "piper-world" and payload["sample_rate_hz"] == rate
     assert [w["word"] for w in payload["words"]] == ["Plan", "three", "dinners", "not", "seven"]
     assert payload["words"][-1]["end_s"] <= payload["duration_s"] + 1e-6
 

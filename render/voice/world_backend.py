@@ -403,8 +403,10 @@ def _smooth_log_frequency(values: np.ndarray, octaves: float) -> np.ndarray:
     return np.convolve(np.pad(values, radius, mode="edge"), kernel, mode="valid")
 
 
-def estimate_match(source: VoiceStats, target: VoiceStats) -> VoiceMatch:
-    """The pitch, warp, tilt, timbre and rate corrections that move ``source`` (Piper) toward ``target`` (the sample)."""
+def estimate_match(source: VoiceStats, target: VoiceStats, *, warp: float | None = None) -> VoiceMatch:
+    """The pitch, warp, tilt, timbre and rate corrections that move ``source`` (Piper) toward ``target`` (the sample).
+
+    ``warp``: use this warp factor (the tilt and timbre corrections are then measured after it) instead of searching."""
     grid = np.array(ENVELOPE_GRID_HZ)
     band = (COMPARE_BAND_HZ[0], min(COMPARE_BAND_HZ[1], 0.95 * target.bandwidth_hz, 0.95 * source.bandwidth_hz))
     if band[1] - band[0] < 1000:
@@ -425,8 +427,11 @@ def estimate_match(source: VoiceStats, target: VoiceStats) -> VoiceMatch:
     # so alpha ~ F0 ratio ** 0.27): a prior that keeps a short sample's vowel mix from pulling the warp astray.
     prior = math.exp(WARP_PRIOR_EXPONENT * (target.log_f0_mean - source.log_f0_mean))
     alphas = np.arange(WARP_RANGE[0], WARP_RANGE[1] + WARP_STEP / 2, WARP_STEP)
-    scores = [residual(float(alpha))[0] + WARP_PRIOR_WEIGHT_DB * math.log(alpha / prior) ** 2 for alpha in alphas]
-    best = float(alphas[int(np.argmin(scores))])
+    if warp is None:
+        scores = [residual(float(alpha))[0] + WARP_PRIOR_WEIGHT_DB * math.log(alpha / prior) ** 2 for alpha in alphas]
+        best = float(alphas[int(np.argmin(scores))])
+    else:
+        best = float(warp)
     distance, rest, slope, _ = residual(best)
     before = float(np.sqrt(np.mean(((tgt - src)[inside] - (tgt - src)[inside].mean()) ** 2)))
     eq = np.zeros(grid.size)
@@ -650,8 +655,61 @@ BASES: dict[str, BaseVoice] = {
                               Path(__file__).with_name("hibari_world_reference.json"), (80.0, 500.0)),
 }
 DEFAULT_BASE = "joe"
-#: the base-voice score: speaker similarity minus this much per octave between the sample's and the base's median pitch
-PITCH_WEIGHT_PER_OCTAVE = 0.15
+
+#: A frame-matched base (hibari) has its warp chosen by ear at enrollment when resemblyzer is installed: the probe is
+#: spoken matched at each of these warps (and at the envelope search's pick), and the warp whose output the speaker
+#: encoder finds nearest to the sample is kept. The envelope search alone stops at the pitch prior: for a man on
+#: hibari it kept 0.88 (similarity 0.50), where 0.76 scored 0.62 with no word errors (bench/voice.py, 2026-12-07).
+WARP_PROBE = (0.72, 0.76, 0.80, 0.84, 0.88, 0.92, 0.96, 1.00, 1.04, 1.08, 1.12, 1.16, 1.20)
+#: ... but only when that is clearly nearer than the envelope search's pick: on a plateau the probe's best is noise (the
+#: alsa-utils woman: 0.92 scored 0.753 against 0.733 on the probe, then 0.756 against 0.777 on the bench's script)
+WARP_PROBE_MARGIN = 0.025
+#: Choosing the base (``choose_base`` with resemblyzer): each base's probe spoken matched, the nearest to the sample wins,
+#: but a base matched on its own frames (hibari) wins unless the other is nearer by more than this: it keeps every word
+#: (0-2 % WER where joe through WORLD made 6-8 %; WORLD's round trip alone costs joe ~2.5 points) at a sixth of the CPU,
+#: and one probe's similarity swings by ~0.03 against a longer script (the codec2 woman: joe 0.72 vs hibari 0.68 on
+#: the probe, 0.69 vs 0.70 on the bench's script).
+FRAME_MATCHED_PREFERENCE = 0.05
+#: what the probe says: the calibration paragraph's first three sentences (~9 s), not the bench's scripts
+PROBE_SENTENCES = 3
+
+
+def probe_warp(base: str, source: VoiceStats, target: VoiceStats, samples: np.ndarray, rate: int, *,
+               timbre: bool = True, envelope_warp: float | None = None) -> tuple[VoiceMatch, dict[str, Any]]:
+    """The match whose warp makes the frame-matched ``base`` sound most like the sample (speaker embedding).
+
+    Returns the match and a record: ``{"method", "envelope_warp", "warp", "similarity": {warp: cosine}}``."""
+    from render.voice import speaker
+    from render.voice.text import prepare
+
+    sentences = list(prepare(CALIBRATION_TEXT).sentences)[:PROBE_SENTENCES]
+    wanted = speaker.embedding(samples, rate)
+    warps = sorted({*WARP_PROBE, *([round(envelope_warp, 4)] if envelope_warp is not None else [])})
+    tried: list[tuple[float, float, VoiceMatch]] = []
+    for warp in warps:
+        match = estimate_match(source, target, warp=warp)
+        result = base_synthesizer(base, length_scale=match.length_scale).synthesize_full(sentences, edit=frame_edit(match, timbre=timbre))
+        tried.append((warp, speaker.similarity(wanted, speaker.embedding(result.samples, result.rate)), match))
+    best = max(tried, key=lambda item: item[1])
+    kept = next((item for item in tried if envelope_warp is not None and abs(item[0] - envelope_warp) < 1e-6), None)
+    if kept is not None and best[1] < kept[1] + WARP_PROBE_MARGIN:
+        best = kept
+    record = {"method": "speaker embedding of the probe spoken at each warp", "envelope_warp": envelope_warp,
+              "warp": best[2].warp_factor, "probe_similarity": round(best[1], 4),
+              "similarity": {f"{warp:.3f}": round(score, 4) for warp, score, _ in tried}}
+    return best[2], record
+
+
+def _world_probe_similarity(base: str, match: VoiceMatch, wanted: np.ndarray) -> float:
+    """How near the sample the probe sounds when ``base`` speaks it matched through WORLD (as ``WorldBackend.speak``)."""
+    from render.voice import speaker
+    from render.voice.text import prepare
+
+    sentences = list(prepare(CALIBRATION_TEXT).sentences)[:PROBE_SENTENCES]
+    samples, rate, *_ = base_synthesizer(base, length_scale=match.length_scale).synthesize(sentences)
+    reference = _reference_stats(str(_model_file(base)), base)
+    converted = convert(samples, rate, match, f0_range_hz=BASES[base].f0_range_hz, base_log_f0_mean=reference.log_f0_mean)
+    return speaker.similarity(wanted, speaker.embedding(converted, rate))
 
 
 def check_base(name: str) -> BaseVoice:
@@ -708,43 +766,77 @@ def base_embedding(base: str) -> tuple[float, ...]:
     return tuple(float(v) for v in speaker.embedding(samples, rate))
 
 
-def choose_base(samples: np.ndarray, rate: int, target: VoiceStats, *, candidates: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """The bundled base voice nearest to the sample: speaker-embedding similarity minus a pitch-distance penalty.
+def choose_base(samples: np.ndarray, rate: int, target: VoiceStats, *, candidates: tuple[str, ...] | None = None,
+                timbre: bool = True) -> dict[str, Any]:
+    """The bundled base voice that sounds nearest to the sample once matched (see ``choose_and_match``)."""
+    return choose_and_match(samples, rate, target, candidates=candidates, timbre=timbre)[0]
 
-    Returns ``{"base", "method", "sample_f0_hz", "scores": {base: {"similarity", "f0_hz", "pitch_octaves", "score"}}}``;
-    without resemblyzer the similarity is left out and the pitch alone decides.
+
+def choose_and_match(samples: np.ndarray, rate: int, target: VoiceStats, *, candidates: tuple[str, ...] | None = None,
+                     timbre: bool = True) -> tuple[dict[str, Any], dict[str, VoiceMatch], dict[str, dict[str, Any]]]:
+    """The base to speak the sample's voice with, by measurement; with every base's match (and warp probe).
+
+    With resemblyzer: each base speaks the probe matched to the sample (hibari on its frames, its warp chosen by
+    ``probe_warp``; joe through WORLD) and the output nearest to the sample by speaker embedding wins, a base matched
+    on its own frames winning ties within ``FRAME_MATCHED_PREFERENCE``. Without it: the nearest median pitch.
+    Returns ``(choice, matches, warp_choices)``; ``choice`` is ``{"base", "method", "sample_f0_hz", "scores": {base:
+    {"similarity" (matched probe; None without resemblyzer), "plain_similarity", "f0_hz", "pitch_octaves", "score"}}}``.
     """
     from render.voice import speaker
 
     names = [name for name in (candidates or tuple(BASES)) if name == "joe" or _installed(BASES[name].backend)]
     use_embedding = speaker.available()
-    sample_embedding = speaker.embedding(samples, rate) if use_embedding else None
+    wanted = speaker.embedding(samples, rate) if use_embedding else None
     scores: dict[str, dict[str, float | None]] = {}
+    matches: dict[str, VoiceMatch] = {}
+    warp_choices: dict[str, dict[str, Any]] = {}
     for name in names:
         reference = _reference_stats(str(_model_file(name)), name)
         octaves = abs(math.log2(max(target.f0_median_hz, 1.0) / reference.f0_median_hz))
-        similarity = speaker.similarity(sample_embedding, base_embedding(name)) if sample_embedding is not None else None
-        score = (similarity if similarity is not None else 0.0) - PITCH_WEIGHT_PER_OCTAVE * octaves
-        scores[name] = {"similarity": None if similarity is None else round(similarity, 3), "f0_hz": reference.f0_median_hz,
-                        "pitch_octaves": round(octaves, 3), "score": round(score, 3)}
+        matches[name] = estimate_match(reference, target)
+        similarity = plain = None
+        if wanted is not None:
+            plain = round(speaker.similarity(wanted, base_embedding(name)), 3)
+            if BASES[name].backend == "hibari":
+                matches[name], warp_choices[name] = probe_warp(name, reference, target, samples, rate, timbre=timbre,
+                                                               envelope_warp=matches[name].warp_factor)
+                similarity = float(warp_choices[name]["probe_similarity"])
+            else:
+                similarity = _world_probe_similarity(name, matches[name], wanted)
+        if similarity is not None:
+            score = similarity + (FRAME_MATCHED_PREFERENCE if BASES[name].backend == "hibari" else 0.0)
+        else:
+            score = -octaves
+        scores[name] = {"similarity": None if similarity is None else round(similarity, 3), "plain_similarity": plain,
+                        "f0_hz": reference.f0_median_hz, "pitch_octaves": round(octaves, 3), "score": round(score, 3)}
     best = max(names, key=lambda name: scores[name]["score"])  # type: ignore[arg-type, return-value]
-    return {"base": best, "method": "speaker embedding + pitch" if use_embedding else "pitch only (resemblyzer is not installed)",
-            "sample_f0_hz": target.f0_median_hz, "pitch_weight_per_octave": PITCH_WEIGHT_PER_OCTAVE, "scores": scores}
+    method = ("speaker embedding of each base matched (probe)" if use_embedding else "pitch only (resemblyzer is not installed)")
+    return ({"base": best, "method": method, "sample_f0_hz": target.f0_median_hz,
+             "frame_matched_preference": FRAME_MATCHED_PREFERENCE, "scores": scores}, matches, warp_choices)
 
 
 def describe_choice(choice: dict[str, Any]) -> str:
-    """One line, e.g. 'hibari-heart: similarity 0.58 vs joe 0.46; pitch 233 Hz (hibari-heart 197, joe 139); score 0.55 vs 0.35'."""
+    """One line, e.g. 'hibari-heart: similarity once matched 0.61 vs joe 0.60 (plain 0.50 vs 0.46); pitch 123 Hz (hibari-heart 197, joe 139)'."""
     best, scores = choice["base"], choice.get("scores") or {}
     if not scores:
         return f"{best}: {choice.get('method', 'given')}"
     order = [best, *(name for name in scores if name != best)]
-    if scores[best].get("similarity") is not None:
-        head = f"similarity {scores[best]['similarity']:.2f}" + "".join(f" vs {o} {scores[o]['similarity']:.2f}" for o in order[1:])
-    else:
+    if scores[best].get("similarity") is None:
         head = "pitch only"
+    elif "plain_similarity" in scores[best]:
+        head = (f"similarity once matched {scores[best]['similarity']:.2f}" + "".join(f" vs {o} {scores[o]['similarity']:.2f}" for o in order[1:])
+                + f" (plain {scores[best]['plain_similarity']:.2f}" + "".join(f" vs {scores[o]['plain_similarity']:.2f}" for o in order[1:]) + ")")
+    else:   # enrolled before the bases were compared matched: plain similarity minus a pitch penalty
+        head = f"similarity {scores[best]['similarity']:.2f}" + "".join(f" vs {o} {scores[o]['similarity']:.2f}" for o in order[1:])
     pitches = ", ".join(f"{name} {scores[name]['f0_hz']:.0f}" for name in order)
     totals = " vs ".join(f"{scores[name]['score']:.2f}" for name in order)
     return f"{best}: {head}; pitch {choice.get('sample_f0_hz', 0):.0f} Hz ({pitches}); score {totals}"
+
+
+def speaker_available() -> bool:
+    from render.voice import speaker
+
+    return speaker.available()
 
 
 def _installed(backend: str) -> bool:
@@ -794,13 +886,19 @@ class WorldBackend:
         samples, rate, _ = read_sample(profile.sample_path)
         target = measure_voice(samples, rate)
         choice = None
+        source_base = self.base if self.base not in (None, "auto") else DEFAULT_BASE
         if self.base == "auto":
-            choice = choose_base(samples, rate, target)
+            choice, matches, warp_choices = choose_and_match(samples, rate, target, timbre=self.timbre)
             base = choice["base"]
+            source = self.reference_stats(base)
+            match, warp_choice = matches[base], warp_choices.get(base)
         else:
-            base = self.base or DEFAULT_BASE
-        source = self.reference_stats(base)
-        match = estimate_match(source, target)
+            base = source_base
+            source = self.reference_stats(base)
+            match = estimate_match(source, target)
+            warp_choice = None
+            if BASES[base].backend == "hibari" and speaker_available():
+                match, warp_choice = probe_warp(base, source, target, samples, rate, timbre=self.timbre, envelope_warp=match.warp_factor)
         words_per_minute = target.syllables_per_s * 60.0 / SYLLABLES_PER_WORD if target.syllables_per_s else None
         log.info("voice %r: base %s, F0 %.0f Hz (base %.0f), warp %.3f, tilt %+.1f dB/oct, length scale %.2f, envelope distance %.1f -> %.1f dB",
                  profile.name, base, target.f0_median_hz, source.f0_median_hz, match.warp_factor, match.tilt_db_per_octave,
@@ -812,6 +910,8 @@ class WorldBackend:
             "match": match.to_dict(),
             "words_per_minute": round(words_per_minute, 1) if words_per_minute else None,
         }
+        if warp_choice is not None:
+            artifacts["warp_choice"] = warp_choice
         if base != DEFAULT_BASE or self.base is not None:
             artifacts["base"] = base
             artifacts["base_choice"] = choice or {"base": base, "method": "given"}
