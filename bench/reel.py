@@ -7,7 +7,8 @@ For a reel of about ``--seconds`` of speech it times, on the embedded defaults:
 - draft    one script drafted by the embedded local LLM (SmolLM2-135M through the llama.cpp server), server start apart
 - voice    plain Piper (the baseline) and ``piper-world`` enrolled from the demo's voice sample as the product enrolls
            a voice (the bundled base nearest to the sample, chosen by measurement, then matched); also a man's sample
-           (codec2) enrolled and matched the same way (Piper's joe + WORLD: the costlier path), not in the total
+           (codec2) enrolled on Piper's joe (``--base joe``; enrollment itself now picks hibari for him) and matched
+           through WORLD: the costlier path, not in the total
 - align    as the pipeline does (the voice's exact timings), plus sphinx and faster-whisper on the same audio for reference
 - avatar   the cpu-mesh frames alone (rendered and discarded)
 - compose  the same frames + captions encoded to a Reels MP4 (the whole render)
@@ -365,11 +366,12 @@ def run(seconds: float, out: Path, keep: Path | None) -> str:
             choice = artifacts.get("base_choice")
             rows.append(Row("  piper-world enrollment (once per voice)", enroll_s,
                             f"{sample.name}; {describe_choice(choice) if choice else base}; incl. calibration", cpu=enroll_cpu))
-            # A man's voice: enrollment picks Piper's joe, matched with WORLD (the costlier path): not in the total
+            # A man's voice on Piper's joe (as `voice enroll --base joe`; "auto" picks hibari for him), matched through
+            # WORLD: the costlier path a creator can choose. Not in the total.
             male = _male_sample(work)
             if male is not None:
                 with spinner(progress, "voice: a man's sample (codec2) enrolled and matched, best of 2") as done:
-                    male_world = voice_base.get("piper-world", base="auto")
+                    male_world = voice_base.get("piper-world", base="joe")
                     (work / "man").mkdir(exist_ok=True)
                     male_artifacts = male_world.enroll(VoiceProfileData(name="bench-man", sample_path=male), work / "man")
                     male_profile = VoiceProfileData(name="bench-man", sample_path=male, artifacts={"piper-world": male_artifacts})

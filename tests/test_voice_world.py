@@ -315,3 +315,64 @@ def test_the_codec2_references_are_two_men_and_a_woman() -> None:
                {"codec2 man": codec2_speaker("male"), "radio man": radio, "codec2 woman": codec2_speaker("female")}.items()
                for f0, _ in [wb.track_f0(x.astype(np.float64), rate, f0_range_hz=wb.SAMPLE_F0_RANGE_HZ)]}
     assert pitches["codec2 man"] < 150 and pitches["radio man"] < 150 and pitches["codec2 woman"] > 180, pitches
+
+
+@pytest.fixture(scope="module")
+def man_on_hibari(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The codec2 man measured once: his stats, hibari's, and the envelope search's match."""
+    samples, rate = codec2_speaker("male")
+    target = wb.measure_voice(samples, rate)
+    source = wb.WorldBackend().reference_stats("hibari-heart")
+    return {"samples": samples, "rate": rate, "target": target, "source": source, "envelope": wb.estimate_match(source, target)}
+
+
+needs_speaker = pytest.mark.skipif(importlib.util.find_spec("resemblyzer") is None, reason="resemblyzer is not installed (make install)")
+
+
+@pytest.mark.slow  # speaks the probe 14 times
+@hibari_installed
+@needs_codec2
+@needs_speaker
+def test_hibaris_warp_is_chosen_by_ear_and_kept_from_the_envelope_search_unless_clearly_nearer(man_on_hibari: dict,
+                                                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    m = man_on_hibari
+    envelope = m["envelope"].warp_factor
+    # The envelope search stops near its pitch prior for a man on the female base; the speaker encoder hears him
+    # better with formants lowered further (measured: 0.88 -> 0.76, probe similarity 0.51 -> 0.58).
+    match, record = wb.probe_warp("hibari-heart", m["source"], m["target"], m["samples"], m["rate"], envelope_warp=envelope)
+    scores = {float(w): s for w, s in record["similarity"].items()}
+    assert len(scores) >= len(wb.WARP_PROBE) and envelope in scores
+    assert match.warp_factor < envelope - 0.05 and match.warp_factor == record["warp"]
+    assert scores[match.warp_factor] == max(scores.values()) >= scores[envelope] + wb.WARP_PROBE_MARGIN
+    # The tilt and timbre corrections are measured after the chosen warp, not carried over from the envelope's.
+    assert match == wb.estimate_match(m["source"], m["target"], warp=match.warp_factor) and match.eq_db != m["envelope"].eq_db
+    # A margin no probe can clear keeps the envelope search's warp (a plateau's best is noise).
+    monkeypatch.setattr(wb, "WARP_PROBE_MARGIN", 1.0)
+    kept, record = wb.probe_warp("hibari-heart", m["source"], m["target"], m["samples"], m["rate"], envelope_warp=envelope)
+    assert kept.warp_factor == envelope == record["warp"]
+
+
+@pytest.mark.slow  # both bases speak the probe, hibari at every warp
+@hibari_installed
+@needs_codec2
+@needs_speaker
+def test_the_base_is_chosen_by_how_each_sounds_once_matched(man_on_hibari: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    m = man_on_hibari
+    choice, matches, warps = wb.choose_and_match(m["samples"], m["rate"], m["target"])
+    scores = choice["scores"]
+    assert set(scores) == set(matches) == {"joe", "hibari-heart"} and set(warps) == {"hibari-heart"}
+    # Matched, both move toward him: each is nearer than its plain voice.
+    assert all(scores[b]["similarity"] > scores[b]["plain_similarity"] for b in scores)
+    assert scores["hibari-heart"]["score"] == pytest.approx(scores["hibari-heart"]["similarity"] + wb.FRAME_MATCHED_PREFERENCE, abs=1e-3)
+    assert scores["joe"]["score"] == pytest.approx(scores["joe"]["similarity"], abs=1e-3)
+    assert choice["base"] == max(scores, key=lambda b: scores[b]["score"]) == "hibari-heart"
+    assert matches["hibari-heart"].warp_factor == warps["hibari-heart"]["warp"]
+    line = wb.describe_choice(choice)
+    assert line.startswith("hibari-heart: similarity once matched ") and " vs joe " in line and "(plain " in line
+    # Without the speaker encoder the nearest pitch decides: a man starts from joe.
+    from render.voice import speaker
+
+    monkeypatch.setattr(speaker, "available", lambda: False)
+    choice, _, warps = wb.choose_and_match(m["samples"], m["rate"], m["target"])
+    assert choice["base"] == "joe" and not warps and choice["scores"]["joe"]["similarity"] is None
+    assert wb.describe_choice(choice).startswith("joe: pitch only")

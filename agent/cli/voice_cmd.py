@@ -92,7 +92,7 @@ def enroll(
     consent: bool = typer.Option(False, "--consent", help="Confirm the voice is yours or that you have the right to use it (asked on a terminal otherwise)."),
     replace: bool = typer.Option(False, "--replace", help="Replace an enrolled voice of the same name (the old one stays until the new one is stored)."),
     backend: str = typer.Option(None, "--backend", help="Enroll for this backend (default: voice.backend); others enroll on first use."),
-    base: str = typer.Option(None, "--base", help="piper-world: the bundled base voice to match from (joe, hibari-heart); default: the one nearest to the sample."),
+    base: str = typer.Option(None, "--base", help="piper-world: the bundled base voice to match from (joe, hibari-heart); default: the one that sounds nearest to the sample once matched (measured at enrollment)."),
     as_json: bool = typer.Option(False, "--json", help="Print the stored profile as one JSON object."),
 ) -> None:
     """Check a voice sample (speech time, noise, clipping, music, several speakers), then store it with your consent."""

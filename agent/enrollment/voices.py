@@ -186,7 +186,7 @@ def enroll_voice(
     backend_name = backend or settings.voice.backend
     config = dict(backend_config or {})
     if backend_name == "piper-world":
-        # The matching starts from the bundled base voice nearest to the sample, unless one is named (--base).
+        # The matching starts from the bundled base voice that sounds nearest to the sample once matched, unless one is named (--base).
         config["base"] = base or config.get("base") or "auto"
     elif base is not None:
         raise AgentError(f"--base {base!r}: a base voice applies to the piper-world backend, not {backend_name!r}")

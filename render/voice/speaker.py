@@ -1,6 +1,6 @@
 """Speaker embeddings (Resemblyzer's GE2E encoder, whose weights ship in its wheel): how alike two voices sound.
 
-Used at enrollment to pick the base voice nearest to the creator's sample, and by
+Used at enrollment to pick the base voice (and hibari's warp) whose matched output is nearest to the creator's sample, and by
 bench/voice.py. Cost measured here (2 cores, shared): importing resemblyzer (torch,
 librosa) about 4 s, loading the encoder 0.1 s, the first resampling about 3 s (numba
 compiles librosa's resampler), then 0.1-0.3 s per 6 s sample. Without resemblyzer the
