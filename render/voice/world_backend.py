@@ -78,9 +78,17 @@ sentence in a second thread while Piper speaks the next (no faster on cores
 already busy, and the sentence-by-sentence pitch mean lost 0.02 similarity).
 
 The bundled voice's own measurements ship in ``piper_world_reference.json``
-(three readings of ``CALIBRATION_TEXT`` averaged), so enrolling takes a second
+(three readings of ``CALIBRATION_TEXT`` averaged), so measuring takes a second
 or two and gives the same match every time; another Piper model is measured
 once per process.
+
+Which base, and hibari's warp, are chosen by ear (``choose_and_match``,
+``probe_warp``; with resemblyzer): each base speaks a probe matched to the
+sample and the speaker encoder says which output is nearest, hibari winning
+unless joe is clearly nearer (it keeps every word; joe through WORLD loses
+some). Enrolling then takes 6-9 s. Measured 2026-12-07 (bench/voice.py): a man
+on hibari moved down to him (warp 0.76) scored as near as joe through WORLD
+with no word errors, where the envelope search alone had stopped at warp 0.88.
 
 What it cannot do: the accent, the rhythm of phrases, breathiness, vocal fry
 and the fine structure that makes a voice recognisable stay Piper's. Speaker
