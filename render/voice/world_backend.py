@@ -708,7 +708,7 @@ def probe_warp(base: str, source: VoiceStats, target: VoiceStats, samples: np.nd
     return best[2], record
 
 
-def _world_probe_similarity(base: str, match: VoiceMatch, wanted: np.ndarray) -> float:
+def _world_probe_similarity(base: str, match: VoiceMatch, wanted: np.ndarray, *, timbre: bool = True) -> float:
     """How near the sample the probe sounds when ``base`` speaks it matched through WORLD (as ``WorldBackend.speak``)."""
     from render.voice import speaker
     from render.voice.text import prepare
@@ -716,7 +716,7 @@ def _world_probe_similarity(base: str, match: VoiceMatch, wanted: np.ndarray) ->
     sentences = list(prepare(CALIBRATION_TEXT).sentences)[:PROBE_SENTENCES]
     samples, rate, *_ = base_synthesizer(base, length_scale=match.length_scale).synthesize(sentences)
     reference = _reference_stats(str(_model_file(base)), base)
-    converted = convert(samples, rate, match, f0_range_hz=BASES[base].f0_range_hz, base_log_f0_mean=reference.log_f0_mean)
+    converted = convert(samples, rate, match, timbre=timbre, f0_range_hz=BASES[base].f0_range_hz, base_log_f0_mean=reference.log_f0_mean)
     return speaker.similarity(wanted, speaker.embedding(converted, rate))
 
 
@@ -810,7 +810,7 @@ def choose_and_match(samples: np.ndarray, rate: int, target: VoiceStats, *, cand
                                                                envelope_warp=matches[name].warp_factor)
                 similarity = float(warp_choices[name]["probe_similarity"])
             else:
-                similarity = _world_probe_similarity(name, matches[name], wanted)
+                similarity = _world_probe_similarity(name, matches[name], wanted, timbre=timbre)
         if similarity is not None:
             score = similarity + (FRAME_MATCHED_PREFERENCE if BASES[name].backend == "hibari" else 0.0)
         else:
