@@ -622,8 +622,10 @@ def test_a_voice_is_enrolled_listed_and_previewed(logged_in: TestClient, session
         rate, frames = clip.getframerate(), clip.readframes(clip.getnframes())
         assert clip.getnchannels() == 1 and clip.getsampwidth() == 2
     samples = np.frombuffer(frames, dtype="<i2").astype(np.float32) / 32768
-    # The base enrollment chose speaks the preview: hibari at 24 kHz, joe at 22.05 kHz.
+    # The base enrollment chose speaks the preview: hibari at 24 kHz, joe at 22.05 kHz. The card says which, and why.
     base = (profile.artifacts or {}).get("piper-world", {}).get("base", "joe")
+    card = plain(page)
+    assert f"Starts from the bundled voice {base} , matched to you" in card and ("similarity once matched " in card or "pitch only" in card) and " Hz (" in card
     assert rate == {"hibari-heart": 24000, "joe": 22050}[base] and 1.5 < samples.size / rate < 6.0  # one short sentence
     assert np.sqrt(np.mean(samples**2)) > 0.01  # speech, not silence
 

@@ -838,7 +838,12 @@ def describe_choice(choice: dict[str, Any]) -> str:
         head = f"similarity {scores[best]['similarity']:.2f}" + "".join(f" vs {o} {scores[o]['similarity']:.2f}" for o in order[1:])
     pitches = ", ".join(f"{name} {scores[name]['f0_hz']:.0f}" for name in order)
     totals = " vs ".join(f"{scores[name]['score']:.2f}" for name in order)
-    return f"{best}: {head}; pitch {choice.get('sample_f0_hz', 0):.0f} Hz ({pitches}); score {totals}"
+    nearer = [o for o in order[1:] if (scores[o].get("similarity") or 0) > (scores[best].get("similarity") or 0)]
+    why = ""
+    if nearer and "frame_matched_preference" in choice:
+        why = (f"; {best} is preferred unless another is {choice['frame_matched_preference']:.2f} nearer: it is matched on its own "
+               "frames and keeps every word clear")
+    return f"{best}: {head}; pitch {choice.get('sample_f0_hz', 0):.0f} Hz ({pitches}); score {totals}{why}"
 
 
 def speaker_available() -> bool:

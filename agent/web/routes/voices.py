@@ -104,6 +104,11 @@ def voice_page(request: Request, db: Session, settings: Settings, user: WebUser,
 
 
 def _voice_row(profile: Any, preview: Path) -> dict[str, Any]:
+    from agent.enrollment import voices
+
     stats = profile.stats or {}
+    base = voices.base_voice(profile)
     return {"profile": profile, "speech_s": stats.get("speech_s"), "f0_median_hz": stats.get("f0_median_hz"), "snr_db": stats.get("snr_db"),
-            "backends": sorted((profile.artifacts or {}).keys()) or [profile.backend], "has_preview": preview.is_file()}
+            "backends": sorted((profile.artifacts or {}).keys()) or [profile.backend], "has_preview": preview.is_file(),
+            # which bundled voice is matched to the creator, and the measurement that chose it (as `voice show`)
+            "base": base["base"] if base else None, "base_why": base["why"].split(": ", 1)[-1] if base else None}
