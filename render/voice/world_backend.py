@@ -682,15 +682,19 @@ FRAME_MATCHED_PREFERENCE = 0.05
 PROBE_SENTENCES = 3
 
 
+def _probe_sentences() -> list[str]:
+    from render.voice.text import prepare
+
+    return list(prepare(CALIBRATION_TEXT).sentences)[:PROBE_SENTENCES]
+
+
 def probe_warp(base: str, source: VoiceStats, target: VoiceStats, samples: np.ndarray, rate: int, *,
                timbre: bool = True, envelope_warp: float | None = None) -> tuple[VoiceMatch, dict[str, Any]]:
     """The match whose warp makes the frame-matched ``base`` sound most like the sample (speaker embedding).
 
     Returns the match and a record: ``{"method", "envelope_warp", "warp", "similarity": {warp: cosine}}``."""
     from render.voice import speaker
-    from render.voice.text import prepare
-
-    sentences = list(prepare(CALIBRATION_TEXT).sentences)[:PROBE_SENTENCES]
+    sentences = _probe_sentences()
     wanted = speaker.embedding(samples, rate)
     warps = sorted({*WARP_PROBE, *([round(envelope_warp, 4)] if envelope_warp is not None else [])})
     tried: list[tuple[float, float, VoiceMatch]] = []
@@ -711,9 +715,7 @@ def probe_warp(base: str, source: VoiceStats, target: VoiceStats, samples: np.nd
 def _world_probe_similarity(base: str, match: VoiceMatch, wanted: np.ndarray, *, timbre: bool = True) -> float:
     """How near the sample the probe sounds when ``base`` speaks it matched through WORLD (as ``WorldBackend.speak``)."""
     from render.voice import speaker
-    from render.voice.text import prepare
-
-    sentences = list(prepare(CALIBRATION_TEXT).sentences)[:PROBE_SENTENCES]
+    sentences = _probe_sentences()
     samples, rate, *_ = base_synthesizer(base, length_scale=match.length_scale).synthesize(sentences)
     reference = _reference_stats(str(_model_file(base)), base)
     converted = convert(samples, rate, match, timbre=timbre, f0_range_hz=BASES[base].f0_range_hz, base_log_f0_mean=reference.log_f0_mean)
