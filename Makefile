@@ -8,8 +8,9 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 EXTRAS ?= dev,local,voicematch,instagram,xtts,whisperx,workers
 # Debian packages: ffmpeg for the media stages, fonts for captions, chromium for
-# the web UI's browser tests, real speech samples (codec2-examples, alsa-utils) for the demo voice and tests.
-APT_PACKAGES ?= ffmpeg fonts-noto-color-emoji chromium codec2-examples alsa-utils
+# the web UI's browser tests, real speech samples (codec2-examples, alsa-utils, ktuberling-data: tests/voice_refs.py)
+# for the demo voice, the tests and bench/voice.py.
+APT_PACKAGES ?= ffmpeg fonts-noto-color-emoji chromium codec2-examples alsa-utils ktuberling-data
 # uv ignores pip's configuration: hand it the same local wheel folder (CPU torch).
 export UV_FIND_LINKS ?= $(PIP_FIND_LINKS)
 export UV_LINK_MODE ?= copy

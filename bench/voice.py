@@ -1,9 +1,10 @@
 """The offline voice, measured: speaker similarity of each bundled base voice, plain and matched (piper-world), intelligibility, speed.
 
-    .venv/bin/python bench/voice.py [--runs N] [--draws N]
+    .venv/bin/python bench/voice.py [--runs N] [--draws N] [--only TEXT]
 
 For each real reference voice (see tests/voice_refs.py: the codec2 man and
-woman, the codec2 radio man, and the alsa-utils woman where installed) it enrolls the voice with
+woman, the codec2 radio man, the alsa-utils woman and the ktuberling-data man
+where installed) it enrolls the voice with
 piper-world, speaks one script plain and matched, and reports:
 
 - Resemblyzer cosine similarity of each output to the reference sample (the
@@ -25,9 +26,14 @@ piper-world, speaks one script plain and matched, and reports:
   tracker (Harvest, WORLD at 22 kHz: ``WorldBackend(fast=False)``);
   ``--before`` also scores it for quality (a "joe (before)" row per reference).
 
+- for a narrowband reference (the 8 kHz radio man), the same similarities with
+  every output low-passed to the reference's band, so both sides carry the same
+  frequencies (is the gap the band, or the voice?);
+- the reference voices against each other: how near another real person comes.
+
 ``--show-errors`` prints every transcript that has word errors (to stderr).
 
-Prints a markdown table and writes it to bench/results/voice.md. Not a test.
+Prints a markdown table and writes it to bench/results/voice.md (not with ``--only``). Not a test.
 """
 
 from __future__ import annotations
@@ -71,6 +77,9 @@ def _references() -> list[tuple[str, str, np.ndarray, int]]:
     alsa = voice_refs.alsa_female()
     if alsa is not None:
         found.append((f"alsa-utils woman (48 kHz, {alsa[0].size / alsa[1]:.1f} s)", "woman", *alsa))
+    words = voice_refs.ktuberling_male()
+    if words is not None:
+        found.append((f"ktuberling man (44 kHz words, {words[0].size / words[1]:.1f} s)", "man", *words))
     return found
 
 
@@ -79,6 +88,8 @@ GAIN_TARGET = {"woman": 0.20, "man": 0.10}
 #: the level every output and reference is scaled to for the level-neutral similarity (Resemblyzer moves with the level)
 NEUTRAL_LUFS = -23.0
 WER_TARGET = 0.03
+#: a reference whose measured band ends below this gets the shared-band similarities too
+NARROWBAND_HZ = 7000.0
 RTF_TARGET = 0.1
 
 
@@ -125,6 +136,23 @@ def _round_trip_wer(folder: Path, draws: int, fast: bool) -> tuple[float, float]
     return _wer(speak, f"joe WORLD round trip ({'fast' if fast else 'Harvest'})", draws)
 
 
+def _low_passed(samples: np.ndarray, rate: int, cutoff_hz: float) -> np.ndarray:
+    """``samples`` with nothing above ``cutoff_hz`` (a linear roll-off over the 5 % below it)."""
+    spectrum = np.fft.rfft(samples)
+    freqs = np.fft.rfftfreq(samples.size, 1.0 / rate)
+    spectrum *= np.clip((cutoff_hz - freqs) / (0.05 * cutoff_hz), 0.0, 1.0)
+    return np.fft.irfft(spectrum, samples.size).astype(np.float32)
+
+
+def _shared_band_embeddings(paths: list[Path], cutoff_hz: float) -> list[np.ndarray]:
+    """Embeddings of outputs cut to a narrowband reference's band, so both sides carry the same frequencies."""
+    found = []
+    for path in paths:
+        samples, rate, _ = read_sample(path)
+        found.append(voice_refs.embedding(_low_passed(samples, rate, cutoff_hz), rate))
+    return found
+
+
 def _mean_similarity(reference: np.ndarray, embeddings: list[np.ndarray]) -> float:
     return float(np.mean([voice_refs.similarity(reference, e) for e in embeddings]))
 
@@ -157,10 +185,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="speed runs per backend (median)")
     parser.add_argument("--before", action="store_true", help="also score joe's conversion as it was (Harvest, WORLD at 22 kHz)")
     parser.add_argument("--show-errors", action="store_true", help="print the transcripts that have word errors (stderr)")
+    parser.add_argument("--only", default="", help="only the reference voices whose label contains this (e.g. radio); a quick look")
     parser.add_argument("--draws", type=int, default=4, help="noise draws (seeds) each similarity and WER is pooled over (default 4)")
     args = parser.parse_args()
     SHOW_ERRORS = args.show_errors
-    references = _references()
+    references = [ref for ref in _references() if args.only.lower() in ref[0].lower()]
     if not references:
         sys.exit("no reference voice found: install Debian codec2-examples (make install)")
     load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -175,7 +204,7 @@ def main() -> None:
         speech = spoken[0]
         wer, wer_first = _wer(lambda text, i, d: wb.base_synthesizer(base, seed=d).speak(text, folder / f"plain-{base}-{i}.wav"),  # noqa: B023
                               f"{base} plain", draws)
-        plains[base] = {"speech": speech, "embeddings": [voice_refs.embedding(*read_sample(s.path)[:2]) for s in spoken],
+        plains[base] = {"speech": speech, "paths": [s.path for s in spoken], "embeddings": [voice_refs.embedding(*read_sample(s.path)[:2]) for s in spoken],
                         "f0": _mean_f0(speech.path),
                         "neutral": [voice_refs.embedding(*read_sample(s.path)[:2], level_lufs=NEUTRAL_LUFS) for s in spoken],
                         "prosody": _prosody(speech.path), "wer": wer, "wer_first": wer_first}
@@ -217,6 +246,7 @@ def main() -> None:
                 "loudness_reference": artifacts["sample"].get("loudness_lufs"),
                 "prosody_matched": _prosody(speech.path),
                 "warp": match["warp_factor"], "length_scale": match["length_scale"], "enroll_s": enroll_s, "profile": profile,
+                "paths": [s.path for s in spoken], "reference": reference, "bandwidth_hz": artifacts["sample"]["bandwidth_hz"],
             })
             if choice["base"] == base and fast:
                 speed_profiles.setdefault(base, profile)
@@ -281,6 +311,25 @@ def main() -> None:
     lines += ["", f"What WORLD's analysis and re-synthesis alone cost joe's intelligibility (nothing changed: same pitch, no warp or "
               f"timbre), WER over {draws} draws: plain {plains['joe']['wer']:.1%}, round trip with the fast pitch tracker at 16 kHz "
               f"(what matching uses) {round_trip[True][0]:.1%}, with Harvest at 22 kHz {round_trip[False][0]:.1%}."]
+    narrow = [r for r in rows if r["bandwidth_hz"] < NARROWBAND_HZ]
+    if narrow:
+        lines += ["", f"A narrowband reference (under {NARROWBAND_HZ / 1000:.0f} kHz) says nothing above its band, while every output "
+                  "carries full band. The same similarities with each output first low-passed to the reference's measured band "
+                  "(both sides then carry the same frequencies; the reels are never cut so):", "",
+                  "| reference voice | band | base | plain joe full → shared band | matched full → shared band | gain full → shared band |",
+                  "|---|---|---|---|---|---|"]
+        for r in narrow:
+            joe_shared = _mean_similarity(r["reference"], _shared_band_embeddings(plains["joe"]["paths"], r["bandwidth_hz"]))
+            shared = _mean_similarity(r["reference"], _shared_band_embeddings(r["paths"], r["bandwidth_hz"]))
+            lines.append(f"| {r['voice']} | {r['bandwidth_hz'] / 1000:.1f} kHz | {r['base']}{' ★' if r['chosen'] else ''} "
+                         f"| {r['similarity_joe']:.3f} → {joe_shared:.3f} | {r['similarity_matched']:.3f} → {shared:.3f} "
+                         f"| {r['similarity_matched'] - r['similarity_joe']:+.3f} → {shared - joe_shared:+.3f} |")
+    names = [label for label, *_ in references]
+    cross = {label: voice_refs.embedding(samples, rate) for label, _, samples, rate in references}
+    lines += ["", "The reference voices against each other (Resemblyzer cosine, full band): how near another real person comes.", "",
+              "| | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for a in names:
+        lines.append(f"| {a} | " + " | ".join("–" if a == b else f"{voice_refs.similarity(cross[a], cross[b]):.3f}" for b in names) + " |")
     lines += ["", "| backend | real-time factor (wall) | CPU s per s of speech | CPU vs its plain base |", "|---|---|---|---|"]
     for name, (wall, cpu) in speed.items():
         lines.append(f"| {name} | {wall:.3f} | {cpu:.3f} | {cpu / plain_cpu[name.split()[0]]:.2f}× |")
@@ -299,6 +348,9 @@ def main() -> None:
                      f"RTF {rtf:.3f} {verdict(rtf <= RTF_TARGET)}")
     table = "\n".join(lines) + "\n"
     sys.stdout.write(table)
+    if args.only:
+        sys.stderr.write("--only: bench/results/voice.md is left as it was (it holds every reference voice)\n")
+        return
     out = REPO / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "voice.md").write_text(table, encoding="utf-8")

@@ -27,9 +27,10 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("piper") is None or imp
                                 reason="the offline voice is not installed (make install)")
 
 from render.voice import world_backend as wb  # noqa: E402
+import voice_refs  # noqa: E402
 from voice_refs import CODEC2_WAV, SCRIPT, codec2_speaker  # noqa: E402
 
-needs_codec2 = pytest.mark.skipif(not CODEC2_WAV.is_file(), reason="Debian codec2-examples is not installed (make install-system)")
+needs_codec2 = pytest.mark.skipif(not CODEC2_WAV.is_file(), reason="Debian codec2-examples is not installed (make install)")
 
 
 # --------------------------------------------------------------------------- matching logic, no audio
@@ -315,6 +316,25 @@ def test_the_codec2_references_are_two_men_and_a_woman() -> None:
                {"codec2 man": codec2_speaker("male"), "radio man": radio, "codec2 woman": codec2_speaker("female")}.items()
                for f0, _ in [wb.track_f0(x.astype(np.float64), rate, f0_range_hz=wb.SAMPLE_F0_RANGE_HZ)]}
     assert pitches["codec2 man"] < 150 and pitches["radio man"] < 150 and pitches["codec2 woman"] > 180, pitches
+
+
+@pytest.mark.skipif(not voice_refs.KTUBERLING_EN.is_dir(), reason="Debian ktuberling-data is not installed (make install)")
+def test_the_ktuberling_words_are_one_wideband_man() -> None:
+    """The bench's fifth voice: one man's isolated words, full band; the "tv" theme (another speaker) is left out."""
+    from render.voice.sample_checks import read_sample
+
+    words = voice_refs.ktuberling_male()
+    assert words is not None
+    x, rate = words
+    assert rate == 44100 and 35 < x.size / rate < 50
+    f0, _ = wb.track_f0(x.astype(np.float64), rate, f0_range_hz=wb.SAMPLE_F0_RANGE_HZ)
+    assert float(np.median(f0[f0 > 0])) < 150
+    assert wb.estimate_bandwidth(x, rate) > 8000    # wideband, unlike the radio man (8 kHz) and codec2's (16 kHz)
+    # Without the gaps, the words add up to the 39 clips' length: the tv theme's clips are not in it.
+    clips = sorted(voice_refs.KTUBERLING_EN.glob("*.ogg"))
+    kept = [c for c in clips if "_" not in c.stem or c.stem.startswith("egypt_")]
+    assert len(kept) == 39 and not any(c.stem.startswith("tv_") for c in kept) and any(c.stem.startswith("tv_") for c in clips)
+    assert x.size == pytest.approx(sum(read_sample(c)[0].size for c in kept) + 39 * int(0.3 * rate))
 
 
 @pytest.fixture(scope="module")

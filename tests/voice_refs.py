@@ -15,6 +15,13 @@ References (real recordings that Debian packages ship):
 - ``alsa-utils`` ``/usr/share/sounds/alsa/*.wav`` (GPL-2, 48 kHz): a woman
   saying the speaker-test channel names, 8 clips, 12 s of speech together.
   Optional (not every machine has alsa-utils); the bench uses it when present.
+- ``ktuberling-data`` ``/usr/share/ktuberling/sounds/en/*.ogg`` (GPL-2+, 44.1 kHz
+  stereo Vorbis): a man (F0 ~120 Hz) naming the pieces of KDE's potato-man game,
+  one word a file. The body-part words and the Egypt theme's (39 files, 40 s with
+  0.3 s between them) are one speaker (Resemblyzer 0.97 between the two sets);
+  the "tv" theme is somebody else and is left out. Isolated words, not running
+  speech, but wideband: the only wideband man among these (codec2's is 16 kHz,
+  the radio man 8 kHz). Optional like alsa-utils.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import numpy as np
 CODEC2_WAV = Path("/usr/share/codec2/raw/speech_orig_16k.wav")
 CODEC2_RADIO_MAN = Path("/usr/share/codec2/raw/vk5qi.raw")
 ALSA_SOUNDS = Path("/usr/share/sounds/alsa")
+KTUBERLING_EN = Path("/usr/share/ktuberling/sounds/en")
 #: (start_s, end_s) of each speaker's sentences in speech_orig_16k.wav, cut in the pauses between them
 CODEC2_MALE_S = ((0.0, 2.5), (5.6, 7.9))
 CODEC2_FEMALE_S = ((2.5, 5.6), (7.9, 10.8))
@@ -79,6 +87,20 @@ def alsa_female() -> tuple[np.ndarray, int] | None:
     for clip in clips:
         samples, rate, _ = read_sample(Path(clip))
         pieces += [samples, np.zeros(int(0.25 * rate), dtype=np.float32)]
+    return np.concatenate(pieces), rate
+
+
+def ktuberling_male(gap_s: float = 0.3) -> tuple[np.ndarray, int] | None:
+    """The ktuberling-data English words of one man (body parts and the Egypt theme), ``gap_s`` apart; None where missing."""
+    from render.voice.sample_checks import read_sample
+
+    clips = [path for path in sorted(KTUBERLING_EN.glob("*.ogg")) if "_" not in path.stem or path.stem.startswith("egypt_")]
+    if len(clips) < 30:
+        return None
+    pieces, rate = [], 0
+    for clip in clips:
+        samples, rate, _ = read_sample(clip)
+        pieces += [samples, np.zeros(int(gap_s * rate), dtype=np.float32)]
     return np.concatenate(pieces), rate
 
 
