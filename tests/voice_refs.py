@@ -17,8 +17,8 @@ References (real recordings that Debian packages ship):
   Optional (not every machine has alsa-utils); the bench uses it when present.
 - ``ktuberling-data`` ``/usr/share/ktuberling/sounds/en/*.ogg`` (GPL-2+, 44.1 kHz
   stereo Vorbis): a man (F0 ~120 Hz) naming the pieces of KDE's potato-man game,
-  one word a file. The body-part words and the Egypt theme's (39 files, 40 s with
-  0.3 s between them) are one speaker (Resemblyzer 0.97 between the two sets);
+  one word a file. The body-part words and the Egypt theme's (39 files, 43 s with
+  0.3 s between them, 33 s of speech) are one speaker (Resemblyzer 0.97 between the two sets);
   the "tv" theme is somebody else and is left out. Isolated words, not running
   speech, but wideband: the only wideband man among these (codec2's is 16 kHz,
   the radio man 8 kHz). Optional like alsa-utils.
