@@ -136,20 +136,13 @@ def _round_trip_wer(folder: Path, draws: int, fast: bool) -> tuple[float, float]
     return _wer(speak, f"joe WORLD round trip ({'fast' if fast else 'Harvest'})", draws)
 
 
-def _low_passed(samples: np.ndarray, rate: int, cutoff_hz: float) -> np.ndarray:
-    """``samples`` with nothing above ``cutoff_hz`` (a linear roll-off over the 5 % below it)."""
-    spectrum = np.fft.rfft(samples)
-    freqs = np.fft.rfftfreq(samples.size, 1.0 / rate)
-    spectrum *= np.clip((cutoff_hz - freqs) / (0.05 * cutoff_hz), 0.0, 1.0)
-    return np.fft.irfft(spectrum, samples.size).astype(np.float32)
-
-
 def _shared_band_embeddings(paths: list[Path], cutoff_hz: float) -> list[np.ndarray]:
     """Embeddings of outputs cut to a narrowband reference's band, so both sides carry the same frequencies."""
     found = []
     for path in paths:
         samples, rate, _ = read_sample(path)
-        found.append(voice_refs.embedding(_low_passed(samples, rate, cutoff_hz), rate))
+        # what convert's crossover adds back above its band, taken away: nothing left above cutoff_hz
+        found.append(voice_refs.embedding(samples - wb._high_band(samples, rate, cutoff_hz).astype(np.float32), rate))
     return found
 
 
@@ -191,14 +184,39 @@ def main() -> None:
     SHOW_ERRORS = args.show_errors
     references = [ref for ref in _references() if args.only.lower() in ref[0].lower()]
     if not references:
-        sys.exit("no reference voice found: install Debian codec2-examples (make install)")
+        sys.exit(f"no reference voice matches --only {args.only!r}" if args.only else
+                 "no reference voice found: install Debian codec2-examples (make install)")
     load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     folder = Path(tempfile.mkdtemp(prefix="reeltwin-bench-voice-"))
     script = voice_refs.SCRIPT
     bases = [name for name in wb.BASES if name == "joe" or wb._installed(wb.BASES[name].backend)]
     draws = max(1, args.draws)
+    variants = [(base, True) for base in bases] + ([("joe", False)] if args.before else [])
+    speed_contenders = sum(3 if base == "joe" else 2 for base in bases)
+    progress = _progress()
+    task = progress.add_task("plain base voices", total=len(bases) + 2 + len(references) * len(variants) + args.runs * speed_contenders)
+    progress.start()
+    try:
+        plains, round_trip, rows, speed = _measure(args, references, bases, variants, draws, folder, script, progress, task)
+    finally:
+        progress.stop()
+    _report(args, references, bases, draws, script, plains, round_trip, rows, speed, load_start)
+
+
+def _progress():  # noqa: ANN202
+    """A progress bar on stderr (the table goes to stdout)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=Console(stderr=True), refresh_per_second=2)
+
+
+def _measure(args, references, bases, variants, draws, folder, script, progress, task):  # noqa: ANN001, ANN202, PLR0913
+    """Every measurement: the plain bases, WORLD's round trip, each reference on each base, the speed runs."""
     plains = {}
     for base in bases:
+        progress.update(task, description=f"plain {base}")
         wb.base_synthesizer(base).speak("Warm up.", folder / "warm.wav")
         spoken = [wb.base_synthesizer(base, seed=draw).speak(script, folder / f"plain-{base}-d{draw}.wav") for draw in range(draws)]
         speech = spoken[0]
@@ -208,9 +226,13 @@ def main() -> None:
                         "f0": _mean_f0(speech.path),
                         "neutral": [voice_refs.embedding(*read_sample(s.path)[:2], level_lufs=NEUTRAL_LUFS) for s in spoken],
                         "prosody": _prosody(speech.path), "wer": wer, "wer_first": wer_first}
-    round_trip = {fast: _round_trip_wer(folder, draws, fast) for fast in (True, False)}
+        progress.advance(task)
+    round_trip = {}
+    for fast in (True, False):
+        progress.update(task, description=f"joe through WORLD, nothing changed ({'fast' if fast else 'Harvest'})")
+        round_trip[fast] = _round_trip_wer(folder, draws, fast)
+        progress.advance(task)
 
-    variants = [(base, True) for base in bases] + ([("joe", False)] if args.before else [])
     rows, speed_profiles = [], {}
     for label, sex, samples, rate in references:
         sample = write_wav(folder / f"{len(rows)}-ref.wav", samples, rate)
@@ -218,6 +240,7 @@ def main() -> None:
         reference_neutral = voice_refs.embedding(samples, rate, level_lufs=NEUTRAL_LUFS)
         choice = wb.choose_base(samples, rate, wb.measure_voice(samples, rate))
         for base, fast in variants:
+            progress.update(task, description=f"{label} on {base}{'' if fast else ' (before)'}")
             world = wb.WorldBackend(base=base, fast=fast)
             profile = VoiceProfileData(name=label, sample_path=sample)
             enroll_s, _, artifacts = _timed(lambda: world.enroll(profile, folder))  # noqa: B023
@@ -250,6 +273,7 @@ def main() -> None:
             })
             if choice["base"] == base and fast:
                 speed_profiles.setdefault(base, profile)
+            progress.advance(task)
     for base in bases:   # a base no reference chose is timed with the first reference's profile
         speed_profiles.setdefault(base, next(r["profile"] for r in rows if r["base"] == base))
 
@@ -265,10 +289,17 @@ def main() -> None:
     timings: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name, _ in contenders}
     for index in range(args.runs):          # interleaved: each run times every backend once, so load swings hit all alike
         for name, speak in contenders:
+            progress.update(task, description=f"speed run {index + 1}/{args.runs}: {name}")
             wall, cpu, result = _timed(lambda: speak(index))  # noqa: B023
             timings[name][0].append(wall / result.duration_s)
             timings[name][1].append(cpu / result.duration_s)
+            progress.advance(task)
     speed = {name: (statistics.median(walls), statistics.median(cpus)) for name, (walls, cpus) in timings.items()}
+    return plains, round_trip, rows, speed
+
+
+def _report(args, references, bases, draws, script, plains, round_trip, rows, speed, load_start) -> None:  # noqa: ANN001, PLR0913
+    """The markdown table: printed, and written to bench/results/voice.md (not with ``--only``)."""
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     durations = ", ".join(f"{base} {plains[base]['speech'].duration_s:.1f} s" for base in bases)
