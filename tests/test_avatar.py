@@ -185,10 +185,11 @@ def test_frames_are_full_hd_portrait_and_the_face_sits_above_the_caption_area(re
 def test_the_mouth_measured_on_the_frames_follows_the_audio(rendered, speech: Path) -> None:
     frames, stream = rendered
     openings = []
-    for frame in frames:
-        faces = analysis.detect_landmarks(frame[300:1100, 200:900], static=False, max_faces=1)
-        assert faces, "the face must stay detectable in every frame"
-        openings.append(analysis.mouth_openness(faces[0]))
+    with analysis.face_tracker(max_faces=1) as track:
+        for frame in frames:
+            faces = track(frame[300:1100, 200:900])
+            assert faces, "the face must stay detectable in every frame"
+            openings.append(analysis.mouth_openness(faces[0]))
     envelope = np.asarray(stream.trace["envelope"])
     best = max((np.corrcoef(np.roll(openings, lag)[2:-2], envelope[2:-2])[0, 1], lag) for lag in (-1, 0, 1))
     assert best[0] >= 0.6, best

@@ -6,7 +6,6 @@ import importlib.util
 import json
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -97,47 +96,3 @@ def test_topic_drafts_one_ad_hoc_reel(project: Path) -> None:
     if outcome["result"] == "drafted":
         reel = json.loads(reeltwin(project, "show", str(outcome["reel_id"]), "--json").stdout)
         assert reel["slot_id"] is None and reel["script"]
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
-def test_the_model_server_ends_when_the_process_that_started_it_is_killed(tmp_path: Path) -> None:
-    """A scheduler or worker SIGKILLed while the embedded model runs must not leave the server behind: the server is
-    started with die_with_parent (here a stand-in child, started the same way)."""
-    import os
-    import signal
-    import subprocess
-    import time
-
-    pid_file = tmp_path / "child.pid"
-    parent = subprocess.Popen([sys.executable, "-c", (
-        "import subprocess, sys, time\n"
-        "from agent.drafting.local_server import die_with_parent\n"
-        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], start_new_session=True, preexec_fn=die_with_parent)\n"
-        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
-        "time.sleep(60)\n")], cwd=Path(__file__).resolve().parent.parent)
-    try:
-        deadline = time.monotonic() + 20
-        while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        child = int(pid_file.read_text())
-        os.kill(parent.pid, signal.SIGKILL)
-        parent.wait()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.kill(child, 0)
-            except ProcessLookupError:
-                break
-            # a zombie until its new parent (init or a subreaper) reaps it: gone from /proc's running states
-            try:
-                if Path(f"/proc/{child}/stat").read_text().split(")")[-1].split()[0] == "Z":
-                    break
-            except OSError:
-                break
-            time.sleep(0.05)
-        else:
-            os.kill(child, signal.SIGKILL)
-            pytest.fail("the child outlived the process that started it")
-    finally:
-        if parent.poll() is None:
-            parent.kill()

@@ -210,6 +210,30 @@ def test_two_faces_are_refused(folder: Path) -> None:
     assert "2 faces in the clip" in _refusal(two)
 
 
+def test_a_clip_analysed_after_another_starts_from_nothing(folder: Path) -> None:
+    """Each clip is tracked by a face mesh of its own: a clip of two people analysed first (as a web server or worker
+    might, or on another thread at once) leaves no ghost face in the next creator's clip."""
+    import threading
+
+    one = clips.make_clip(folder, "alone.mp4", seconds=5.5, size=(480, 860), motion="still")
+    pair = folder / "pair.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(one), "-i", str(one), "-filter_complex", "hstack", "-c:v", "libx264",
+                    "-preset", "ultrafast", str(pair)], check=True)
+    alone_norm, pair_norm = folder / "alone-norm.mp4", folder / "pair-norm.mp4"
+    F.normalize(one, alone_norm, label="alone")
+    F.normalize(pair, pair_norm, label="pair")
+    assert F.analyze(pair_norm, label="pair").faces_seen == 2
+    assert F.analyze(alone_norm, label="alone").faces_seen == 1
+    # Both at once, on two threads: neither sees the other's faces.
+    seen: dict[str, int] = {}
+    threads = [threading.Thread(target=lambda p=p, k=k: seen.__setitem__(k, F.analyze(p, label=k).faces_seen)) for k, p in (("pair", pair_norm), ("alone", alone_norm))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(300)
+    assert seen == {"pair": 2, "alone": 1}
+
+
 @pytest.mark.slow
 def test_a_face_tilted_past_30_degrees_is_refused(folder: Path) -> None:
     tilted = clips.make_clip(folder, "tilted.mp4", seconds=5.5, motion="still", extra=("-vf", "rotate=0.7:fillcolor=gray"))
@@ -350,7 +374,7 @@ def test_rest_brings_an_open_mouth_together(handheld: tuple[Path, F.FootageAnaly
     rig = _MouthRig(points, frame, float(analysis.face_height[index]), rest=True)
     out = frame.copy()
     rig.apply(frame, out, (0, 0), np.zeros(6, dtype=np.float32))
-    found = detect_landmarks(out, static=True, max_faces=1)
+    found = detect_landmarks(out, max_faces=1)
     assert found and mouth_openness(found[0]) < 0.5 * mouth_openness(points)
 
 

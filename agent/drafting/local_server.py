@@ -12,11 +12,11 @@ import logging
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
+from agent.drafting import tied_child
 from agent.drafting.base import DraftingError
 from agent.drafting.provider import EMBEDDED_MODEL
 
@@ -53,22 +53,6 @@ def default_threads() -> int:
     return max(1, (os.cpu_count() or 1) // 2)
 
 
-def die_with_parent() -> None:
-    """In the child, before exec (Linux): the kernel sends it SIGTERM when the thread that started it ends, so a
-    scheduler or worker killed with SIGKILL leaves no model server behind (a new session keeps Ctrl-C away from it)."""
-    import ctypes
-    import os
-    import signal
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)   # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() == 1:   # the parent died before prctl took effect
-        os._exit(1)
-
-
 class LocalLLMServer:
     """``with LocalLLMServer(path, log_path) as server: server.base_url`` — a server that lives as long as the block."""
 
@@ -90,17 +74,17 @@ class LocalLLMServer:
             raise DraftingError("llama-cpp-python is not installed; run `make install` (it builds llama-cpp-python[server]) or set drafting.provider = \"openai\"")
         self.port = _free_port()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        command = [
-            sys.executable, "-m", "llama_cpp.server",
+        # Tied to this thread: a scheduler or worker killed with SIGKILL leaves no model server behind (Linux).
+        command = tied_child.command(
+            "llama_cpp.server",
             "--model", str(self.model_path),
             "--model_alias", EMBEDDED_MODEL,
             "--host", "127.0.0.1", "--port", str(self.port),
             "--n_ctx", str(self.context_tokens),
             "--n_threads", str(self.threads),
-        ]
+        )
         with open(self.log_path, "ab") as log_file:
-            self.process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                                            preexec_fn=die_with_parent if sys.platform.startswith("linux") else None)
+            self.process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + self.ready_timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

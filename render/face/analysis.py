@@ -12,6 +12,8 @@ import io
 import math
 import os
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,32 +172,45 @@ class _QuietStderr:
         if self.saved is not None:
             os.dup2(self.saved, 2)
             os.close(self.saved)
-_MESHES: dict[tuple[bool, int], Any] = {}
+_MESHES: dict[int, Any] = {}
 
 
-def face_mesh(*, static: bool = True, max_faces: int = 4) -> Any:
-    """A cached mediapipe FaceMesh (478 landmarks with iris refinement); one per thread is not needed: calls are locked."""
-    key = (static, max_faces)
+def _import_face_mesh() -> Any:
+    try:
+        from mediapipe.python.solutions import face_mesh as mp_face_mesh
+    except ImportError as error:  # pragma: no cover - depends on the install
+        raise RenderError(f"mediapipe is not installed or broken ({error}); install the embedded defaults: make install") from None
+    return mp_face_mesh
+
+
+def face_mesh(*, max_faces: int = 4) -> Any:
+    """A cached mediapipe FaceMesh in static mode (every image found on its own, 478 landmarks with iris refinement);
+    one per thread is not needed: calls are locked. Frames of a video go through :func:`face_tracker` instead."""
     with _MESH_LOCK:
-        if key not in _MESHES:
-            try:
-                from mediapipe.python.solutions import face_mesh as mp_face_mesh
-            except ImportError as error:  # pragma: no cover - depends on the install
-                raise RenderError(f"mediapipe is not installed or broken ({error}); install the embedded defaults: make install") from None
+        if max_faces not in _MESHES:
+            mp_face_mesh = _import_face_mesh()
             with _QuietStderr():
-                mesh = mp_face_mesh.FaceMesh(static_image_mode=static, max_num_faces=max_faces,
+                mesh = mp_face_mesh.FaceMesh(static_image_mode=True, max_num_faces=max_faces,
                                              refine_landmarks=True, min_detection_confidence=0.5, min_tracking_confidence=0.5)
                 # The graph opens its calculators (and TFLite prints its XNNPACK line) on its own threads after the
                 # constructor returns: one blank frame through it, still silenced, waits until they have opened.
                 mesh.process(np.zeros((64, 64, 3), dtype=np.uint8))
-            _MESHES[key] = mesh
-        return _MESHES[key]
+            _MESHES[max_faces] = mesh
+        return _MESHES[max_faces]
 
 
-def detect_landmarks(rgb: np.ndarray, *, static: bool = True, max_faces: int = 4) -> list[np.ndarray]:
-    """Every face's 478 landmarks in pixel coordinates, largest face first."""
+def _landmarks_of(result: Any, width: int, height: int) -> list[np.ndarray]:
+    faces = []
+    for face in result.multi_face_landmarks or []:
+        faces.append(np.array([(p.x * width, p.y * height, p.z * width) for p in face.landmark], dtype=np.float32))
+    faces.sort(key=lambda pts: -(pts[:, 1].max() - pts[:, 1].min()))
+    return faces
+
+
+def detect_landmarks(rgb: np.ndarray, *, max_faces: int = 4) -> list[np.ndarray]:
+    """Every face's 478 landmarks in pixel coordinates, largest face first (the image on its own)."""
     height, width = rgb.shape[:2]
-    mesh = face_mesh(static=static, max_faces=max_faces)
+    mesh = face_mesh(max_faces=max_faces)
     with _MESH_LOCK:
         if id(mesh) not in _WARMED:
             with _QuietStderr():
@@ -203,12 +218,30 @@ def detect_landmarks(rgb: np.ndarray, *, static: bool = True, max_faces: int = 4
             _WARMED.add(id(mesh))
         else:
             result = mesh.process(np.ascontiguousarray(rgb))
-    faces = []
-    for face in result.multi_face_landmarks or []:
-        points = np.array([(p.x * width, p.y * height, p.z * width) for p in face.landmark], dtype=np.float32)
-        faces.append(points)
-    faces.sort(key=lambda pts: -(pts[:, 1].max() - pts[:, 1].min()))
-    return faces
+    return _landmarks_of(result, width, height)
+
+
+@contextmanager
+def face_tracker(*, max_faces: int = 2) -> Iterator[Callable[[np.ndarray], list[np.ndarray]]]:
+    """``with face_tracker() as track: faces = track(frame)`` for the frames of one video, in order: a face mesh in
+    stream mode (it follows the face from one frame to the next) of the video's own, closed at the end.
+
+    Never shared: a stream-mode mesh remembers the faces of the frames before, so a clip analysed after another one (or
+    beside it, on another thread) would start from the other clip's face — a ghost second face, and a refusal."""
+    mp_face_mesh = _import_face_mesh()
+    with _MESH_LOCK, _QuietStderr():
+        mesh = mp_face_mesh.FaceMesh(static_image_mode=False, max_num_faces=max_faces,
+                                     refine_landmarks=True, min_detection_confidence=0.5, min_tracking_confidence=0.5)
+        mesh.process(np.zeros((64, 64, 3), dtype=np.uint8))   # started while silenced (see face_mesh); a blank frame tracks nothing
+
+    def track(rgb: np.ndarray) -> list[np.ndarray]:
+        height, width = rgb.shape[:2]
+        return _landmarks_of(mesh.process(np.ascontiguousarray(rgb)), width, height)
+
+    try:
+        yield track
+    finally:
+        mesh.close()
 
 
 _DETECTORS: dict[int, Any] = {}
@@ -249,7 +282,7 @@ def _mesh_in_box(rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.
     x1, y1 = int(min(cx + side / 2, width)), int(min(cy + side / 2, height))
     if x1 - x0 < 16 or y1 - y0 < 16:
         return None
-    faces = detect_landmarks(np.ascontiguousarray(rgb[y0:y1, x0:x1]), static=True, max_faces=1)
+    faces = detect_landmarks(np.ascontiguousarray(rgb[y0:y1, x0:x1]), max_faces=1)
     if not faces:
         return None
     points = faces[0]
@@ -306,7 +339,7 @@ def _lighting_ratio(rgb: np.ndarray, points: np.ndarray) -> float:
 
 def analyze(rgb: np.ndarray) -> FaceAnalysis | None:
     """The main face of an RGB photo, or None when no face is found."""
-    faces = detect_landmarks(rgb, static=True, max_faces=4)
+    faces = detect_landmarks(rgb, max_faces=4)
     boxes = detect_faces(rgb)
     if not faces:
         points = _mesh_in_box(rgb, boxes[0]) if boxes else None

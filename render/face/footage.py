@@ -506,35 +506,36 @@ def analyze(path: Path, *, label: str, progress: Any = None) -> FootageAnalysis:
     luma: list[float] = []
     faces_seen = 0
     expected = max(1, info.n_frames)
-    for index, frame in enumerate(reader.read(0, int(MAX_CLIP_S * FPS) + FPS)):
-        faces = photo_analysis.detect_landmarks(frame, static=False, max_faces=2)
-        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        thumbs.append(cv2.resize(gray, (48, 48), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0)
-        if faces:
-            points = faces[0].astype(np.float32)
-            main_h = float(points[:, 1].max() - points[:, 1].min())
-            prominent = 1 + sum(1 for other in faces[1:] if float(other[:, 1].max() - other[:, 1].min()) >= 0.45 * main_h)
-            faces_seen = max(faces_seen, prominent)
-            points[:, 0] *= sx
-            points[:, 1] *= sy
-            points[:, 2] *= sx
-            points_list.append(points)
-            found.append(True)
-            sharp.append(_face_sharpness(gray, faces[0]))
-            luma.append(_face_luma(gray, faces[0]))
-        else:
-            points_list.append(np.full((478, 3), np.nan, dtype=np.float32))
-            found.append(False)
-            sharp.append(float("nan"))
-            luma.append(float("nan"))
-        if index % FPS == 0 and index:
-            # The mesh only tracks faces that fill a good part of the frame; the detector also sees small ones.
-            boxes = photo_analysis.detect_faces(frame)
-            if len(boxes) > 1 and faces:
-                big = sum(1 for box in boxes if box[3] >= 0.45 * boxes[0][3])
-                faces_seen = max(faces_seen, big)
-        if progress is not None:
-            progress(index + 1, expected)
+    with photo_analysis.face_tracker(max_faces=2) as track:   # this clip's own: nothing carried over from another
+        for index, frame in enumerate(reader.read(0, int(MAX_CLIP_S * FPS) + FPS)):
+            faces = track(frame)
+            gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+            thumbs.append(cv2.resize(gray, (48, 48), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0)
+            if faces:
+                points = faces[0].astype(np.float32)
+                main_h = float(points[:, 1].max() - points[:, 1].min())
+                prominent = 1 + sum(1 for other in faces[1:] if float(other[:, 1].max() - other[:, 1].min()) >= 0.45 * main_h)
+                faces_seen = max(faces_seen, prominent)
+                points[:, 0] *= sx
+                points[:, 1] *= sy
+                points[:, 2] *= sx
+                points_list.append(points)
+                found.append(True)
+                sharp.append(_face_sharpness(gray, faces[0]))
+                luma.append(_face_luma(gray, faces[0]))
+            else:
+                points_list.append(np.full((478, 3), np.nan, dtype=np.float32))
+                found.append(False)
+                sharp.append(float("nan"))
+                luma.append(float("nan"))
+            if index % FPS == 0 and index:
+                # The mesh only tracks faces that fill a good part of the frame; the detector also sees small ones.
+                boxes = photo_analysis.detect_faces(frame)
+                if len(boxes) > 1 and faces:
+                    big = sum(1 for box in boxes if box[3] >= 0.45 * boxes[0][3])
+                    faces_seen = max(faces_seen, big)
+            if progress is not None:
+                progress(index + 1, expected)
     if not points_list:
         raise FootageError(f"{label}: no frames could be decoded; export the clip again as MP4 (H.264)")
     found_arr = np.array(found, dtype=bool)
