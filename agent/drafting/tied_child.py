@@ -8,7 +8,7 @@ with ``ARGS``. A scheduler or worker killed with SIGKILL leaves no model server 
 This is done in the new process, after exec, not with ``subprocess.Popen(preexec_fn=...)``: ``preexec_fn`` runs Python
 in the forked copy of a process with other threads (the web server, Playwright's pipes, a thread pool), and a lock
 held by one of them at the fork leaves the copy stuck before exec, forever, holding every file descriptor of the
-parent — the web server's sockets and the browser driver's pipes with them (a CI run hung 15 minutes on that).
+parent — the web server's sockets and the browser driver's pipes with them (the likely cause of a 15-minute CI hang).
 """
 
 from __future__ import annotations
