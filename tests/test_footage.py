@@ -234,6 +234,37 @@ def test_a_clip_analysed_after_another_starts_from_nothing(folder: Path) -> None
     assert seen == {"pair": 2, "alone": 1}
 
 
+def test_a_second_face_counts_when_it_stays_a_while() -> None:
+    """One frame's glitch is not a second person; a fifth of a second of one, or two of the detector's looks, is."""
+    assert F.faces_seen([], []) == 0
+    assert F.faces_seen([1] * 300, []) == 1
+    assert F.faces_seen([1] * 150 + [2] + [1] * 149, []) == 1                      # one frame
+    assert F.faces_seen([1] * 150 + [2] * (F.SECOND_FACE_MIN_FRAMES - 1) + [1] * 100, [2]) == 1
+    assert F.faces_seen([1] * 150 + [2] * F.SECOND_FACE_MIN_FRAMES + [1] * 100, []) == 2
+    assert F.faces_seen([1] * 300, [2] * F.SECOND_FACE_MIN_LOOKS) == 2              # small faces only the detector sees
+    assert F.faces_seen([1] * 300, [3, 3, 2]) == 3
+
+
+@pytest.mark.slow
+def test_someone_passing_through_is_refused_and_a_one_frame_flash_is_not(folder: Path) -> None:
+    one = clips.make_clip(folder, "solo.mp4", seconds=5.5, size=(480, 860), motion="still")
+
+    def with_visitor(name: str, frames: str) -> Path:
+        out = folder / name
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(one), "-i", str(one), "-filter_complex",
+                        f"[0:v]pad=960:860:0:0:gray[base];[base][1:v]overlay=480:0:enable='{frames}'",
+                        "-c:v", "libx264", "-preset", "ultrafast", str(out)], check=True)
+        return out
+
+    flash = with_visitor("flash.mp4", "eq(n,75)")
+    norm = folder / "flash-norm.mp4"
+    F.normalize(flash, norm, label="flash")
+    analysis = F.analyze(norm, label="flash")
+    assert analysis.faces_seen == 1
+    F.check(analysis, label="flash")   # accepted
+    assert "2 faces in the clip" in _refusal(with_visitor("visitor.mp4", "between(n,60,90)"))
+
+
 @pytest.mark.slow
 def test_a_face_tilted_past_30_degrees_is_refused(folder: Path) -> None:
     tilted = clips.make_clip(folder, "tilted.mp4", seconds=5.5, motion="still", extra=("-vf", "rotate=0.7:fillcolor=gray"))

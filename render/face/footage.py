@@ -31,6 +31,11 @@ from render.media.ahead import read_ahead
 FPS = 30
 MAX_SIDE_PX = 1920
 ANALYSIS_SIDE_PX = 640            # frames are tracked at this long side; landmarks are scaled back
+#: Another face counts when it is there for a while: on this many tracked frames (a fifth of a second), or on two of the
+#: detector's once-a-second looks. One frame's glitch (the tracker doubling a face, the detector's false box) is not a
+#: second person; someone who walks through the shot for half a second is.
+SECOND_FACE_MIN_FRAMES = 6
+SECOND_FACE_MIN_LOOKS = 2
 KEYFRAME_INTERVAL = 15
 MIN_CLIP_S = 5.0
 MAX_CLIP_S = 120.0
@@ -385,7 +390,7 @@ class FootageAnalysis:
     change: np.ndarray = field(repr=False)         # (N,) mean absolute change of a 48x48 thumbnail from the frame before (0..1)
     sharpness: np.ndarray = field(repr=False)      # (N,) variance of the Laplacian on the face (NaN where no face)
     luma: np.ndarray = field(repr=False)           # (N,) mean brightness of the face (0..255)
-    faces_seen: int = 1                            # most prominent faces seen on any sampled frame
+    faces_seen: int = 1                            # most prominent faces seen for a while (see SECOND_FACE_MIN_FRAMES)
     loop: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -504,7 +509,8 @@ def analyze(path: Path, *, label: str, progress: Any = None) -> FootageAnalysis:
     thumbs: list[np.ndarray] = []
     sharp: list[float] = []
     luma: list[float] = []
-    faces_seen = 0
+    mesh_counts: list[int] = []       # prominent faces the mesh tracked, per frame
+    detector_counts: list[int] = []   # big faces the detector saw, once a second
     expected = max(1, info.n_frames)
     with photo_analysis.face_tracker(max_faces=2) as track:   # this clip's own: nothing carried over from another
         for index, frame in enumerate(reader.read(0, int(MAX_CLIP_S * FPS) + FPS)):
@@ -514,8 +520,7 @@ def analyze(path: Path, *, label: str, progress: Any = None) -> FootageAnalysis:
             if faces:
                 points = faces[0].astype(np.float32)
                 main_h = float(points[:, 1].max() - points[:, 1].min())
-                prominent = 1 + sum(1 for other in faces[1:] if float(other[:, 1].max() - other[:, 1].min()) >= 0.45 * main_h)
-                faces_seen = max(faces_seen, prominent)
+                mesh_counts.append(1 + sum(1 for other in faces[1:] if float(other[:, 1].max() - other[:, 1].min()) >= 0.45 * main_h))
                 points[:, 0] *= sx
                 points[:, 1] *= sy
                 points[:, 2] *= sx
@@ -532,8 +537,7 @@ def analyze(path: Path, *, label: str, progress: Any = None) -> FootageAnalysis:
                 # The mesh only tracks faces that fill a good part of the frame; the detector also sees small ones.
                 boxes = photo_analysis.detect_faces(frame)
                 if len(boxes) > 1 and faces:
-                    big = sum(1 for box in boxes if box[3] >= 0.45 * boxes[0][3])
-                    faces_seen = max(faces_seen, big)
+                    detector_counts.append(sum(1 for box in boxes if box[3] >= 0.45 * boxes[0][3]))
             if progress is not None:
                 progress(index + 1, expected)
     if not points_list:
@@ -552,9 +556,21 @@ def analyze(path: Path, *, label: str, progress: Any = None) -> FootageAnalysis:
     result = FootageAnalysis(fps=FPS, width=info.width, height=info.height, landmarks=smoothed.astype(np.float32), found=found_arr,
                              mouth_open=mouth, eye_open=eyes, pose=pose, face_height=height, change=change,
                              sharpness=np.array(sharp, dtype=np.float32), luma=np.array(luma, dtype=np.float32),
-                             faces_seen=max(faces_seen, 1 if found_arr.any() else 0))
+                             faces_seen=faces_seen(mesh_counts, detector_counts))
     result.loop = plan_loop(result, thumb)
     return result
+
+
+def faces_seen(mesh_counts: list[int], detector_counts: list[int]) -> int:
+    """The most faces in the shot for a while: on at least SECOND_FACE_MIN_FRAMES tracked frames or
+    SECOND_FACE_MIN_LOOKS of the detector's looks; 1 if a face was tracked at all, 0 if none."""
+    if not mesh_counts:
+        return 0
+
+    def sustained(counts: list[int], needed: int) -> int:
+        return max((k for k in set(counts) if sum(1 for c in counts if c >= k) >= needed), default=1)
+
+    return max(1, sustained(mesh_counts, SECOND_FACE_MIN_FRAMES), sustained(detector_counts, SECOND_FACE_MIN_LOOKS))
 
 
 def _pose_tuple(pose: Any) -> tuple[float, float, float]:
